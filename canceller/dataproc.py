@@ -1,0 +1,197 @@
+"""The few Dataproc REST calls we make, with timeouts, retries and Google's error types.
+
+Transient failures (429, 500, 502, 503, 504, connection errors, read timeouts, a 2xx
+whose body is not JSON) are retried with jittered exponential backoff from
+google-api-core, stretched to honour ``Retry-After``, for as long as the message's
+deadline allows; then ``TransientFailure`` is raised so Pub/Sub redelivers. Every
+other error is final and surfaces as google-api-core's exception for its HTTP status
+(``NotFound``, ``PermissionDenied``, ``MethodNotImplemented``, ...).
+
+Only ever the configured endpoint is called, with paths built from names that
+``canceller.names`` already validated: message content never becomes a host or a URL.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from google.api_core import exceptions as api_exceptions
+from google.api_core.retry import exponential_sleep_generator
+from google.auth import exceptions as auth_exceptions
+
+from canceller.clock import Deadline
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+_TRANSIENT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    auth_exceptions.TransportError,
+    auth_exceptions.RefreshError,
+)
+_BACKOFF_INITIAL, _BACKOFF_MAX, _BACKOFF_MULTIPLIER = 0.25, 8.0, 2.0
+_RETRY_AFTER_CAP = 60.0
+
+
+class TransientFailure(Exception):
+    """A retryable failure outlasted the message's deadline: raise it so Pub/Sub redelivers."""
+
+
+class MalformedResponse(Exception):
+    """A 2xx answer that is not a JSON object: a proxy or a hiccup, never a real answer."""
+
+
+class DataprocClient:
+    """Thread-safe: it holds no per-call state, and the session's pool is shared."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        endpoint: str,
+        request_timeout: float,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._session = session
+        self._endpoint = endpoint.rstrip("/")
+        self._request_timeout = request_timeout
+        self._sleep = sleep
+
+    def get_operation(self, name: str, deadline: Deadline) -> dict[str, Any]:
+        return self._call("GET", name, deadline)
+
+    def cancel_operation(self, name: str, deadline: Deadline) -> None:
+        # The body must be empty (REST reference); success answers {}.
+        self._call("POST", f"{name}:cancel", deadline)
+
+    def list_operations(
+        self, scope: str, deadline: Deadline, *, filter: str = "", page_token: str = ""
+    ) -> dict[str, Any]:
+        params = {"pageSize": "100"}
+        if filter:
+            params["filter"] = filter
+        if page_token:
+            params["pageToken"] = page_token
+        return self._call("GET", f"{scope}/operations", deadline, params)
+
+    def get_batch(self, name: str, deadline: Deadline) -> dict[str, Any]:
+        return self._call("GET", name, deadline)
+
+    def _call(
+        self, method: str, path: str, deadline: Deadline, params: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        url = f"{self._endpoint}/v1/{path}"
+        delays: Iterator[float] = exponential_sleep_generator(
+            _BACKOFF_INITIAL, _BACKOFF_MAX, _BACKOFF_MULTIPLIER
+        )
+        while True:
+            try:
+                return self._attempt(method, url, params, deadline)
+            except _Retryable as retryable:
+                delay = max(next(delays), retryable.retry_after)
+                if delay >= deadline.remaining():
+                    raise TransientFailure(
+                        f"{method} {path}: {retryable.reason}; still failing when the retry "
+                        "deadline ran out"
+                    ) from None
+                self._sleep(delay)
+
+    def _attempt(
+        self, method: str, url: str, params: dict[str, str] | None, deadline: Deadline
+    ) -> dict[str, Any]:
+        timeout = min(self._request_timeout, max(deadline.remaining(), 1.0))
+        try:
+            response = self._session.request(method, url, params=params, timeout=timeout)
+        except _TRANSIENT_ERRORS as error:
+            raise _Retryable(f"{type(error).__name__}: {_first_line(error)}") from None
+        if response.status_code in RETRYABLE_STATUS:
+            raise _Retryable(
+                f"HTTP {response.status_code} {_error_message(response)}",
+                _retry_after_seconds(response.headers.get("Retry-After")),
+            )
+        if not response.ok:
+            raise _api_error(response)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            content_type = response.headers.get("Content-Type", "?")
+            raise _Retryable(f"HTTP {response.status_code} with a non-JSON body ({content_type})")
+        return body
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, retry_after: float = 0.0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+def _api_error(response: requests.Response) -> api_exceptions.GoogleAPICallError:
+    if _error_payload(response) or not response.text:
+        return api_exceptions.from_http_response(response)
+    # A non-Google error body (HTML from a proxy, a bare string): keep the status.
+    return api_exceptions.from_http_status(response.status_code, _error_message(response))
+
+
+def error_details(error: api_exceptions.GoogleAPICallError) -> dict[str, Any]:
+    """The Google error body's status and message, for results: no URL, no headers."""
+    response = getattr(error, "response", None)
+    status, message = "", ""
+    if response is not None:
+        status, message = _error_status(response), _error_message(response)
+    if not status and error.grpc_status_code is not None:
+        status = error.grpc_status_code.name
+    return {
+        "httpStatus": int(error.code or 0),
+        "status": status,
+        "message": message or str(error.message),
+    }
+
+
+def _error_payload(response: requests.Response) -> dict[str, Any]:
+    try:
+        payload = response.json()
+    except ValueError:
+        return {}
+    error = payload.get("error") if isinstance(payload, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _error_status(response: requests.Response) -> str:
+    return str(_error_payload(response).get("status") or "")
+
+
+def _error_message(response: requests.Response) -> str:
+    message = _error_payload(response).get("message")
+    if message:
+        return str(message)
+    return _first_line(response.text)[:200] if response.text else response.reason or ""
+
+
+def _retry_after_seconds(value: str | None) -> float:
+    """Retry-After is seconds or an HTTP date (RFC 9110); anything else means no hint."""
+    if not value:
+        return 0.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return 0.0
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        seconds = (moment - datetime.now(UTC)).total_seconds()
+    return min(max(seconds, 0.0), _RETRY_AFTER_CAP)
+
+
+def _first_line(value: object) -> str:
+    text = str(value).strip()
+    return text.splitlines()[0] if text else ""

@@ -1,0 +1,147 @@
+"""Strict parsing of Dataproc resource names, so nothing but a well-formed name reaches the network.
+
+A kill switch must never cancel what it was not asked to. So a name is accepted only
+if every segment matches the exact grammar Google documents, checked on the raw text:
+no decoding, no normalising, no second chance for percent-encoding, look-alike
+characters, extra segments or query strings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Project IDs: 6-30 lowercase letters, digits or hyphens, starting with a letter and not
+# ending with a hyphen; legacy domain-scoped projects carry a "domain.tld:" prefix.
+# https://cloud.google.com/resource-manager/docs/creating-managing-projects
+_DOMAIN_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_PROJECT = rf"(?:{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})+:)?[a-z][a-z0-9-]{{4,28}}[a-z0-9]"
+# Compute regions (us-central1, northamerica-northeast2, me-central2, ...) or "global".
+_REGION = r"global|[a-z]{2,}(?:-[a-z]+)+[0-9]{1,2}"
+_OPERATION_ID = r"[A-Za-z0-9_-]{1,128}"
+# Batch IDs: 4-63 characters of lowercase letters, digits and hyphens (Dataproc's rule);
+# generated IDs are UUIDs, which also fit.
+_BATCH_ID = r"[a-z0-9][a-z0-9-]{2,61}[a-z0-9]"
+
+OPERATION_NAME = re.compile(
+    rf"projects/(?P<project>{_PROJECT})/regions/(?P<region>{_REGION})/operations/(?P<id>{_OPERATION_ID})"
+)
+BATCH_NAME = re.compile(
+    rf"projects/(?P<project>{_PROJECT})/locations/(?P<region>{_REGION})/batches/(?P<id>{_BATCH_ID})"
+)
+SCOPE_NAME = re.compile(rf"projects/(?P<project>{_PROJECT})/regions/(?P<region>{_REGION})")
+
+# The only URL forms accepted: Google's global or regional Dataproc host, API version v1,
+# optionally ending in ":cancel". The name inside is then held to the same grammar.
+_URL = re.compile(
+    r"https://(?:(?P<host_region>[a-z]{2,}(?:-[a-z]+)+[0-9]{1,2})-)?dataproc\.googleapis\.com"
+    r"/v1/(?P<name>[^?#%\s]+?)(?::cancel)?"
+)
+
+MAX_INPUT_CHARS = 512
+
+
+class InvalidName(ValueError):
+    """The text is not a name we accept; the message says why, in words a user can act on."""
+
+
+@dataclass(frozen=True, order=True)
+class OperationName:
+    project: str
+    region: str
+    operation_id: str
+
+    @property
+    def name(self) -> str:
+        return f"projects/{self.project}/regions/{self.region}/operations/{self.operation_id}"
+
+
+@dataclass(frozen=True, order=True)
+class BatchName:
+    project: str
+    location: str
+    batch_id: str
+
+    @property
+    def name(self) -> str:
+        return f"projects/{self.project}/locations/{self.location}/batches/{self.batch_id}"
+
+
+@dataclass(frozen=True, order=True)
+class ScopeName:
+    """A place to list operations in: projects/P/regions/R."""
+
+    project: str
+    region: str
+
+    @property
+    def name(self) -> str:
+        return f"projects/{self.project}/regions/{self.region}"
+
+
+def parse_operation_name(text: object) -> OperationName:
+    """Accept a bare name or a Dataproc URL to one (with or without ``:cancel``)."""
+    match = _match_reference(
+        text, OPERATION_NAME, "an operation name projects/P/regions/R/operations/ID"
+    )
+    return OperationName(match["project"], match["region"], match["id"])
+
+
+def parse_batch_name(text: object) -> BatchName:
+    """Accept a bare batch name or a Dataproc URL to one."""
+    match = _match_reference(text, BATCH_NAME, "a batch name projects/P/locations/L/batches/B")
+    return BatchName(match["project"], match["region"], match["id"])
+
+
+def parse_scope(text: object) -> ScopeName:
+    match = _match_reference(text, SCOPE_NAME, "a scope projects/P/regions/R", allow_url=False)
+    return ScopeName(match["project"], match["region"])
+
+
+def truncate_for_report(text: object, limit: int = MAX_INPUT_CHARS) -> str:
+    """Hostile input is echoed back in REJECTED results; keep it short and printable."""
+    value = text if isinstance(text, str) else repr(text)
+    value = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in value[: limit * 2])
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _match_reference(
+    text: object, grammar: re.Pattern[str], expected: str, *, allow_url: bool = True
+) -> re.Match[str]:
+    if not isinstance(text, str):
+        raise InvalidName(f"expected {expected} as a string, got {type(text).__name__}")
+    value = text.strip(" \t\r\n")
+    if not value:
+        raise InvalidName(f"expected {expected}, got an empty string")
+    if len(value) > MAX_INPUT_CHARS:
+        raise InvalidName(f"expected {expected}, got {len(value)} characters")
+    if not value.isascii():
+        raise InvalidName(f"expected {expected}: non-ASCII characters are not allowed")
+    host_region = None
+    if allow_url and value.startswith(("https://", "http://")):
+        url = _URL.fullmatch(value)
+        if url is None:
+            raise InvalidName(
+                "a URL must be https://dataproc.googleapis.com/v1/NAME or a regional "
+                "https://REGION-dataproc.googleapis.com/v1/NAME, with no query, port or encoding"
+            )
+        host_region, value = url["host_region"], url["name"]
+    match = grammar.fullmatch(value)
+    if match is None:
+        raise InvalidName(f"expected {expected}; {_why_not(value)}")
+    if host_region is not None and host_region != match["region"]:
+        raise InvalidName(
+            f"the URL's host is for region {host_region} but the name is in {match['region']}"
+        )
+    return match
+
+
+def _why_not(value: str) -> str:
+    """Name the first thing wrong, because 'invalid name' alone helps nobody fix a message."""
+    if any(ch in value for ch in "%?#\\"):
+        return "percent-encoding, queries, fragments and backslashes are not allowed"
+    if any(not ch.isprintable() or ch.isspace() for ch in value):
+        return "control characters and spaces are not allowed"
+    if "//" in value or "/./" in value or "/../" in value or value.endswith(("/.", "/..")):
+        return "empty, '.' and '..' path segments are not allowed"
+    return "a segment does not match Dataproc's naming rules (project ID, region, ID)"

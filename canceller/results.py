@@ -1,0 +1,110 @@
+"""Outcomes and the result messages that report them (schemas/result.schema.json).
+
+A result is built once, as a plain dict in the schema's shape, so what is published,
+what is logged and what tests check are the same object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from canceller.clock import rfc3339, utc_now
+from canceller.names import OperationName
+from canceller.trigger import TriggerInfo
+
+SCHEMA_VERSION = "1.0"
+_ATTRIBUTE_MAX_BYTES = 1024  # Pub/Sub's limit for an attribute value
+
+
+class Outcome(StrEnum):
+    CANCELLED = "CANCELLED"
+    ALREADY_DONE = "ALREADY_DONE"
+    COMPLETED_DESPITE_CANCEL = "COMPLETED_DESPITE_CANCEL"
+    STILL_RUNNING = "STILL_RUNNING"
+    NOT_FOUND = "NOT_FOUND"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    UNIMPLEMENTED = "UNIMPLEMENTED"
+    REJECTED = "REJECTED"
+    ERROR = "ERROR"
+    DRY_RUN = "DRY_RUN"
+    SWEEP_SUMMARY = "SWEEP_SUMMARY"
+
+
+@dataclass
+class Result:
+    """One outcome, with everything needed to publish and log it."""
+
+    outcome: Outcome
+    operation: str
+    detail: str
+    trigger: TriggerInfo
+    started_at: datetime
+    dry_run: bool = False
+    name: OperationName | None = None
+    state: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # batch, budget, incident, sweep
+    finished_at: datetime = field(default_factory=utc_now)
+
+    def to_message(self) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "schemaVersion": SCHEMA_VERSION,
+            "outcome": self.outcome.value,
+            "operation": self.operation[:512],
+            "detail": self.detail,
+            "trigger": _trigger_fields(self.trigger),
+            "dryRun": self.dry_run,
+            "startedAt": rfc3339(self.started_at),
+            "finishedAt": rfc3339(self.finished_at),
+            "elapsedSeconds": round(
+                max(0.0, (self.finished_at - self.started_at).total_seconds()), 3
+            ),
+        }
+        if self.name is not None:
+            message["project"] = self.name.project
+            message["region"] = self.name.region
+            message["operationId"] = self.name.operation_id
+        if self.state is not None:
+            message["state"] = self.state
+            if self.state.get("batch") and "batch" not in self.extra:
+                message["batch"] = self.state["batch"]
+        if self.error is not None:
+            message["error"] = self.error
+        if self.trigger.reason is not None:
+            message["reason"] = self.trigger.reason
+        if self.trigger.request_id is not None:
+            message["requestId"] = self.trigger.request_id
+        message.update(self.extra)
+        return message
+
+    def attributes(self) -> dict[str, str]:
+        """Filterable copies of key fields; Pub/Sub caps each value at 1024 bytes."""
+        attributes = {
+            "outcome": self.outcome.value,
+            "operation": _clip_bytes(self.operation),
+            "triggerMessageId": _clip_bytes(self.trigger.message_id),
+        }
+        if self.name is not None:
+            attributes["project"] = self.name.project
+        elif project := self.extra.get("project"):
+            attributes["project"] = str(project)
+        return attributes
+
+
+def _trigger_fields(info: TriggerInfo) -> dict[str, str]:
+    fields = {"messageId": info.message_id, "kind": info.kind}
+    if info.publish_time:
+        fields["publishTime"] = info.publish_time
+    if info.source:
+        fields["source"] = info.source
+    return fields
+
+
+def _clip_bytes(text: str) -> str:
+    encoded = text.encode("utf-8")
+    if len(encoded) <= _ATTRIBUTE_MAX_BYTES:
+        return text
+    return encoded[:_ATTRIBUTE_MAX_BYTES].decode("utf-8", errors="ignore")

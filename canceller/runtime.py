@@ -1,0 +1,101 @@
+"""Per-process state, built on first use: settings, the Dataproc session, the publisher.
+
+Nothing is built at import time: a client made then fails without credentials, can
+hang after gunicorn forks, and would slow every cold start. Building is locked, since
+a gen2 instance serves several requests at once, and happens once per process.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+
+import google.auth
+from google.auth import credentials as auth_credentials
+from google.auth import exceptions as auth_exceptions
+from google.auth.transport.requests import AuthorizedSession
+from requests.adapters import HTTPAdapter
+
+from canceller.dataproc import DataprocClient
+from canceller.logs import log
+from canceller.publishing import ResultPublisher
+from canceller.settings import Settings, SettingsError, load_settings
+
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+_POOL_SIZE = 64  # connections kept to Dataproc: above the server's threads x MAX_CONCURRENCY
+
+
+class ConfigurationError(RuntimeError):
+    """Raised on every message while a setting is wrong: the message is kept for
+    redelivery (or dead-lettering) instead of being acked without an answer."""
+
+
+class LocalEmulatorCredentials(auth_credentials.Credentials):
+    """For DATAPROC_EMULATOR_HOST: a fixed token, refreshable, so the emulator exercises
+    the same AuthorizedSession path (including refresh on 401) as production."""
+
+    def refresh(self, request: object) -> None:
+        self.token = "local-emulator-token"
+
+
+class Runtime:
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = os.environ if environ is None else environ
+        self._lock = threading.Lock()
+        self._settings: Settings | None = None
+        self._google_default: tuple[auth_credentials.Credentials, str | None] | None = None
+        self._dataproc: DataprocClient | None = None
+        self._publisher: ResultPublisher | None = None
+
+    def settings(self) -> Settings:
+        with self._lock:
+            if self._settings is None:
+                try:
+                    self._settings = load_settings(self._environ, self._default_project)
+                except SettingsError as error:
+                    log("CRITICAL", f"configuration error: {error}", setting_error=str(error))
+                    raise ConfigurationError(str(error)) from None
+            return self._settings
+
+    def dataproc(self) -> DataprocClient:
+        settings = self.settings()
+        with self._lock:
+            if self._dataproc is None:
+                self._dataproc = self._make_dataproc(settings)
+            return self._dataproc
+
+    def publisher(self) -> ResultPublisher:
+        settings = self.settings()
+        with self._lock:
+            if self._publisher is None:
+                self._publisher = ResultPublisher(
+                    settings.results_topic, settings.publish_timeout_seconds
+                )
+            return self._publisher
+
+    def _make_dataproc(self, settings: Settings) -> DataprocClient:
+        if settings.dataproc_emulator_host:
+            credentials: auth_credentials.Credentials = LocalEmulatorCredentials()
+            endpoint = f"http://{settings.dataproc_emulator_host}"
+        else:
+            credentials, _ = self._google_defaults()
+            endpoint = settings.dataproc_endpoint
+        # max_refresh_attempts=1: a 401 refreshes the token once, then is an answer.
+        session = AuthorizedSession(credentials, max_refresh_attempts=1)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=_POOL_SIZE, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return DataprocClient(session, endpoint, settings.request_timeout_seconds)
+
+    def _default_project(self) -> str | None:
+        try:
+            return self._google_defaults()[1]
+        except auth_exceptions.DefaultCredentialsError:
+            return None
+
+    def _google_defaults(self) -> tuple[auth_credentials.Credentials, str | None]:
+        # Called under self._lock by settings() and dataproc().
+        if self._google_default is None:
+            self._google_default = google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
+        return self._google_default

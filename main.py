@@ -1,0 +1,55 @@
+"""dataproc-canceller: a Pub/Sub message names Dataproc work; we cancel it, verify, and report.
+
+The whole flow, for one Pub/Sub message:
+
+1. decode   the message into validated targets and rejections (never raises on bad input)
+2. handle   each target: GET, ``:cancel``, GET until done; classify what really happened
+3. publish  one result per target to RESULTS_TOPIC and wait until Pub/Sub confirms each
+4. log      one structured line per result
+5. return   to ack, or raise so Pub/Sub redelivers if a transient failure remains
+
+Settings come from the environment (see README); clients are built on first use.
+"""
+
+from __future__ import annotations
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from canceller.dispatch import handle_trigger
+from canceller.logs import log, log_result
+from canceller.publishing import PublishFailed
+from canceller.runtime import Runtime
+from canceller.trigger import decode_trigger
+
+_runtime = Runtime()
+
+
+class RetryLater(RuntimeError):
+    """Raised after publishing what is final, so Pub/Sub redelivers the rest."""
+
+
+@functions_framework.cloud_event
+def cancel_operation(event: CloudEvent) -> None:
+    settings = _runtime.settings()
+    trigger = decode_trigger(event)
+    handled = handle_trigger(trigger, settings, _runtime.dataproc)
+    try:
+        _runtime.publisher().publish(handled.results)
+    except PublishFailed as failure:
+        log(
+            "ERROR",
+            f"results not confirmed, asking for redelivery: {failure}",
+            messageId=trigger.info.message_id,
+        )
+        raise
+    for result in handled.results:
+        log_result(result)
+    if handled.retry_reasons:
+        log(
+            "WARNING",
+            f"transient failure, asking for redelivery: {handled.retry_reasons[0]}",
+            messageId=trigger.info.message_id,
+            failures=len(handled.retry_reasons),
+        )
+        raise RetryLater(handled.retry_reasons[0])
