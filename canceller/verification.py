@@ -60,8 +60,7 @@ def watch_until_done(
     operation: dict[str, Any] = {}
     polls = 0
     for offset in poll_offsets():
-        if offset > timeout and polls:
-            break
+        last = offset >= timeout  # the final check happens at the timeout itself
         wait = start + min(offset, timeout) - clock()
         if wait > 0:
             sleep(wait)
@@ -69,7 +68,7 @@ def watch_until_done(
         polls += 1
         if is_done(operation):
             return WatchResult(operation, True, polls)
-        if clock() - start >= timeout:
+        if last or clock() - start >= timeout:
             break
     return WatchResult(operation, False, polls)
 
