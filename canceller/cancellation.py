@@ -1,29 +1,39 @@
-"""Cancel one operation and find out, with GET, what really happened.
+"""Cancel operations and find out, with GET, what really happened to each.
 
 The order matters for honesty:
 1. GET first. What Dataproc answers when cancelling an operation that is already done
    is unconfirmed (400 FAILED_PRECONDITION, or a silent ``{}``), so only a GET before
    the cancel can tell "already done" from "done because of us".
 2. ``:cancel`` (skipped in a dry run).
-3. GET on a schedule until done or ``VERIFY_TIMEOUT_SECONDS``; only ``error.code == 1``
-   counts as CANCELLED.
-Permanent API errors become their outcome; transient ones propagate as
-``TransientFailure`` so the message is redelivered.
+3. GET on one shared schedule until done or ``VERIFY_TIMEOUT_SECONDS``; only
+   ``error.code == 1`` counts as CANCELLED.
+
+Many targets (a list, a sweep) are cancelled first, at most ``max_concurrency`` calls at
+a time, and then watched together, so a message costs about one verification window
+however many operations it names. Permanent API errors become their outcome;
+``TransientFailure`` is collected so the message is redelivered after the rest is
+published.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
 from google.api_core import exceptions as api_exceptions
 
 from canceller.clock import Deadline, utc_now
-from canceller.dataproc import DataprocClient, error_details
+from canceller.dataproc import DataprocClient, TransientFailure, error_details
 from canceller.names import OperationName
 from canceller.results import Outcome, Result
 from canceller.trigger import TriggerInfo
-from canceller.verification import describe_state, is_done, was_cancelled, watch_until_done
+from canceller.verification import describe_state, is_done, was_cancelled, watch
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 _OUTCOME_FOR_ERROR: tuple[tuple[type[api_exceptions.GoogleAPICallError], Outcome], ...] = (
     (api_exceptions.NotFound, Outcome.NOT_FOUND),
@@ -40,24 +50,76 @@ class CancelContext:
     deadline: Deadline
     verify_timeout: float
     dry_run: bool
-    extra: dict[str, Any] = field(default_factory=dict)  # batch, budget, incident, sweep id
+    max_concurrency: int
+    extra: Mapping[str, Any] = field(default_factory=dict)  # budget, incident, sweep id
 
 
-def cancel_and_verify(
-    client: DataprocClient,
-    name: OperationName,
-    context: CancelContext,
-    seen: dict[str, Any] | None = None,
-) -> Result:
-    """``seen`` is the operation as just read by a caller (a sweep's list): it saves the
-    first GET only when it already shows the operation running."""
-    started = utc_now()
-    reporter = _Reporter(name, context, started)
+@dataclass(frozen=True)
+class Target:
+    name: OperationName
+    seen: dict[str, Any] | None = None  # as just listed by a sweep: saves a GET if running
+    extra: Mapping[str, Any] = field(default_factory=dict)  # e.g. the batch it belongs to
+
+
+@dataclass
+class Outcomes:
+    results: list[Result] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # transient: redeliver
+
+
+def cancel_all(
+    client: DataprocClient, targets: Sequence[Target], context: CancelContext
+) -> Outcomes:
+    outcomes = Outcomes()
+    if not targets:
+        return outcomes
+    workers = min(context.max_concurrency, len(targets))
+    with ThreadPoolExecutor(max_workers=workers) if workers > 1 else _Inline() as pool:
+        sent: list[_Sent] = []
+        for item in _map(pool, lambda target: _start(client, target, context), targets, outcomes):
+            if isinstance(item, Result):
+                outcomes.results.append(item)
+            else:
+                sent.append(item)
+
+        def poll(pending: list[_Sent]) -> list[_Sent]:
+            still: list[_Sent] = []
+            for item in _map(pool, lambda s: _check(client, s, context), pending, outcomes):
+                if isinstance(item, Result):
+                    outcomes.results.append(item)
+                else:
+                    still.append(item)
+            return still
+
+        unfinished, rounds = watch(sent, poll, context.verify_timeout)
+    for item in unfinished:
+        outcomes.results.append(
+            item.reporter.report(
+                Outcome.STILL_RUNNING,
+                f"cancel was accepted but the operation was not done after "
+                f"{context.verify_timeout:g} s ({rounds} checks); it may still stop",
+                item.last,
+            )
+        )
+    return outcomes
+
+
+@dataclass
+class _Sent:
+    """A cancel was sent; ``last`` is the operation as last seen."""
+
+    reporter: _Reporter
+    last: dict[str, Any]
+
+
+def _start(client: DataprocClient, target: Target, context: CancelContext) -> Result | _Sent:
+    reporter = _Reporter(target, context, utc_now())
+    name = target.name.name
     try:
-        if seen is not None and not is_done(seen):
-            before = seen
+        if target.seen is not None and not is_done(target.seen):
+            before = target.seen
         else:
-            before = client.get_operation(name.name, context.deadline)
+            before = client.get_operation(name, context.deadline)
     except api_exceptions.GoogleAPICallError as error:
         return reporter.api_error(error, "reading the operation", None)
     if is_done(before):
@@ -66,37 +128,33 @@ def cancel_and_verify(
         return reporter.report(
             Outcome.DRY_RUN, "dry run: the operation is running and would be cancelled", before
         )
-
     try:
-        client.cancel_operation(name.name, context.deadline)
+        client.cancel_operation(name, context.deadline)
     except api_exceptions.GoogleAPICallError as error:
         if error_details(error)["status"] == "FAILED_PRECONDITION":
             return _refused_as_done(client, reporter, context, error, before)
         return reporter.api_error(error, "cancelling", before)
+    return _Sent(reporter, before)
 
+
+def _check(client: DataprocClient, sent: _Sent, context: CancelContext) -> Result | _Sent:
     try:
-        watch = watch_until_done(
-            lambda: client.get_operation(name.name, context.deadline), context.verify_timeout
-        )
+        operation = client.get_operation(sent.reporter.target.name.name, context.deadline)
     except api_exceptions.GoogleAPICallError as error:
-        return reporter.api_error(error, "verifying the cancellation", before)
-    if not watch.done:
-        return reporter.report(
-            Outcome.STILL_RUNNING,
-            f"cancel was accepted but the operation was not done after "
-            f"{context.verify_timeout:g} s ({watch.polls} checks); it may still stop",
-            watch.operation or before,
-        )
-    if was_cancelled(watch.operation):
-        return reporter.report(
+        return sent.reporter.api_error(error, "verifying the cancellation", sent.last)
+    if not is_done(operation):
+        sent.last = operation
+        return sent
+    if was_cancelled(operation):
+        return sent.reporter.report(
             Outcome.CANCELLED,
             "cancelled: the operation is done with error code 1 (CANCELLED)",
-            watch.operation,
+            operation,
         )
-    return reporter.report(
+    return sent.reporter.report(
         Outcome.COMPLETED_DESPITE_CANCEL,
-        f"the operation finished despite the cancel request: {_ending(watch.operation)}",
-        watch.operation,
+        f"the operation finished despite the cancel request: {_ending(operation)}",
+        operation,
     )
 
 
@@ -110,7 +168,7 @@ def _refused_as_done(
     """Dataproc refuses to cancel a finished operation: it ended between our GET and the
     cancel. A GET says how; if it is somehow still running, the refusal is an error."""
     try:
-        after = client.get_operation(reporter.name.name, context.deadline)
+        after = client.get_operation(reporter.target.name.name, context.deadline)
     except api_exceptions.GoogleAPICallError as second:
         return reporter.api_error(second, "re-reading after a refused cancel", before)
     if is_done(after):
@@ -122,9 +180,40 @@ def _refused_as_done(
     return reporter.api_error(error, "cancelling", after)
 
 
+def _map(
+    pool: ThreadPoolExecutor | _Inline,
+    work: Callable[[T], R],
+    items: Sequence[T],
+    outcomes: Outcomes,
+) -> list[R]:
+    """Apply ``work``; a transient failure drops that item and is recorded for redelivery."""
+
+    def guarded(item: T) -> R | None:
+        try:
+            return work(item)
+        except TransientFailure as failure:
+            outcomes.failures.append(str(failure))
+            return None
+
+    return [result for result in pool.map(guarded, items) if result is not None]
+
+
+class _Inline:
+    """The one-target case runs on the request's own thread: no hand-off, no pool."""
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        return [fn(item) for item in items]
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 class _Reporter:
-    def __init__(self, name: OperationName, context: CancelContext, started: Any) -> None:
-        self.name = name
+    def __init__(self, target: Target, context: CancelContext, started: datetime) -> None:
+        self.target = target
         self._context = context
         self._started = started
 
@@ -137,15 +226,15 @@ class _Reporter:
     ) -> Result:
         return Result(
             outcome=outcome,
-            operation=self.name.name,
+            operation=self.target.name.name,
             detail=detail,
             trigger=self._context.trigger,
             started_at=self._started,
             dry_run=self._context.dry_run,
-            name=self.name,
+            name=self.target.name,
             state=describe_state(operation) if operation else None,
             error=error,
-            extra=dict(self._context.extra),
+            extra={**self._context.extra, **self.target.extra},
         )
 
     def api_error(

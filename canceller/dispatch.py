@@ -8,19 +8,15 @@ redelivery repeats only idempotent work (GET, and cancels of operations still ru
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
-from canceller.cancellation import CancelContext, cancel_and_verify
+from canceller.cancellation import CancelContext, Target, cancel_all
 from canceller.clock import Deadline, utc_now
-from canceller.dataproc import DataprocClient, TransientFailure
+from canceller.dataproc import DataprocClient
 from canceller.results import Outcome, Result
 from canceller.settings import Settings
 from canceller.trigger import Trigger
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -75,35 +71,9 @@ def handle_trigger(
         deadline=Deadline(settings.retry_deadline_seconds + settings.verify_timeout_seconds),
         verify_timeout=settings.verify_timeout_seconds,
         dry_run=settings.dry_run if info.dry_run is None else info.dry_run,
+        max_concurrency=settings.max_concurrency,
     )
-    client = dataproc()
-    results, failures = run_each(
-        targets,
-        lambda name: cancel_and_verify(client, name, context),
-        settings.max_concurrency,
-    )
-    handled.results.extend(results)
-    handled.retry_reasons.extend(failures)
+    outcomes = cancel_all(dataproc(), [Target(name) for name in targets], context)
+    handled.results.extend(outcomes.results)
+    handled.retry_reasons.extend(outcomes.failures)
     return handled
-
-
-def run_each(
-    items: Sequence[T], work: Callable[[T], Result], max_concurrency: int
-) -> tuple[list[Result], list[str]]:
-    """Run ``work`` on each item, at most ``max_concurrency`` at once; one item runs inline
-    (the common case pays no thread hand-off)."""
-    results: list[Result] = []
-    failures: list[str] = []
-
-    def collect(item: T) -> None:
-        try:
-            results.append(work(item))
-        except TransientFailure as failure:
-            failures.append(str(failure))
-
-    if len(items) == 1:
-        collect(items[0])
-    else:
-        with ThreadPoolExecutor(max_workers=min(max_concurrency, len(items))) as pool:
-            list(pool.map(collect, items))
-    return results, failures

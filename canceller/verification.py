@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 CANCELLED_CODE = 1  # google.rpc.Code.CANCELLED
 
@@ -41,36 +42,32 @@ def was_cancelled(operation: dict[str, Any]) -> bool:
     return is_done(operation) and isinstance(error, dict) and error.get("code") == CANCELLED_CODE
 
 
-@dataclass(frozen=True)
-class WatchResult:
-    operation: dict[str, Any]
-    done: bool
-    polls: int
-
-
-def watch_until_done(
-    get: Callable[[], dict[str, Any]],
+def watch(
+    pending: list[T],
+    poll: Callable[[list[T]], list[T]],
     timeout: float,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-) -> WatchResult:
-    """Poll on a fixed schedule measured from the start, so a slow GET does not push
-    later polls back; stop at the first done answer or once ``timeout`` has passed."""
+) -> tuple[list[T], int]:
+    """Check everything still pending on one schedule measured from the start (a slow
+    GET does not push later checks back), the last check at ``timeout`` itself.
+
+    ``poll`` checks the items it is given and returns those still not done. Returns the
+    items still pending at the end and the number of rounds."""
     start = clock()
-    operation: dict[str, Any] = {}
-    polls = 0
+    rounds = 0
     for offset in poll_offsets():
-        last = offset >= timeout  # the final check happens at the timeout itself
+        if not pending:
+            break
+        last = offset >= timeout
         wait = start + min(offset, timeout) - clock()
         if wait > 0:
             sleep(wait)
-        operation = get()
-        polls += 1
-        if is_done(operation):
-            return WatchResult(operation, True, polls)
+        pending = poll(pending)
+        rounds += 1
         if last or clock() - start >= timeout:
             break
-    return WatchResult(operation, False, polls)
+    return pending, rounds
 
 
 def describe_state(operation: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from canceller.verification import (
     is_done,
     poll_offsets,
     was_cancelled,
-    watch_until_done,
+    watch,
 )
 
 BATCH_META = {
@@ -66,39 +66,51 @@ class FakeTime:
 
 def test_watch_sees_the_end_on_schedule() -> None:
     time = FakeTime()
-    ends_at = time.now + 3.0
-    calls: list[float] = []
+    ends_at = {"fast": time.now + 0.3, "slow": time.now + 3.0}
+    checks: list[tuple[str, float]] = []
 
-    def get() -> dict[str, Any]:
-        calls.append(time.now)
-        time.now += 0.02  # the GET's round trip
-        return {"done": True, "error": {"code": 1}} if time.now >= ends_at else {}
+    def poll(pending: list[str]) -> list[str]:
+        time.now += 0.02  # the GETs' round trip
+        checks.extend((key, time.now) for key in pending)
+        return [key for key in pending if time.now < ends_at[key]]
 
-    result = watch_until_done(get, timeout=60, clock=time.clock, sleep=time.sleep)
-    assert result.done
-    assert was_cancelled(result.operation)
-    assert calls[0] == 100.0
-    assert time.now - 100.0 <= 1.25 * 3.0 + 0.2
+    left, rounds = watch(["fast", "slow"], poll, timeout=60, clock=time.clock, sleep=time.sleep)
+    assert left == []
+    assert checks[0] == ("fast", 100.02)  # the first check is immediate
+    for key, ended in ends_at.items():
+        seen = max(at for k, at in checks if k == key)
+        assert seen - 100.0 <= 1.25 * (ended - 100.0) + 0.2
+    assert time.now - 100.0 < 3.95
+    assert rounds == len({at for _, at in checks})  # one round per poll call
+    assert len([key for key, _ in checks if key == "fast"]) < len(
+        [key for key, _ in checks if key == "slow"]
+    )  # a finished operation is not checked again
 
 
-def test_watch_gives_up_at_the_timeout_with_the_last_state() -> None:
+def test_watch_gives_up_at_the_timeout() -> None:
     time = FakeTime()
 
-    def get() -> dict[str, Any]:
+    def poll(pending: list[str]) -> list[str]:
         time.now += 0.01
-        return {"name": "x", "metadata": BATCH_META}
+        return pending
 
-    result = watch_until_done(get, timeout=5.0, clock=time.clock, sleep=time.sleep)
-    assert not result.done
-    assert result.operation["name"] == "x"
-    assert 5.0 <= time.now - 100.0 < 5.1
-    assert result.polls >= 10
+    left, rounds = watch(["x"], poll, timeout=5.0, clock=time.clock, sleep=time.sleep)
+    assert left == ["x"]
+    assert 5.0 <= time.now - 100.0 < 5.1  # the last check is at the timeout itself
+    assert rounds >= 10
 
 
-def test_watch_with_zero_timeout_checks_once() -> None:
+def test_watch_with_zero_timeout_checks_once_and_nothing_pending_checks_never() -> None:
     time = FakeTime()
-    result = watch_until_done(lambda: {}, timeout=0, clock=time.clock, sleep=time.sleep)
-    assert (result.done, result.polls) == (False, 1)
+    calls: list[list[str]] = []
+
+    def poll(pending: list[str]) -> list[str]:
+        calls.append(pending)
+        return pending
+
+    assert watch(["x"], poll, timeout=0, clock=time.clock, sleep=time.sleep) == (["x"], 1)
+    assert watch([], poll, timeout=5, clock=time.clock, sleep=time.sleep) == ([], 0)
+    assert calls == [["x"]]
 
 
 def test_describe_state_flattens_batch_and_cluster_metadata() -> None:
