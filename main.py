@@ -45,6 +45,8 @@ def cancel_operation(event: CloudEvent) -> None:
         raise
     for result in handled.results:
         log_result(result)
+    for note in handled.notes:
+        log("INFO", note, messageId=trigger.info.message_id, triggerKind=trigger.info.kind)
     if handled.retry_reasons:
         log(
             "WARNING",

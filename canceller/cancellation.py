@@ -244,14 +244,18 @@ class _Reporter:
         operation: dict[str, Any] | None,
     ) -> Result:
         details = error_details(error)
-        outcome = next(
-            (mapped for kind, mapped in _OUTCOME_FOR_ERROR if isinstance(error, kind)),
-            Outcome.ERROR,
-        )
+        outcome = outcome_for_error(error)
         detail = f"Dataproc answered {details['httpStatus']} {details['status']} while {doing}"
         if details["message"]:
             detail += f": {details['message']}"
         return self.report(outcome, detail, operation, details)
+
+
+def outcome_for_error(error: api_exceptions.GoogleAPICallError) -> Outcome:
+    return next(
+        (mapped for kind, mapped in _OUTCOME_FOR_ERROR if isinstance(error, kind)),
+        Outcome.ERROR,
+    )
 
 
 def _already_done_detail(operation: dict[str, Any]) -> str:

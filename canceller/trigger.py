@@ -11,20 +11,38 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from canceller.alerts import (
+    BudgetNotice,
+    IncidentNotice,
+    InvalidAlert,
+    is_budget_notification,
+    is_incident,
+    parse_budget,
+    parse_incident,
+)
 from canceller.clock import parse_timestamp
-from canceller.names import InvalidName, OperationName, parse_operation_name, truncate_for_report
+from canceller.names import (
+    BatchName,
+    InvalidName,
+    OperationName,
+    parse_batch_name,
+    parse_operation_name,
+    truncate_for_report,
+)
+from canceller.selection import InvalidSweep, SweepSpec, parse_duration, parse_filter
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_OPERATIONS_PER_MESSAGE = 100
 MAX_REASON_BYTES = 1024
 MAX_REQUEST_ID_CHARS = 256
 
-_OPERATION_KEYS = ("operation", "name", "operations")
+_WORK_KEYS = ("operation", "name", "operations", "batch", "batches", "sweep")
 _COMMON_KEYS = ("reason", "requestId", "dryRun")
+_SWEEP_KEYS = ("scopes", "olderThan", "filter", "operationTypes", "max", "dryRun")
 
 
 @dataclass(frozen=True)
@@ -54,8 +72,14 @@ class Rejection:
 
 @dataclass(frozen=True)
 class Trigger:
+    """What one message asks for. Exactly one kind of work is set (or only rejections)."""
+
     info: TriggerInfo
     operations: tuple[OperationName, ...] = ()
+    batches: tuple[BatchName, ...] = ()
+    sweep: SweepSpec | None = None
+    budget: BudgetNotice | None = None
+    incident: IncidentNotice | None = None
     rejections: tuple[Rejection, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
@@ -150,67 +174,83 @@ def _message_body(message: Mapping[str, Any]) -> str:
 
 def _decode_body(body: str, attributes: Mapping[str, str], info: TriggerInfo) -> Trigger:
     text = body.strip()
+    if is_budget_notification(attributes):
+        return _budget_trigger(attributes, text, info)
     if not text:
         if "operation" in attributes:
-            return _operations_trigger([attributes["operation"]], {}, info)
+            return _names_trigger("operation", [attributes["operation"]], {}, info)
         raise _Refused(
             body,
             'the message is empty: send an operation name, JSON {"operation": NAME}, '
             "or set the attribute 'operation'",
         )
-    if text.startswith("{"):
+    if not text.startswith("{"):
+        kind = "batch" if "/batches/" in text else "operation"
+        return _names_trigger(kind, [text], {}, info)
+    document = _json(text)
+    if is_incident(document):
         try:
-            document = json.loads(text)
-        except ValueError as error:
-            raise _Refused(text, f"the message is not valid JSON: {error.msg}") from None
-        return _decode_document(document, text, info)
-    return _operations_trigger([text], {}, info)
+            incident = parse_incident(document)
+        except InvalidAlert as invalid:
+            raise _Refused(text, str(invalid)) from None
+        return Trigger(replace(info, kind="incident"), incident=incident)
+    return _decode_document(document, text, info)
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise _Refused(text, f"the message is not valid JSON: {error.msg}") from None
+
+
+def _budget_trigger(attributes: Mapping[str, str], text: str, info: TriggerInfo) -> Trigger:
+    try:
+        budget = parse_budget(attributes, _json(text) if text else None)
+    except InvalidAlert as invalid:
+        raise _Refused(text, str(invalid)) from None
+    return Trigger(replace(info, kind="budget"), budget=budget)
 
 
 def _decode_document(document: dict[str, Any], text: str, info: TriggerInfo) -> Trigger:
-    present = [key for key in _OPERATION_KEYS if key in document]
-    unknown = sorted(set(document) - set(_OPERATION_KEYS) - set(_COMMON_KEYS))
+    present = [key for key in _WORK_KEYS if key in document]
+    unknown = sorted(set(document) - set(_WORK_KEYS) - set(_COMMON_KEYS))
     if unknown:
         raise _Refused(
             text, f"unknown field(s) {', '.join(unknown)}: a typo must not change what is cancelled"
         )
     if len(present) != 1:
-        raise _Refused(
-            text, "the message must have exactly one of 'operation', 'name' or 'operations'"
-        )
+        raise _Refused(text, f"the message must have exactly one of {', '.join(_WORK_KEYS)}")
     key = present[0]
-    if key == "operations":
-        names = document["operations"]
+    if key == "sweep":
+        return _sweep_trigger(document, text, info)
+    kind = "batch" if key.startswith("batch") else "operation"
+    if key in ("operations", "batches"):
+        names = document[key]
         if not isinstance(names, list) or not names:
-            raise _Refused(text, "'operations' must be a non-empty list of operation names")
+            raise _Refused(text, f"'{key}' must be a non-empty list of names")
         if len(names) > MAX_OPERATIONS_PER_MESSAGE:
             raise _Refused(
                 text,
-                f"'operations' lists {len(names)} names; at most "
+                f"'{key}' lists {len(names)} names; at most "
                 f"{MAX_OPERATIONS_PER_MESSAGE} per message",
             )
     else:
         names = [document[key]]
-    return _operations_trigger(names, document, info)
+    return _names_trigger(kind, names, document, info)
 
 
-def _operations_trigger(
-    names: list[Any], document: Mapping[str, Any], info: TriggerInfo
+def _names_trigger(
+    kind: str, names: list[Any], document: Mapping[str, Any], info: TriggerInfo
 ) -> Trigger:
-    options = _common_options(document)
-    info = TriggerInfo(
-        message_id=info.message_id,
-        publish_time=info.publish_time,
-        source=info.source,
-        kind="operation",
-        **options,
-    )
-    targets: list[OperationName] = []
+    info = replace(info, kind=kind, **_common_options(document))
+    parse = parse_batch_name if kind == "batch" else parse_operation_name
+    targets: list[Any] = []
     rejections: list[Rejection] = []
     notes: list[str] = []
     for raw in names:
         try:
-            name = parse_operation_name(raw)
+            name = parse(raw)
         except InvalidName as invalid:
             rejections.append(Rejection(truncate_for_report(raw), str(invalid)))
             continue
@@ -218,7 +258,69 @@ def _operations_trigger(
             notes.append(f"{name.name} was listed more than once and is handled once")
             continue
         targets.append(name)
-    return Trigger(info, tuple(targets), tuple(rejections), tuple(notes))
+    if kind == "batch":
+        return Trigger(
+            info, batches=tuple(targets), rejections=tuple(rejections), notes=tuple(notes)
+        )
+    return Trigger(
+        info, operations=tuple(targets), rejections=tuple(rejections), notes=tuple(notes)
+    )
+
+
+def _sweep_trigger(document: Mapping[str, Any], text: str, info: TriggerInfo) -> Trigger:
+    request = document["sweep"]
+    if not isinstance(request, dict):
+        raise _Refused(text, "'sweep' must be an object (it may be empty: {})")
+    unknown = sorted(set(request) - set(_SWEEP_KEYS))
+    if unknown:
+        raise _Refused(text, f"unknown sweep field(s) {', '.join(unknown)}")
+    options = _common_options(document)
+    if "dryRun" in request:
+        options["dry_run"] = _boolean_option(request["dryRun"], "sweep.dryRun")
+    try:
+        spec = SweepSpec(
+            scopes=_strings(request, "scopes"),
+            filter=_optional_text(request, "filter"),
+            older_than_seconds=(
+                parse_duration(request["olderThan"]) if "olderThan" in request else None
+            ),
+            operation_types=_strings(request, "operationTypes"),
+            max=_positive_int(request, "max"),
+        )
+        if spec.filter:
+            parse_filter(spec.filter)
+    except InvalidSweep as invalid:
+        raise _Refused(text, str(invalid)) from None
+    return Trigger(replace(info, kind="sweep", **options), sweep=spec)
+
+
+def _strings(request: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = request.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidSweep(f"sweep.{key} must be a list of strings")
+    return tuple(value)
+
+
+def _optional_text(request: Mapping[str, Any], key: str) -> str | None:
+    value = request.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InvalidSweep(f"sweep.{key} must be a string")
+    return value
+
+
+def _positive_int(request: Mapping[str, Any], key: str) -> int | None:
+    value = request.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidSweep(f"sweep.{key} must be a whole number of at least 1")
+    return value
+
+
+def _boolean_option(value: object, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise _Refused(value, f"'{key}' must be true or false")
+    return value
 
 
 def _common_options(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -235,10 +337,8 @@ def _common_options(document: Mapping[str, Any]) -> dict[str, Any]:
             request_id, f"'requestId' must be text of at most {MAX_REQUEST_ID_CHARS} characters"
         )
     dry_run = document.get("dryRun")
-    if dry_run is not None and not isinstance(dry_run, bool):
-        raise _Refused(dry_run, "'dryRun' must be true or false")
     return {
         "reason": reason,
         "request_id": None if request_id is None else str(request_id),
-        "dry_run": dry_run,
+        "dry_run": None if dry_run is None else _boolean_option(dry_run, "dryRun"),
     }
