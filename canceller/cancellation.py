@@ -35,9 +35,10 @@ from canceller.verification import describe_state, is_done, was_cancelled, watch
 T = TypeVar("T")
 R = TypeVar("R")
 
+# api-core maps HTTP 403 to Forbidden; PermissionDenied is only its gRPC-named subclass.
 _OUTCOME_FOR_ERROR: tuple[tuple[type[api_exceptions.GoogleAPICallError], Outcome], ...] = (
     (api_exceptions.NotFound, Outcome.NOT_FOUND),
-    (api_exceptions.PermissionDenied, Outcome.PERMISSION_DENIED),
+    (api_exceptions.Forbidden, Outcome.PERMISSION_DENIED),
     (api_exceptions.MethodNotImplemented, Outcome.UNIMPLEMENTED),
 )
 
