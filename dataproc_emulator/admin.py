@@ -1,0 +1,68 @@
+"""A small client for the emulator's admin API, for tests and benchmarks.
+
+Kept apart from the server because it needs ``requests`` while the server runs on
+the standard library alone. Seeds and faults are passed through as keyword
+arguments in the admin API's own camelCase, so the API docs are the only reference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+TIMEOUT_SECONDS = 10
+
+
+class EmulatorAdmin:
+    """Admin calls against one emulator; every failure raises ``requests.HTTPError``."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._session = requests.Session()
+
+    def seed_operation(self, **seed: Any) -> dict[str, Any]:
+        return self._call("POST", "/_emulator/operations", seed)
+
+    def seed_operations(self, seeds: list[dict[str, Any]]) -> None:
+        self._call("POST", "/_emulator/operations:bulk", {"operations": seeds})
+
+    def seed_batch(self, **seed: Any) -> dict[str, Any]:
+        return self._call("POST", "/_emulator/batches", seed)
+
+    def operation_internals(self, name: str) -> dict[str, Any]:
+        return self._call("GET", f"/_emulator/operations/{name}")
+
+    def add_fault(self, **fault: Any) -> str:
+        return self._call("POST", "/_emulator/faults", fault)["id"]
+
+    def faults(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/_emulator/faults")["faults"]
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/_emulator/faults")
+
+    def requests(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/_emulator/requests")["requests"]
+
+    def clear_requests(self) -> None:
+        self._call("DELETE", "/_emulator/requests")
+
+    def settings(self, **settings: Any) -> dict[str, Any]:
+        return self._call("POST", "/_emulator/settings", settings)
+
+    def reset(self) -> None:
+        self._call("POST", "/_emulator/reset")
+
+    def close(self) -> None:
+        self._session.close()
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = self._session.request(
+            method, self.base_url + path, json=body, timeout=TIMEOUT_SECONDS
+        )
+        if not response.ok:  # carry the emulator's message: it says what was wrong
+            raise requests.HTTPError(
+                f"{method} {path}: {response.status_code} {response.text}", response=response
+            )
+        return response.json()

@@ -1,0 +1,185 @@
+"""List filters and page tokens for operations.list and batches.list.
+
+Filters are the subset Google documents for these two methods: clauses
+``field OP value`` joined by AND (or by plain spaces, an implicit AND), values bare
+or double-quoted, ``*`` matching any value. Anything else is a 400, as Google answers
+for filters it cannot parse, so a client bug shows up here rather than as a silently
+unfiltered list.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from .errors import invalid
+
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 1000
+_CLAUSE = re.compile(
+    r"\s*(?P<field>[A-Za-z_]\w*(?:\.[\w-]+)*)\s*(?P<op>!=|<=|>=|=|<|>)\s*"
+    r'(?P<value>"(?:[^"\\]|\\.)*"|[^\s"()=<>!]+)'
+)
+_ORDERING = frozenset({"<", ">", "<=", ">="})
+
+
+@dataclass(frozen=True)
+class Clause:
+    field: str
+    op: str
+    value: str
+
+
+class FilterLanguage(Generic[T]):
+    """The fields one list method can filter on, and how to read them off an item."""
+
+    def __init__(
+        self,
+        fields: Mapping[str, Callable[[T], str | None]],
+        labels: Callable[[T], Mapping[str, str]],
+        conjunction: str = "AND",
+        timestamps: frozenset[str] = frozenset(),
+    ) -> None:
+        self._fields = fields
+        self._labels = labels
+        self._joint = re.compile(rf"\s+(?:(?:{conjunction})\s+)?")
+        self._timestamps = timestamps
+
+    def compile(self, text: str) -> Callable[[T], bool]:
+        clauses = self.parse(text)
+        return lambda item: all(self._holds(clause, item) for clause in clauses)
+
+    def parse(self, text: str) -> list[Clause]:
+        clauses: list[Clause] = []
+        pos = 0
+        while text[pos:].strip():
+            if clauses:
+                joint = self._joint.match(text, pos)
+                if joint is None:
+                    raise invalid(f"Invalid filter {text!r}: expected AND at {text[pos:]!r}")
+                pos = joint.end()
+            match = _CLAUSE.match(text, pos)
+            if match is None:
+                raise invalid(f"Invalid filter {text!r}: cannot parse {text[pos:]!r}")
+            clauses.append(self._clause(match))
+            pos = match.end()
+        return clauses
+
+    def _clause(self, match: re.Match[str]) -> Clause:
+        field, op, value = match.group("field", "op", "value")
+        if value.startswith('"'):
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        if not field.startswith("labels.") and field not in self._fields:
+            known = [*sorted(self._fields), "labels.KEY"]
+            raise invalid(f"Invalid filter: unknown field {field!r}; supported: {known}")
+        if op in _ORDERING:
+            if field not in self._timestamps:
+                supported = sorted(self._timestamps)
+                raise invalid(f"Invalid filter: {op} is only supported on {supported}")
+            _parse_time(value)
+        return Clause(field, op, value)
+
+    def _holds(self, clause: Clause, item: T) -> bool:
+        if clause.field.startswith("labels."):
+            actual = self._labels(item).get(clause.field.removeprefix("labels."))
+        else:
+            actual = self._fields[clause.field](item)
+        if clause.value == "*" and clause.op in ("=", "!="):
+            return (actual is not None) == (clause.op == "=")
+        if clause.op == "=":
+            return actual == clause.value
+        if clause.op == "!=":
+            return actual != clause.value
+        if actual is None:
+            return False
+        left, right = _parse_time(actual), _parse_time(clause.value)
+        return {"<": left < right, ">": left > right, "<=": left <= right, ">=": left >= right}[
+            clause.op
+        ]
+
+
+# gcloud dataproc operations list sends this older JSON form whenever --filter is not
+# given: "{}" or e.g. {"operation_state_matcher": "ACTIVE", "cluster_name": "c"}
+# (surface/dataproc/operations/list.py in the Cloud SDK).
+_LEGACY_STATES = {
+    "ALL": None,
+    "ACTIVE": "status.state != DONE",
+    "NON_ACTIVE": "status.state = DONE",
+}
+_LEGACY_KEYS = frozenset({"operation_state_matcher", "cluster_name", "project_id"})
+
+
+def legacy_operations_filter(text: str) -> str:
+    """Translate the JSON filter form into clauses; other text is returned as it is."""
+    if not text.lstrip().startswith("{"):
+        return text
+    try:
+        legacy = json.loads(text)
+    except ValueError:
+        raise invalid(f"Invalid filter {text!r}: not valid JSON") from None
+    if not isinstance(legacy, dict) or set(legacy) - _LEGACY_KEYS:
+        raise invalid(f"Invalid filter {text!r}: unsupported JSON filter")
+    clauses: list[str] = []
+    state = legacy.get("operation_state_matcher", "ALL")
+    if state not in _LEGACY_STATES:
+        raise invalid(f"Invalid operation_state_matcher {state!r}")
+    if _LEGACY_STATES[state]:
+        clauses.append(_LEGACY_STATES[state])
+    if "cluster_name" in legacy:
+        clauses.append(f"clusterName = {json.dumps(str(legacy['cluster_name']))}")
+    # project_id is implied by the collection being listed.
+    return " AND ".join(clauses)
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise invalid(f"Invalid filter: {text!r} is not an RFC 3339 timestamp") from None
+
+
+def page_size(raw: str | None, default: int) -> int:
+    """Google's rule: unset or 0 means the default, and large sizes are clamped."""
+    if raw is None or raw == "":
+        return default
+    try:
+        size = int(raw)
+    except ValueError:
+        raise invalid(f"Invalid pageSize {raw!r}") from None
+    if size < 0:
+        raise invalid(f"Invalid pageSize {raw!r}: must not be negative")
+    return min(size, MAX_PAGE_SIZE) if size else default
+
+
+def paginate(
+    items: list[T], seq: Callable[[T], int], size: int, token: str | None, descending: bool
+) -> tuple[list[T], str | None]:
+    """Keyset paging on the seeding sequence, so records added or deleted between pages
+    neither repeat nor shift later pages. ``items`` is already sorted by ``seq``."""
+    if token:
+        after = _decode_token(token)
+        items = [item for item in items if (seq(item) < after if descending else seq(item) > after)]
+    chunk = items[:size]
+    return chunk, (_encode_token(seq(chunk[-1])) if len(items) > size else None)
+
+
+def _encode_token(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"after:{seq}".encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        prefix, _, number = text.partition(":")
+        if prefix != "after":
+            raise ValueError(text)
+        return int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise invalid(f"Invalid pageToken {token!r}") from None
