@@ -67,6 +67,7 @@ def seed(admin: EmulatorAdmin) -> None:
             op("adhoc-spark-sql", cancelSeconds=0.3),
             op("slow-shutdown", cancelSeconds=120),
             op("other-teams-job", onCancel="forbidden"),
+        op("locked-by-policy"),
             *[
                 op(f"etl-old-{i}", cancelSeconds=0.5, metadata=labelled("etl", 7 + i))
                 for i in range(3)
@@ -89,6 +90,8 @@ def seed(admin: EmulatorAdmin) -> None:
             ],
         ]
     )
+    admin.add_fault(method="POST", pathRegex="locked-by-policy:cancel$", times=-1,
+                    action="status", status=400, statusName="FAILED_PRECONDITION")
     for batch, behaviour in (
         ("daily-aggregation", {"cancelSeconds": 0.8}),
         ("runaway-backfill", {"cancelSeconds": 0.6}),

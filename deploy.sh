@@ -1,0 +1,892 @@
+#!/usr/bin/env bash
+# Deploy dataproc-canceller to Google Cloud with one command: least privilege, retried
+# deliveries with a dead-letter topic, and a schema-checked results topic.
+#
+# Every step looks before it creates, so a rerun changes nothing and says so; --dry-run
+# prints every command without running any; a failure names the step it happened in.
+# Run ./deploy.sh --help for the flags and what is created.
+set -euo pipefail
+if ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] < 404)); then
+  echo "deploy.sh needs bash 4.4 or newer (on macOS: brew install bash)" >&2
+  exit 2
+fi
+shopt -s inherit_errexit # a failure inside $(...) stops the script too
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly ROOT
+readonly SCHEMA_FILE="$ROOT/schemas/result.proto"
+readonly SETTINGS_FILE="$ROOT/canceller/settings.py"
+
+# Exactly the Dataproc calls the function makes; nothing more (README: "IAM it grants").
+readonly DATAPROC_PERMISSIONS=(
+  dataproc.batches.get
+  dataproc.batches.list
+  dataproc.operations.cancel
+  dataproc.operations.get
+  dataproc.operations.list
+)
+readonly BASE_APIS=(
+  artifactregistry.googleapis.com
+  cloudbuild.googleapis.com
+  cloudfunctions.googleapis.com
+  cloudresourcemanager.googleapis.com
+  eventarc.googleapis.com
+  iam.googleapis.com
+  logging.googleapis.com
+  pubsub.googleapis.com
+  run.googleapis.com
+)
+# Function settings (canceller/settings.py) a user may set with --setting. RESULTS_TOPIC,
+# ALLOWED_PROJECTS, VERIFY_TIMEOUT_SECONDS and GOOGLE_CLOUD_PROJECT come from the flags,
+# and DATAPROC_EMULATOR_HOST is for local tests only.
+readonly USER_SETTINGS=(
+  BUDGET_THRESHOLD DATAPROC_ENDPOINT DRY_RUN MAX_CANCELS_PER_MESSAGE MAX_CONCURRENCY
+  MAX_EVENT_AGE_SECONDS PUBLISH_TIMEOUT_SECONDS REQUEST_TIMEOUT_SECONDS
+  RETRY_DEADLINE_SECONDS SWEEP_FILTER SWEEP_SCOPES
+)
+readonly MAX_EVENT_FUNCTION_TIMEOUT=540 # seconds: the ceiling for event-driven functions
+
+PROJECT=${CANCELLER_PROJECT:-}
+REGION=${CANCELLER_REGION:-us-central1}
+FUNCTION=${CANCELLER_FUNCTION:-dataproc-canceller}
+TRIGGER_TOPIC=${CANCELLER_TRIGGER_TOPIC:-dataproc-cancel-requests}
+RESULTS_TOPIC=${CANCELLER_RESULTS_TOPIC:-dataproc-cancel-results}
+DEAD_LETTER_TOPIC=${CANCELLER_DEAD_LETTER_TOPIC:-}
+TARGET_PROJECTS=${CANCELLER_TARGET_PROJECTS:-}
+VERIFY_TIMEOUT=${CANCELLER_VERIFY_TIMEOUT:-60}
+FUNCTION_TIMEOUT=${CANCELLER_TIMEOUT:-}
+MEMORY=${CANCELLER_MEMORY:-256Mi}
+MAX_INSTANCES=${CANCELLER_MAX_INSTANCES:-10}
+RUNTIME=${CANCELLER_RUNTIME:-python312}
+MAX_DELIVERY_ATTEMPTS=${CANCELLER_MAX_DELIVERY_ATTEMPTS:-10}
+SWEEP_SCHEDULE=${CANCELLER_SWEEP_SCHEDULE:-}
+SWEEP_TIME_ZONE=${CANCELLER_SWEEP_TIME_ZONE:-Etc/UTC}
+PRINT_WIRING=${CANCELLER_PRINT_WIRING:-false}
+BILLING_ACCOUNT=${CANCELLER_BILLING_ACCOUNT:-}
+BUDGET_AMOUNT=${CANCELLER_BUDGET_AMOUNT:-}
+SETTINGS=()
+if [[ -n ${CANCELLER_SETTINGS:-} ]]; then
+  IFS=';' read -r -a SETTINGS <<<"$CANCELLER_SETTINGS"
+fi
+MODE=deploy # deploy | dry-run | teardown
+
+CURRENT_STEP=""      # named when the script fails
+CHANGES=0            # commands that changed something (or would, in a dry run)
+WORK_DIR=""          # generated files; removed on exit
+PROJECT_NUMBER=""    # names the Pub/Sub service agent
+DEPLOY=()            # the gcloud functions deploy command, without its digest label
+SERVICE=""           # the function's Cloud Run service, once deployed
+TRIGGER=""           # the function's Eventarc trigger, once deployed
+METRIC_CONFIG=""     # the log metric's generated configuration file
+METRIC_DESCRIPTION="" # carries a digest of that configuration, to detect changes
+
+usage() {
+  cat <<EOF
+Usage: ./deploy.sh [FLAGS]
+
+Deploys the dataproc-canceller Cloud Run function (2nd gen), triggered by a Pub/Sub
+topic, with everything it needs. Safe to rerun: every step checks before it creates,
+and a rerun with nothing to do changes nothing and says so.
+
+Modes
+  --dry-run                 Print every command a first run would execute; run none
+                            (no gcloud call at all, so --project is required).
+  --teardown                Print the commands that remove everything this script
+                            creates; run none. Review, then: ./deploy.sh --teardown | bash
+  -h, --help                This text.
+
+Flags (each also read from the environment variable shown; flags win)
+  --project ID              CANCELLER_PROJECT        Project to deploy to.
+                            Default: gcloud config get-value project.
+  --region REGION           CANCELLER_REGION         Default: us-central1.
+  --function NAME           CANCELLER_FUNCTION       Default: dataproc-canceller.
+                            Also names the service accounts (NAME, NAME-invoker),
+                            the IAM role, the sweep job and the log metric.
+  --trigger-topic NAME      CANCELLER_TRIGGER_TOPIC  Default: dataproc-cancel-requests.
+  --results-topic NAME      CANCELLER_RESULTS_TOPIC  Default: dataproc-cancel-results.
+  --dead-letter-topic NAME  CANCELLER_DEAD_LETTER_TOPIC
+                            Default: TRIGGER_TOPIC-dead-letter.
+  --target-projects P1,P2   CANCELLER_TARGET_PROJECTS
+                            Projects whose Dataproc operations may be cancelled: the
+                            function's ALLOWED_PROJECTS, and where the IAM role is
+                            created and granted. Default: the deployment project.
+  --verify-timeout SECONDS  CANCELLER_VERIFY_TIMEOUT How long the function checks that a
+                            cancel took effect (VERIFY_TIMEOUT_SECONDS). 0-240, default 60.
+  --timeout SECONDS         CANCELLER_TIMEOUT        Function timeout. Default: twice the
+                            verify timeout plus 60, at most $MAX_EVENT_FUNCTION_TIMEOUT; at least the
+                            verify timeout plus 30.
+  --memory SIZE             CANCELLER_MEMORY         Default: 256Mi.
+  --max-instances N         CANCELLER_MAX_INSTANCES  Default: 10.
+  --runtime RUNTIME         CANCELLER_RUNTIME        Default: python312.
+  --max-delivery-attempts N CANCELLER_MAX_DELIVERY_ATTEMPTS
+                            Deliveries of a failing trigger message before it moves to
+                            the dead-letter topic. 5-100, default 10.
+  --setting NAME=VALUE      CANCELLER_SETTINGS (NAME=VALUE;NAME=VALUE)
+                            A function setting (canceller/settings.py); repeatable.
+                            NAME is one of:
+                              $(wrapped "                              " "${USER_SETTINGS[@]}")
+                            SWEEP_SCOPES defaults to projects/P/regions/REGION for each
+                            target project. Try --setting DRY_RUN=true first: the function
+                            then reports what it would cancel and cancels nothing.
+  --sweep-schedule CRON     CANCELLER_SWEEP_SCHEDULE Create a Cloud Scheduler job that
+                            publishes {"sweep": {}} to the trigger topic on this schedule,
+                            e.g. "0 * * * *": each run cancels every running operation in
+                            SWEEP_SCOPES that SWEEP_FILTER selects. Default: no job.
+  --sweep-time-zone TZ      CANCELLER_SWEEP_TIME_ZONE Default: Etc/UTC.
+  --print-wiring            CANCELLER_PRINT_WIRING=true  At the end, print the commands
+                            that point a budget and a Monitoring notification channel at
+                            the trigger topic (they are not run).
+  --billing-account ID      CANCELLER_BILLING_ACCOUNT  For the printed budget commands.
+  --budget-amount AMOUNT    CANCELLER_BUDGET_AMOUNT    For the printed budget commands,
+                            e.g. 500USD.
+
+What it does, in order
+  1. Project and settings: find the project and its number; check the function settings
+     with canceller/settings.py when python3 is available.
+  2. APIs: enable the ones that are not yet enabled (Cloud Functions, Cloud Run, Cloud
+     Build, Artifact Registry, Eventarc, Pub/Sub, Logging, IAM, Resource Manager, and
+     Cloud Scheduler with --sweep-schedule).
+  3. Service accounts: FUNCTION (the function's identity) and FUNCTION-invoker (the
+     identity Eventarc uses to call the function).
+  4. IAM role: a custom role FUNCTION (dashes become underscores) in each target project,
+     granted there to the function's service account, holding exactly
+       $(wrapped "       " "${DATAPROC_PERMISSIONS[@]}")
+  5. Results schema: schemas/result.proto as a Pub/Sub protocol-buffer schema; a changed
+     file becomes a new schema revision.
+  6. Topics: the trigger topic; the results topic, bound to the schema with JSON encoding
+     so malformed results are refused at publish time; the dead-letter topic and a pull
+     subscription on it (7 days' retention, never expires).
+  7. Results publisher: roles/pubsub.publisher on the results topic only.
+  8. Trigger identity: the Pub/Sub service agent may mint tokens for FUNCTION-invoker
+     (needed by projects whose Pub/Sub agent predates April 2021).
+  9. Function: gcloud functions deploy (2nd gen, Pub/Sub trigger, --retry, no
+     unauthenticated calls, internal-only ingress). Skipped when the source files and
+     every setting are unchanged since the last deployment (label deploy_digest).
+ 10. Invoker: roles/run.invoker for FUNCTION-invoker on the function's service.
+ 11. Dead-lettering: on the subscription Eventarc created for the trigger, a dead-letter
+     policy to the dead-letter topic; the Pub/Sub service agent gets publisher on that
+     topic and subscriber on that subscription, which dead-lettering needs.
+ 12. Sweep job (with --sweep-schedule).
+ 13. Log metric FUNCTION-outcomes: counts the function's result log lines, labelled by
+     outcome, project and trigger kind.
+
+You need roles/owner on the project (or the admin roles for each service above) and
+roles/iam.roleAdmin plus roles/resourcemanager.projectIamAdmin on each target project.
+EOF
+}
+
+wrapped() { # wrapped INDENT WORDS...: the words, wrapped to fit 88 columns after INDENT
+  local indent=$1
+  shift
+  printf '%s' "$*" | fold -s -w $((88 - ${#indent})) | sed -e 's/ *$//' -e "2,\$s/^/$indent/"
+}
+
+usage_error() {
+  printf 'deploy.sh: %s\nRun ./deploy.sh --help for usage.\n' "$1" >&2
+  exit 2
+}
+
+parse_args() {
+  while (($#)); do
+    case $1 in
+    --*=*) set -- "${1%%=*}" "${1#*=}" "${@:2}" ;;
+    --dry-run) MODE=dry-run && shift ;;
+    --teardown) MODE=teardown && shift ;;
+    --print-wiring) PRINT_WIRING=true && shift ;;
+    -h | --help) usage && exit 0 ;;
+    --project | --region | --function | --trigger-topic | --results-topic | \
+      --dead-letter-topic | --target-projects | --verify-timeout | --timeout | --memory | \
+      --max-instances | --runtime | --max-delivery-attempts | --setting | \
+      --sweep-schedule | --sweep-time-zone | --billing-account | --budget-amount)
+      (($# >= 2)) || usage_error "$1 needs a value"
+      set_flag "$1" "$2"
+      shift 2
+      ;;
+    *) usage_error "unknown argument: $1" ;;
+    esac
+  done
+}
+
+set_flag() {
+  case $1 in
+  --project) PROJECT=$2 ;;
+  --region) REGION=$2 ;;
+  --function) FUNCTION=$2 ;;
+  --trigger-topic) TRIGGER_TOPIC=$2 ;;
+  --results-topic) RESULTS_TOPIC=$2 ;;
+  --dead-letter-topic) DEAD_LETTER_TOPIC=$2 ;;
+  --target-projects) TARGET_PROJECTS=$2 ;;
+  --verify-timeout) VERIFY_TIMEOUT=$2 ;;
+  --timeout) FUNCTION_TIMEOUT=$2 ;;
+  --memory) MEMORY=$2 ;;
+  --max-instances) MAX_INSTANCES=$2 ;;
+  --runtime) RUNTIME=$2 ;;
+  --max-delivery-attempts) MAX_DELIVERY_ATTEMPTS=$2 ;;
+  --setting) SETTINGS+=("$2") ;;
+  --sweep-schedule) SWEEP_SCHEDULE=$2 ;;
+  --sweep-time-zone) SWEEP_TIME_ZONE=$2 ;;
+  --billing-account) BILLING_ACCOUNT=$2 ;;
+  --budget-amount) BUDGET_AMOUNT=$2 ;;
+  esac
+}
+
+# --- checks of the configuration (no gcloud call) ---------------------------------------
+
+check_match() { # check_match WHAT VALUE REGEX HINT
+  [[ $2 =~ $3 ]] || usage_error "$1 '$2' is not valid: $4"
+}
+
+check_range() { # check_range WHAT VALUE LOW HIGH
+  # The pattern comes first: bash arithmetic would evaluate any other text as an expression.
+  if ! [[ $2 =~ ^(0|[1-9][0-9]*)$ ]] || (($2 < $3 || $2 > $4)); then
+    usage_error "$1 '$2' is not valid: a whole number from $3 to $4"
+  fi
+}
+
+readonly PROJECT_ID_RE='^[a-z][a-z0-9-]{4,28}[a-z0-9]$'
+readonly TOPIC_RE='^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$'
+
+validate_config() {
+  check_match "--region" "$REGION" '^[a-z]+-[a-z]+[0-9]+$' "e.g. us-central1"
+  check_match "--function" "$FUNCTION" '^[a-z][a-z0-9-]{4,20}[a-z0-9]$' \
+    "6-22 lowercase letters, digits and dashes (it also names service accounts)"
+  local topic
+  for topic in "$TRIGGER_TOPIC" "$RESULTS_TOPIC" "$DEAD_LETTER_TOPIC"; do
+    check_match "topic" "$topic" "$TOPIC_RE" "3-255 letters, digits or . _ ~ + % -, from a letter"
+  done
+  [[ $TRIGGER_TOPIC != "$RESULTS_TOPIC" ]] ||
+    usage_error "the trigger and results topics must differ, or every result triggers again"
+  local target
+  for target in "${TARGETS[@]}"; do
+    check_match "target project" "$target" "$PROJECT_ID_RE" "a project ID (not * nor a number)"
+  done
+  check_range "--verify-timeout" "$VERIFY_TIMEOUT" 0 240
+  FUNCTION_TIMEOUT=${FUNCTION_TIMEOUT:-$(default_timeout)}
+  check_range "--timeout" "$FUNCTION_TIMEOUT" $((VERIFY_TIMEOUT + 30)) "$MAX_EVENT_FUNCTION_TIMEOUT"
+  check_match "--memory" "$MEMORY" '^[0-9]+(Mi|Gi)$' "e.g. 256Mi or 1Gi"
+  check_range "--max-instances" "$MAX_INSTANCES" 1 1000
+  check_match "--runtime" "$RUNTIME" '^python3[0-9]+$' "a Python runtime, e.g. python312"
+  check_range "--max-delivery-attempts" "$MAX_DELIVERY_ATTEMPTS" 5 100
+  if [[ -n $SWEEP_SCHEDULE ]]; then
+    check_match "--sweep-schedule" "$SWEEP_SCHEDULE" '^[^;]+$' "a cron schedule"
+  fi
+  [[ $PRINT_WIRING == true || $PRINT_WIRING == false ]] ||
+    usage_error "CANCELLER_PRINT_WIRING must be true or false"
+}
+
+# FUNCTION_ENV holds the function's environment; its values cannot hold ';', the
+# delimiter of --set-env-vars below (see: gcloud topic escaping).
+declare -A FUNCTION_ENV=()
+
+build_function_env() {
+  local target scopes=()
+  for target in "${TARGETS[@]}"; do
+    scopes+=("projects/$target/regions/$REGION")
+  done
+  FUNCTION_ENV=(
+    [GOOGLE_CLOUD_PROJECT]=$PROJECT
+    [RESULTS_TOPIC]="projects/$PROJECT/topics/$RESULTS_TOPIC"
+    [ALLOWED_PROJECTS]=$(join_by , "${TARGETS[@]}")
+    [VERIFY_TIMEOUT_SECONDS]=$VERIFY_TIMEOUT
+    [SWEEP_SCOPES]=$(join_by , "${scopes[@]}")
+  )
+  local setting name
+  for setting in "${SETTINGS[@]}"; do
+    [[ $setting == *=* ]] || usage_error "--setting '$setting' is not NAME=VALUE"
+    name=${setting%%=*}
+    [[ " ${USER_SETTINGS[*]} " == *" $name "* ]] ||
+      usage_error "--setting $name is not one of: ${USER_SETTINGS[*]}"
+    [[ $setting != *[$';\n']* ]] || usage_error "--setting $name: the value cannot hold ';' or a newline"
+    FUNCTION_ENV[$name]=${setting#*=}
+  done
+}
+
+configure() {
+  parse_args "$@"
+  DEAD_LETTER_TOPIC=${DEAD_LETTER_TOPIC:-$TRIGGER_TOPIC-dead-letter}
+  if [[ -z $PROJECT ]]; then
+    [[ $MODE != dry-run ]] ||
+      usage_error "--dry-run makes no gcloud call, not even to read your configuration: give --project"
+    PROJECT=$(gcloud config get-value project 2>/dev/null) ||
+      usage_error "could not read the project from gcloud's configuration: give --project"
+    [[ -n $PROJECT ]] || usage_error "no project: give --project or run gcloud config set project ID"
+  fi
+  check_match "--project" "$PROJECT" "$PROJECT_ID_RE" "a project ID"
+  IFS=',' read -r -a TARGETS <<<"${TARGET_PROJECTS// /}"
+  ((${#TARGETS[@]})) || TARGETS=("$PROJECT")
+  validate_config
+  build_function_env
+
+  FUNCTION_SA="$FUNCTION@$PROJECT.iam.gserviceaccount.com"
+  INVOKER_SA="$FUNCTION-invoker@$PROJECT.iam.gserviceaccount.com"
+  ROLE_ID=${FUNCTION//-/_}
+  SCHEMA="$RESULTS_TOPIC-schema"
+  DEAD_LETTER_SUBSCRIPTION="$DEAD_LETTER_TOPIC-sub"
+  SWEEP_JOB="$FUNCTION-sweep"
+  METRIC="$FUNCTION-outcomes"
+}
+
+default_timeout() {
+  local timeout=$((2 * VERIFY_TIMEOUT + 60))
+  echo $((timeout < MAX_EVENT_FUNCTION_TIMEOUT ? timeout : MAX_EVENT_FUNCTION_TIMEOUT))
+}
+
+# --- running commands ------------------------------------------------------------------
+
+join_by() { # join_by SEPARATOR ITEMS...
+  local IFS=$1
+  shift
+  printf '%s' "$*"
+}
+
+# Print a command so that it can be pasted into a shell.
+quote() {
+  local arg words=()
+  for arg in "$@"; do
+    if [[ $arg =~ ^[A-Za-z0-9_./:=@,+%-]+$ ]]; then
+      words+=("$arg")
+    else
+      words+=("'${arg//\'/\'\\\'\'}'")
+    fi
+  done
+  printf '%s' "${words[*]}"
+}
+
+step() {
+  CURRENT_STEP=$1
+  printf '\n==> %s\n' "$1"
+}
+
+unchanged() { printf '  = %s\n' "$*"; }
+
+fail() {
+  printf '  ! %s\n' "$*" >&2
+  return 1
+}
+
+# A change: shown, counted, and run unless this is a dry run.
+run() {
+  CHANGES=$((CHANGES + 1))
+  printf '  + %s\n' "$(quote "$@")"
+  [[ $MODE == dry-run ]] || "$@"
+}
+
+# An IAM change right after creating a service account can fail until IAM has caught up
+# (minutes at worst): retry a few times before giving up.
+run_iam() {
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    if run "$@"; then
+      return 0
+    fi
+    ((attempt < 5)) || return 1
+    CHANGES=$((CHANGES - 1))
+    printf '  ! failed; IAM can lag behind a new service account: retrying in %ss\n' $((attempt * 10))
+    sleep $((attempt * 10))
+  done
+}
+
+# A read. A failure (usually: it does not exist) prints nothing; a dry run reads nothing,
+# so it shows what a first run would do.
+read_state() {
+  [[ $MODE != dry-run ]] || return 0
+  "$@" 2>/dev/null || true
+}
+
+# Does RESOURCE's IAM policy bind ROLE to MEMBER? Compared exactly, not with --filter,
+# whose '=' also matches on word prefixes.
+has_binding() { # has_binding ROLE MEMBER GET_IAM_POLICY_COMMAND...
+  local role=$1 member=$2 policy
+  shift 2
+  policy=$(read_state "$@" --flatten='bindings[].members' \
+    --format='value(bindings.role,bindings.members)')
+  grep -Fxq -- "$role"$'\t'"$member" <<<"$policy"
+}
+
+# ensure_binding "KIND WORDS" RESOURCE ROLE MEMBER [FLAGS...], e.g.
+# ensure_binding "pubsub topics" results roles/pubsub.publisher serviceAccount:x --project=P
+ensure_binding() {
+  local kind_words=$1 resource=$2 role=$3 member=$4
+  shift 4
+  local -a kind add_flags=()
+  read -r -a kind <<<"$kind_words"
+  # These policies may hold conditional bindings; without a prompt gcloud then refuses an
+  # unconditional binding unless told --condition=None.
+  case $kind_words in projects | "iam service-accounts") add_flags=(--condition=None) ;; esac
+  if has_binding "$role" "$member" gcloud "${kind[@]}" get-iam-policy "$resource" "$@"; then
+    unchanged "$member has $role on $resource"
+  else
+    run_iam gcloud "${kind[@]}" add-iam-policy-binding "$resource" "$@" "${add_flags[@]}" \
+      --member="$member" --role="$role" --format=none
+  fi
+}
+
+sha256() {
+  if command -v sha256sum >/dev/null; then
+    sha256sum | cut -c1-64
+  else
+    shasum -a 256 | cut -c1-64
+  fi
+}
+
+# --- steps -------------------------------------------------------------------------------
+
+step_project() {
+  step "Project and settings"
+  if [[ $MODE == dry-run ]]; then
+    PROJECT_NUMBER="<PROJECT_NUMBER>"
+  else
+    PROJECT_NUMBER=$(gcloud projects describe "$PROJECT" --format='value(projectNumber)')
+    [[ -n $PROJECT_NUMBER ]] || fail "project $PROJECT has no number: is the ID right?"
+  fi
+  unchanged "project $PROJECT (number $PROJECT_NUMBER), region $REGION, targets ${TARGETS[*]}"
+  check_function_settings
+}
+
+# The function reads its settings once per instance; a bad value would fail every
+# message. canceller/settings.py itself judges them here, before anything is deployed.
+check_function_settings() {
+  if ! command -v python3 >/dev/null; then
+    unchanged "function settings not checked: python3 not found"
+    return 0
+  fi
+  local name pairs=()
+  for name in "${!FUNCTION_ENV[@]}"; do
+    pairs+=("$name=${FUNCTION_ENV[$name]}")
+  done
+  env -i PATH="$PATH" HOME="${HOME:-/}" "${pairs[@]}" python3 - "$SETTINGS_FILE" <<'PY'
+import importlib.util
+import sys
+
+spec = importlib.util.spec_from_file_location("canceller_settings", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = module
+spec.loader.exec_module(module)
+try:
+    module.load_settings()
+except module.SettingsError as error:
+    sys.exit(f"  ! function setting: {error}")
+PY
+  unchanged "function settings accepted by canceller/settings.py"
+}
+
+step_apis() {
+  step "APIs"
+  local apis=("${BASE_APIS[@]}") missing=() api enabled
+  [[ -z $SWEEP_SCHEDULE ]] || apis+=(cloudscheduler.googleapis.com)
+  enabled=$(read_state gcloud services list --enabled --project="$PROJECT" \
+    --format='value(config.name)')
+  for api in "${apis[@]}"; do
+    if grep -Fxq "$api" <<<"$enabled"; then
+      unchanged "$api enabled"
+    else
+      missing+=("$api")
+    fi
+  done
+  ((${#missing[@]} == 0)) || run gcloud services enable "${missing[@]}" --project="$PROJECT"
+}
+
+ensure_service_account() { # ensure_service_account EMAIL DISPLAY_NAME DESCRIPTION
+  if [[ -n $(read_state gcloud iam service-accounts describe "$1" --project="$PROJECT" \
+    --format='value(email)') ]]; then
+    unchanged "service account $1 exists"
+  else
+    run gcloud iam service-accounts create "${1%%@*}" --project="$PROJECT" \
+      --display-name="$2" --description="$3"
+  fi
+}
+
+step_service_accounts() {
+  step "Service accounts"
+  ensure_service_account "$FUNCTION_SA" "$FUNCTION function" \
+    "Runs the $FUNCTION Cloud Run function: cancels Dataproc operations, publishes results"
+  ensure_service_account "$INVOKER_SA" "$FUNCTION trigger" \
+    "Identity Eventarc uses to invoke the $FUNCTION function; may do nothing else"
+}
+
+step_iam_role() {
+  step "IAM role"
+  local wanted target state deleted have
+  wanted=$(printf '%s\n' "${DATAPROC_PERMISSIONS[@]}" | LC_ALL=C sort)
+  for target in "${TARGETS[@]}"; do
+    state=$(read_state gcloud iam roles describe "$ROLE_ID" --project="$target" \
+      --format='value(deleted,includedPermissions)')
+    if [[ -z $state ]]; then
+      run gcloud iam roles create "$ROLE_ID" --project="$target" \
+        --title="Dataproc canceller ($FUNCTION)" \
+        --description="Exactly what the $FUNCTION function calls: get, list and cancel operations; get and list batches" \
+        --permissions="$(join_by , "${DATAPROC_PERMISSIONS[@]}")" --stage=GA
+    else
+      deleted=${state%%$'\t'*}
+      have=$(tr ';' '\n' <<<"${state#*$'\t'}" | LC_ALL=C sort)
+      # A deleted custom role keeps its ID for 7 days and cannot be created again.
+      [[ $deleted != True ]] || run gcloud iam roles undelete "$ROLE_ID" --project="$target"
+      if [[ $have == "$wanted" ]]; then
+        unchanged "role projects/$target/roles/$ROLE_ID has exactly the needed permissions"
+      else
+        run gcloud iam roles update "$ROLE_ID" --project="$target" \
+          --permissions="$(join_by , "${DATAPROC_PERMISSIONS[@]}")"
+      fi
+    fi
+    ensure_binding projects "$target" "projects/$target/roles/$ROLE_ID" \
+      "serviceAccount:$FUNCTION_SA"
+  done
+}
+
+step_schema() {
+  step "Results schema"
+  local definition
+  definition=$(read_state gcloud pubsub schemas describe "$SCHEMA" --project="$PROJECT" \
+    --format='value(definition)')
+  if [[ -z $definition ]]; then
+    run gcloud pubsub schemas create "$SCHEMA" --project="$PROJECT" --type=protocol-buffer \
+      --definition-file="$SCHEMA_FILE"
+  elif [[ $definition == "$(<"$SCHEMA_FILE")" ]]; then
+    unchanged "schema $SCHEMA matches schemas/result.proto"
+  else
+    run gcloud pubsub schemas commit "$SCHEMA" --project="$PROJECT" --type=protocol-buffer \
+      --definition-file="$SCHEMA_FILE"
+  fi
+}
+
+topic_exists() {
+  [[ -n $(read_state gcloud pubsub topics describe "$1" --project="$PROJECT" \
+    --format='value(name)') ]]
+}
+
+step_topics() {
+  step "Topics"
+  local topic settings
+  for topic in "$TRIGGER_TOPIC" "$DEAD_LETTER_TOPIC"; do
+    if topic_exists "$topic"; then
+      unchanged "topic $topic exists"
+    else
+      run gcloud pubsub topics create "$topic" --project="$PROJECT"
+    fi
+  done
+
+  settings=$(read_state gcloud pubsub topics describe "$RESULTS_TOPIC" --project="$PROJECT" \
+    --format='value(name,schemaSettings.schema,schemaSettings.encoding)')
+  if [[ -z $settings ]]; then
+    run gcloud pubsub topics create "$RESULTS_TOPIC" --project="$PROJECT" \
+      --schema="$SCHEMA" --message-encoding=json
+  elif [[ ${settings#*$'\t'} == "projects/$PROJECT/schemas/$SCHEMA"$'\tJSON' ]]; then
+    unchanged "topic $RESULTS_TOPIC exists, bound to schema $SCHEMA (JSON)"
+  else
+    run gcloud pubsub topics update "$RESULTS_TOPIC" --project="$PROJECT" \
+      --schema="$SCHEMA" --message-encoding=json
+  fi
+
+  if [[ -n $(read_state gcloud pubsub subscriptions describe "$DEAD_LETTER_SUBSCRIPTION" \
+    --project="$PROJECT" --format='value(name)') ]]; then
+    unchanged "subscription $DEAD_LETTER_SUBSCRIPTION exists"
+  else
+    run gcloud pubsub subscriptions create "$DEAD_LETTER_SUBSCRIPTION" --project="$PROJECT" \
+      --topic="$DEAD_LETTER_TOPIC" --message-retention-duration=7d --expiration-period=never
+  fi
+}
+
+step_results_publisher() {
+  step "Results publisher"
+  ensure_binding "pubsub topics" "$RESULTS_TOPIC" roles/pubsub.publisher \
+    "serviceAccount:$FUNCTION_SA" --project="$PROJECT"
+}
+
+pubsub_agent() { echo "serviceAccount:service-$PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com"; }
+
+step_trigger_identity() {
+  step "Trigger identity"
+  ensure_binding "iam service-accounts" "$INVOKER_SA" roles/iam.serviceAccountTokenCreator \
+    "$(pubsub_agent)" --project="$PROJECT"
+}
+
+# Everything the deployment depends on, in a stable order: a change to any of it, or to
+# an uploaded file, changes the digest and so redeploys.
+deploy_command() {
+  local name pairs=()
+  while IFS= read -r name; do
+    pairs+=("$name=${FUNCTION_ENV[$name]}")
+  done < <(printf '%s\n' "${!FUNCTION_ENV[@]}" | LC_ALL=C sort)
+  DEPLOY=(
+    gcloud functions deploy "$FUNCTION" --gen2 --project="$PROJECT" --region="$REGION"
+    --runtime="$RUNTIME" --entry-point=cancel_operation --source="$ROOT"
+    --trigger-topic="$TRIGGER_TOPIC" --retry
+    --service-account="$FUNCTION_SA" --trigger-service-account="$INVOKER_SA"
+    --no-allow-unauthenticated --ingress-settings=internal-only
+    --timeout="${FUNCTION_TIMEOUT}s" --memory="$MEMORY" --max-instances="$MAX_INSTANCES"
+    --set-env-vars="^;^$(join_by ';' "${pairs[@]}")"
+  )
+}
+
+# What gcloud will upload (it honours .gcloudignore) and the deploy flags, hashed.
+deploy_digest() {
+  local files file
+  files=$(gcloud meta list-files-for-upload "$ROOT" | LC_ALL=C sort)
+  [[ -n $files ]] || fail "gcloud lists no file to upload from $ROOT"
+  {
+    printf '%s\0' "${DEPLOY[@]}"
+    while IFS= read -r file; do
+      printf '%s\0' "$file"
+      cat -- "$ROOT/$file"
+    done <<<"$files"
+  } | sha256 | cut -c1-32
+}
+
+step_function() {
+  step "Function"
+  deploy_command
+  local digest deployed
+  if [[ $MODE == dry-run ]]; then
+    digest="<DIGEST>"
+  else
+    digest=$(deploy_digest)
+  fi
+  deployed=$(read_state gcloud functions describe "$FUNCTION" --gen2 --project="$PROJECT" \
+    --region="$REGION" --format='value(labels.deploy_digest)')
+  if [[ $deployed == "$digest" ]]; then
+    unchanged "function $FUNCTION is deployed with these files and settings ($digest)"
+  else
+    run "${DEPLOY[@]}" --update-labels="deploy_digest=$digest"
+  fi
+}
+
+# SERVICE and TRIGGER: the Cloud Run service and Eventarc trigger behind the function.
+read_function_resources() {
+  if [[ $MODE == dry-run ]]; then
+    SERVICE="<RUN_SERVICE>"
+    TRIGGER="<EVENTARC_TRIGGER>"
+    return 0
+  fi
+  local resources
+  resources=$(gcloud functions describe "$FUNCTION" --gen2 --project="$PROJECT" \
+    --region="$REGION" --format='value(serviceConfig.service,eventTrigger.trigger)')
+  SERVICE=${resources%%$'\t'*}
+  TRIGGER=${resources#*$'\t'}
+  [[ -n $SERVICE && -n $TRIGGER ]] ||
+    fail "function $FUNCTION has no Cloud Run service or Eventarc trigger yet: '$resources'"
+}
+
+step_invoker() {
+  step "Invoker"
+  read_function_resources
+  if has_binding roles/run.invoker "serviceAccount:$INVOKER_SA" \
+    gcloud run services get-iam-policy "${SERVICE##*/}" --project="$PROJECT" --region="$REGION"; then
+    unchanged "$INVOKER_SA may invoke the function"
+  else
+    run_iam gcloud functions add-invoker-policy-binding "$FUNCTION" --project="$PROJECT" \
+      --region="$REGION" --member="serviceAccount:$INVOKER_SA" --format=none
+  fi
+}
+
+# Eventarc creates the trigger's push subscription and gives no flag for a dead-letter
+# policy; Eventarc's documentation says to update that subscription, which is done here.
+# A redeploy that recreates the trigger creates a new subscription: rerun to cover it.
+step_dead_lettering() {
+  step "Dead-lettering"
+  local subscription policy wanted
+  if [[ $MODE == dry-run ]]; then
+    subscription="<TRIGGER_SUBSCRIPTION>"
+  else
+    subscription=$(gcloud eventarc triggers describe "$TRIGGER" \
+      --format='value(transport.pubsub.subscription)')
+    [[ -n $subscription ]] || fail "Eventarc trigger $TRIGGER has no Pub/Sub subscription"
+  fi
+  wanted="projects/$PROJECT/topics/$DEAD_LETTER_TOPIC"$'\t'"$MAX_DELIVERY_ATTEMPTS"
+  policy=$(read_state gcloud pubsub subscriptions describe "$subscription" \
+    --format='value(deadLetterPolicy.deadLetterTopic,deadLetterPolicy.maxDeliveryAttempts)')
+  ensure_binding "pubsub topics" "$DEAD_LETTER_TOPIC" roles/pubsub.publisher \
+    "$(pubsub_agent)" --project="$PROJECT"
+  ensure_binding "pubsub subscriptions" "$subscription" roles/pubsub.subscriber \
+    "$(pubsub_agent)"
+  if [[ $policy == "$wanted" ]]; then
+    unchanged "$subscription dead-letters to $DEAD_LETTER_TOPIC after $MAX_DELIVERY_ATTEMPTS attempts"
+  else
+    run gcloud pubsub subscriptions update "$subscription" \
+      --dead-letter-topic="projects/$PROJECT/topics/$DEAD_LETTER_TOPIC" \
+      --max-delivery-attempts="$MAX_DELIVERY_ATTEMPTS"
+  fi
+}
+
+step_sweep_job() {
+  [[ -n $SWEEP_SCHEDULE ]] || return 0
+  step "Sweep job"
+  local state wanted topic="projects/$PROJECT/topics/$TRIGGER_TOPIC"
+  local -a flags=(--schedule="$SWEEP_SCHEDULE" --time-zone="$SWEEP_TIME_ZONE" --topic="$topic"
+    --message-body='{"sweep": {}}')
+  state=$(read_state gcloud scheduler jobs describe "$SWEEP_JOB" --project="$PROJECT" \
+    --location="$REGION" --format='value(schedule,timeZone,pubsubTarget.topicName)')
+  wanted="$SWEEP_SCHEDULE"$'\t'"$SWEEP_TIME_ZONE"$'\t'"$topic"
+  if [[ -z $state ]]; then
+    run gcloud scheduler jobs create pubsub "$SWEEP_JOB" --project="$PROJECT" \
+      --location="$REGION" "${flags[@]}" --description="Sweeps for $FUNCTION"
+  elif [[ $state == "$wanted" ]]; then
+    unchanged "job $SWEEP_JOB publishes a sweep on '$SWEEP_SCHEDULE' ($SWEEP_TIME_ZONE)"
+  else
+    run gcloud scheduler jobs update pubsub "$SWEEP_JOB" --project="$PROJECT" \
+      --location="$REGION" "${flags[@]}"
+  fi
+}
+
+# One counter with labels rather than one metric per outcome: a single chart groups by
+# outcome, and an outcome added to the code is counted without touching the metric.
+write_metric_config() {
+  local body digest
+  body=$(
+    cat <<EOF
+filter: >-
+  ((resource.type="cloud_run_revision" AND resource.labels.service_name="$FUNCTION")
+  OR (resource.type="cloud_function" AND resource.labels.function_name="$FUNCTION"))
+  AND jsonPayload.outcome:*
+labelExtractors:
+  outcome: EXTRACT(jsonPayload.outcome)
+  project: EXTRACT(jsonPayload.project)
+  trigger_kind: EXTRACT(jsonPayload.triggerKind)
+metricDescriptor:
+  metricKind: DELTA
+  valueType: INT64
+  unit: "1"
+  labels:
+  - key: outcome
+    description: The result's outcome, e.g. CANCELLED or REJECTED.
+  - key: project
+    description: The project of the operation.
+  - key: trigger_kind
+    description: What asked for it - operation, batch, sweep, budget, incident.
+EOF
+  )
+  digest=$(printf '%s' "$body" | sha256 | cut -c1-12)
+  METRIC_DESCRIPTION="Results of the $FUNCTION function by outcome (deploy.sh config $digest)"
+  METRIC_CONFIG="$WORK_DIR/log-metric.yaml"
+  printf 'description: %s\n%s\n' "$METRIC_DESCRIPTION" "$body" >"$METRIC_CONFIG"
+}
+
+step_log_metric() {
+  step "Log metric"
+  write_metric_config
+  local description
+  description=$(read_state gcloud logging metrics describe "$METRIC" --project="$PROJECT" \
+    --format='value(description)')
+  if [[ $description == "$METRIC_DESCRIPTION" ]]; then
+    unchanged "log metric $METRIC is up to date"
+    return 0
+  fi
+  if [[ -z $description ]]; then
+    run gcloud logging metrics create "$METRIC" --project="$PROJECT" \
+      --config-from-file="$METRIC_CONFIG"
+  else
+    run gcloud logging metrics update "$METRIC" --project="$PROJECT" \
+      --config-from-file="$METRIC_CONFIG"
+  fi
+  if [[ $MODE == dry-run ]]; then
+    sed 's/^/      | /' "$METRIC_CONFIG"
+  fi
+}
+
+# --- printed, never run ------------------------------------------------------------------
+
+print_wiring() {
+  local topic="projects/$PROJECT/topics/$TRIGGER_TOPIC" filters=() target
+  for target in "${TARGETS[@]}"; do
+    filters+=("projects/$target")
+  done
+  cat <<EOF
+
+==> Optional wiring (not run)
+# A budget whose notifications reach the function; it sweeps SWEEP_SCOPES once the cost
+# passes BUDGET_THRESHOLD times the budget. Create one, or point an existing one at it:
+$(quote gcloud billing budgets create --billing-account="${BILLING_ACCOUNT:-BILLING_ACCOUNT_ID}" \
+    --display-name="$FUNCTION" --budget-amount="${BUDGET_AMOUNT:-BUDGET_AMOUNT}" \
+    --filter-projects="$(join_by , "${filters[@]}")" --threshold-rule=percent=1.0 \
+    --notifications-rule-pubsub-topic="$topic")
+$(quote gcloud billing budgets update BUDGET_ID \
+    --billing-account="${BILLING_ACCOUNT:-BILLING_ACCOUNT_ID}" \
+    --notifications-rule-pubsub-topic="$topic")
+# Budget notifications are published by this Google account (the console grants it too):
+$(quote gcloud pubsub topics add-iam-policy-binding "$TRIGGER_TOPIC" --project="$PROJECT" \
+    --member=serviceAccount:billing-budget-alert@system.gserviceaccount.com \
+    --role=roles/pubsub.publisher)
+# A Monitoring notification channel on the trigger topic, and the right for Monitoring
+# to publish there; then add the channel to an alerting policy on Dataproc resources:
+$(quote gcloud beta monitoring channels create --project="$PROJECT" \
+    --display-name="$FUNCTION trigger" --type=pubsub --channel-labels=topic="$topic")
+$(quote gcloud pubsub topics add-iam-policy-binding "$TRIGGER_TOPIC" --project="$PROJECT" \
+    --member="serviceAccount:service-$PROJECT_NUMBER@gcp-sa-monitoring-notification.iam.gserviceaccount.com" \
+    --role=roles/pubsub.publisher)
+EOF
+}
+
+print_teardown() {
+  local target
+  cat <<EOF
+# Removes what ./deploy.sh created for $FUNCTION in $PROJECT. Review, then pipe to bash.
+# A command for something that was never created fails harmlessly. APIs stay enabled.
+# Deleting the function also deletes its Eventarc trigger and that trigger's subscription.
+$(quote gcloud functions delete "$FUNCTION" --gen2 --project="$PROJECT" --region="$REGION" --quiet)
+$(quote gcloud scheduler jobs delete "$SWEEP_JOB" --project="$PROJECT" --location="$REGION" --quiet)
+$(quote gcloud logging metrics delete "$METRIC" --project="$PROJECT" --quiet)
+# Undelivered dead letters are lost with this subscription: read them first if you need them.
+$(quote gcloud pubsub subscriptions delete "$DEAD_LETTER_SUBSCRIPTION" --project="$PROJECT" --quiet)
+$(quote gcloud pubsub topics delete "$TRIGGER_TOPIC" "$RESULTS_TOPIC" "$DEAD_LETTER_TOPIC" --project="$PROJECT" --quiet)
+$(quote gcloud pubsub schemas delete "$SCHEMA" --project="$PROJECT" --quiet)
+EOF
+  for target in "${TARGETS[@]}"; do
+    quote gcloud projects remove-iam-policy-binding "$target" \
+      --member="serviceAccount:$FUNCTION_SA" --role="projects/$target/roles/$ROLE_ID" \
+      --condition=None --format=none --quiet
+    printf '\n'
+    quote gcloud iam roles delete "$ROLE_ID" --project="$target" --quiet
+    printf '\n'
+  done
+  quote gcloud iam service-accounts delete "$FUNCTION_SA" --project="$PROJECT" --quiet
+  printf '\n'
+  quote gcloud iam service-accounts delete "$INVOKER_SA" --project="$PROJECT" --quiet
+  printf '\n'
+}
+
+on_exit() {
+  local status=$?
+  [[ -z $WORK_DIR ]] || rm -rf -- "$WORK_DIR"
+  if ((status != 0)) && [[ -n $CURRENT_STEP ]]; then
+    printf '\ndeploy.sh: FAILED in step "%s" (exit status %d). Fix the cause above and rerun; steps already done are skipped.\n' \
+      "$CURRENT_STEP" "$status" >&2
+  fi
+}
+
+main() {
+  export CLOUDSDK_CORE_DISABLE_PROMPTS=1
+  configure "$@"
+  if [[ $MODE == teardown ]]; then
+    print_teardown
+    return 0
+  fi
+  trap on_exit EXIT
+  WORK_DIR=$(mktemp -d)
+  [[ $MODE != dry-run ]] || printf 'DRY RUN: printing the commands of a first run; nothing is executed.\n'
+
+  step_project
+  step_apis
+  step_service_accounts
+  step_iam_role
+  step_schema
+  step_topics
+  step_results_publisher
+  step_trigger_identity
+  step_function
+  step_invoker
+  step_dead_lettering
+  step_sweep_job
+  step_log_metric
+  CURRENT_STEP=""
+
+  [[ $PRINT_WIRING == false ]] || print_wiring
+  if [[ $MODE == dry-run ]]; then
+    printf '\nDry run: %d command(s) would run; none was run.\n' "$CHANGES"
+  elif ((CHANGES == 0)); then
+    printf '\nNo changes: everything was already in place.\n'
+  else
+    printf '\nDone: %d change(s) made. Publish {"operation": "projects/P/regions/R/operations/ID"} to %s to cancel one.\n' \
+      "$CHANGES" "$TRIGGER_TOPIC"
+  fi
+}
+
+main "$@"

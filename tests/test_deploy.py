@@ -1,0 +1,642 @@
+"""deploy.sh: what it runs on a first run, a rerun and a dry run, checked with a fake gcloud;
+and that the real gcloud accepts every command it runs or prints.
+
+The fake gcloud, first on PATH, records each call and answers the existence checks from a
+list of rules the test writes (absent unless a rule says otherwise). The real gcloud then
+parses every recorded command offline, with no account: a command whose flags and values
+are all valid gets as far as asking for credentials, and anything else is an error of ours.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEPLOY = REPO / "deploy.sh"
+PROJECT = "canceller-test-1"
+OTHER_TARGET = "data-team-prod"
+PROJECT_NUMBER = "123456789012"
+FUNCTION = "dataproc-canceller"
+REGION = "us-central1"
+FUNCTION_SA = f"{FUNCTION}@{PROJECT}.iam.gserviceaccount.com"
+INVOKER_SA = f"{FUNCTION}-invoker@{PROJECT}.iam.gserviceaccount.com"
+PUBSUB_AGENT = f"serviceAccount:service-{PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com"
+SERVICE = f"projects/{PROJECT}/locations/{REGION}/services/{FUNCTION}"
+TRIGGER = f"projects/{PROJECT}/locations/{REGION}/triggers/{FUNCTION}-681513"
+SUBSCRIPTION = f"projects/{PROJECT}/subscriptions/eventarc-{REGION}-{FUNCTION}-681513-sub-402"
+SCHEDULE = "0 * * * *"
+PERMISSIONS = [
+    "dataproc.batches.get",
+    "dataproc.batches.list",
+    "dataproc.operations.cancel",
+    "dataproc.operations.get",
+    "dataproc.operations.list",
+]
+ARGS = [
+    f"--project={PROJECT}",
+    f"--target-projects={PROJECT},{OTHER_TARGET}",
+    "--sweep-schedule",
+    SCHEDULE,
+]
+# Calls that only read; every other call changes something.
+READ_VERBS = {"describe", "list", "get-iam-policy", "get-value", "list-files-for-upload"}
+# Credentials, asked for only after gcloud has parsed and checked every flag and value.
+NO_CREDENTIALS = "You do not currently have an active account selected."
+# Commands gcloud answers offline, so they succeed without an account.
+OFFLINE = (("config", "get-value"), ("meta", "list-files-for-upload"))
+
+FAKE_GCLOUD = """\
+#!{python}
+'''Fake gcloud: appends its call to $FAKE_GCLOUD_LOG and answers from $FAKE_GCLOUD_STATE.'''
+import json, os, re, sys
+
+argv = sys.argv[1:]
+line = " ".join(argv)
+with open(os.environ["FAKE_GCLOUD_LOG"], "a+", encoding="utf-8") as log:
+    log.seek(0)
+    earlier = [" ".join(json.loads(entry)["argv"]) for entry in log]
+    files = {{}}
+    for arg in argv:
+        path = arg.partition("=")[2]
+        if arg.startswith("--") and path and os.path.isfile(path):
+            files[path] = open(path, encoding="utf-8").read()
+    log.write(json.dumps({{"argv": argv, "files": files}}) + "\\n")
+with open(os.environ["FAKE_GCLOUD_STATE"], encoding="utf-8") as state:
+    rules = json.load(state)
+for rule in rules:
+    if re.search(rule["match"], line) and (
+        rule.get("after") is None or any(re.search(rule["after"], e) for e in earlier)
+    ):
+        sys.stdout.write(rule.get("stdout", ""))
+        sys.stderr.write(rule.get("stderr", ""))
+        sys.exit(rule.get("exit", 0))
+if "describe" in argv:
+    sys.exit("ERROR: (gcloud) NOT_FOUND: the fake gcloud has no such resource")
+"""
+
+
+@dataclass
+class Run:
+    """One run of deploy.sh: its output and the gcloud calls it made, in order."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    calls: list[list[str]]
+    files: dict[str, str]  # contents of the files the calls named, read when they were made
+
+    @property
+    def changes(self) -> list[list[str]]:
+        """The calls that change something, i.e. all but the existence checks."""
+        return [argv for argv in self.calls if not READ_VERBS & set(_command_words(argv))]
+
+    @property
+    def printed_commands(self) -> list[list[str]]:
+        """The gcloud arguments of the commands the script says it runs ('  + gcloud ...')."""
+        lines = [line[4:] for line in self.stdout.splitlines() if line.startswith("  + ")]
+        return _gcloud_arguments(lines)
+
+
+def _gcloud_arguments(lines: Iterable[str]) -> list[list[str]]:
+    commands = [shlex.split(line) for line in lines]
+    assert all(argv[0] == "gcloud" for argv in commands), commands
+    return [argv[1:] for argv in commands]
+
+
+Rule = dict[str, Any]
+Deploy = Callable[..., Run]
+
+
+def rule(match: str, stdout: str = "", *, after: str | None = None, **extra: Any) -> Rule:
+    """The fake's answer to calls matching ``match``; with ``after``, only once an earlier call
+    matched it (a function can be described only after it was deployed)."""
+    return {"match": match, "stdout": stdout, "after": after, **extra}
+
+
+BASE_RULES = [
+    rule(r"^config get-value project$", PROJECT + "\n"),
+    rule(rf"^projects describe {PROJECT} ", PROJECT_NUMBER + "\n"),
+    rule(r"^meta list-files-for-upload ", "canceller/settings.py\nrequirements.txt\n"),
+    rule(
+        r"^functions describe .*serviceConfig", f"{SERVICE}\t{TRIGGER}\n", after="^functions deploy"
+    ),
+    rule(rf"^eventarc triggers describe {TRIGGER} ", SUBSCRIPTION + "\n"),
+]
+
+
+@pytest.fixture
+def deploy(tmp_path: Path) -> Deploy:
+    """Run deploy.sh with the fake gcloud; each call of the fixture is one run."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "gcloud"
+    fake.write_text(FAKE_GCLOUD.format(python=sys.executable), encoding="utf-8")
+    fake.chmod(0o755)
+    scratch = tmp_path / "scratch"  # deploy.sh's mktemp -d, so generated files can be put back
+    scratch.mkdir()
+    counter = iter(range(1, 100))
+
+    def run(args: Iterable[str], rules: list[Rule] = BASE_RULES) -> Run:
+        number = next(counter)
+        log = tmp_path / f"calls-{number}.jsonl"
+        state = tmp_path / f"state-{number}.json"
+        state.write_text(json.dumps(rules), encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CANCELLER_", "CLOUDSDK_"))}
+        env |= {
+            "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}",
+            "FAKE_GCLOUD_LOG": str(log),
+            "FAKE_GCLOUD_STATE": str(state),
+            "TMPDIR": str(scratch),
+        }
+        completed = subprocess.run(
+            [str(DEPLOY), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+        entries = (
+            [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        )
+        files: dict[str, str] = {}
+        for entry in entries:
+            files |= entry["files"]
+        return Run(
+            completed.returncode,
+            completed.stdout,
+            completed.stderr,
+            [entry["argv"] for entry in entries],
+            files,
+        )
+
+    return run
+
+
+def _command_words(argv: list[str]) -> list[str]:
+    """The command and its positional arguments: the words before the first flag."""
+    words = []
+    for word in argv:
+        if word.startswith("-"):
+            break
+        words.append(word)
+    return words
+
+
+def _flag(argv: list[str], name: str) -> str:
+    values = [arg.split("=", 1)[1] for arg in argv if arg.startswith(f"--{name}=")]
+    assert len(values) == 1, f"--{name} once in {argv}"
+    return values[0]
+
+
+def _find(calls: list[list[str]], *words: str) -> list[list[str]]:
+    return [argv for argv in calls if argv[: len(words)] == list(words)]
+
+
+def _bindings(calls: list[list[str]]) -> list[tuple[str, str, str, str]]:
+    """(kind, resource, role, member) of every IAM grant the calls make."""
+    grants = []
+    for argv in calls:
+        if "add-iam-policy-binding" in argv:
+            at = argv.index("add-iam-policy-binding")
+            kind, resource = " ".join(argv[:at]), argv[at + 1]
+            grants.append((kind, resource, _flag(argv, "role"), _flag(argv, "member")))
+        elif argv[:2] == ["functions", "add-invoker-policy-binding"]:
+            grants.append(("run services", argv[2], "roles/run.invoker", _flag(argv, "member")))
+    return grants
+
+
+def test_first_run_creates_everything_with_least_privilege(deploy: Deploy) -> None:
+    run = deploy(ARGS)
+    assert run.returncode == 0, run.stderr
+    assert run.printed_commands == run.changes, "the output shows exactly what was run"
+    assert f"Done: {len(run.changes)} change(s) made." in run.stdout
+
+    (enable,) = _find(run.changes, "services", "enable")
+    assert {"cloudfunctions.googleapis.com", "eventarc.googleapis.com"} <= set(enable)
+    assert "cloudscheduler.googleapis.com" in enable
+    accounts = _find(run.changes, "iam", "service-accounts", "create")
+    assert [argv[3] for argv in accounts] == [FUNCTION, f"{FUNCTION}-invoker"]
+
+    roles = _find(run.changes, "iam", "roles", "create")
+    assert [_flag(argv, "project") for argv in roles] == [PROJECT, OTHER_TARGET]
+    for argv in roles:
+        assert sorted(_flag(argv, "permissions").split(",")) == PERMISSIONS
+
+    (schema,) = _find(run.changes, "pubsub", "schemas", "create")
+    assert _flag(schema, "type") == "protocol-buffer"
+    assert _flag(schema, "definition-file") == str(REPO / "schemas" / "result.proto")
+    topics = {argv[3]: argv for argv in _find(run.changes, "pubsub", "topics", "create")}
+    assert set(topics) == {
+        "dataproc-cancel-requests",
+        "dataproc-cancel-results",
+        "dataproc-cancel-requests-dead-letter",
+    }
+    assert _flag(topics["dataproc-cancel-results"], "schema") == "dataproc-cancel-results-schema"
+    assert _flag(topics["dataproc-cancel-results"], "message-encoding") == "json"
+    (dead_letters,) = _find(run.changes, "pubsub", "subscriptions", "create")
+    assert _flag(dead_letters, "topic") == "dataproc-cancel-requests-dead-letter"
+    assert _flag(dead_letters, "expiration-period") == "never"
+    (policy,) = _find(run.changes, "pubsub", "subscriptions", "update")
+    assert policy[3] == SUBSCRIPTION
+    assert _flag(policy, "dead-letter-topic").endswith(
+        "/topics/dataproc-cancel-requests-dead-letter"
+    )
+
+    (job,) = _find(run.changes, "scheduler", "jobs", "create", "pubsub")
+    assert _flag(job, "schedule") == SCHEDULE
+    assert json.loads(_flag(job, "message-body")) == {"sweep": {}}
+    (metric,) = _find(run.changes, "logging", "metrics", "create")
+    config = run.files[_flag(metric, "config-from-file")]
+    assert "EXTRACT(jsonPayload.outcome)" in config
+    assert f'resource.labels.service_name="{FUNCTION}"' in config
+
+
+def test_iam_grants_are_exactly_what_the_function_and_its_trigger_need(deploy: Deploy) -> None:
+    run = deploy(ARGS)
+    assert run.returncode == 0, run.stderr
+    function, invoker = f"serviceAccount:{FUNCTION_SA}", f"serviceAccount:{INVOKER_SA}"
+    assert sorted(_bindings(run.changes)) == sorted(
+        [
+            ("projects", PROJECT, f"projects/{PROJECT}/roles/dataproc_canceller", function),
+            (
+                "projects",
+                OTHER_TARGET,
+                f"projects/{OTHER_TARGET}/roles/dataproc_canceller",
+                function,
+            ),
+            ("pubsub topics", "dataproc-cancel-results", "roles/pubsub.publisher", function),
+            (
+                "iam service-accounts",
+                INVOKER_SA,
+                "roles/iam.serviceAccountTokenCreator",
+                PUBSUB_AGENT,
+            ),
+            ("run services", FUNCTION, "roles/run.invoker", invoker),
+            (
+                "pubsub topics",
+                "dataproc-cancel-requests-dead-letter",
+                "roles/pubsub.publisher",
+                PUBSUB_AGENT,
+            ),
+            ("pubsub subscriptions", SUBSCRIPTION, "roles/pubsub.subscriber", PUBSUB_AGENT),
+        ]
+    )
+
+
+def test_function_is_deployed_private_retrying_and_configured(deploy: Deploy) -> None:
+    run = deploy([*ARGS, "--verify-timeout=90", "--setting", "DRY_RUN=true"])
+    assert run.returncode == 0, run.stderr
+    (argv,) = _find(run.changes, "functions", "deploy")
+    assert argv[2] == FUNCTION
+    for flag in ("--gen2", "--retry", "--no-allow-unauthenticated"):
+        assert flag in argv
+    assert _flag(argv, "ingress-settings") == "internal-only"
+    assert _flag(argv, "entry-point") == "cancel_operation"
+    assert _flag(argv, "source") == str(REPO)
+    assert _flag(argv, "trigger-topic") == "dataproc-cancel-requests"
+    assert _flag(argv, "service-account") == FUNCTION_SA
+    assert _flag(argv, "trigger-service-account") == INVOKER_SA
+    assert int(_flag(argv, "timeout").removesuffix("s")) >= 90 + 60
+    env_vars = _flag(argv, "set-env-vars")
+    assert env_vars.startswith("^;^"), "values hold commas, so ';' must be the delimiter"
+    env = dict(pair.split("=", 1) for pair in env_vars[3:].split(";"))
+    assert env == {
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "RESULTS_TOPIC": f"projects/{PROJECT}/topics/dataproc-cancel-results",
+        "ALLOWED_PROJECTS": f"{PROJECT},{OTHER_TARGET}",
+        "VERIFY_TIMEOUT_SECONDS": "90",
+        "SWEEP_SCOPES": ",".join(
+            f"projects/{target}/regions/{REGION}" for target in (PROJECT, OTHER_TARGET)
+        ),
+        "DRY_RUN": "true",
+    }
+    assert re.fullmatch(r"deploy_digest=[0-9a-f]{32}", _flag(argv, "update-labels"))
+
+
+def _rules_after(first: Run) -> list[Rule]:
+    """What gcloud would answer once the first run's changes exist."""
+    (deployed,) = _find(first.changes, "functions", "deploy")
+    digest = _flag(deployed, "update-labels").removeprefix("deploy_digest=")
+    (metric,) = _find(first.changes, "logging", "metrics", "create")
+    description = first.files[_flag(metric, "config-from-file")].splitlines()[0]
+    (enable,) = _find(first.changes, "services", "enable")
+    policies: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for kind, resource, role, member in _bindings(first.changes):
+        policies[kind, resource].append(f"{role}\t{member}\n")
+    results = f"projects/{PROJECT}/topics/dataproc-cancel-results"
+    return [
+        *BASE_RULES,
+        rule(r"^services list ", "\n".join(enable[2:-1]) + "\n"),
+        rule(r"^iam service-accounts describe ", "present\n"),
+        rule(r"^iam roles describe ", "\t" + ";".join(reversed(PERMISSIONS)) + "\n"),
+        *(
+            rule(f"^{kind} get-iam-policy {re.escape(resource)} ", "".join(lines))
+            for (kind, resource), lines in policies.items()
+        ),
+        rule(r"^pubsub schemas describe ", (REPO / "schemas" / "result.proto").read_text() + "\n"),
+        rule(
+            r"^pubsub topics describe dataproc-cancel-results ",
+            f"{results}\tprojects/{PROJECT}/schemas/dataproc-cancel-results-schema\tJSON\n",
+        ),
+        rule(r"^pubsub topics describe ", "present\n"),
+        rule(
+            rf"^pubsub subscriptions describe {SUBSCRIPTION} ",
+            f"projects/{PROJECT}/topics/dataproc-cancel-requests-dead-letter\t10\n",
+        ),
+        rule(r"^pubsub subscriptions describe ", "present\n"),
+        rule(r"^functions describe .*serviceConfig", f"{SERVICE}\t{TRIGGER}\n"),
+        rule(r"^functions describe .*deploy_digest", digest + "\n"),
+        rule(
+            r"^scheduler jobs describe ",
+            f"{SCHEDULE}\tEtc/UTC\tprojects/{PROJECT}/topics/dataproc-cancel-requests\n",
+        ),
+        rule(r"^logging metrics describe ", description.removeprefix("description: ") + "\n"),
+    ]
+
+
+def test_rerun_changes_nothing_and_says_so(deploy: Deploy) -> None:
+    first = deploy(ARGS)
+    assert first.returncode == 0, first.stderr
+    again = deploy(ARGS, _rules_after(first))
+    assert again.returncode == 0, again.stderr
+    assert again.changes == []
+    assert "No changes: everything was already in place." in again.stdout
+    assert again.calls, "a rerun still checks everything"
+
+
+def test_rerun_after_a_settings_change_redeploys_only_the_function(deploy: Deploy) -> None:
+    first = deploy(ARGS)
+    again = deploy([*ARGS, "--memory=512Mi"], _rules_after(first))
+    assert again.returncode == 0, again.stderr
+    assert [argv[:2] for argv in again.changes] == [["functions", "deploy"]]
+    assert "Done: 1 change(s) made." in again.stdout
+
+
+def test_rerun_repairs_a_role_that_gained_permissions(deploy: Deploy) -> None:
+    first = deploy(ARGS)
+    rules = [
+        rule(r"^iam roles describe ", "\t" + ";".join([*PERMISSIONS, "dataproc.clusters.delete"])),
+        *_rules_after(first),
+    ]
+    again = deploy(ARGS, rules)
+    updates = _find(again.changes, "iam", "roles", "update")
+    assert [_flag(argv, "project") for argv in updates] == [PROJECT, OTHER_TARGET]
+    assert all(sorted(_flag(argv, "permissions").split(",")) == PERMISSIONS for argv in updates)
+
+
+def _normalise(argv: list[str], first: Run) -> list[str]:
+    """A first run's command, with the values only a real run can know as placeholders."""
+    (deployed,) = _find(first.changes, "functions", "deploy")
+    known = {
+        PROJECT_NUMBER: "<PROJECT_NUMBER>",
+        SUBSCRIPTION: "<TRIGGER_SUBSCRIPTION>",
+        _flag(deployed, "update-labels").removeprefix("deploy_digest="): "<DIGEST>",
+    }
+    words = []
+    for word in argv:
+        for value, placeholder in known.items():
+            word = word.replace(value, placeholder)
+        words.append(re.sub(r"=/\S+/log-metric\.yaml$", "=LOG_METRIC_CONFIG", word))
+    return words
+
+
+def test_dry_run_prints_the_first_run_and_calls_nothing(deploy: Deploy) -> None:
+    dry = deploy([*ARGS, "--dry-run"])
+    assert dry.returncode == 0, dry.stderr
+    assert dry.calls == []
+    first = deploy(ARGS)
+    assert [_normalise(argv, first) for argv in dry.printed_commands] == [
+        _normalise(argv, first) for argv in first.changes
+    ]
+    assert "none was run" in dry.stdout
+    assert "EXTRACT(jsonPayload.outcome)" in dry.stdout, "the generated metric config is shown"
+
+
+def test_dry_run_needs_an_explicit_project(deploy: Deploy) -> None:
+    run = deploy(["--dry-run"])
+    assert run.returncode == 2
+    assert "give --project" in run.stderr
+    assert run.calls == []
+
+
+def test_failure_stops_and_names_the_step(deploy: Deploy) -> None:
+    refuse = rule(
+        r"^pubsub topics create ",
+        stderr="ERROR: (gcloud.pubsub.topics.create) PERMISSION_DENIED: fake\n",
+        exit=1,
+    )
+    run = deploy(ARGS, [refuse, *BASE_RULES])
+    assert run.returncode != 0
+    assert 'FAILED in step "Topics"' in run.stderr
+    assert "PERMISSION_DENIED" in run.stderr
+    assert run.changes[-1][:3] == ["pubsub", "topics", "create"], "nothing runs after a failure"
+
+
+def test_bad_function_setting_fails_before_any_change(deploy: Deploy) -> None:
+    run = deploy([*ARGS, "--setting", "MAX_CONCURRENCY=0"])
+    assert run.returncode != 0
+    assert "MAX_CONCURRENCY" in run.stderr
+    assert 'FAILED in step "Project and settings"' in run.stderr
+    assert run.changes == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bogus"], "unknown argument: --bogus"),
+        (["--setting", "TOKEN=x"], "--setting TOKEN is not one of"),
+        (["--verify-timeout", "600"], "--verify-timeout '600' is not valid"),
+        (["--timeout", "70"], "--timeout '70' is not valid"),
+        (["--target-projects", "*"], "target project '*' is not valid"),
+        (["--results-topic", "dataproc-cancel-requests"], "must differ"),
+        (["--max-delivery-attempts", "200"], "--max-delivery-attempts '200' is not valid"),
+    ],
+)
+def test_usage_errors_are_reported_before_any_call(
+    deploy: Deploy, args: list[str], message: str
+) -> None:
+    run = deploy([f"--project={PROJECT}", *args])
+    assert run.returncode == 2
+    assert message in run.stderr
+    assert run.calls == []
+
+
+def test_help_documents_every_flag_and_variable(deploy: Deploy) -> None:
+    run = deploy(["--help"])
+    assert run.returncode == 0
+    assert run.calls == []
+    source = DEPLOY.read_text(encoding="utf-8")
+    parser = source[source.index("parse_args() {") : source.index("\nset_flag() {")]
+    flags = set(re.findall(r"--[a-z][a-z-]+", parser))
+    variables = set(re.findall(r"\bCANCELLER_[A-Z_]+", source))
+    assert len(flags) > 20 and len(variables) > 15
+    documented = set(re.findall(r"--[a-z][a-z-]+|\bCANCELLER_[A-Z_]+", run.stdout))
+    assert (flags | variables) - documented == set()
+
+
+def test_teardown_prints_commands_and_runs_none(deploy: Deploy) -> None:
+    run = deploy(["--teardown", *ARGS])
+    assert run.returncode == 0, run.stderr
+    assert run.calls == []
+    commands = _printed_gcloud_commands(run.stdout)
+    assert all("--quiet" in argv for argv in commands), "piped to bash, nothing may prompt"
+    removed = [" ".join(word for word in argv if not word.startswith("--")) for argv in commands]
+    assert removed == [
+        f"functions delete {FUNCTION}",
+        f"scheduler jobs delete {FUNCTION}-sweep",
+        f"logging metrics delete {FUNCTION}-outcomes",
+        "pubsub subscriptions delete dataproc-cancel-requests-dead-letter-sub",
+        "pubsub topics delete dataproc-cancel-requests dataproc-cancel-results"
+        " dataproc-cancel-requests-dead-letter",
+        "pubsub schemas delete dataproc-cancel-results-schema",
+        f"projects remove-iam-policy-binding {PROJECT}",
+        "iam roles delete dataproc_canceller",
+        f"projects remove-iam-policy-binding {OTHER_TARGET}",
+        "iam roles delete dataproc_canceller",
+        f"iam service-accounts delete {FUNCTION_SA}",
+        f"iam service-accounts delete {INVOKER_SA}",
+    ]
+
+
+def test_shellcheck_is_clean() -> None:
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, (
+        "shellcheck is not installed: apt-get update && apt-get install -y shellcheck "
+        "(Debian's package; .ci/run installs it)"
+    )
+    completed = subprocess.run(
+        [shellcheck, "--severity=style", str(DEPLOY)], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+# --- the real gcloud ------------------------------------------------------------------------
+
+
+def _real_gcloud() -> str:
+    gcloud = shutil.which("gcloud")
+    assert gcloud, "the Google Cloud CLI (gcloud) is needed to check deploy.sh's commands"
+    return gcloud
+
+
+def _offline_env(config_dir: Path) -> dict[str, str]:
+    """An empty gcloud configuration: no account, no project, no metadata server."""
+    config_dir.mkdir(parents=True)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CLOUDSDK_", "GOOGLE_", "CANCELLER_", "FAKE_GCLOUD_"))
+    }
+    return env | {
+        "CLOUDSDK_CONFIG": str(config_dir),
+        "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
+        "CLOUDSDK_CORE_CHECK_GCE_METADATA": "false",
+    }
+
+
+def _check_with_real_gcloud(gcloud: str, argv: list[str], env: dict[str, str]) -> str | None:
+    """None if the real gcloud accepts the command's flags and values, else why not."""
+    completed = subprocess.run(
+        [gcloud, *argv], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    if tuple(argv[:2]) in OFFLINE:
+        accepted = completed.returncode == 0
+    else:
+        accepted = completed.returncode == 1 and NO_CREDENTIALS in completed.stderr
+    if accepted:
+        return None
+    head = "\n    ".join(completed.stderr.strip().splitlines()[:4])
+    return f"gcloud {shlex.join(argv)}\n  exit {completed.returncode}:\n    {head}"
+
+
+def _printed_gcloud_commands(stdout: str) -> list[list[str]]:
+    return _gcloud_arguments(line for line in stdout.splitlines() if line.startswith("gcloud "))
+
+
+def test_real_gcloud_accepts_every_command(deploy: Deploy, tmp_path: Path) -> None:
+    gcloud = _real_gcloud()
+    first = deploy(
+        [
+            *ARGS,
+            "--print-wiring",
+            "--billing-account=012345-6789AB-CDEF01",
+            "--budget-amount=500USD",
+        ]
+    )
+    assert first.returncode == 0, first.stderr
+    again = deploy(ARGS, _rules_after(first))
+    teardown = deploy(["--teardown", *ARGS])
+    commands = {
+        tuple(argv)
+        for argv in [
+            *first.calls,
+            *again.calls,
+            *_printed_gcloud_commands(first.stdout),
+            *_printed_gcloud_commands(teardown.stdout),
+        ]
+    }
+    assert len(commands) > 40
+    # Files that deploy.sh generated and deleted again (the log metric's config), put back
+    # where the commands name them: gcloud reads them while it parses the flags.
+    for path, text in first.files.items():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+    configs = tmp_path / "gcloud-configs"  # one each: parallel runs share no state
+
+    def check(numbered: tuple[int, tuple[str, ...]]) -> str | None:
+        number, argv = numbered
+        return _check_with_real_gcloud(gcloud, list(argv), _offline_env(configs / str(number)))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        verdicts = list(pool.map(check, enumerate(sorted(commands))))
+    problems = [verdict for verdict in verdicts if verdict is not None]
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["pubsub", "topics", "create", "t-1", "--project=p-12345", "--message-encoding=xml"],
+        [
+            "pubsub",
+            "topics",
+            "add-iam-policy-binding",
+            "t-1",
+            "--project=p-12345",
+            "--member=user:a@b.c",
+            "--role=roles/pubsub.publisher",
+            "--condition=None",
+        ],
+        [
+            "pubsub",
+            "schemas",
+            "create",
+            "s-1",
+            "--project=p-12345",
+            "--type=proto",
+            "--definition=x",
+        ],
+    ],
+    ids=["invalid value", "unknown flag", "invalid choice"],
+)
+def test_real_gcloud_check_catches_bad_commands(tmp_path: Path, argv: list[str]) -> None:
+    """The check above can fail: gcloud refuses these before it asks for credentials."""
+    verdict = _check_with_real_gcloud(_real_gcloud(), argv, _offline_env(tmp_path / "config"))
+    assert verdict is not None
+    assert "exit 2" in verdict
