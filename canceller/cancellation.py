@@ -76,21 +76,10 @@ def cancel_all(
         return outcomes
     workers = min(context.max_concurrency, len(targets))
     with ThreadPoolExecutor(max_workers=workers) if workers > 1 else _Inline() as pool:
-        sent: list[_Sent] = []
-        for item in _map(pool, lambda target: _start(client, target, context), targets, outcomes):
-            if isinstance(item, Result):
-                outcomes.results.append(item)
-            else:
-                sent.append(item)
+        sent = _advance(pool, lambda target: _start(client, target, context), targets, outcomes)
 
         def poll(pending: list[_Sent]) -> list[_Sent]:
-            still: list[_Sent] = []
-            for item in _map(pool, lambda s: _check(client, s, context), pending, outcomes):
-                if isinstance(item, Result):
-                    outcomes.results.append(item)
-                else:
-                    still.append(item)
-            return still
+            return _advance(pool, lambda s: _check(client, s, context), pending, outcomes)
 
         unfinished, rounds = watch(sent, poll, context.verify_timeout)
     for item in unfinished:
@@ -181,22 +170,29 @@ def _refused_as_done(
     return reporter.api_error(error, "cancelling", after)
 
 
-def _map(
+def _advance(
     pool: ThreadPoolExecutor | _Inline,
-    work: Callable[[T], R],
+    step: Callable[[T], Result | _Sent],
     items: Sequence[T],
     outcomes: Outcomes,
-) -> list[R]:
-    """Apply ``work``; a transient failure drops that item and is recorded for redelivery."""
+) -> list[_Sent]:
+    """Apply ``step`` to each item: final results and transient failures go into
+    ``outcomes``; what is still waiting for its cancellation to show is returned."""
 
-    def guarded(item: T) -> R | None:
+    def guarded(item: T) -> Result | _Sent | None:
         try:
-            return work(item)
+            return step(item)
         except TransientFailure as failure:
             outcomes.failures.append(str(failure))
             return None
 
-    return [result for result in pool.map(guarded, items) if result is not None]
+    pending: list[_Sent] = []
+    for result in pool.map(guarded, items):
+        if isinstance(result, Result):
+            outcomes.results.append(result)
+        elif result is not None:
+            pending.append(result)
+    return pending
 
 
 class _Inline:

@@ -6,7 +6,6 @@ AuthorizedSession over real HTTP. Nothing is mocked.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,20 +25,6 @@ PROJECT, REGION = "demo-project", "us-central1"
 
 def op_name(op_id: str) -> str:
     return f"projects/{PROJECT}/regions/{REGION}/operations/{op_id}"
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[DataprocEmulator]:
-    with DataprocEmulator(host="127.0.0.1", port=0) as running:
-        yield running
-
-
-@pytest.fixture
-def admin(emulator: DataprocEmulator) -> Iterator[EmulatorAdmin]:
-    client = EmulatorAdmin(emulator.base_url)
-    client.reset()
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -39,26 +39,12 @@ def pubsub() -> Iterator[PubSubEmulator]:
         yield emulator
 
 
-@pytest.fixture(scope="module")
-def dataproc() -> Iterator[DataprocEmulator]:
-    with DataprocEmulator(host="127.0.0.1", port=0) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def admin(dataproc: DataprocEmulator) -> Iterator[EmulatorAdmin]:
-    client = EmulatorAdmin(dataproc.base_url)
-    client.reset()
-    yield client
-    client.close()
-
-
 @pytest.fixture
 def environment(
-    monkeypatch: pytest.MonkeyPatch, pubsub: PubSubEmulator, dataproc: DataprocEmulator
+    monkeypatch: pytest.MonkeyPatch, pubsub: PubSubEmulator, emulator: DataprocEmulator
 ) -> pytest.MonkeyPatch:
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub.host)
-    monkeypatch.setenv("DATAPROC_EMULATOR_HOST", dataproc.base_url.removeprefix("http://"))
+    monkeypatch.setenv("DATAPROC_EMULATOR_HOST", emulator.base_url.removeprefix("http://"))
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
     monkeypatch.setenv("RESULTS_TOPIC", "results")
     monkeypatch.setenv("VERIFY_TIMEOUT_SECONDS", "2")

@@ -26,20 +26,6 @@ META = "type.googleapis.com/google.cloud.dataproc.v1."
 TIMEOUT = 5
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[DataprocEmulator]:
-    with DataprocEmulator(host="127.0.0.1", port=0) as emu:
-        yield emu
-
-
-@pytest.fixture
-def admin(emulator: DataprocEmulator) -> Iterator[EmulatorAdmin]:
-    admin = EmulatorAdmin(emulator.base_url)
-    admin.reset()
-    yield admin
-    admin.close()
-
-
 @pytest.fixture
 def api(emulator: DataprocEmulator, admin: EmulatorAdmin) -> Iterator[Api]:
     with requests.Session() as session:

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,20 +24,6 @@ from dataproc_emulator.admin import EmulatorAdmin
 
 OPS = "projects/p/regions/r/operations"
 BATCHES = "projects/p/locations/r/batches"
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[DataprocEmulator]:
-    with DataprocEmulator() as emu:
-        yield emu
-
-
-@pytest.fixture
-def admin(emulator: DataprocEmulator) -> Iterator[EmulatorAdmin]:
-    admin = EmulatorAdmin(emulator.base_url)
-    admin.reset()
-    yield admin
-    admin.close()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,20 +23,6 @@ from dataproc_emulator.admin import EmulatorAdmin
 
 PROJECT, REGION = "demo-project", "us-central1"
 SCOPE = f"projects/{PROJECT}/regions/{REGION}"
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[DataprocEmulator]:
-    with DataprocEmulator(host="127.0.0.1", port=0) as running:
-        yield running
-
-
-@pytest.fixture
-def admin(emulator: DataprocEmulator) -> Iterator[EmulatorAdmin]:
-    client = EmulatorAdmin(emulator.base_url)
-    client.reset()
-    yield client
-    client.close()
 
 
 def handle(
