@@ -3,7 +3,9 @@
 The order matters for honesty:
 1. GET first. What Dataproc answers when cancelling an operation that is already done
    is unconfirmed (400 FAILED_PRECONDITION, or a silent ``{}``), so only a GET before
-   the cancel can tell "already done" from "done because of us".
+   the cancel can tell "already done" from "done because of us". Both answers are
+   handled; Dataproc's Jobs API is known to answer FAILED_PRECONDITION for a job that
+   is already DONE (googleapis/google-cloud-java#3754, cdapio/cdap#16066).
 2. ``:cancel`` (skipped in a dry run).
 3. GET on one shared schedule until done or ``VERIFY_TIMEOUT_SECONDS``; only
    ``error.code == 1`` counts as CANCELLED.

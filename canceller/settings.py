@@ -12,6 +12,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+# gcloud calls this global host for regional operation names over REST. The "region
+# does not match endpoint region 'global'" errors seen in client-library issues are gRPC's
+# (e.g. apache/airflow#12804); googleapis/google-cloud-go#1129 notes the REST API accepted
+# the regional request the gRPC endpoint refused. Not documented as a guarantee: hence
+# DATAPROC_ENDPOINT, which takes a regional host.
 DEFAULT_DATAPROC_ENDPOINT = "https://dataproc.googleapis.com"
 
 _TOPIC_PATH = re.compile(r"projects/(?P<project>[^/]+)/topics/(?P<topic>[A-Za-z][\w.~+%-]{2,254})")
