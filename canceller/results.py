@@ -81,17 +81,19 @@ class Result:
         return message
 
     def attributes(self) -> dict[str, str]:
-        """Filterable copies of key fields; Pub/Sub caps each value at 1024 bytes."""
+        """Filterable copies of key fields. Every value is clipped to Pub/Sub's 1024-byte
+        limit: the fields can echo hostile input, and a refused publish would be retried
+        forever."""
         attributes = {
             "outcome": self.outcome.value,
-            "operation": _clip_bytes(self.operation),
-            "triggerMessageId": _clip_bytes(self.trigger.message_id),
+            "operation": self.operation,
+            "triggerMessageId": self.trigger.message_id,
         }
         if self.name is not None:
             attributes["project"] = self.name.project
         elif project := self.extra.get("project"):
             attributes["project"] = str(project)
-        return attributes
+        return {key: _clip_bytes(value) for key, value in attributes.items()}
 
 
 def _trigger_fields(info: TriggerInfo) -> dict[str, str]:

@@ -40,14 +40,18 @@ class LocalStack:
         dataproc_latency_ms: float | None = None,
         ack_deadline: int = 60,
         log_dir: Path | None = None,
+        pubsub_port: int | None = None,
     ) -> None:
         """``function_env`` goes over the defaults set here (e.g. to change
         ALLOWED_PROJECTS). ``ack_deadline`` (10..600 s) is also the push timeout: if the
-        function takes longer, the emulator pushes the message again meanwhile."""
+        function takes longer, the emulator pushes the message again meanwhile.
+        ``pubsub_port`` fixes the Pub/Sub emulator's port (a free one by default), so a
+        test can put a proxy in front of it and give the function the proxy's address
+        as ``PUBSUB_EMULATOR_HOST`` in ``function_env``."""
         self.project = project
         self.ack_deadline = ack_deadline
         self.log_dir = log_dir if log_dir is not None else Path(tempfile.mkdtemp(prefix="stack-"))
-        self.pubsub = PubSubEmulator(log_dir=self.log_dir)
+        self.pubsub = PubSubEmulator(port=pubsub_port, log_dir=self.log_dir)
         self.dataproc = DataprocEmulatorProcess(
             port=free_port(), latency_ms=dataproc_latency_ms, log_dir=self.log_dir
         )
