@@ -1,0 +1,1 @@
+"""Benchmarks on the real local stack: ``python benchmarks/run.py`` (see run.py)."""
