@@ -25,13 +25,10 @@ message to a commit thread and a future. Measured on 2 cores, that layer cost ab
 from __future__ import annotations
 
 import json
-import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
-import grpc
 from google.pubsub_v1 import PublisherClient, PubsubMessage
-from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
 
 from canceller.results import Result
 
@@ -45,29 +42,14 @@ class PublishFailed(Exception):
     """A result could not be confirmed in time: the trigger must be redelivered."""
 
 
-def make_publisher_client() -> PublisherClient:
-    """Honours ``PUBSUB_EMULATOR_HOST`` the way google-cloud-pubsub does: plain gRPC to
-    the emulator, no credentials (a channel given to the transport replaces them)."""
-    emulator = os.environ.get("PUBSUB_EMULATOR_HOST")
-    if emulator:
-        channel = grpc.insecure_channel(emulator)
-        return PublisherClient(transport=PublisherGrpcTransport(channel=channel))
-    return PublisherClient()
-
-
 class ResultPublisher:
     """Creates its client on first use, once per process, because a client made at
-    import time fails without credentials and can hang after gunicorn forks."""
+    import time fails without credentials and can hang after gunicorn forks. The client
+    honours ``PUBSUB_EMULATOR_HOST`` itself (plain gRPC, no credentials)."""
 
-    def __init__(
-        self,
-        topic: str,
-        timeout: float,
-        client_factory: Callable[[], PublisherClient] = make_publisher_client,
-    ) -> None:
+    def __init__(self, topic: str, timeout: float) -> None:
         self._topic = topic
         self._timeout = timeout
-        self._client_factory = client_factory
         self._client: PublisherClient | None = None
         self._lock = threading.Lock()
 
@@ -105,7 +87,7 @@ class ResultPublisher:
     def _get_client(self) -> PublisherClient:
         with self._lock:
             if self._client is None:
-                self._client = self._client_factory()
+                self._client = PublisherClient()
             return self._client
 
 
