@@ -13,13 +13,18 @@ from typing import Any
 
 from google.api_core import exceptions as api_exceptions
 
-from canceller.cancellation import CancelContext, Outcomes, Target, cancel_all, outcome_for_error
+from canceller.cancellation import CancelContext, Outcomes, Target, cancel_all, explain_api_error
 from canceller.clock import utc_now
-from canceller.dataproc import DataprocClient, TransientFailure, error_details
+from canceller.dataproc import DataprocClient, TransientFailure
 from canceller.names import BatchName, InvalidName, OperationName, parse_operation_name
 from canceller.results import Outcome, Result
 
 FINAL_BATCH_STATES = frozenset({"CANCELLED", "SUCCEEDED", "FAILED"})
+
+
+def batch_fields(batch: BatchName) -> dict[str, str]:
+    """What every result about a batch carries, whatever became of its operation."""
+    return {"batch": batch.name, "project": batch.project}
 
 
 def cancel_batches(
@@ -65,7 +70,7 @@ def _look_up(
             name=name,
             state=state,
             error=error,
-            extra={**context.extra, "batch": batch.name, "project": batch.project},
+            extra={**context.extra, **batch_fields(batch)},
         )
 
     try:
@@ -73,13 +78,8 @@ def _look_up(
     except TransientFailure as failure:
         return str(failure)
     except api_exceptions.GoogleAPICallError as error:
-        details = error_details(error)
-        return report(
-            outcome_for_error(error),
-            f"Dataproc answered {details['httpStatus']} {details['status']} while reading the "
-            f"batch: {details['message']}",
-            error=details,
-        )
+        outcome, detail, details = explain_api_error(error, "reading the batch")
+        return report(outcome, detail, error=details)
     try:
         operation = parse_operation_name(found.get("operation"))
     except InvalidName as invalid:

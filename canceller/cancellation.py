@@ -242,19 +242,24 @@ class _Reporter:
         doing: str,
         operation: dict[str, Any] | None,
     ) -> Result:
-        details = error_details(error)
-        outcome = outcome_for_error(error)
-        detail = f"Dataproc answered {details['httpStatus']} {details['status']} while {doing}"
-        if details["message"]:
-            detail += f": {details['message']}"
+        outcome, detail, details = explain_api_error(error, doing)
         return self.report(outcome, detail, operation, details)
 
 
-def outcome_for_error(error: api_exceptions.GoogleAPICallError) -> Outcome:
-    return next(
+def explain_api_error(
+    error: api_exceptions.GoogleAPICallError, doing: str
+) -> tuple[Outcome, str, dict[str, Any]]:
+    """What a permanent Dataproc error means for a result: its outcome, a sentence for
+    people, and the error fields (schema: apiError)."""
+    details = error_details(error)
+    outcome = next(
         (mapped for kind, mapped in _OUTCOME_FOR_ERROR if isinstance(error, kind)),
         Outcome.ERROR,
     )
+    detail = f"Dataproc answered {details['httpStatus']} {details['status']} while {doing}"
+    if details["message"]:
+        detail += f": {details['message']}"
+    return outcome, detail, details
 
 
 def _already_done_detail(operation: dict[str, Any]) -> str:

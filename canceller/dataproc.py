@@ -145,7 +145,8 @@ def error_details(error: api_exceptions.GoogleAPICallError) -> dict[str, Any]:
     response = getattr(error, "response", None)
     status, message = "", ""
     if response is not None:
-        status, message = _error_status(response), _error_message(response)
+        payload = _error_payload(response)
+        status, message = str(payload.get("status") or ""), _error_message(response, payload)
     if not status and error.grpc_status_code is not None:
         status = error.grpc_status_code.name
     return {
@@ -164,12 +165,8 @@ def _error_payload(response: requests.Response) -> dict[str, Any]:
     return error if isinstance(error, dict) else {}
 
 
-def _error_status(response: requests.Response) -> str:
-    return str(_error_payload(response).get("status") or "")
-
-
-def _error_message(response: requests.Response) -> str:
-    message = _error_payload(response).get("message")
+def _error_message(response: requests.Response, payload: dict[str, Any] | None = None) -> str:
+    message = (_error_payload(response) if payload is None else payload).get("message")
     if message:
         return str(message)
     return _first_line(response.text)[:200] if response.text else response.reason or ""

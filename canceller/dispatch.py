@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from canceller.alerts import BATCH_RESOURCE, CLUSTER_RESOURCE, IncidentNotice
-from canceller.batches import cancel_batches
+from canceller.batches import batch_fields, cancel_batches
 from canceller.cancellation import CancelContext, Outcomes, Target, cancel_all
 from canceller.clock import Deadline, utc_now
 from canceller.dataproc import DataprocClient
@@ -66,18 +66,22 @@ def handle_trigger(
     work = _translate_alerts(trigger, settings, handled, reject)
 
     refused = "is not in ALLOWED_PROJECTS; nothing was called"
+    operations, batches = [], []
     for name in work.operations:
-        if not settings.project_allowed(name.project):
+        if settings.project_allowed(name.project):
+            operations.append(name)
+        else:
             reject(name.name, f"project {name.project} {refused}", name=name, extra=work.extra)
     for batch in work.batches:
-        if not settings.project_allowed(batch.project):
+        if settings.project_allowed(batch.project):
+            batches.append(batch)
+        else:
             reject(
                 batch.name,
                 f"project {batch.project} {refused}",
-                extra={**work.extra, "batch": batch.name, "project": batch.project},
+                extra={**work.extra, **batch_fields(batch)},
             )
-    work.operations = [n for n in work.operations if settings.project_allowed(n.project)]
-    work.batches = [b for b in work.batches if settings.project_allowed(b.project)]
+    work.operations, work.batches = operations, batches
     if not (work.operations or work.batches or work.sweep):
         return handled
 
@@ -99,7 +103,7 @@ def handle_trigger(
                     detail,
                     info,
                     started,
-                    extra={**work.extra, "batch": batch.name, "project": batch.project},
+                    extra={**work.extra, **batch_fields(batch)},
                 )
             )
         if work.sweep:

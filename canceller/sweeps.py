@@ -9,15 +9,15 @@ was found, selected and done, so a sweep that cancelled nothing still answers.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from google.api_core import exceptions as api_exceptions
 
-from canceller.cancellation import CancelContext, Outcomes, Target, cancel_all, outcome_for_error
+from canceller.cancellation import CancelContext, Outcomes, Target, cancel_all, explain_api_error
 from canceller.clock import utc_now
-from canceller.dataproc import DataprocClient, TransientFailure, error_details
+from canceller.dataproc import DataprocClient, TransientFailure
 from canceller.names import InvalidName, ScopeName, parse_operation_name, parse_scope
 from canceller.results import Outcome, Result
 from canceller.selection import (
@@ -45,10 +45,12 @@ def run_sweep(
 ) -> Outcomes:
     started = utc_now()
     sweep_id = f"sweep-{context.trigger.message_id}"
+    # Every result of the sweep carries its id; the summary carries the whole account.
+    swept = replace(context, extra={**context.extra, "sweep": {"id": sweep_id}})
     outcomes = Outcomes()
 
     def reject(operation: str, detail: str, project: str = "") -> None:
-        extra: dict[str, Any] = {**context.extra, "sweep": {"id": sweep_id}}
+        extra = dict(swept.extra)
         if project:
             extra["project"] = project
         outcomes.results.append(
@@ -98,33 +100,24 @@ def run_sweep(
             outcomes.failures.append(str(failure))
             return outcomes  # nothing cancelled yet: the redelivery sweeps again
         except api_exceptions.GoogleAPICallError as error:
-            details = error_details(error)
+            outcome, detail, details = explain_api_error(error, "listing operations")
             outcomes.results.append(
                 Result(
-                    outcome_for_error(error),
+                    outcome,
                     scope.name,
-                    f"listing operations failed: {details['httpStatus']} {details['status']} "
-                    f"{details['message']}",
+                    detail,
                     context.trigger,
                     started,
                     dry_run=context.dry_run,
                     error=details,
-                    extra={**context.extra, "sweep": {"id": sweep_id}, "project": scope.project},
+                    extra={**swept.extra, "project": scope.project},
                 )
             )
 
     limit = min(spec.max or settings.max_cancels_per_message, settings.max_cancels_per_message)
     chosen = sorted(listing.selected, key=lambda pair: pair[0])
     acted = [target for _, target in chosen[:limit]]
-    swept_context = CancelContext(
-        trigger=context.trigger,
-        deadline=context.deadline,
-        verify_timeout=context.verify_timeout,
-        dry_run=context.dry_run,
-        max_concurrency=context.max_concurrency,
-        extra={**context.extra, "sweep": {"id": sweep_id}},
-    )
-    cancelled = cancel_all(client, acted, swept_context)
+    cancelled = cancel_all(client, acted, swept)
     outcomes.results.extend(cancelled.results)
     outcomes.failures.extend(cancelled.failures)
 
