@@ -15,9 +15,11 @@ fi
 stamp="$venv/.requirements.sha256"
 wanted="$(cat "$repo/requirements.txt" "$repo/requirements-dev.txt" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
-  echo "setup: installing requirements-dev.txt into $venv" >&2
+  echo "setup: installing the pinned requirements-dev.txt into $venv" >&2
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$repo/requirements-dev.txt"
+  # Every line is pinned with its hashes (dev/pins.py): the same bytes on every machine.
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
+    -r "$repo/requirements-dev.txt"
   echo "$wanted" > "$stamp"
 fi
 

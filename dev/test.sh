@@ -7,5 +7,6 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=dev/setup.sh
 source "$repo/dev/setup.sh"
 cd "$repo"
+"$venv/bin/python" dev/pins.py check # the pinned requirements match their .in sources
 "$venv/bin/ruff" check .
 "$venv/bin/python" -m pytest "$@"
