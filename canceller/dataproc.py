@@ -7,6 +7,11 @@ deadline allows; then ``TransientFailure`` is raised so Pub/Sub redelivers. Ever
 other error is final and surfaces as google-api-core's exception for its HTTP status
 (``NotFound``, ``PermissionDenied``, ``MethodNotImplemented``, ...).
 
+Every attempt, retries included, first takes a slot from the process's
+``RequestBudget`` (``canceller.request_budget``), waiting for one within the same
+deadline, so the canceller never uses more than its share of the project's Dataproc
+quota; a 429 also shrinks that budget for a while.
+
 Only ever the configured endpoint is called, with paths built from names that
 ``canceller.names`` already validated: message content never becomes a host or a URL.
 """
@@ -25,6 +30,13 @@ from google.api_core.retry import exponential_sleep_generator
 from google.auth import exceptions as auth_exceptions
 
 from canceller.clock import Deadline
+from canceller.request_budget import (
+    BudgetKey,
+    BudgetTimeout,
+    Grant,
+    RequestBudget,
+    budget_key,
+)
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _TRANSIENT_ERRORS = (
@@ -48,51 +60,65 @@ class MalformedResponse(Exception):
 
 
 class DataprocClient:
-    """Thread-safe: it holds no per-call state, and the session's pool is shared."""
+    """Thread-safe: it holds no per-call state, the session's pool is shared, and so is
+    ``budget``, which every request of the process draws from."""
 
     def __init__(
         self,
         session: requests.Session,
         endpoint: str,
         request_timeout: float,
+        budget: RequestBudget,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._session = session
         self._endpoint = endpoint.rstrip("/")
         self._request_timeout = request_timeout
+        self._budget = budget
         self._sleep = sleep
 
-    def get_operation(self, name: str, deadline: Deadline) -> dict[str, Any]:
+    @property
+    def budget(self) -> RequestBudget:
+        """The request budget: ``budget.per_minute(Bucket.DEFAULT)`` (or ``GET_JOB``,
+        ``JOB_OPERATION``, optionally for one project and region) is how many requests a
+        minute this process may make, for work that sizes itself from it."""
+        return self._budget
+
+    def get(self, name: str, deadline: Deadline) -> dict[str, Any]:
+        """Read one resource (operation, batch, job or session) by its full name."""
         return self._call("GET", name, deadline)
 
-    def cancel_operation(self, name: str, deadline: Deadline) -> None:
-        # The body must be empty (REST reference); success answers {}.
-        self._call("POST", f"{name}:cancel", deadline)
-
-    def list_operations(
-        self, scope: str, deadline: Deadline, *, filter: str = "", page_token: str = ""
+    def post(
+        self, path: str, deadline: Deadline, body: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        params = {"pageSize": "100"}
-        if filter:
-            params["filter"] = filter
-        if page_token:
-            params["pageToken"] = page_token
-        return self._call("GET", f"{scope}/operations", deadline, params)
+        """A custom method such as ``NAME:cancel``. ``body=None`` sends no body at all,
+        which operations.cancel requires; jobs.cancel takes ``{}``."""
+        return self._call("POST", path, deadline, body=body)
 
-    def get_batch(self, name: str, deadline: Deadline) -> dict[str, Any]:
-        return self._call("GET", name, deadline)
+    def list(self, collection: str, deadline: Deadline, params: dict[str, str]) -> dict[str, Any]:
+        """One page of ``collection`` (e.g. projects/P/regions/R/jobs)."""
+        return self._call("GET", collection, deadline, params)
 
     def _call(
-        self, method: str, path: str, deadline: Deadline, params: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        deadline: Deadline,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         url = f"{self._endpoint}/v1/{path}"
+        key = budget_key(method, path)
         delays: Iterator[float] = exponential_sleep_generator(
             _BACKOFF_INITIAL, _BACKOFF_MAX, _BACKOFF_MULTIPLIER
         )
         while True:
+            grant = self._take_slot(key, method, path, deadline)
             try:
-                return self._attempt(method, url, params, deadline)
+                return self._attempt(method, url, params, body, deadline)
             except _Retryable as retryable:
+                if retryable.status == 429:  # RESOURCE_EXHAUSTED: the quota is short
+                    self._budget.throttled(grant)
                 delay = max(next(delays), retryable.retry_after)
                 if delay >= deadline.remaining():
                     raise TransientFailure(
@@ -101,36 +127,51 @@ class DataprocClient:
                     ) from None
                 self._sleep(delay)
 
+    def _take_slot(self, key: BudgetKey, method: str, path: str, deadline: Deadline) -> Grant:
+        try:
+            return self._budget.acquire(key, deadline)
+        except BudgetTimeout as error:
+            raise TransientFailure(f"{method} {path}: {error}") from None
+
     def _attempt(
-        self, method: str, url: str, params: dict[str, str] | None, deadline: Deadline
+        self,
+        method: str,
+        url: str,
+        params: dict[str, str] | None,
+        body: dict[str, Any] | None,
+        deadline: Deadline,
     ) -> dict[str, Any]:
         timeout = min(self._request_timeout, max(deadline.remaining(), 1.0))
         try:
-            response = self._session.request(method, url, params=params, timeout=timeout)
+            response = self._session.request(
+                method, url, params=params, json=body, timeout=timeout
+            )
         except _TRANSIENT_ERRORS as error:
             raise _Retryable(f"{type(error).__name__}: {_first_line(error)}") from None
         if response.status_code in RETRYABLE_STATUS:
             raise _Retryable(
                 f"HTTP {response.status_code} {_error_message(response)}",
                 _retry_after_seconds(response.headers.get("Retry-After")),
+                response.status_code,
             )
         if not response.ok:
             raise _api_error(response)
         try:
-            body = response.json()
+            answer = response.json()
         except ValueError:
-            body = None
-        if not isinstance(body, dict):
+            answer = None
+        if not isinstance(answer, dict):
             content_type = response.headers.get("Content-Type", "?")
             raise _Retryable(f"HTTP {response.status_code} with a non-JSON body ({content_type})")
-        return body
+        return answer
 
 
 class _Retryable(Exception):
-    def __init__(self, reason: str, retry_after: float = 0.0) -> None:
+    def __init__(self, reason: str, retry_after: float = 0.0, status: int = 0) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.status = status
 
 
 def _api_error(response: requests.Response) -> api_exceptions.GoogleAPICallError:

@@ -1,4 +1,5 @@
-"""Per-process state, built on first use: settings, the Dataproc session, the publisher.
+"""Per-process state, built on first use: settings, the Dataproc session and its request
+budget, the publisher.
 
 Nothing is built at import time: a client made then fails without credentials, can
 hang after gunicorn forks, and would slow every cold start. Building is locked, since
@@ -22,6 +23,7 @@ from requests.utils import get_environ_proxies
 from canceller.dataproc import DataprocClient
 from canceller.logs import log
 from canceller.publishing import ResultPublisher
+from canceller.request_budget import RequestBudget
 from canceller.settings import Settings, SettingsError, load_settings
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -105,7 +107,11 @@ class Runtime:
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         _read_environment_once(session, endpoint)
-        return DataprocClient(session, endpoint, settings.request_timeout_seconds)
+        # One budget per process: the client is built once, so all its requests share it.
+        budget = RequestBudget(
+            settings.dataproc_requests_per_minute, settings.dataproc_job_cancels_per_minute
+        )
+        return DataprocClient(session, endpoint, settings.request_timeout_seconds, budget)
 
     def _default_project(self) -> str | None:
         try:

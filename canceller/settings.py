@@ -34,6 +34,7 @@ class Settings:
     """Everything the function can be told, already parsed and validated."""
 
     results_topic: str
+    function_project: str  # the function's own project (log traces name it)
     allowed_projects: frozenset[str] | None  # None means any project ("*")
     dataproc_endpoint: str
     dataproc_emulator_host: str | None
@@ -45,12 +46,21 @@ class Settings:
     dry_run: bool
     sweep_scopes: tuple[str, ...]
     sweep_filter: str
+    sweep_kinds: tuple[str, ...]  # of operations, jobs, sessions
+    exempt_label: tuple[str, str] | None  # (key, value): never stopped by a sweep
+    trigger_topic: str | None  # where a sweep hands on what it had no time for
     budget_threshold: float
     max_concurrency: int
     max_cancels_per_message: int
+    dataproc_requests_per_minute: int  # per project, region and bucket (default, GetJob)
+    dataproc_job_cancels_per_minute: int  # per project and region: CancelJob
 
     def project_allowed(self, project: str) -> bool:
         return self.allowed_projects is None or project in self.allowed_projects
+
+    @property
+    def exempt_label_text(self) -> str:
+        return "no exempt label" if self.exempt_label is None else "=".join(self.exempt_label)
 
 
 def load_settings(
@@ -67,8 +77,10 @@ def load_settings(
             project_cache.append(env.get("GOOGLE_CLOUD_PROJECT") or default_project())
         return project_cache[0]
 
+    results_topic = _results_topic(env.get("RESULTS_TOPIC", ""), own_project)
     return Settings(
-        results_topic=_results_topic(env.get("RESULTS_TOPIC", ""), own_project),
+        results_topic=results_topic,
+        function_project=env.get("GOOGLE_CLOUD_PROJECT") or results_topic.split("/")[1],
         allowed_projects=_allowed_projects(env.get("ALLOWED_PROJECTS", ""), own_project),
         dataproc_endpoint=_endpoint(env.get("DATAPROC_ENDPOINT", "")),
         dataproc_emulator_host=_emulator_host(env.get("DATAPROC_EMULATOR_HOST", "")),
@@ -80,33 +92,54 @@ def load_settings(
         dry_run=_boolean(env, "DRY_RUN", False),
         sweep_scopes=_sweep_scopes(env.get("SWEEP_SCOPES", "")),
         sweep_filter=env.get("SWEEP_FILTER", "").strip(),
+        sweep_kinds=_sweep_kinds(env.get("SWEEP_KINDS", "")),
+        exempt_label=_exempt_label(env.get("EXEMPT_LABEL")),
+        trigger_topic=_optional_topic("TRIGGER_TOPIC", env.get("TRIGGER_TOPIC", ""), own_project),
         budget_threshold=_number(env, "BUDGET_THRESHOLD", 1.0, 0.0, 1000.0),
         max_concurrency=int(_number(env, "MAX_CONCURRENCY", 8, 1, 64, integer=True)),
         max_cancels_per_message=int(
-            _number(env, "MAX_CANCELS_PER_MESSAGE", 100, 1, 1000, integer=True)
+            _number(env, "MAX_CANCELS_PER_MESSAGE", 500, 1, 5000, integer=True)
+        ),
+        # Shares of Dataproc's per-minute quotas, which the project's own workloads also
+        # use: 8 % of the 7,500 default and GetJob requests, half of the 400 job operations
+        # (/work/shared/reference/google-apis.md, "Dataproc API quotas").
+        # canceller.request_budget keeps to them.
+        dataproc_requests_per_minute=int(
+            _number(env, "DATAPROC_REQUESTS_PER_MINUTE", 600, 1, 100_000, integer=True)
+        ),
+        dataproc_job_cancels_per_minute=int(
+            _number(env, "DATAPROC_JOB_CANCELS_PER_MINUTE", 200, 1, 100_000, integer=True)
         ),
     )
 
 
 def _results_topic(value: str, own_project: Callable[[], str | None]) -> str:
-    value = value.strip()
-    if not value:
+    if not value.strip():
         raise SettingsError(
             "RESULTS_TOPIC is not set: set it to projects/PROJECT/topics/TOPIC "
             "or to a topic name in the function's project"
         )
+    return _topic("RESULTS_TOPIC", value, own_project)
+
+
+def _optional_topic(name: str, value: str, own_project: Callable[[], str | None]) -> str | None:
+    return _topic(name, value, own_project) if value.strip() else None
+
+
+def _topic(name: str, value: str, own_project: Callable[[], str | None]) -> str:
+    value = value.strip()
     if _TOPIC_PATH.fullmatch(value):
         return value
     if _TOPIC_SHORT.fullmatch(value):
         project = own_project()
         if not project:
             raise SettingsError(
-                f"RESULTS_TOPIC={value!r} is a short topic name but the function's project is "
+                f"{name}={value!r} is a short topic name but the function's project is "
                 "unknown: set GOOGLE_CLOUD_PROJECT or give the full projects/PROJECT/topics/TOPIC"
             )
         return f"projects/{project}/topics/{value}"
     raise SettingsError(
-        f"RESULTS_TOPIC={value!r} is not a topic: expected projects/PROJECT/topics/TOPIC "
+        f"{name}={value!r} is not a topic: expected projects/PROJECT/topics/TOPIC "
         "or a topic name (letters, digits, - _ . ~ + %, starting with a letter, 3-255 characters)"
     )
 
@@ -147,6 +180,38 @@ def _emulator_host(value: str) -> str | None:
 
 def _sweep_scopes(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+SWEEP_KIND_NAMES = ("operations", "jobs", "sessions")  # batches: through their operations
+
+
+def _sweep_kinds(value: str) -> tuple[str, ...]:
+    kinds = tuple(dict.fromkeys(item.strip() for item in value.split(",") if item.strip()))
+    if unknown := [kind for kind in kinds if kind not in SWEEP_KIND_NAMES]:
+        raise SettingsError(
+            f"SWEEP_KINDS has {', '.join(unknown)}: expected a comma-separated list of "
+            f"{', '.join(SWEEP_KIND_NAMES)}"
+        )
+    return kinds or SWEEP_KIND_NAMES
+
+
+_LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+_LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
+
+
+def _exempt_label(value: str | None) -> tuple[str, str] | None:
+    """KEY=VALUE in Google's label syntax; set to an empty string to exempt nothing."""
+    if value is None:
+        return ("dataproc-canceller", "exempt")
+    if not value.strip():
+        return None
+    key, _, label = value.strip().partition("=")
+    if not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(label) or "=" not in value:
+        raise SettingsError(
+            f"EXEMPT_LABEL={value!r} is not KEY=VALUE with a Google label key (lowercase "
+            "letter first, then lowercase letters, digits, _ or -) and value"
+        )
+    return key, label
 
 
 def _number(

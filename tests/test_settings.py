@@ -19,9 +19,19 @@ def test_defaults() -> None:
     assert settings.max_event_age_seconds == 3600
     assert settings.dry_run is False
     assert settings.max_concurrency == 8
-    assert settings.max_cancels_per_message == 100
+    assert settings.max_cancels_per_message == 500
     assert settings.budget_threshold == 1.0
     assert settings.sweep_scopes == ()
+    assert settings.dataproc_requests_per_minute == 600  # 8 % of the 7,500 quotas
+    assert settings.dataproc_job_cancels_per_minute == 200  # half of the 400 CancelJob quota
+
+
+def test_request_budgets() -> None:
+    settings = load_settings(
+        {**BASE, "DATAPROC_REQUESTS_PER_MINUTE": " 100000", "DATAPROC_JOB_CANCELS_PER_MINUTE": "1"}
+    )
+    assert settings.dataproc_requests_per_minute == 100_000
+    assert settings.dataproc_job_cancels_per_minute == 1
 
 
 def test_short_topic_uses_the_functions_project() -> None:
@@ -69,6 +79,11 @@ def test_endpoints() -> None:
         ({"MAX_CONCURRENCY": "2.5"}, "not a whole number"),
         ({"MAX_CONCURRENCY": "0"}, "out of range"),
         ({"DRY_RUN": "maybe"}, "DRY_RUN='maybe' is not a boolean"),
+        ({"DATAPROC_REQUESTS_PER_MINUTE": "600.5"}, "PER_MINUTE='600.5' is not a whole number"),
+        ({"DATAPROC_REQUESTS_PER_MINUTE": "lots"}, "is not a whole number"),
+        ({"DATAPROC_REQUESTS_PER_MINUTE": "0"}, "expected 1 to 100000"),
+        ({"DATAPROC_JOB_CANCELS_PER_MINUTE": "100001"}, "JOB_CANCELS_PER_MINUTE='100001' is out"),
+        ({"DATAPROC_JOB_CANCELS_PER_MINUTE": "-5"}, "out of range"),
         ({"DATAPROC_ENDPOINT": "https://x.example/v1?x=1"}, "DATAPROC_ENDPOINT"),
         ({"DATAPROC_EMULATOR_HOST": "localhost"}, "must be host:port"),
     ],

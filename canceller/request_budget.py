@@ -1,0 +1,242 @@
+"""A per-process budget of Dataproc requests, so the canceller never eats the quota.
+
+Dataproc's API quota is per project and region, per minute, and shared with
+everything else the project runs (reference: /work/shared/reference/google-apis.md,
+"Dataproc API quotas"): DefaultRequestsPerMinutePerProjectPerRegion (7,500: operations,
+batches, sessions, jobs list, ...), GetJobRequestsPerMinutePerProjectPerRegion (7,500:
+GetJob) and JobOperationRequestsPerMinutePerProjectPerRegion (400: Submit, Update,
+Cancel, DeleteJob). Exceeding one answers 429 RESOURCE_EXHAUSTED, to the project's own
+workloads too. So every call of this process takes a slot from the budget of its
+(project, region, quota bucket) first, and waits for one rather than exceed it.
+
+Semantics: a sliding window. At most ``limit`` grants fall in any 60-second window
+([t, t + 60) for every t), the grants of the last minute being kept. We chose it over a
+token bucket because the quota's minutes are aligned by the server, not by us: the only
+bound that is safe whatever the alignment is "never more than N in any 60 s", and a
+token bucket keeps it only if burst + 60 s of refill <= N, so it must give away either
+the burst (a kill switch wants its cancels out now) or half the sustained rate. The
+window lets all N go at once and then exactly N a minute; it costs one timestamp per
+request of the last minute (at most the limit, 100,000 by the settings).
+
+A 429 halves the limit of its key (never below ``FLOOR_PER_MINUTE``), since the quota is
+shared and somebody else may be using it; the limit then grows back by one request at a
+time, reaching the configured value ``RECOVERY_SECONDS`` after the last 429. Only a 429
+to a request granted under the current limit halves it again: the others were already
+on the wire before the shrink, and counting each would floor the limit on one burst.
+
+Waiting is first come, first served per key: each waiter sleeps (outside the lock)
+until the moment it would be its turn if nothing changed, then checks again; a new 429
+or a waiter giving up only moves that moment. The wait counts against the message's
+``Deadline``: a slot that cannot be had before it raises ``BudgetTimeout`` at once.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+import itertools
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from canceller.clock import Deadline
+
+WINDOW_SECONDS = 60.0  # Dataproc's quotas are per minute and reset every 60 s.
+FLOOR_PER_MINUTE = 5  # a 429 never shrinks a limit below this (or the configured value)
+RECOVERY_SECONDS = 120.0  # from a halved limit back to the configured one, without 429s
+
+_SCOPE = re.compile(r"projects/([^/]+)/(?:regions|locations)/([^/:]+)(?:[/:]|$)")
+_JOB = re.compile(r"projects/[^/]+/regions/[^/]+/jobs/[^/:]+")
+
+
+class Bucket(enum.StrEnum):
+    """Dataproc's per-minute quota buckets (the reference's quota table)."""
+
+    DEFAULT = "default"  # DefaultRequestsPerMinutePerProjectPerRegion
+    GET_JOB = "getJob"  # GetJobRequestsPerMinutePerProjectPerRegion
+    JOB_OPERATION = "jobOperation"  # JobOperationRequestsPerMinutePerProjectPerRegion
+
+
+class BudgetKey(NamedTuple):
+    """What one quota is counted per: project, region and bucket."""
+
+    project: str
+    region: str
+    bucket: Bucket
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One request's slot: ``throttled`` needs it to tell a fresh 429 from a stale one."""
+
+    key: BudgetKey
+    at: float
+    generation: int
+
+
+class BudgetTimeout(Exception):
+    """No slot can be had before the message's deadline."""
+
+
+def budget_key(method: str, path: str) -> BudgetKey:
+    """The quota a request counts against, from its method and its path under /v1/.
+
+    ``GET .../jobs/J`` is GetJob, ``POST .../jobs/J:cancel`` is CancelJob (a job
+    operation); everything else we call (operations, batches, sessions, jobs list) is in
+    the default bucket. The location of a ``locations/L`` path is its region. A path
+    outside any project and region would share one key with its peers."""
+    if method == "GET" and _JOB.fullmatch(path):
+        bucket = Bucket.GET_JOB
+    elif method == "POST" and path.endswith(":cancel") and _JOB.fullmatch(path[: -len(":cancel")]):
+        bucket = Bucket.JOB_OPERATION
+    else:
+        bucket = Bucket.DEFAULT
+    scope = _SCOPE.match(path)
+    project, region = scope.groups() if scope else ("", "")
+    return BudgetKey(project, region, bucket)
+
+
+class RequestBudget:
+    """All Dataproc requests of one process share one of these; thread-safe.
+
+    ``requests_per_minute`` applies to the default and the GetJob bucket, each counted
+    on its own; ``job_cancels_per_minute`` to the job-operation bucket. ``clock`` and
+    ``sleep`` are injectable for tests; ``clock`` must be the one the deadlines use."""
+
+    def __init__(
+        self,
+        requests_per_minute: int,
+        job_cancels_per_minute: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._configured = {
+            Bucket.DEFAULT: requests_per_minute,
+            Bucket.GET_JOB: requests_per_minute,
+            Bucket.JOB_OPERATION: job_cancels_per_minute,
+        }
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._keys: dict[BudgetKey, _KeyBudget] = {}
+        self._tickets = itertools.count()
+
+    def per_minute(self, bucket: Bucket, project: str = "", region: str = "") -> int:
+        """How many requests of ``bucket`` this process may make a minute: the configured
+        limit, or with ``project`` and ``region`` that key's limit now, lower for a while
+        after a 429. Work that sizes itself from it (e.g. a sweep) stays within budget."""
+        if not project and not region:
+            return self._configured[bucket]
+        with self._lock:
+            state = self._keys.get(BudgetKey(project, region, bucket))
+            return self._configured[bucket] if state is None else state.limit(self._clock())
+
+    def acquire(self, key: BudgetKey, deadline: Deadline) -> Grant:
+        """Wait for a slot of ``key`` and take it; ``BudgetTimeout`` if it would come too
+        late for ``deadline``. Sleeps without holding the lock."""
+        with self._lock:
+            state = self._state(key)
+            ticket = next(self._tickets)
+            state.waiters.append(ticket)  # tickets grow, so the list stays sorted
+        try:
+            while True:
+                with self._lock:
+                    now = self._clock()
+                    ahead = state.position(ticket)
+                    if state.admits(now, ahead):
+                        state.leave(ticket)
+                        state.grants.append(now)
+                        return Grant(key, now, state.generation)
+                    wake, limit = state.next_chance(now, ahead), state.limit(now)
+                if wake - now >= deadline.remaining():
+                    raise BudgetTimeout(
+                        f"the budget of {limit} {key.bucket} requests a minute in "
+                        f"{key.project}/{key.region} has no slot before the deadline"
+                    )
+                self._sleep(wake - now)
+        except BaseException:
+            with self._lock:
+                state.leave(ticket)
+            raise
+
+    def throttled(self, grant: Grant) -> None:
+        """Dataproc answered ``grant``'s request 429 RESOURCE_EXHAUSTED: shrink its key."""
+        with self._lock:
+            state = self._keys[grant.key]
+            if grant.generation == state.generation:
+                state.shrink(self._clock())
+
+    def _state(self, key: BudgetKey) -> _KeyBudget:
+        state = self._keys.get(key)
+        if state is None:
+            state = self._keys[key] = _KeyBudget(self._configured[key.bucket])
+        return state
+
+
+@dataclass
+class _KeyBudget:
+    """One key's window and limit; every method is called under the budget's lock."""
+
+    configured: int
+    grants: deque[float] = field(default_factory=deque)  # the last minute's, oldest first
+    waiters: list[int] = field(default_factory=list)  # tickets, first come first
+    generation: int = 0  # bumped by every shrink
+    current: int = field(init=False)  # the limit; raised lazily by ``limit`` as it recovers
+    step_seconds: float = 0.0  # recovery: one more request a minute every step
+    next_step_at: float = float("inf")
+
+    def __post_init__(self) -> None:
+        self.current = self.configured
+
+    def position(self, ticket: int) -> int:
+        return bisect.bisect_left(self.waiters, ticket)
+
+    def leave(self, ticket: int) -> None:
+        index = self.position(ticket)
+        if index < len(self.waiters) and self.waiters[index] == ticket:
+            del self.waiters[index]
+
+    def limit(self, now: float) -> int:
+        while self.current < self.configured and self.next_step_at <= now:
+            self.current += 1
+            self.next_step_at += self.step_seconds
+        if self.current == self.configured:
+            self.next_step_at = float("inf")
+        return self.current
+
+    def shrink(self, now: float) -> None:
+        self.current = max(min(FLOOR_PER_MINUTE, self.configured), self.limit(now) // 2)
+        self.generation += 1
+        if self.current < self.configured:
+            self.step_seconds = RECOVERY_SECONDS / (self.configured - self.current)
+            self.next_step_at = now + self.step_seconds
+
+    def admits(self, now: float, ahead: int) -> bool:
+        """A slot is free now for the waiter with ``ahead`` others before it."""
+        self._forget(now)
+        return len(self.grants) + ahead < self.limit(now)
+
+    def next_chance(self, now: float, ahead: int) -> float:
+        """When the waiter with ``ahead`` others before it gets a slot if the limit stays
+        as it is now, or when the limit next grows, whichever is first.
+
+        Future grant number n (1-based) is allowed once the grant ``limit`` places before
+        it, in the sequence of past and future grants, has left the window; if that one
+        is itself a future grant, its own time is found the same way, a window earlier."""
+        limit = self.limit(now)
+        queued = ahead + 1
+        windows_later = (queued - 1) // limit
+        queued -= windows_later * limit  # now 1..limit
+        index = len(self.grants) + queued - 1 - limit
+        turn = now if index < 0 else max(now, self.grants[index] + WINDOW_SECONDS)
+        return min(turn + windows_later * WINDOW_SECONDS, self.next_step_at)
+
+    def _forget(self, now: float) -> None:
+        # The same expression as ``next_chance`` (grant + window), so a waiter woken at
+        # that moment finds the grant gone: no float rounding can make it spin.
+        while self.grants and self.grants[0] + WINDOW_SECONDS <= now:
+            self.grants.popleft()

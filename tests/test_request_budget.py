@@ -1,0 +1,299 @@
+"""The request budget: never more than N a minute per key, waits instead, shrinks on 429.
+
+Time is a fake clock that moves only when someone sleeps, so nothing here really
+waits and no assertion depends on how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import threading
+from typing import Any
+
+import pytest
+import requests
+
+from canceller.clock import Deadline
+from canceller.dataproc import DataprocClient, TransientFailure
+from canceller.request_budget import (
+    FLOOR_PER_MINUTE,
+    Bucket,
+    BudgetKey,
+    BudgetTimeout,
+    Grant,
+    RequestBudget,
+    budget_key,
+)
+from dataproc_emulator import DataprocEmulator
+from dataproc_emulator.admin import EmulatorAdmin
+
+PROJECT, REGION = "demo-project", "us-central1"
+KEY = BudgetKey(PROJECT, REGION, Bucket.DEFAULT)
+
+
+class FakeClock:
+    """Shared by all threads; ``sleep`` moves it forward, as the sleeper would see it."""
+
+    def __init__(self) -> None:
+        self._now = 0.0
+        self._lock = threading.Lock()
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds > 0, "the budget must never spin"
+        with self._lock:
+            self.sleeps.append(seconds)
+            self._now += seconds
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+
+class SleepersClock(FakeClock):
+    """For a fixed set of threads: time jumps to the earliest wake-up once every thread
+    is asleep or done, so threads wait side by side as they would in real time."""
+
+    def __init__(self, threads: int) -> None:
+        super().__init__()
+        self._changed = threading.Condition(self._lock)
+        self._awake = threads
+        self._wakes: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds > 0, "the budget must never spin"
+        with self._changed:
+            self.sleeps.append(seconds)
+            wake = self._now + seconds
+            heapq.heappush(self._wakes, wake)
+            self._awake -= 1
+            self._jump_if_all_asleep()
+            assert self._changed.wait_for(lambda: self._now >= wake, timeout=30)
+
+    def done(self) -> None:
+        with self._changed:
+            self._awake -= 1
+            self._jump_if_all_asleep()
+
+    def _jump_if_all_asleep(self) -> None:
+        if self._awake or not self._wakes:
+            return
+        self._now = max(self._now, self._wakes[0])
+        while self._wakes and self._wakes[0] <= self._now:
+            heapq.heappop(self._wakes)
+            self._awake += 1  # counted here, before the sleeper runs again
+        self._changed.notify_all()
+
+
+class FakeDeadline(Deadline):
+    def __init__(self, clock: FakeClock, seconds: float) -> None:
+        self._clock = clock
+        self._at = clock() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self._at - self._clock())
+
+
+def most_in_one_window(times: list[float]) -> int:
+    """The most of ``times`` in any [t, t + 60): the busiest window starts at one of them."""
+    ordered = sorted(times)
+    return max(
+        (bisect.bisect_left(ordered, start + 60.0) - i for i, start in enumerate(ordered)),
+        default=0,
+    )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def budget(clock: FakeClock, per_minute: int = 30, cancels: int = 10) -> RequestBudget:
+    return RequestBudget(per_minute, cancels, clock=clock, sleep=clock.sleep)
+
+
+def take(
+    budget: RequestBudget, clock: FakeClock, key: BudgetKey = KEY, within: float = 600.0
+) -> Grant:
+    return budget.acquire(key, FakeDeadline(clock, within))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("GET", "projects/p/regions/r/jobs/j", ("p", "r", Bucket.GET_JOB)),
+        ("POST", "projects/p/regions/r/jobs/j:cancel", ("p", "r", Bucket.JOB_OPERATION)),
+        ("GET", "projects/p/regions/r/jobs", ("p", "r", Bucket.DEFAULT)),  # jobs list
+        ("GET", "projects/p/regions/r/operations/o", ("p", "r", Bucket.DEFAULT)),
+        ("POST", "projects/p/regions/r/operations/o:cancel", ("p", "r", Bucket.DEFAULT)),
+        ("GET", "projects/p/regions/r/operations", ("p", "r", Bucket.DEFAULT)),
+        ("GET", "projects/p/locations/l/batches/b", ("p", "l", Bucket.DEFAULT)),
+        ("POST", "projects/p/locations/l/sessions/s:terminate", ("p", "l", Bucket.DEFAULT)),
+    ],
+)
+def test_requests_fall_into_their_quota(method: str, path: str, expected: tuple[Any, ...]) -> None:
+    assert budget_key(method, path) == BudgetKey(*expected)
+
+
+def test_configured_limits_per_bucket(clock: FakeClock) -> None:
+    shared = budget(clock, per_minute=600, cancels=200)
+    assert shared.per_minute(Bucket.DEFAULT) == 600
+    assert shared.per_minute(Bucket.GET_JOB) == 600
+    assert shared.per_minute(Bucket.JOB_OPERATION) == 200
+    assert shared.per_minute(Bucket.DEFAULT, PROJECT, REGION) == 600  # never used yet
+
+
+def test_waits_for_the_window_rather_than_exceed_it(clock: FakeClock) -> None:
+    shared = budget(clock, per_minute=3)
+    for _ in range(3):
+        take(shared, clock)
+        clock.advance(10)
+    assert clock() == 30 and clock.sleeps == []
+    assert take(shared, clock).at == 60  # the first grant (at 0) has left the window
+    assert take(shared, clock).at == 70
+    assert clock.sleeps == [30, 10]
+
+
+@pytest.mark.parametrize(("per_minute", "each"), [(20, 25), (2, 3)])
+def test_never_more_than_n_in_any_window_under_concurrent_acquirers(
+    per_minute: int, each: int
+) -> None:
+    clock = SleepersClock(threads=8)
+    shared = budget(clock, per_minute=per_minute)
+    grants: list[Grant] = []
+
+    def worker() -> None:
+        try:
+            for _ in range(each):
+                grants.append(take(shared, clock, within=10_000))
+        finally:
+            clock.done()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(grants) == 8 * each
+    times = [grant.at for grant in grants]
+    assert most_in_one_window(times) == per_minute
+    windows = 8 * each // per_minute
+    assert max(times) == 60 * (windows - 1)  # N at 0, N at 60, ...: used in full
+    # A waiter sleeps once, straight to its turn (with 2 a minute and 7 ahead, minutes
+    # on): no herd of waiters waking for one slot and going back to sleep.
+    assert len(clock.sleeps) <= min(8 * (windows - 1), len(grants) - per_minute)
+
+
+def test_a_slot_after_the_deadline_is_a_timeout_at_once(clock: FakeClock) -> None:
+    shared = budget(clock, per_minute=2)
+    take(shared, clock)
+    take(shared, clock)
+    with pytest.raises(BudgetTimeout, match="budget of 2 default requests a minute"):
+        take(shared, clock, within=59)
+    assert clock.sleeps == []  # did not wait for what it could not get
+    assert take(shared, clock, within=61).at == 60
+    # the caller that gave up left the queue: a second slot is free at once
+    assert take(shared, clock, within=0.5).at == 60
+
+
+def test_buckets_and_keys_are_counted_apart(clock: FakeClock) -> None:
+    shared = budget(clock, per_minute=2, cancels=1)
+    keys = [
+        KEY,
+        BudgetKey(PROJECT, REGION, Bucket.GET_JOB),
+        BudgetKey(PROJECT, "europe-west1", Bucket.DEFAULT),
+        BudgetKey("other-project", REGION, Bucket.DEFAULT),
+    ]
+    for key in keys:
+        take(shared, clock, key)
+        take(shared, clock, key)
+    cancels = BudgetKey(PROJECT, REGION, Bucket.JOB_OPERATION)
+    grant = take(shared, clock, cancels)
+    assert clock.sleeps == []
+    for key in [*keys, cancels]:
+        with pytest.raises(BudgetTimeout):
+            take(shared, clock, key, within=1)
+    shared.throttled(grant)
+    assert shared.per_minute(Bucket.JOB_OPERATION, PROJECT, REGION) == 1  # the floor
+    assert shared.per_minute(Bucket.DEFAULT, PROJECT, REGION) == 2
+
+
+def test_a_429_halves_the_limit_once_per_shrink_down_to_a_floor(clock: FakeClock) -> None:
+    shared = budget(clock, per_minute=30)
+    first, second = take(shared, clock), take(shared, clock)
+    shared.throttled(first)
+    assert shared.per_minute(Bucket.DEFAULT, PROJECT, REGION) == 15
+    shared.throttled(second)  # sent before the shrink: says nothing about 15 a minute
+    assert shared.per_minute(Bucket.DEFAULT, PROJECT, REGION) == 15
+    shared.throttled(take(shared, clock))
+    assert shared.per_minute(Bucket.DEFAULT, PROJECT, REGION) == 7
+    shared.throttled(take(shared, clock))
+    assert shared.per_minute(Bucket.DEFAULT, PROJECT, REGION) == FLOOR_PER_MINUTE
+    assert shared.per_minute(Bucket.DEFAULT) == 30  # the configured value is unchanged
+
+
+def test_the_limit_recovers_gradually_without_further_429s(clock: FakeClock) -> None:
+    shared = budget(clock, per_minute=30)
+    shared.throttled(take(shared, clock))  # 15, then one more every 120 / 15 = 8 s
+    seen = []
+    for _ in range(4):
+        clock.advance(30)
+        seen.append(shared.per_minute(Bucket.DEFAULT, PROJECT, REGION))
+    assert seen == [18, 22, 26, 30]
+
+
+def test_a_shrunk_limit_holds_back_requests_until_it_grows(clock: FakeClock) -> None:
+    shared = budget(clock, per_minute=10)
+    grants = [take(shared, clock) for _ in range(4)]
+    shared.throttled(grants[-1])  # 5 a minute, one more every 120 / 5 = 24 s
+    assert take(shared, clock).at == 0  # the fifth still fits
+    assert take(shared, clock).at == 24  # the sixth waits for the limit to grow to 6
+    assert take(shared, clock).at == 48
+
+
+class StampedSession(requests.Session):
+    """Notes the fake time each request is sent at."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__()
+        self._clock = clock
+        self.stamps: list[float] = []
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.stamps.append(self._clock())
+        return super().request(*args, **kwargs)
+
+
+def test_the_client_keeps_to_the_budget_against_the_emulator(
+    admin: EmulatorAdmin, emulator: DataprocEmulator, clock: FakeClock
+) -> None:
+    shared, stamped = budget(clock, per_minute=30), StampedSession(clock)
+    client = DataprocClient(stamped, emulator.base_url, 5.0, shared, sleep=clock.advance)
+    name = f"projects/{PROJECT}/regions/{REGION}/operations/op-1"
+    admin.seed_operation(name=name)
+
+    for _ in range(45):
+        client.get(name, FakeDeadline(clock, 120))
+    assert len(admin.requests()) == 45
+    assert most_in_one_window(stamped.stamps) == 30
+    assert stamped.stamps[29] == 0 and stamped.stamps[30] == 60  # waited for the window
+
+    admin.add_fault(
+        method="GET", pathRegex="op-1$", times=1, status=429, statusName="RESOURCE_EXHAUSTED"
+    )
+    client.get(name, FakeDeadline(clock, 120))
+    log = admin.requests()
+    assert [entry["fault"] is not None for entry in log[-2:]] == [True, False]
+    # Sent at 60 with 15 in the window, answered 429: the limit fell to 15 a minute, so
+    # the retry waited until it had grown back to 17 (one more every 120 / 15 = 8 s).
+    assert stamped.stamps[-2:] == [60, 76]
+    assert client.budget.per_minute(Bucket.DEFAULT, PROJECT, REGION) == 17
+
+    with pytest.raises(TransientFailure, match="has no slot before the deadline"):
+        client.get(name, FakeDeadline(clock, 1))
+    assert len(admin.requests()) == len(log)  # nothing was sent
