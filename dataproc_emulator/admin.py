@@ -27,6 +27,24 @@ class EmulatorAdmin:
     def seed_operations(self, seeds: list[dict[str, Any]]) -> None:
         self._call("POST", "/_emulator/operations:bulk", {"operations": seeds})
 
+    def seed_job(self, **seed: Any) -> dict[str, Any]:
+        return self._call("POST", "/_emulator/jobs", seed)
+
+    def seed_jobs(self, seeds: list[dict[str, Any]]) -> int:
+        return self._call("POST", "/_emulator/jobs:bulk", {"jobs": seeds})["seeded"]
+
+    def job_internals(self, name: str) -> dict[str, Any]:
+        return self._call("GET", f"/_emulator/jobs/{name}")
+
+    def seed_session(self, **seed: Any) -> dict[str, Any]:
+        return self._call("POST", "/_emulator/sessions", seed)
+
+    def seed_sessions(self, seeds: list[dict[str, Any]]) -> int:
+        return self._call("POST", "/_emulator/sessions:bulk", {"sessions": seeds})["seeded"]
+
+    def session_internals(self, name: str) -> dict[str, Any]:
+        return self._call("GET", f"/_emulator/sessions/{name}")
+
     def seed_batch(self, **seed: Any) -> dict[str, Any]:
         return self._call("POST", "/_emulator/batches", seed)
 
@@ -47,6 +65,13 @@ class EmulatorAdmin:
 
     def clear_requests(self) -> None:
         self._call("DELETE", "/_emulator/requests")
+
+    def request_counts(self) -> dict[str, Any]:
+        return self._call("GET", "/_emulator/requestCounts")
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the emulator's clock forward: scripted delays and quota windows pass."""
+        return self._call("POST", "/_emulator/clock", {"advanceSeconds": seconds})["offsetSeconds"]
 
     def settings(self, **settings: Any) -> dict[str, Any]:
         return self._call("POST", "/_emulator/settings", settings)

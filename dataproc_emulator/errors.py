@@ -35,15 +35,20 @@ class ApiError(Exception):
         message: str,
         status: str | None = None,
         retry_after: str | None = None,
+        details: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(message)
         self.http_status = http_status
         self.message = message
         self.status = status or CANONICAL_BY_HTTP.get(http_status, "UNKNOWN")
         self.retry_after = retry_after
+        self.details = details or []
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.http_status, "message": self.message, "status": self.status}}
+        error = {"code": self.http_status, "message": self.message, "status": self.status}
+        if self.details:  # Any-typed google.rpc details, e.g. ErrorInfo for a quota error
+            error["details"] = self.details
+        return {"error": error}
 
 
 def invalid(message: str) -> ApiError:
@@ -52,3 +57,16 @@ def invalid(message: str) -> ApiError:
 
 def not_found(message: str) -> ApiError:
     return ApiError(404, message)
+
+
+def failed_precondition(message: str) -> ApiError:
+    return ApiError(400, message, "FAILED_PRECONDITION")
+
+
+def denied(permission: str, name: str) -> ApiError:
+    """IAM's answer; Google words it the same whether or not the resource exists."""
+    return ApiError(
+        403,
+        f"Permission '{permission}' denied on resource "
+        f"'//dataproc.googleapis.com/{name}' (or it may not exist).",
+    )

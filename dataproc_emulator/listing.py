@@ -1,10 +1,11 @@
-"""List filters and page tokens for operations.list and batches.list.
+"""List filters and page tokens for the list methods.
 
-Filters are the subset Google documents for these two methods: clauses
-``field OP value`` joined by AND (or by plain spaces, an implicit AND), values bare
-or double-quoted, ``*`` matching any value. Anything else is a 400, as Google answers
-for filters it cannot parse, so a client bug shows up here rather than as a silently
-unfiltered list.
+Filters are the subset Google documents for these methods: clauses ``field OP value``
+joined by AND (or by plain spaces, an implicit AND) and, where a method documents it,
+by OR (which binds tighter than AND, as in AIP-160); values bare or quoted (single or
+double quotes, as AIP-160 allows), ``*`` matching any value. Anything else is a 400,
+as Google answers for filters it cannot parse, so a client bug shows up here rather
+than as a silently unfiltered list.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ T = TypeVar("T")
 MAX_PAGE_SIZE = 1000
 _CLAUSE = re.compile(
     r"\s*(?P<field>[A-Za-z_]\w*(?:\.[\w-]+)*)\s*(?P<op>!=|<=|>=|=|<|>)\s*"
-    r'(?P<value>"(?:[^"\\]|\\.)*"|[^\s"()=<>!]+)'
+    r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s"'()=<>!]+)"""
 )
 _ORDERING = frozenset({"<", ">", "<=", ">="})
+ALL_OPERATORS = frozenset({"=", "!=", *_ORDERING})
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,11 @@ class Clause:
 
 
 class FilterLanguage(Generic[T]):
-    """The fields one list method can filter on, and how to read them off an item."""
+    """The fields one list method can filter on, and how to read them off an item.
+
+    ``operators`` and ``choices`` (field -> the values it may be compared with) narrow
+    the language to what a method documents; ``disjunction`` enables OR.
+    """
 
     def __init__(
         self,
@@ -46,44 +52,61 @@ class FilterLanguage(Generic[T]):
         labels: Callable[[T], Mapping[str, str]],
         conjunction: str = "AND",
         timestamps: frozenset[str] = frozenset(),
+        operators: frozenset[str] = ALL_OPERATORS,
+        choices: Mapping[str, frozenset[str]] | None = None,
+        disjunction: str | None = None,
     ) -> None:
         self._fields = fields
         self._labels = labels
         self._joint = re.compile(rf"\s+(?:(?:{conjunction})\s+)?")
+        self._or = re.compile(rf"\s+(?:{disjunction})\s+") if disjunction else None
         self._timestamps = timestamps
+        self._operators = operators
+        self._choices = choices or {}
 
     def compile(self, text: str) -> Callable[[T], bool]:
-        clauses = self.parse(text)
-        return lambda item: all(self._holds(clause, item) for clause in clauses)
+        groups = self.parse(text)
+        return lambda item: all(any(self._holds(c, item) for c in group) for group in groups)
 
-    def parse(self, text: str) -> list[Clause]:
-        clauses: list[Clause] = []
+    def parse(self, text: str) -> list[list[Clause]]:
+        """Clauses grouped by AND: every group must hold, any clause of a group may."""
+        groups: list[list[Clause]] = []
         pos = 0
         while text[pos:].strip():
-            if clauses:
-                joint = self._joint.match(text, pos)
+            either = None
+            if groups:
+                either = self._or.match(text, pos) if self._or else None
+                joint = either or self._joint.match(text, pos)
                 if joint is None:
                     raise invalid(f"Invalid filter {text!r}: expected AND at {text[pos:]!r}")
                 pos = joint.end()
             match = _CLAUSE.match(text, pos)
             if match is None:
                 raise invalid(f"Invalid filter {text!r}: cannot parse {text[pos:]!r}")
-            clauses.append(self._clause(match))
+            if either:
+                groups[-1].append(self._clause(match))
+            else:
+                groups.append([self._clause(match)])
             pos = match.end()
-        return clauses
+        return groups
 
     def _clause(self, match: re.Match[str]) -> Clause:
         field, op, value = match.group("field", "op", "value")
-        if value.startswith('"'):
+        if value[0] in "\"'":
             value = re.sub(r"\\(.)", r"\1", value[1:-1])
         if not field.startswith("labels.") and field not in self._fields:
             known = [*sorted(self._fields), "labels.KEY"]
             raise invalid(f"Invalid filter: unknown field {field!r}; supported: {known}")
+        if op not in self._operators:
+            raise invalid(f"Invalid filter: {op} is not supported; use {sorted(self._operators)}")
         if op in _ORDERING:
             if field not in self._timestamps:
                 supported = sorted(self._timestamps)
                 raise invalid(f"Invalid filter: {op} is only supported on {supported}")
             _parse_time(value)
+        allowed = self._choices.get(field)
+        if allowed is not None and value not in allowed | {"*"}:
+            raise invalid(f"Invalid filter: {field} can only be {sorted(allowed)}, not {value!r}")
         return Clause(field, op, value)
 
     def _holds(self, clause: Clause, item: T) -> bool:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import invalid, not_found
+from .errors import ApiError, invalid, not_found
+from .sessions import check_request_id
 from .state import EmulatorState
 
 Handler = Callable[[EmulatorState, re.Match[str], dict[str, str], bytes], dict[str, Any]]
@@ -20,18 +21,41 @@ Handler = Callable[[EmulatorState, re.Match[str], dict[str, str], bytes], dict[s
 
 @dataclass(frozen=True)
 class Route:
+    """``names``: HTTP verb -> the API method it is (e.g. "jobs.get"), which is what
+    requests are counted and rate-limited as; only the real API has them."""
+
     pattern: re.Pattern[str]
     methods: dict[str, Handler]
+    names: dict[str, str] = field(default_factory=dict)
 
 
-def resolve(routes: list[Route], method: str, path: str) -> tuple[Handler, re.Match[str]]:
-    """Google's front end answers 404 both for an unknown path and for a known path with
-    the wrong verb (no HTTP rule matches either way), so this does too."""
+@dataclass(frozen=True)
+class Resolved:
+    handler: Handler
+    match: re.Match[str]
+    api_method: str
+
+
+def find(routes: list[Route], method: str, path: str) -> Resolved | None:
     for route in routes:
         match = route.pattern.fullmatch(path)
         if match is not None and method in route.methods:
-            return route.methods[method], match
-    raise not_found(f"The requested URL {path} with method {method} was not found.")
+            name = route.names.get(method, "unknown")
+            return Resolved(route.methods[method], match, name)
+    return None
+
+
+def resolve(routes: list[Route], method: str, path: str) -> Resolved:
+    found = find(routes, method, path)
+    if found is None:
+        raise unrouted(method, path)
+    return found
+
+
+def unrouted(method: str, path: str) -> ApiError:
+    """Google's front end answers 404 both for an unknown path and for a known path with
+    the wrong verb (no HTTP rule matches either way), so this does too."""
+    return not_found(f"The requested URL {path} with method {method} was not found.")
 
 
 def _json(body: bytes) -> Any:
@@ -54,25 +78,49 @@ def _numeric_enums(query: dict[str, str]) -> bool:
     return "enum-encoding=int" in query.get("$alt", "")
 
 
+def _cancel_job(
+    state: EmulatorState, match: re.Match[str], query: dict[str, str], body: bytes
+) -> Any:
+    # CancelJobRequest's fields all sit in the path, so its body (body: "*") is {}.
+    if _json(body) != {}:
+        raise invalid("Invalid JSON payload received. CancelJob takes an empty body {}.")
+    return state.cancel_job(match[1], _numeric_enums(query))
+
+
+def _terminate(
+    state: EmulatorState, match: re.Match[str], query: dict[str, str], body: bytes
+) -> Any:
+    request_id = check_request_id(_json(body))
+    return state.terminate_session(match[1], request_id, _numeric_enums(query))
+
+
+_OPERATION = r"projects/[^/]+/regions/[^/]+/operations/[^/:]+"
+_JOB = r"projects/[^/]+/regions/[^/]+/jobs/[^/:]+"
+_SESSION = r"projects/[^/]+/locations/[^/]+/sessions/[^/:]+"
+
 REAL_API: list[Route] = [
     Route(
-        re.compile(r"/v1/(projects/[^/]+/regions/[^/]+/operations/[^/:]+):cancel"),
+        re.compile(rf"/v1/({_OPERATION}):cancel"),
         {"POST": _cancel},
+        {"POST": "operations.cancel"},
     ),
     Route(
-        re.compile(r"/v1/(projects/[^/]+/regions/[^/]+/operations/[^/:]+)"),
+        re.compile(rf"/v1/({_OPERATION})"),
         {
             "GET": lambda state, match, _q, _b: state.get_operation(match[1]),
             "DELETE": lambda state, match, _q, _b: state.delete_operation(match[1]),
         },
+        {"GET": "operations.get", "DELETE": "operations.delete"},
     ),
     Route(
         re.compile(r"/v1/(projects/[^/]+/regions/[^/]+/operations)"),
         {"GET": lambda state, match, query, _b: state.list_operations(match[1], query)},
+        {"GET": "operations.list"},
     ),
     Route(
         re.compile(r"/v1/(projects/[^/]+/locations/[^/]+/batches/[^/:]+)"),
         {"GET": lambda state, match, query, _b: state.get_batch(match[1], _numeric_enums(query))},
+        {"GET": "batches.get"},
     ),
     Route(
         re.compile(r"/v1/(projects/[^/]+/locations/[^/]+)/batches"),
@@ -81,16 +129,56 @@ REAL_API: list[Route] = [
                 match[1], query, _numeric_enums(query)
             )
         },
+        {"GET": "batches.list"},
+    ),
+    Route(re.compile(rf"/v1/({_JOB}):cancel"), {"POST": _cancel_job}, {"POST": "jobs.cancel"}),
+    Route(
+        re.compile(rf"/v1/({_JOB})"),
+        {"GET": lambda state, match, query, _b: state.get_job(match[1], _numeric_enums(query))},
+        {"GET": "jobs.get"},
+    ),
+    Route(
+        re.compile(r"/v1/(projects/[^/]+/regions/[^/]+)/jobs"),
+        {
+            "GET": lambda state, match, query, _b: state.list_jobs(
+                match[1], query, _numeric_enums(query)
+            )
+        },
+        {"GET": "jobs.list"},
+    ),
+    Route(
+        re.compile(rf"/v1/({_SESSION}):terminate"),
+        {"POST": _terminate},
+        {"POST": "sessions.terminate"},
+    ),
+    Route(
+        re.compile(rf"/v1/({_SESSION})"),
+        {"GET": lambda state, match, query, _b: state.get_session(match[1], _numeric_enums(query))},
+        {"GET": "sessions.get"},
+    ),
+    Route(
+        re.compile(r"/v1/(projects/[^/]+/locations/[^/]+)/sessions"),
+        {
+            "GET": lambda state, match, query, _b: state.list_sessions(
+                match[1], query, _numeric_enums(query)
+            )
+        },
+        {"GET": "sessions.list"},
     ),
 ]
 
 
-def _bulk(state: EmulatorState, _m: re.Match[str], _q: dict[str, str], body: bytes) -> Any:
-    payload = _json(body)
-    seeds = payload.get("operations") if isinstance(payload, dict) else None
-    if not isinstance(seeds, list):
-        raise invalid('bulk seeding takes {"operations": [seed, ...]}')
-    return {"seeded": len(state.seed_operations(seeds))}
+def _bulk(key: str, seed: Callable[[EmulatorState, list[Any]], list[Any]]) -> Handler:
+    """``{key: [seed, ...]}`` -> ``{"seeded": n}``; all or nothing."""
+
+    def handler(state: EmulatorState, _m: re.Match[str], _q: dict[str, str], body: bytes) -> Any:
+        payload = _json(body)
+        seeds = payload.get(key) if isinstance(payload, dict) else None
+        if not isinstance(seeds, list):
+            raise invalid(f'bulk seeding takes {{"{key}": [seed, ...]}}')
+        return {"seeded": len(seed(state, seeds))}
+
+    return handler
 
 
 def _done(action: Callable[[], object]) -> dict[str, Any]:
@@ -107,7 +195,10 @@ ADMIN_API: list[Route] = [
         re.compile(r"/_emulator/operations"),
         {"POST": lambda state, _m, _q, body: state.seed_operation(_json(body))},
     ),
-    Route(re.compile(r"/_emulator/operations:bulk"), {"POST": _bulk}),
+    Route(
+        re.compile(r"/_emulator/operations:bulk"),
+        {"POST": _bulk("operations", EmulatorState.seed_operations)},
+    ),
     Route(
         re.compile(r"/_emulator/operations/(projects/.+)"),
         {"GET": lambda state, match, _q, _b: state.operation_internals(match[1])},
@@ -115,6 +206,27 @@ ADMIN_API: list[Route] = [
     Route(
         re.compile(r"/_emulator/batches"),
         {"POST": lambda state, _m, _q, body: state.seed_batch(_json(body))},
+    ),
+    Route(
+        re.compile(r"/_emulator/jobs"),
+        {"POST": lambda state, _m, _q, body: state.seed_job(_json(body))},
+    ),
+    Route(re.compile(r"/_emulator/jobs:bulk"), {"POST": _bulk("jobs", EmulatorState.seed_jobs)}),
+    Route(
+        re.compile(r"/_emulator/jobs/(projects/.+)"),
+        {"GET": lambda state, match, _q, _b: state.job_internals(match[1])},
+    ),
+    Route(
+        re.compile(r"/_emulator/sessions"),
+        {"POST": lambda state, _m, _q, body: state.seed_session(_json(body))},
+    ),
+    Route(
+        re.compile(r"/_emulator/sessions:bulk"),
+        {"POST": _bulk("sessions", EmulatorState.seed_sessions)},
+    ),
+    Route(
+        re.compile(r"/_emulator/sessions/(projects/.+)"),
+        {"GET": lambda state, match, _q, _b: state.session_internals(match[1])},
     ),
     Route(
         re.compile(r"/_emulator/faults"),
@@ -130,6 +242,14 @@ ADMIN_API: list[Route] = [
             "GET": lambda state, _m, _q, _b: {"requests": state.requests()},
             "DELETE": lambda state, _m, _q, _b: _done(state.clear_requests),
         },
+    ),
+    Route(
+        re.compile(r"/_emulator/requestCounts"),
+        {"GET": lambda state, _m, _q, _b: state.request_counts()},
+    ),
+    Route(
+        re.compile(r"/_emulator/clock"),
+        {"POST": lambda state, _m, _q, body: state.advance_clock(_json(body))},
     ),
     Route(
         re.compile(r"/_emulator/settings"),

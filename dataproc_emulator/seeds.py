@@ -9,8 +9,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import jobs, sessions
 from .errors import invalid
+from .jobs import JobRecord
 from .records import KINDS, BatchRecord, OperationRecord, new_uuid
+from .sessions import SessionRecord
 
 OPERATION_NAME = re.compile(r"projects/[^/]+/regions/[^/]+/operations/[^/:]+")
 BATCH_NAME = re.compile(r"projects/([^/]+)/locations/([^/]+)/batches/[^/:]+")
@@ -36,6 +39,41 @@ _OPERATION_KEYS = frozenset(
 )
 _WHEN_DONE = frozenset({"failed_precondition", "silent"})
 _BATCH_KEYS = frozenset({"name", "operation", "labels", "state"})
+# JobReference.jobId: letters, digits, underscores and hyphens, at most 100.
+JOB_NAME = re.compile(r"projects/([^/]+)/regions/([^/]+)/jobs/([A-Za-z0-9_-]{1,100})")
+SESSION_NAME = re.compile(r"projects/[^/]+/locations/[^/]+/sessions/[^/:]+")
+_JOB_KEYS = frozenset(
+    {
+        "name",
+        "state",
+        "labels",
+        "clusterName",
+        "clusterUuid",
+        "jobUuid",
+        "submittedSecondsAgo",
+        "setupSeconds",
+        "completesAfterSeconds",
+        "completion",
+        "details",
+        "onCancel",
+        "cancelSeconds",
+        "getForbidden",
+    }
+)
+_UNFINISHED_JOB_STATES = frozenset({"PENDING", "SETUP_DONE", "RUNNING", "ATTEMPT_FAILURE"})
+_SESSION_KEYS = frozenset(
+    {
+        "name",
+        "uuid",
+        "state",
+        "stateMessage",
+        "labels",
+        "createdSecondsAgo",
+        "terminateSeconds",
+        "onTerminate",
+        "getForbidden",
+    }
+)
 
 
 def operation_from_seed(seed: Any, now: float, default_name: str | None = None) -> OperationRecord:
@@ -74,9 +112,7 @@ def batch_from_seed(seed: Any, now: float) -> BatchRecord:
     match = BATCH_NAME.fullmatch(name) if isinstance(name, str) else None
     if match is None:
         raise invalid(f"batch name {name!r} is not projects/P/locations/L/batches/B")
-    labels = _object(seed.get("labels", {}), "labels")
-    if not all(isinstance(value, str) for value in labels.values()):
-        raise invalid("labels values must be strings")
+    labels = _labels(seed)
     op_seed = dict(_object(seed.get("operation", {}), "operation", _OPERATION_KEYS))
     if op_seed.setdefault("kind", "batch") != "batch":
         raise invalid("a batch's operation has kind batch")
@@ -91,6 +127,76 @@ def batch_from_seed(seed: Any, now: float) -> BatchRecord:
     op = operation_from_seed(op_seed, now, default_op)
     state = _choice(seed, "state", BATCH_STATES, None)
     return BatchRecord(name=name, operation=op, labels=labels, state_override=state)
+
+
+def job_from_seed(seed: Any, now: float) -> JobRecord:
+    seed = _object(seed, "job seed", _JOB_KEYS)
+    name = seed.get("name")
+    match = JOB_NAME.fullmatch(name) if isinstance(name, str) else None
+    if match is None:
+        raise invalid(f"job name {name!r} is not projects/P/regions/R/jobs/ID")
+    project, region, job_id = match.groups()
+    setup = _number(seed, "setupSeconds", None)
+    state = _choice(seed, "state", jobs.SEEDABLE_STATES, "SETUP_DONE" if setup else "RUNNING")
+    completes_after = _number(seed, "completesAfterSeconds", None)
+    if setup is not None and state not in ("SETUP_DONE", "RUNNING"):
+        raise invalid("setupSeconds is for a job seeded in SETUP_DONE (or RUNNING)")
+    if completes_after is not None and state not in _UNFINISHED_JOB_STATES:
+        raise invalid(f"completesAfterSeconds is for an unfinished job, not {state}")
+    if completes_after is not None and setup is not None and completes_after < setup:
+        raise invalid("completesAfterSeconds must not be before setupSeconds ends")
+    return JobRecord(
+        project=project,
+        region=region,
+        job_id=job_id,
+        seeded=now,
+        submitted=now - (_number(seed, "submittedSecondsAgo", 0.0) or 0.0),
+        initial="RUNNING" if setup is not None else state,
+        setup_seconds=setup,
+        completes_after=completes_after,
+        completion=_choice(seed, "completion", frozenset({"DONE", "ERROR"}), "DONE"),
+        details=_string(seed, "details"),
+        on_cancel=_choice(seed, "onCancel", jobs.ON_CANCEL, "cancel"),
+        cancel_seconds=_number(seed, "cancelSeconds", 0.0) or 0.0,
+        get_forbidden=_flag(seed, "getForbidden"),
+        cluster_name=_string(seed, "clusterName") or "emulator-cluster",
+        cluster_uuid=_string(seed, "clusterUuid") or new_uuid(),
+        job_uuid=_string(seed, "jobUuid") or new_uuid(),
+        labels=_labels(seed),
+    )
+
+
+def session_from_seed(seed: Any, now: float) -> SessionRecord:
+    seed = _object(seed, "session seed", _SESSION_KEYS)
+    name = seed.get("name")
+    if not isinstance(name, str) or not SESSION_NAME.fullmatch(name):
+        raise invalid(f"session name {name!r} is not projects/P/locations/L/sessions/S")
+    return SessionRecord(
+        name=name,
+        created=now - (_number(seed, "createdSecondsAgo", 0.0) or 0.0),
+        seeded=now,
+        initial=_choice(seed, "state", sessions.SEEDABLE_STATES, "ACTIVE"),
+        state_message=_string(seed, "stateMessage"),
+        terminate_seconds=_number(seed, "terminateSeconds", 0.0) or 0.0,
+        on_terminate=_choice(seed, "onTerminate", sessions.ON_TERMINATE, "terminate"),
+        get_forbidden=_flag(seed, "getForbidden"),
+        labels=_labels(seed),
+        uid=_string(seed, "uuid") or new_uuid(),
+    )
+
+
+def _labels(seed: dict[str, Any]) -> dict[str, str]:
+    labels = _object(seed.get("labels", {}), "labels")
+    if not all(isinstance(value, str) for value in labels.values()):
+        raise invalid("labels values must be strings")
+    return dict(labels)
+
+
+def _string(seed: dict[str, Any], key: str) -> str | None:
+    value = seed.get(key)
+    if value is not None and not isinstance(value, str):
+        raise invalid(f"{key}={value!r}: expected a string")
+    return value
 
 
 def _object(value: Any, what: str, keys: frozenset[str] | None = None) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .errors import ApiError
 from .faults import Fault
-from .routes import ADMIN_API, REAL_API, resolve
+from .routes import ADMIN_API, REAL_API, Resolved, find, resolve, unrouted
 from .state import EmulatorState
 
 JSON_TYPE = "application/json; charset=UTF-8"
@@ -93,31 +93,41 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
             if url.path.startswith("/_emulator/"):
-                handler, match = resolve(ADMIN_API, self.command, url.path)
+                found = resolve(ADMIN_API, self.command, url.path)
             else:
-                if not self._before_real_api(url.path, query, body):
+                routed = find(REAL_API, self.command, url.path)
+                if not self._before_real_api(routed, url.path, query, body):
                     return
-                handler, match = resolve(REAL_API, self.command, url.path)
-            self._send(200, JSON_TYPE, _encode(handler(self.server.state, match, query, body)))
+                if routed is None:
+                    raise unrouted(self.command, url.path)
+                found = routed
+            payload = found.handler(self.server.state, found.match, query, body)
+            self._send(200, JSON_TYPE, _encode(payload))
         except ApiError as error:
             headers = {"Retry-After": error.retry_after} if error.retry_after else {}
             self._send(error.http_status, JSON_TYPE, _encode(error.body()), headers)
 
-    def _before_real_api(self, path: str, query: dict[str, str], body: bytes) -> bool:
-        """Log, simulate latency, then play any fault. False: the fault already answered
-        (or refused to); nothing may change state after a fault that answered."""
+    def _before_real_api(
+        self, found: Resolved | None, path: str, query: dict[str, str], body: bytes
+    ) -> bool:
+        """Log and count, simulate latency, then answer a quota refusal or play any
+        fault. False: the fault already answered (or refused to); nothing may change
+        state after a fault that answered."""
         state = self.server.state
-        fault = state.begin_request(
+        admission = state.begin_request(
             self.command,
             path,
             query,
             "Authorization" in self.headers,
             body.decode("utf-8", "replace"),
+            "unknown" if found is None else found.api_method,
         )
         latency = state.settings.latency_seconds
         if latency:
             time.sleep(latency)
-        return fault is None or self._play(fault)
+        if admission.refusal is not None:
+            raise admission.refusal
+        return admission.fault is None or self._play(admission.fault)
 
     def _play(self, fault: Fault) -> bool:
         if fault.action == "delay":

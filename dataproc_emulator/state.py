@@ -1,4 +1,5 @@
-"""The emulator's model: operations, batches, faults, request log and settings.
+"""The emulator's model: operations, batches, jobs, sessions, faults, request log,
+counts and settings.
 
 One lock guards everything. Requests are short (no I/O happens under the lock; the
 simulated latency is slept by the HTTP layer outside it), so a single lock is both
@@ -8,63 +9,99 @@ the simplest correct choice and fast enough for thousands of requests a second.
 from __future__ import annotations
 
 import itertools
+import math
+import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ApiError, invalid, not_found
+from . import jobs, sessions
+from .errors import ApiError, denied, invalid, not_found
 from .faults import Fault, fault_from_seed
+from .jobs import JobRecord
 from .listing import FilterLanguage, legacy_operations_filter, page_size, paginate
-from .records import BatchRecord, OperationRecord, batch_enums_as_numbers, timestamp
-from .seeds import batch_from_seed, operation_from_seed
+from .metering import Meter
+from .records import BatchRecord, OperationRecord, batch_enums_as_numbers, new_uuid, timestamp
+from .seeds import batch_from_seed, job_from_seed, operation_from_seed, session_from_seed
+from .sessions import SessionRecord
+from .settings import Settings, settings_from_update
 
 # The request log is for tests and benchmarks; the cap only stops a soak run from
 # growing without bound.
 REQUEST_LOG_LIMIT = 100_000
 OPERATIONS_PAGE_SIZE = 100
 BATCHES_PAGE_SIZE = 20  # ListBatchesRequest documents 20 (operations use 100)
-# orderBy -> newest first? (the docs name only "" and "create_time desc")
-_BATCH_ORDERS = {"": False, "create_time": False, "create_time desc": True}
+# Neither default is documented; assumed: jobs like operations, sessions like batches.
+JOBS_PAGE_SIZE = 100
+SESSIONS_PAGE_SIZE = 20
+# orderBy -> newest first? (the docs name only "" and "create_time desc"; sessions
+# document no values and are assumed to take the batches' ones)
+_CREATE_TIME_ORDERS = {"": False, "create_time": False, "create_time desc": True}
+_LOCATION = re.compile(r"/v1/projects/([^/]+)/(?:regions|locations)/([^/:]+)")
 
 
-@dataclass
-class Settings:
-    latency_seconds: float = 0.0
-    ignore_filter: bool = False
+@dataclass(frozen=True)
+class Admission:
+    """What happens to a real-API request before its handler: a fault to play, or a
+    refusal (the quota's 429) to answer instead."""
 
-    def to_json(self) -> dict[str, Any]:
-        return {"latencySeconds": self.latency_seconds, "ignoreFilter": self.ignore_filter}
+    fault: Fault | None
+    refusal: ApiError | None
 
 
 class EmulatorState:
-    """Everything the HTTP layer reads and changes; all methods are thread-safe."""
+    """Everything the HTTP layer reads and changes; all methods are thread-safe.
+
+    Time is the emulator's clock: the monotonic clock plus whatever the admin API has
+    advanced it by, so tests can jump over scripted delays and quota windows.
+    """
 
     def __init__(self, latency_seconds: float = 0.0) -> None:
         self._lock = threading.Lock()
         self._startup_latency = latency_seconds
+        self._clock_offset = 0.0
         self._operations: dict[str, OperationRecord] = {}
         self._batches: dict[str, BatchRecord] = {}
+        self._jobs: dict[str, JobRecord] = {}
+        self._sessions: dict[str, SessionRecord] = {}
         self._faults: list[Fault] = []
         self._log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
+        self._meter = Meter()
         self._seq = itertools.count(1)
         self.settings = Settings(latency_seconds)
+
+    def now(self) -> float:
+        return time.monotonic() + self._clock_offset
 
     # ---- admin API ----------------------------------------------------------------
 
     def reset(self) -> None:
-        """Back to a fresh start; the latency given at startup (--latency-ms) survives."""
+        """Back to a fresh start; the latency given at startup (--latency-ms) survives,
+        and so does the clock (it never goes back)."""
         with self._lock:
             self._operations.clear()
             self._batches.clear()
+            self._jobs.clear()
+            self._sessions.clear()
             self._faults.clear()
             self._log.clear()
+            self._meter.clear()
             self.settings = Settings(self._startup_latency)
+
+    def advance_clock(self, body: Any) -> dict[str, Any]:
+        seconds = body.get("advanceSeconds") if isinstance(body, dict) else None
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise invalid('the clock takes {"advanceSeconds": n} with n >= 0')
+        with self._lock:
+            self._clock_offset += float(seconds)
+            return {"offsetSeconds": self._clock_offset}
 
     def seed_operations(self, seeds: list[Any]) -> list[OperationRecord]:
         """All or nothing: every seed is checked before any is stored."""
-        now = time.monotonic()
+        now = self.now()
         records = [operation_from_seed(seed, now) for seed in seeds]
         with self._lock:
             for op in records:
@@ -73,31 +110,86 @@ class EmulatorState:
 
     def seed_operation(self, seed: Any) -> dict[str, Any]:
         (op,) = self.seed_operations([seed])
-        return op.to_json(time.monotonic())
+        return op.to_json(self.now())
 
     def seed_batch(self, seed: Any) -> dict[str, Any]:
-        batch = batch_from_seed(seed, time.monotonic())
+        batch = batch_from_seed(seed, self.now())
         with self._lock:
             self._store_operation(batch.operation)
             self._batches.pop(batch.name, None)
             batch.seq = next(self._seq)
             self._batches[batch.name] = batch
-        return batch.to_json(time.monotonic())
+        return batch.to_json(self.now())
+
+    def seed_jobs(self, seeds: list[Any]) -> list[JobRecord]:
+        """All or nothing, like operations; re-seeding a name replaces it."""
+        now = self.now()
+        records = [job_from_seed(seed, now) for seed in seeds]
+        with self._lock:
+            for job in records:
+                self._jobs.pop(job.name, None)
+                job.seq = next(self._seq)
+                self._jobs[job.name] = job
+        return records
+
+    def seed_job(self, seed: Any) -> dict[str, Any]:
+        (job,) = self.seed_jobs([seed])
+        return job.to_json(self.now())
+
+    def seed_sessions(self, seeds: list[Any]) -> list[SessionRecord]:
+        now = self.now()
+        records = [session_from_seed(seed, now) for seed in seeds]
+        with self._lock:
+            for session in records:
+                self._sessions.pop(session.name, None)
+                session.seq = next(self._seq)
+                self._sessions[session.name] = session
+        return records
+
+    def seed_session(self, seed: Any) -> dict[str, Any]:
+        (session,) = self.seed_sessions([seed])
+        return session.to_json(self.now())
 
     def operation_internals(self, name: str) -> dict[str, Any]:
         with self._lock:
             op = self._operations.get(name)
             if op is None:
                 raise not_found(f"no operation {name} was seeded")
-            now = time.monotonic()
-            requested = op.cancel_requested
+            now = self.now()
             return {
                 "operation": op.to_json(now),
                 "kind": op.kind,
                 "listState": op.list_state(now),
                 "onCancel": op.on_cancel,
-                "cancelRequestTime": None if requested is None else timestamp(requested),
+                "cancelRequestTime": _time_or_none(op.cancel_requested),
                 "seq": op.seq,
+            }
+
+    def job_internals(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            job = self._jobs.get(name)
+            if job is None:
+                raise not_found(f"no job {name} was seeded")
+            return {
+                "job": job.to_json(self.now()),
+                "onCancel": job.on_cancel,
+                "cancelRequestTime": _time_or_none(job.cancel_requested),
+                "seq": job.seq,
+            }
+
+    def session_internals(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            session = self._sessions.get(name)
+            if session is None:
+                raise not_found(f"no session {name} was seeded")
+            op = session.terminate_operation
+            return {
+                "session": session.to_json(self.now()),
+                "onTerminate": session.on_terminate,
+                "terminateRequestTime": _time_or_none(session.terminate_requested),
+                "terminateOperation": None if op is None else op.name,
+                "requestId": session.request_id,
+                "seq": session.seq,
             }
 
     def add_fault(self, seed: Any) -> Fault:
@@ -119,32 +211,44 @@ class EmulatorState:
             return list(self._log)
 
     def clear_requests(self) -> None:
+        """The log and the counts; not the quota's memory of the last minute, which is
+        the simulated server's state rather than an observation of it."""
         with self._lock:
             self._log.clear()
+            self._meter.clear_counts()
+
+    def request_counts(self) -> dict[str, Any]:
+        with self._lock:
+            return self._meter.to_json()
 
     def update_settings(self, body: Any) -> dict[str, Any]:
-        if not isinstance(body, dict) or set(body) - {"latencySeconds", "ignoreFilter"}:
-            raise invalid("settings take only latencySeconds and ignoreFilter")
-        latency = body.get("latencySeconds", self.settings.latency_seconds)
-        ignore = body.get("ignoreFilter", self.settings.ignore_filter)
-        if isinstance(latency, bool) or not isinstance(latency, int | float) or latency < 0:
-            raise invalid("latencySeconds must be a number >= 0")
-        if not isinstance(ignore, bool):
-            raise invalid("ignoreFilter must be true or false")
         with self._lock:
-            self.settings = Settings(float(latency), ignore)
+            self.settings = settings_from_update(self.settings, body)
             return self.settings.to_json()
 
     # ---- the real API -------------------------------------------------------------
 
     def begin_request(
-        self, method: str, path: str, query: dict[str, str], authorized: bool, body: str
-    ) -> Fault | None:
-        """Log a real-API request and take the first fault that applies to it, if any."""
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        authorized: bool,
+        body: str,
+        api_method: str = "unknown",
+    ) -> Admission:
+        """Log and count a real-API request; check its quota, then take the first fault
+        that applies to it, if any (a request over quota never reaches a fault)."""
         with self._lock:
-            fault = next((f for f in self._faults if f.matches(method, path)), None)
-            if fault is not None:
-                fault.consume()
+            location = _location(path) if api_method != "unknown" else None
+            refusal = self._meter.admit(
+                api_method, location, self.now(), self.settings.quota_per_minute
+            )
+            fault = None
+            if refusal is None:
+                fault = next((f for f in self._faults if f.matches(method, path)), None)
+                if fault is not None:
+                    fault.consume()
             self._log.append(
                 {
                     "method": method,
@@ -153,26 +257,28 @@ class EmulatorState:
                     "hasAuthorization": authorized,
                     "body": body,
                     "time": time.time(),
+                    "apiMethod": api_method,
                     "fault": None if fault is None else fault.id,
+                    "quotaExceeded": refusal is not None,
                 }
             )
-            return fault
+            return Admission(fault, refusal)
 
     def get_operation(self, name: str) -> dict[str, Any]:
         with self._lock:
-            return self._readable(name, "get").to_json(time.monotonic())
+            return self._readable(name, "get").to_json(self.now())
 
     def cancel_operation(self, name: str) -> dict[str, Any]:
         """Best effort and asynchronous, like Dataproc: the cancel only *starts* here."""
         with self._lock:
             op = self._readable(name, "cancel")
             if op.on_cancel == "forbidden":
-                raise _denied("cancel", name)
+                raise denied("dataproc.operations.cancel", name)
             if op.on_cancel == "not_found":
                 raise _missing(name)
             if op.on_cancel == "unimplemented":
                 raise ApiError(501, "Operation cancellation is not implemented for this resource.")
-            now = time.monotonic()
+            now = self.now()
             if op.outcome(now) is not None:
                 if op.cancel_when_done == "silent":
                     return {}
@@ -189,7 +295,7 @@ class EmulatorState:
             return {}
 
     def list_operations(self, collection: str, query: dict[str, str]) -> dict[str, Any]:
-        now = time.monotonic()
+        now = self.now()
         language: FilterLanguage[OperationRecord] = FilterLanguage(
             {
                 "status.state": lambda op: op.list_state(now),
@@ -219,12 +325,12 @@ class EmulatorState:
             batch = self._batches.get(name)
             if batch is None:
                 raise not_found(f"Batch not found: {name}")
-            return _render(batch, time.monotonic(), numeric_enums)
+            return _render(batch, self.now(), numeric_enums)
 
     def list_batches(
         self, parent: str, query: dict[str, str], numeric_enums: bool
     ) -> dict[str, Any]:
-        now = time.monotonic()
+        now = self.now()
         language: FilterLanguage[BatchRecord] = FilterLanguage(
             {
                 "batch_id": lambda batch: batch.batch_id,
@@ -236,21 +342,94 @@ class EmulatorState:
             conjunction="AND|and",  # the ListBatchesRequest docs' own example uses "and"
             timestamps=frozenset({"create_time"}),
         )
-        order = " ".join(query.get("orderBy", "").split())
-        if order not in _BATCH_ORDERS:
-            raise invalid(f"Unsupported orderBy {order!r}: use create_time or create_time desc")
+        descending = _newest_first(query)
         keep = language.compile(query.get("filter", ""))
         size = page_size(query.get("pageSize"), BATCHES_PAGE_SIZE)
         prefix = parent + "/batches/"
         with self._lock:
             items = [b for b in self._batches.values() if b.name.startswith(prefix) and keep(b)]
-            descending = _BATCH_ORDERS[order]
             if descending:
                 items.reverse()
             chunk, token = paginate(
                 items, lambda b: b.seq, size, query.get("pageToken"), descending=descending
             )
             return _page("batches", [_render(b, now, numeric_enums) for b in chunk], token)
+
+    def get_job(self, name: str, numeric_enums: bool) -> dict[str, Any]:
+        with self._lock:
+            job = self._readable_job(name, "get")
+            return _numbered(job.to_json(self.now()), jobs.enums_as_numbers, numeric_enums)
+
+    def cancel_job(self, name: str, numeric_enums: bool) -> dict[str, Any]:
+        """Starts the cancel and answers the job as the cancel left it: CANCEL_PENDING,
+        even when the script finishes it in zero seconds."""
+        with self._lock:
+            job = self._readable_job(name, "cancel")
+            if job.on_cancel == "forbidden":
+                raise denied("dataproc.jobs.cancel", name)
+            now = self.now()
+            job.cancel(now)
+            body = job.to_json(now, upto="CANCEL_PENDING")
+            return _numbered(body, jobs.enums_as_numbers, numeric_enums)
+
+    def list_jobs(self, parent: str, query: dict[str, str], numeric_enums: bool) -> dict[str, Any]:
+        now = self.now()
+        keep = jobs.list_filter(query, now)
+        size = page_size(query.get("pageSize"), JOBS_PAGE_SIZE)
+        prefix = parent + "/jobs/"
+        with self._lock:
+            items = [j for j in self._jobs.values() if j.name.startswith(prefix) and keep(j)]
+            chunk, token = paginate(
+                items, lambda j: j.seq, size, query.get("pageToken"), descending=False
+            )
+            rendered = [
+                _numbered(j.to_json(now), jobs.enums_as_numbers, numeric_enums) for j in chunk
+            ]
+            return _page("jobs", rendered, token)
+
+    def get_session(self, name: str, numeric_enums: bool) -> dict[str, Any]:
+        with self._lock:
+            session = self._readable_session(name, "get")
+            body = session.to_json(self.now())
+            return _numbered(body, sessions.enums_as_numbers, numeric_enums)
+
+    def terminate_session(
+        self, name: str, request_id: str | None, numeric_enums: bool
+    ) -> dict[str, Any]:
+        """Answers the terminate operation as it was accepted (not yet done, even for a
+        zero-second script); a repeated requestId answers the same operation as it is."""
+        with self._lock:
+            session = self._readable_session(name, "terminate")
+            if session.on_terminate == "forbidden":
+                raise denied("dataproc.sessions.terminate", name)
+            now = self.now()
+            _, project, _, location, *_ = name.split("/")
+            op_name = f"projects/{project}/regions/{location}/operations/{new_uuid()}"
+            op, started = session.terminate(now, request_id, op_name)
+            if started:
+                self._store_operation(op)
+            body = op.to_json(math.nextafter(op.created, -math.inf) if started else now)
+            return _numbered(body, sessions.operation_enums_as_numbers, numeric_enums)
+
+    def list_sessions(
+        self, parent: str, query: dict[str, str], numeric_enums: bool
+    ) -> dict[str, Any]:
+        now = self.now()
+        descending = _newest_first(query)
+        keep = sessions.filter_language(now).compile(query.get("filter", ""))
+        size = page_size(query.get("pageSize"), SESSIONS_PAGE_SIZE)
+        prefix = parent + "/sessions/"
+        with self._lock:
+            items = [s for s in self._sessions.values() if s.name.startswith(prefix) and keep(s)]
+            if descending:
+                items.reverse()
+            chunk, token = paginate(
+                items, lambda s: s.seq, size, query.get("pageToken"), descending=descending
+            )
+            rendered = [
+                _numbered(s.to_json(now), sessions.enums_as_numbers, numeric_enums) for s in chunk
+            ]
+            return _page("sessions", rendered, token)
 
     # ---- helpers ----------------------------------------------------------------
 
@@ -265,8 +444,24 @@ class EmulatorState:
         if op is None:
             raise _missing(name)
         if op.get_forbidden:
-            raise _denied(verb, name)
+            raise denied(f"dataproc.operations.{verb}", name)
         return op
+
+    def _readable_job(self, name: str, verb: str) -> JobRecord:
+        job = self._jobs.get(name)
+        if job is None:
+            raise not_found(f"Not found: Job {name}")  # assumed wording
+        if job.get_forbidden:
+            raise denied(f"dataproc.jobs.{verb}", name)
+        return job
+
+    def _readable_session(self, name: str, verb: str) -> SessionRecord:
+        session = self._sessions.get(name)
+        if session is None:
+            raise not_found(f"Not found: Session {name}")  # assumed wording
+        if session.get_forbidden:
+            raise denied(f"dataproc.sessions.{verb}", name)
+        return session
 
 
 def _render(batch: BatchRecord, now: float, numeric_enums: bool) -> dict[str, Any]:
@@ -288,9 +483,24 @@ def _missing(name: str) -> ApiError:
     return not_found(f"Operation not found: {name}")
 
 
-def _denied(verb: str, name: str) -> ApiError:
-    return ApiError(
-        403,
-        f"Permission 'dataproc.operations.{verb}' denied on resource "
-        f"'//dataproc.googleapis.com/{name}' (or it may not exist).",
-    )
+def _numbered(
+    body: dict[str, Any], convert: Callable[[dict[str, Any]], dict[str, Any]], numeric: bool
+) -> dict[str, Any]:
+    return convert(body) if numeric else body
+
+
+def _newest_first(query: dict[str, str]) -> bool:
+    order = " ".join(query.get("orderBy", "").split())
+    if order not in _CREATE_TIME_ORDERS:
+        raise invalid(f"Unsupported orderBy {order!r}: use create_time or create_time desc")
+    return _CREATE_TIME_ORDERS[order]
+
+
+def _time_or_none(mono: float | None) -> str | None:
+    return None if mono is None else timestamp(mono)
+
+
+def _location(path: str) -> tuple[str, str] | None:
+    """(project, region) of a real-API path; Dataproc's locations are its regions."""
+    match = _LOCATION.match(path)
+    return None if match is None else (match[1], match[2])

@@ -468,7 +468,11 @@ def test_malformed_filters_are_invalid_argument(api: Api, text: str) -> None:
 
 
 def test_ignore_filter_setting(admin: EmulatorAdmin, api: Api, mixed_operations: None) -> None:
-    assert admin.settings(ignoreFilter=True) == {"latencySeconds": 0.0, "ignoreFilter": True}
+    assert admin.settings(ignoreFilter=True) == {
+        "latencySeconds": 0.0,
+        "ignoreFilter": True,
+        "quotaPerMinute": {},
+    }
     assert len(api.list(OPS, filter="status.state = DONE")["operations"]) == 4
     assert len(api.list(OPS, filter="not a filter at all")["operations"]) == 4
 
@@ -631,7 +635,11 @@ def test_reset_clears_everything(admin: EmulatorAdmin, api: Api) -> None:
     admin.reset()
     assert admin.requests() == []
     assert admin.faults() == []
-    assert admin.settings() == {"latencySeconds": 0.0, "ignoreFilter": False}
+    assert admin.settings() == {
+        "latencySeconds": 0.0,
+        "ignoreFilter": False,
+        "quotaPerMinute": {},
+    }
     assert (api.list(OPS), api.list(BATCHES)) == ({}, {})
 
 

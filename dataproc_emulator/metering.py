@@ -1,0 +1,164 @@
+"""Request counts, per-minute peaks and Dataproc's per-minute quotas.
+
+Dataproc's API quotas are per project, per region and per minute, in three buckets
+that matter here: GetJob, job operations (CancelJob, also SubmitJob, UpdateJob and
+DeleteJob) and everything else. A canceller that sweeps thousands of jobs must stay
+under them, so the benchmark reads the peaks off this meter and tests can make the
+emulator refuse with 429 as Dataproc does.
+
+Windows slide over the emulator's clock: a request counts in the 60 seconds after it
+arrives. Keeping each window as a deque of arrival times makes every update O(1)
+amortised and the peak exact (the busiest window always ends at some request).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from typing import Any
+
+from .errors import ApiError
+
+WINDOW_SECONDS = 60.0
+BUCKETS = ("default", "getJob", "jobOperation")
+_BUCKET_BY_METHOD = {"jobs.get": "getJob", "jobs.cancel": "jobOperation"}
+
+# (limit name as Google publishes it, quota metric, its display name). The limit names
+# are Dataproc's documented quota names; the metric ids and display names follow the
+# pattern of other services' quota errors and are assumed.
+_QUOTAS = {
+    "default": (
+        "DefaultRequestsPerMinutePerProjectPerRegion",
+        "dataproc.googleapis.com/default_requests",
+        "Default requests",
+    ),
+    "getJob": (
+        "GetJobRequestsPerMinutePerProjectPerRegion",
+        "dataproc.googleapis.com/get_job_requests",
+        "GetJob requests",
+    ),
+    "jobOperation": (
+        "JobOperationRequestsPerMinutePerProjectPerRegion",
+        "dataproc.googleapis.com/job_operation_requests",
+        "Job operation requests",
+    ),
+}
+
+
+def bucket_of(api_method: str) -> str:
+    return _BUCKET_BY_METHOD.get(api_method, "default")
+
+
+class _Window:
+    """Arrival times within the last minute."""
+
+    def __init__(self) -> None:
+        self._times: deque[float] = deque()
+
+    def size(self, now: float) -> int:
+        while self._times and self._times[0] <= now - WINDOW_SECONDS:
+            self._times.popleft()
+        return len(self._times)
+
+    def add(self, now: float) -> int:
+        size = self.size(now) + 1
+        self._times.append(now)
+        return size
+
+
+class Meter:
+    """Counts every real-API request; not thread-safe (the state's lock guards it)."""
+
+    def __init__(self) -> None:
+        self.clear_counts()
+        self._usage: dict[tuple[str, str, str], _Window] = {}
+
+    def clear_counts(self) -> None:
+        """What tests observe; the quota's memory of recent usage is kept."""
+        self._total = 0
+        self._rejected = 0
+        self._methods: Counter[str] = Counter()
+        self._buckets: Counter[str] = Counter()
+        self._locations: Counter[str] = Counter()
+        self._windows = {key: _Window() for key in ("all", *BUCKETS)}
+        self._peaks = dict.fromkeys(self._windows, 0)
+
+    def clear(self) -> None:
+        self.clear_counts()
+        self._usage.clear()
+
+    def admit(
+        self,
+        api_method: str,
+        location: tuple[str, str] | None,
+        now: float,
+        quota: dict[str, int],
+    ) -> ApiError | None:
+        """Count one request; answer the quota error if its bucket is used up.
+
+        A refused request is counted like any other (it reached Google) but does not
+        use quota, as a request Google refuses for quota does not.
+        """
+        bucket = bucket_of(api_method)
+        self._total += 1
+        self._methods[api_method] += 1
+        self._buckets[bucket] += 1
+        for key in ("all", bucket):
+            self._peaks[key] = max(self._peaks[key], self._windows[key].add(now))
+        if location is None:  # a path no method serves: Google answers 404, no quota
+            return None
+        project, region = location
+        self._locations[f"projects/{project}/regions/{region}"] += 1
+        usage = self._usage.setdefault((project, region, bucket), _Window())
+        limit = quota.get(bucket)
+        if limit is not None and usage.size(now) >= limit:
+            self._rejected += 1
+            return quota_exceeded(bucket, limit, project, region)
+        usage.add(now)
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "total": self._total,
+            "byMethod": dict(sorted(self._methods.items())),
+            "byBucket": {bucket: self._buckets[bucket] for bucket in BUCKETS},
+            "byLocation": dict(sorted(self._locations.items())),
+            "peakPerMinute": dict(self._peaks),
+            "rejectedByQuota": self._rejected,
+        }
+
+
+def quota_exceeded(bucket: str, limit: int, project: str, region: str) -> ApiError:
+    """The 429 Google's front end sends for a rate quota: message, ErrorInfo and Help.
+
+    The emulator knows no project numbers, so the project id stands in for one.
+    """
+    limit_name, metric, display = _QUOTAS[bucket]
+    message = (
+        f"Quota exceeded for quota metric '{display}' and limit '{limit_name}' of service "
+        f"'dataproc.googleapis.com' for consumer 'project_number:{project}'."
+    )
+    details = [
+        {
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "RATE_LIMIT_EXCEEDED",
+            "domain": "googleapis.com",
+            "metadata": {
+                "consumer": f"projects/{project}",
+                "quota_limit": limit_name,
+                "quota_limit_value": str(limit),
+                "quota_location": region,
+                "quota_metric": metric,
+                "service": "dataproc.googleapis.com",
+            },
+        },
+        {
+            "@type": "type.googleapis.com/google.rpc.Help",
+            "links": [
+                {
+                    "description": "Request a higher quota limit.",
+                    "url": "https://cloud.google.com/docs/quotas/help/request_increase",
+                }
+            ],
+        },
+    ]
+    return ApiError(429, message, "RESOURCE_EXHAUSTED", details=details)
