@@ -1,10 +1,12 @@
-"""dataproc-canceller: a Pub/Sub message names Dataproc work; we cancel it, verify, and report.
+"""dataproc-canceller: a Pub/Sub message names Dataproc work; we stop it, verify, and report.
 
 The whole flow, for one Pub/Sub message:
 
-1. decode   the message into validated targets and rejections (never raises on bad input)
-2. handle   each target: GET, ``:cancel``, GET until done; classify what really happened
-3. publish  one result per target to RESULTS_TOPIC and wait until Pub/Sub confirms each
+1. decode   the message into validated targets and rejections (never raises)
+2. handle   each target: read, stop, read until stopped; classify what really happened
+            (a sweep too big for one message also yields a continuation)
+3. publish  one result per target to RESULTS_TOPIC, then any continuation to
+            TRIGGER_TOPIC, and wait until Pub/Sub confirms each
 4. log      one structured line per result
 5. return   to ack, or raise so Pub/Sub redelivers if a transient failure remains
 
@@ -13,13 +15,15 @@ Settings come from the environment (see README); clients are built on first use.
 
 from __future__ import annotations
 
+import flask
 import functions_framework
 from cloudevents.http import CloudEvent
+from google.auth.exceptions import DefaultCredentialsError
 
-from canceller.dispatch import handle_trigger
-from canceller.logs import log, log_result
+from canceller.dispatch import handle_defect, handle_trigger
+from canceller.logs import log, log_result, trace_request
 from canceller.publishing import PublishFailed
-from canceller.runtime import Runtime
+from canceller.runtime import ConfigurationError, Runtime
 from canceller.trigger import decode_trigger
 
 _runtime = Runtime()
@@ -32,10 +36,18 @@ class RetryLater(RuntimeError):
 @functions_framework.cloud_event
 def cancel_operation(event: CloudEvent) -> None:
     settings = _runtime.settings()
+    trace_request(flask.request.headers, settings.function_project)
     trigger = decode_trigger(event)
-    handled = handle_trigger(trigger, settings, _runtime.dataproc)
+    try:
+        handled = handle_trigger(trigger, settings, _runtime.dataproc)
+    except (ConfigurationError, DefaultCredentialsError):
+        raise  # a deployment problem: keep the message for redelivery until it is fixed
+    except Exception as defect:  # ours: answer the message rather than loop on it
+        handled = handle_defect(trigger, defect)
     try:
         _runtime.publisher().publish(handled.results)
+        if handled.continuation is not None and settings.trigger_topic:
+            _runtime.publisher().hand_on(settings.trigger_topic, handled.continuation)
     except PublishFailed as failure:
         log(
             "ERROR",

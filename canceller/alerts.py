@@ -1,21 +1,26 @@
 """Cloud Billing budget notifications and Cloud Monitoring incidents, as our users receive them.
 
-Neither names an operation, so each is turned into work we know how to do: a budget
-over its threshold becomes a sweep of SWEEP_SCOPES; an open incident on a Dataproc
-batch becomes that batch's cancellation, on a cluster a sweep of the cluster's
-running operations. Payload shapes: shared/reference/google-apis.md.
+Neither names the work, so each is turned into work we know how to do: a budget over
+its threshold becomes a sweep of SWEEP_SCOPES; an open incident on a Dataproc batch,
+job or session becomes that one's stop, on a cluster a sweep of the cluster's running
+jobs and operations. Payload shapes: shared/reference/google-apis.md.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 BUDGET_ATTRIBUTES = ("billingAccountId", "budgetId", "schemaVersion")
+# Ranges of a budget's numbers: amounts in its currency; thresholds as fractions of the
+# budget (1.0 is 100 %). Anything outside is not a notification Billing sends.
+MAX_BUDGET_AMOUNT = 1e15
+MAX_THRESHOLD = 1000.0
 BATCH_RESOURCE = "cloud_dataproc_batch"
 CLUSTER_RESOURCE = "cloud_dataproc_cluster"
+JOB_RESOURCE = "cloud_dataproc_job"
+SESSION_RESOURCE = "cloud_dataproc_session"
 
 
 class InvalidAlert(ValueError):
@@ -81,17 +86,21 @@ def is_budget_notification(attributes: Mapping[str, str]) -> bool:
 
 
 def parse_budget(attributes: Mapping[str, str], document: object) -> BudgetNotice:
+    """Every number must be finite and in range, the unused forecast too: a cost of
+    1e308 or a threshold of -5 is a forgery or a defect, and must not decide a sweep."""
     if not isinstance(document, dict):
         raise InvalidAlert("a budget notification's data must be a JSON object")
+    if "forecastThresholdExceeded" in document:
+        _amount(document, "forecastThresholdExceeded", MAX_THRESHOLD)
     return BudgetNotice(
         billing_account_id=attributes["billingAccountId"],
         budget_id=attributes["budgetId"],
         display_name=str(document.get("budgetDisplayName", "")),
-        cost=_amount(document, "costAmount"),
-        budget=_amount(document, "budgetAmount"),
+        cost=_amount(document, "costAmount", MAX_BUDGET_AMOUNT),
+        budget=_amount(document, "budgetAmount", MAX_BUDGET_AMOUNT),
         currency=str(document.get("currencyCode", "")),
         alert_threshold_exceeded=(
-            _amount(document, "alertThresholdExceeded")
+            _amount(document, "alertThresholdExceeded", MAX_THRESHOLD)
             if "alertThresholdExceeded" in document
             else None
         ),
@@ -103,26 +112,43 @@ def is_incident(document: object) -> bool:
 
 
 def parse_incident(document: Mapping[str, Any]) -> IncidentNotice:
-    incident = document["incident"]
+    """Raises only ``InvalidAlert``. Only the fields we act on are read, and each must be
+    text (or absent): converting any other value could raise or invent a label, and
+    the rest (``started_at``, ``ended_at``: integers or null) is never read."""
+    incident = document.get("incident")
+    if not isinstance(incident, dict):
+        raise InvalidAlert("an incident notification's incident must be a JSON object")
     resource = incident.get("resource")
     resource = resource if isinstance(resource, dict) else {}
     labels = resource.get("labels")
+    labels = labels if isinstance(labels, dict) else {}
     state = incident.get("state")
     if not isinstance(state, str) or state.lower() not in ("open", "closed"):
         raise InvalidAlert("an incident's state must be 'open' or 'closed'")
     return IncidentNotice(
-        incident_id=str(incident.get("incident_id", "")),
-        policy_name=str(incident.get("policy_name", "")),
+        incident_id=_text(incident, "incident_id", "incident."),
+        policy_name=_text(incident, "policy_name", "incident."),
         state=state,
-        resource_type=str(resource.get("type") or incident.get("resource_type_display_name", "")),
-        resource_labels={str(k): str(v) for k, v in labels.items()}
-        if isinstance(labels, dict)
-        else {},
+        resource_type=_text(resource, "type", "incident.resource.")
+        or _text(incident, "resource_type_display_name", "incident."),
+        resource_labels={key: _text(labels, key, "incident.resource.labels.") for key in labels},
     )
 
 
-def _amount(document: Mapping[str, Any], key: str) -> float:
+def _amount(document: Mapping[str, Any], key: str, maximum: float) -> float:
+    """A finite number from 0 to ``maximum`` (compared before float(): a huge int would
+    overflow); the value is not echoed, the message text already is."""
     value = document.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidAlert(f"a budget notification needs a numeric {key}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= maximum:
+        raise InvalidAlert(f"a budget notification's {key} must be a number from 0 to {maximum:g}")
     return float(value)
+
+
+def _text(fields: Mapping[str, Any], key: str, path: str) -> str:
+    """Text, or "" if absent or null; any other value is refused, not converted."""
+    value = fields.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidAlert(f"{path}{key[:64]} must be text, got {type(value).__name__}")
+    return value

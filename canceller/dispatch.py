@@ -1,12 +1,13 @@
 """From a decoded trigger to one result per thing it asked for.
 
 Alerts are translated into the work they imply (a budget over its threshold sweeps
-SWEEP_SCOPES; an open incident cancels its batch or its cluster's operations), the
-allowlist and the event's age are checked before any Dataproc call, and the work runs.
-Results are collected for everything that reached a final answer; a transient failure
-on one item does not hide the others. The caller publishes what is final and then asks
-Pub/Sub to redeliver if anything is not: nothing is lost, and a redelivery repeats
-only idempotent work (GETs, and cancels of operations still running).
+SWEEP_SCOPES; an open incident stops its batch, job or session, or its cluster's jobs
+and operations), the allowlist and the event's age are checked before any Dataproc
+call, and the work runs. Results are collected for everything that reached a final
+answer; a transient failure on one item does not hide the others. The caller publishes
+what is final (and any continuation) and then asks Pub/Sub to redeliver if anything is
+not: nothing is lost, and a redelivery repeats only idempotent work (reads, and stops
+of work still running).
 """
 
 from __future__ import annotations
@@ -16,12 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from canceller.alerts import BATCH_RESOURCE, CLUSTER_RESOURCE, IncidentNotice
-from canceller.batches import batch_fields, cancel_batches
-from canceller.cancellation import CancelContext, Outcomes, Target, cancel_all
+from canceller.alerts import (
+    BATCH_RESOURCE,
+    CLUSTER_RESOURCE,
+    JOB_RESOURCE,
+    SESSION_RESOURCE,
+    IncidentNotice,
+)
 from canceller.clock import Deadline, utc_now
 from canceller.dataproc import DataprocClient
-from canceller.names import BatchName, InvalidName, OperationName, parse_batch_name
+from canceller.engine import CancelContext, Target, stop_all
+from canceller.kinds import KINDS
+from canceller.names import KIND_PATHS, InvalidName, parse_name
 from canceller.results import Outcome, Result
 from canceller.selection import SweepSpec
 from canceller.settings import Settings
@@ -29,7 +36,14 @@ from canceller.sweeps import run_sweep
 from canceller.trigger import Trigger
 
 _CLUSTER_NAME = re.compile(r"[a-z](?:[-a-z0-9]{0,49}[a-z0-9])?")
-_CLUSTER_UUID = re.compile(r"[0-9a-fA-F-]{1,64}")
+_UUID = re.compile(r"[0-9a-fA-F-]{1,64}")
+# Monitored resource type -> (kind, label naming its place, label naming its ID).
+_INCIDENT_TARGETS = {
+    BATCH_RESOURCE: ("batch", "location", "batch_id"),
+    JOB_RESOURCE: ("job", "region", "job_id"),
+    SESSION_RESOURCE: ("session", "location", "session_id"),
+}
+_SUPPORTED = ", ".join([*_INCIDENT_TARGETS, CLUSTER_RESOURCE])
 
 
 @dataclass
@@ -37,14 +51,14 @@ class Handled:
     results: list[Result] = field(default_factory=list)
     retry_reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # logged at INFO, never published
+    continuation: dict[str, Any] | None = None  # published to TRIGGER_TOPIC after results
 
 
 @dataclass
 class _Work:
     """What the trigger comes down to once alerts are translated."""
 
-    operations: list[OperationName] = field(default_factory=list)
-    batches: list[BatchName] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
     sweep: SweepSpec | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -57,32 +71,37 @@ def handle_trigger(
     started = utc_now()
     info = trigger.info
     handled = Handled(notes=list(trigger.notes))
+    claimed = info.kind if info.kind in KINDS else "unknown"
 
-    def reject(operation: str, detail: str, **kw: Any) -> None:
-        handled.results.append(Result(Outcome.REJECTED, operation, detail, info, started, **kw))
+    def answer(outcome: Outcome, target: str, detail: str, kind: str, **kw: Any) -> None:
+        operation = target if kind in ("operation", "unknown") else ""
+        handled.results.append(
+            Result(outcome, target, detail, info, started, kind=kind, operation=operation, **kw)
+        )
+
+    def reject(target: str, detail: str, **kw: Any) -> None:
+        answer(Outcome.REJECTED, target, detail, claimed, **kw)
 
     for rejection in trigger.rejections:
         reject(rejection.offending_input, rejection.detail)
     work = _translate_alerts(trigger, settings, handled, reject)
 
-    refused = "is not in ALLOWED_PROJECTS; nothing was called"
-    operations, batches = [], []
-    for name in work.operations:
+    allowed: list[Target] = []
+    for target in work.targets:
+        name = target.name
         if settings.project_allowed(name.project):
-            operations.append(name)
+            allowed.append(target)
         else:
-            reject(name.name, f"project {name.project} {refused}", name=name, extra=work.extra)
-    for batch in work.batches:
-        if settings.project_allowed(batch.project):
-            batches.append(batch)
-        else:
-            reject(
-                batch.name,
-                f"project {batch.project} {refused}",
-                extra={**work.extra, **batch_fields(batch)},
+            answer(
+                Outcome.REJECTED,
+                name.name,
+                f"project {name.project} is not in ALLOWED_PROJECTS; nothing was called",
+                name.kind,
+                name=name,
+                extra=work.extra,
             )
-    work.operations, work.batches = operations, batches
-    if not (work.operations or work.batches or work.sweep):
+    work.targets = allowed
+    if not (work.targets or work.sweep):
         return handled
 
     age = info.age_seconds(started)
@@ -91,25 +110,17 @@ def handle_trigger(
             f"expired: the trigger was published {age:.0f} s ago, more than "
             f"MAX_EVENT_AGE_SECONDS={settings.max_event_age_seconds:g}; nothing was called"
         )
-        for name in work.operations:
-            handled.results.append(
-                Result(Outcome.ERROR, name.name, detail, info, started, name=name, extra=work.extra)
-            )
-        for batch in work.batches:
-            handled.results.append(
-                Result(
-                    Outcome.ERROR,
-                    "",
-                    detail,
-                    info,
-                    started,
-                    extra={**work.extra, **batch_fields(batch)},
-                )
+        for target in work.targets:
+            answer(
+                Outcome.ERROR,
+                target.name.name,
+                detail,
+                target.name.kind,
+                name=target.name,
+                extra=work.extra,
             )
         if work.sweep:
-            handled.results.append(
-                Result(Outcome.ERROR, "", detail, info, started, extra=work.extra)
-            )
+            answer(Outcome.ERROR, "", detail, "unknown", extra=work.extra)
         return handled
 
     context = CancelContext(
@@ -121,17 +132,37 @@ def handle_trigger(
         extra=work.extra,
     )
     client = dataproc()
-    runs: list[Outcomes] = []
-    if work.operations:
-        runs.append(cancel_all(client, [Target(name) for name in work.operations], context))
-    if work.batches:
-        runs.append(cancel_batches(client, work.batches, context))
+    if work.targets:
+        stopped = stop_all(client, work.targets, context)
+        handled.results.extend(stopped.results)
+        handled.retry_reasons.extend(stopped.failures)
     if work.sweep:
-        runs.append(run_sweep(client, work.sweep, settings, context))
-    for run in runs:
-        handled.results.extend(run.results)
-        handled.retry_reasons.extend(run.failures)
+        swept = run_sweep(client, work.sweep, settings, context)
+        handled.results.extend(swept.results)
+        handled.retry_reasons.extend(swept.failures)
+        handled.continuation = swept.continuation
     return handled
+
+
+def handle_defect(trigger: Trigger, defect: Exception) -> Handled:
+    """A defect of ours escaped handling: answer the message with one ERROR saying so
+    (and ack it), because raising would redeliver it, unanswered, until dead-lettered.
+    Targets of the message that were already stopped are stopped; their own results are
+    what was lost, and this one says so."""
+    named = ", ".join(name.name for name in trigger.targets)[:512]
+    return Handled(
+        results=[
+            Result(
+                Outcome.ERROR,
+                named,
+                f"internal error while handling this message ({type(defect).__name__}: "
+                f"{defect}"[:900]
+                + "); some of its work may have been stopped without a result: check Dataproc",
+                trigger.info,
+                utc_now(),
+            )
+        ]
+    )
 
 
 def _translate_alerts(
@@ -150,16 +181,14 @@ def _translate_alerts(
         return _Work(sweep=SweepSpec(), extra=extra)
     if incident is not None:
         return _incident_work(incident, handled, reject)
-    return _Work(
-        operations=list(trigger.operations),
-        batches=list(trigger.batches),
-        sweep=trigger.sweep,
-    )
+    return _Work(targets=[Target(name) for name in trigger.targets], sweep=trigger.sweep)
 
 
 def _incident_work(
     incident: IncidentNotice, handled: Handled, reject: Callable[..., None]
 ) -> _Work:
+    """An incident on one resource is an explicit request for that very resource (so
+    stopped even if exempt); on a cluster it is a sweep of the cluster's work."""
     extra: dict[str, Any] = {"incident": incident.fields()}
     if not incident.is_open:
         handled.notes.append(
@@ -169,18 +198,28 @@ def _incident_work(
         return _Work(extra=extra)
     labels = incident.resource_labels
     project = labels.get("project_id", "")
-    if incident.resource_type == BATCH_RESOURCE:
-        text = f"projects/{project}/locations/{labels.get('location', '')}/batches/"
-        text += labels.get("batch_id", "")
+    if incident.resource_type in _INCIDENT_TARGETS:
+        kind, place_label, id_label = _INCIDENT_TARGETS[incident.resource_type]
+        place, collection, _ = KIND_PATHS[kind]
+        text = (
+            f"projects/{project}/{place}/{labels.get(place_label, '')}/{collection}/"
+            f"{labels.get(id_label, '')}"
+        )
+        uuid = labels.get("job_uuid", "") if kind == "job" else ""
         try:
-            return _Work(batches=[parse_batch_name(text)], extra=extra)
+            name = parse_name(kind, text)
+            if uuid and not _UUID.fullmatch(uuid):
+                raise InvalidName(f"job_uuid {uuid[:80]!r} is not a UUID")
         except InvalidName as invalid:
-            reject(text, f"the incident's batch labels do not name a batch: {invalid}", extra=extra)
+            reject(
+                text, f"the incident's {kind} labels do not name a {kind}: {invalid}", extra=extra
+            )
             return _Work(extra=extra)
+        return _Work(targets=[Target(name, expect_uuid=uuid or None)], extra=extra)
     if incident.resource_type == CLUSTER_RESOURCE:
         cluster, uuid = labels.get("cluster_name", ""), labels.get("cluster_uuid", "")
         scope = f"projects/{project}/regions/{labels.get('region', '')}"
-        if not _CLUSTER_NAME.fullmatch(cluster) or (uuid and not _CLUSTER_UUID.fullmatch(uuid)):
+        if not _CLUSTER_NAME.fullmatch(cluster) or (uuid and not _UUID.fullmatch(uuid)):
             reject(
                 scope,
                 "the incident's cluster labels are not a valid cluster name/uuid",
@@ -188,13 +227,16 @@ def _incident_work(
             )
             return _Work(extra=extra)
         spec = SweepSpec(
-            scopes=(scope,), filter=f'clusterName = "{cluster}"', cluster_uuid=uuid or None
+            scopes=(scope,),
+            filter=f'clusterName = "{cluster}"',
+            cluster_uuid=uuid or None,
+            kinds=("operations", "jobs"),
         )
         return _Work(sweep=spec, extra=extra)
     reject(
         "",
         f"incident {incident.incident_id} is on resource type {incident.resource_type or '?'!r}, "
-        f"which this function cannot act on (supported: {BATCH_RESOURCE}, {CLUSTER_RESOURCE})",
+        f"which this function cannot act on (supported: {_SUPPORTED})",
         extra={**extra, "project": project} if project else extra,
     )
     return _Work(extra=extra)

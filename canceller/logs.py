@@ -4,13 +4,22 @@ Cloud Run functions turn a JSON line on stdout into a log entry, taking ``severi
 and ``message`` from it and keeping the other fields as ``jsonPayload``, which the
 log-based metrics (deploy.sh) chart by ``jsonPayload.outcome``. Only fields named
 here are written: never a header, a token or a credential.
+
+Each line of one request carries Cloud Logging's trace field
+(``logging.googleapis.com/trace``, from the request's W3C ``traceparent`` or
+``X-Cloud-Trace-Context`` header), so Logs Explorer groups one message's lines with the
+request's own entry (https://cloud.google.com/logging/docs/structured-logging: special
+JSON fields; https://www.w3.org/TR/trace-context/ for traceparent).
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
+import re
 import sys
 import threading
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 from canceller.results import Outcome, Result
@@ -30,11 +39,32 @@ _SEVERITY = {
 }
 
 _write_lock = threading.Lock()
+_trace: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "trace", default=None
+)
+# traceparent: version-traceid-parentid-flags; X-Cloud-Trace-Context: TRACE_ID/SPAN_ID;o=1
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-(?P<trace>[0-9a-f]{32})-(?P<span>[0-9a-f]{16})-[0-9a-f]{2}")
+_CLOUD_TRACE = re.compile(r"(?P<trace>[0-9a-fA-F]{32})(?:/(?P<span>[0-9]{1,20}))?(?:;o=[01])?")
+
+
+def trace_request(headers: Mapping[str, str], project: str | None) -> None:
+    """Tie this request's log lines to its trace; a malformed header is ignored (it is
+    the client's, and a log field must never echo arbitrary text)."""
+    fields: dict[str, str] | None = None
+    parent = _TRACEPARENT.fullmatch(headers.get("traceparent", "").strip().lower())
+    cloud = _CLOUD_TRACE.fullmatch(headers.get("X-Cloud-Trace-Context", "").strip())
+    match = parent or cloud
+    if match is not None and project:
+        fields = {"logging.googleapis.com/trace": f"projects/{project}/traces/{match['trace']}"}
+        if match["span"]:
+            span = match["span"] if parent else f"{int(match['span']):016x}"[-16:]
+            fields["logging.googleapis.com/spanId"] = span
+    _trace.set(fields)
 
 
 def log(severity: str, message: str, stream: TextIO | None = None, **fields: Any) -> None:
     """Write one line; the lock keeps concurrent requests from interleaving lines."""
-    record = {"severity": severity, "message": message, **fields}
+    record = {"severity": severity, "message": message, **(_trace.get() or {}), **fields}
     line = json.dumps(record, separators=(",", ":"), default=str)
     target = stream or sys.stdout
     with _write_lock:
@@ -46,8 +76,10 @@ def log_result(result: Result) -> None:
     name = result.name
     log(
         _SEVERITY[result.outcome],
-        f"{result.outcome.value} {result.operation or '(sweep)'}: {result.detail}",
+        f"{result.outcome.value} {result.target or '(sweep)'}: {result.detail}",
         outcome=result.outcome.value,
+        kind=result.kind,
+        target=result.target,
         operation=result.operation,
         project=name.project if name else result.extra.get("project", ""),
         messageId=result.trigger.message_id,

@@ -18,24 +18,34 @@ _DOMAIN_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _PROJECT = rf"(?:{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})+:)?[a-z][a-z0-9-]{{4,28}}[a-z0-9]"
 # Compute regions (us-central1, northamerica-northeast2, me-central2, ...) or "global".
 _REGION = r"global|[a-z]{2,}(?:-[a-z]+)+[0-9]{1,2}"
-_OPERATION_ID = r"[A-Za-z0-9_-]{1,128}"
-# Batch IDs: 4-63 characters of lowercase letters, digits and hyphens (Dataproc's rule);
-# generated IDs are UUIDs, which also fit.
-_BATCH_ID = r"[a-z0-9][a-z0-9-]{2,61}[a-z0-9]"
-
-OPERATION_NAME = re.compile(
-    rf"projects/(?P<project>{_PROJECT})/regions/(?P<region>{_REGION})/operations/(?P<id>{_OPERATION_ID})"
-)
-BATCH_NAME = re.compile(
-    rf"projects/(?P<project>{_PROJECT})/locations/(?P<region>{_REGION})/batches/(?P<id>{_BATCH_ID})"
-)
+# The four kinds of Dataproc work, each one collection under a project and a place:
+# kind -> (place segment, collection segment, ID grammar).
+# Operation IDs are server-made; 1-128 URL-safe characters covers every one seen.
+# Batch and session IDs: 4-63 lowercase letters, digits and hyphens (Dataproc's rule for
+# batchId and sessionId in dataproc_v1_messages.py, the latter documented as /a-z-/;
+# generated IDs are UUIDs, which fit too). Job IDs: letters, digits,
+# underscores and hyphens, at most 100 (JobReference.jobId).
+_SERVERLESS_ID = r"[a-z0-9][a-z0-9-]{2,61}[a-z0-9]"
+KIND_PATHS: dict[str, tuple[str, str, str]] = {
+    "operation": ("regions", "operations", r"[A-Za-z0-9_-]{1,128}"),
+    "batch": ("locations", "batches", _SERVERLESS_ID),
+    "job": ("regions", "jobs", r"[A-Za-z0-9_-]{1,100}"),
+    "session": ("locations", "sessions", _SERVERLESS_ID),
+}
+GRAMMARS: dict[str, re.Pattern[str]] = {
+    kind: re.compile(
+        rf"projects/(?P<project>{_PROJECT})/{place}/(?P<region>{_REGION})/{collection}/(?P<id>{ident})"
+    )
+    for kind, (place, collection, ident) in KIND_PATHS.items()
+}
 SCOPE_NAME = re.compile(rf"projects/(?P<project>{_PROJECT})/regions/(?P<region>{_REGION})")
 
 # The only URL forms accepted: Google's global or regional Dataproc host, API version v1,
-# optionally ending in ":cancel". The name inside is then held to the same grammar.
+# optionally ending in the stop verb (":cancel", or ":terminate" for sessions). The
+# name inside is then held to the same grammar.
 _URL = re.compile(
     r"https://(?:(?P<host_region>[a-z]{2,}(?:-[a-z]+)+[0-9]{1,2})-)?dataproc\.googleapis\.com"
-    r"/v1/(?P<name>[^?#%\s]+?)(?::cancel)?"
+    r"/v1/(?P<name>[^?#%\s]+?)(?::cancel|:terminate)?"
 )
 
 MAX_INPUT_CHARS = 512
@@ -46,30 +56,29 @@ class InvalidName(ValueError):
 
 
 @dataclass(frozen=True, order=True)
-class OperationName:
-    project: str
-    region: str
-    operation_id: str
+class ResourceName:
+    """A validated name of one piece of Dataproc work. ``location`` is the region for the
+    regions-based kinds (operations, jobs) and the location for the others."""
 
-    @property
-    def name(self) -> str:
-        return f"projects/{self.project}/regions/{self.region}/operations/{self.operation_id}"
-
-
-@dataclass(frozen=True, order=True)
-class BatchName:
+    kind: str
     project: str
     location: str
-    batch_id: str
+    resource_id: str
 
     @property
     def name(self) -> str:
-        return f"projects/{self.project}/locations/{self.location}/batches/{self.batch_id}"
+        place, collection, _ = KIND_PATHS[self.kind]
+        return f"projects/{self.project}/{place}/{self.location}/{collection}/{self.resource_id}"
+
+    @property
+    def scope(self) -> ScopeName:
+        return ScopeName(self.project, self.location)
 
 
 @dataclass(frozen=True, order=True)
 class ScopeName:
-    """A place to list operations in: projects/P/regions/R."""
+    """A place to list work in: projects/P/regions/R (also the location of batches and
+    sessions, whose locations are regions)."""
 
     project: str
     region: str
@@ -79,18 +88,21 @@ class ScopeName:
         return f"projects/{self.project}/regions/{self.region}"
 
 
-def parse_operation_name(text: object) -> OperationName:
-    """Accept a bare name or a Dataproc URL to one (with or without ``:cancel``)."""
-    match = _match_reference(
-        text, OPERATION_NAME, "an operation name projects/P/regions/R/operations/ID"
-    )
-    return OperationName(match["project"], match["region"], match["id"])
+def parse_name(kind: str, text: object) -> ResourceName:
+    """Accept a bare name of ``kind`` or a Dataproc URL to one."""
+    place, collection, _ = KIND_PATHS[kind]
+    expected = f"a {kind} name projects/P/{place}/L/{collection}/ID"
+    match = _match_reference(text, GRAMMARS[kind], expected)
+    return ResourceName(kind, match["project"], match["region"], match["id"])
 
 
-def parse_batch_name(text: object) -> BatchName:
-    """Accept a bare batch name or a Dataproc URL to one."""
-    match = _match_reference(text, BATCH_NAME, "a batch name projects/P/locations/L/batches/B")
-    return BatchName(match["project"], match["region"], match["id"])
+def kind_named_by(text: str) -> str:
+    """Which kind a plain-text or URL body claims to name, by its collection segment, so
+    the right grammar judges it (and a REJECTED result says what it claimed to be)."""
+    for kind, (_, collection, _) in KIND_PATHS.items():
+        if f"/{collection}/" in text:
+            return kind
+    return "operation"
 
 
 def parse_scope(text: object) -> ScopeName:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from google.pubsub_v1 import PublisherClient, PubsubMessage
 
@@ -83,6 +84,25 @@ class ResultPublisher:
                     f"{self._topic} were not confirmed: {type(error).__name__}: {error}"
                 ) from None
             confirmed += len(request)
+
+    def hand_on(self, topic: str, message: dict[str, Any]) -> None:
+        """Publish a continuation to the trigger topic, confirmed like a result, so the
+        work it carries is never dropped: unconfirmed, the trigger is redelivered."""
+        client = self._get_client()
+        data = json.dumps(message, separators=(",", ":")).encode("utf-8")
+        try:
+            response = client.publish(
+                topic=topic,
+                messages=[PubsubMessage(data=data, attributes={"continuation": "true"})],
+                retry=None,  # see the module docstring: redelivery, not a resend
+                timeout=self._timeout,
+            )
+            if len(response.message_ids) != 1:
+                raise RuntimeError(f"{len(response.message_ids)} message id(s) for 1 message")
+        except Exception as error:  # any failure means "not confirmed"
+            raise PublishFailed(
+                f"the continuation to {topic} was not confirmed: {type(error).__name__}: {error}"
+            ) from None
 
     def _get_client(self) -> PublisherClient:
         with self._lock:

@@ -12,10 +12,10 @@ from enum import StrEnum
 from typing import Any
 
 from canceller.clock import rfc3339, utc_now
-from canceller.names import OperationName
+from canceller.names import ResourceName
 from canceller.trigger import TriggerInfo
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1 added kind, target and the job, session and batch states
 _ATTRIBUTE_MAX_BYTES = 1024  # Pub/Sub's limit for an attribute value
 
 
@@ -38,12 +38,14 @@ class Result:
     """One outcome, with everything needed to publish and log it."""
 
     outcome: Outcome
-    operation: str
+    target: str  # the full name acted on; REJECTED: the offending input; a summary: ""
     detail: str
     trigger: TriggerInfo
     started_at: datetime
+    kind: str = "unknown"  # operation, batch, job, session; unknown for unusable input
     dry_run: bool = False
-    name: OperationName | None = None
+    name: ResourceName | None = None
+    operation: str = ""  # an operation's name, or the operation of a batch
     state: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # batch, budget, incident, sweep
@@ -53,6 +55,8 @@ class Result:
         message: dict[str, Any] = {
             "schemaVersion": SCHEMA_VERSION,
             "outcome": self.outcome.value,
+            "kind": self.kind,
+            "target": self.target[:512],
             "operation": self.operation[:512],
             "detail": self.detail,
             "trigger": _trigger_fields(self.trigger),
@@ -65,11 +69,14 @@ class Result:
         }
         if self.name is not None:
             message["project"] = self.name.project
-            message["region"] = self.name.region
-            message["operationId"] = self.name.operation_id
+            message["region"] = self.name.location
+            if self.kind == "batch":
+                message["batch"] = self.name.name
+        if self.operation and self.kind in ("operation", "batch"):
+            message["operationId"] = self.operation.rsplit("/", 1)[-1]
         if self.state is not None:
             message["state"] = self.state
-            if self.state.get("batch") and "batch" not in self.extra:
+            if self.state.get("batch") and "batch" not in message and "batch" not in self.extra:
                 message["batch"] = self.state["batch"]
         if self.error is not None:
             message["error"] = self.error
@@ -86,6 +93,7 @@ class Result:
         forever."""
         attributes = {
             "outcome": self.outcome.value,
+            "kind": self.kind,
             "operation": self.operation,
             "triggerMessageId": self.trigger.message_id,
         }

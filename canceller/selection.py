@@ -1,39 +1,35 @@
-"""Which listed operations a sweep may cancel: the sweep's spec and its selection rule.
+"""Which listed work a sweep may stop: the sweep's spec and its selection rule.
 
 The filter is sent to Dataproc's list call and also evaluated here, because whether the
-server honours every field for every operation kind is unconfirmed
+server honours every field for every kind is unconfirmed
 (shared/reference/google-apis.md). A clause we cannot evaluate ourselves is refused up
-front: a sweep must never cancel more than its filter says.
+front, and a kind that cannot evaluate a clause is left out of the sweep: a sweep must
+never stop more than its filter says. Work labelled with EXEMPT_LABEL is never selected.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from canceller.clock import parse_timestamp
-from canceller.verification import is_done
+from canceller.kinds import OPERATIONS, SWEEPABLE, Clause, Kind, Phase, Resource
 
-# gcloud's documented list filter: `field = value [AND field = value]...`, AND only.
+# gcloud's documented list filter: `field = value [AND field = value]...`, AND only;
+# `state` is the sessions' field, the others the operations' and jobs'.
 _CLAUSE = re.compile(
-    r"(?P<field>status\.state|labels\.[a-z][a-z0-9_-]{0,62}|clusterName|operationType)"
+    r"(?P<field>status\.state|state|labels\.[a-z][a-z0-9_-]{0,62}|clusterName|operationType)"
     r"\s*=\s*(?P<value>\"[^\"\\]*\"|[A-Za-z0-9_.:/-]+)"
 )
-_DURATION = re.compile(r"(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?")
-_STATES = {"PENDING", "ACTIVE", "DONE"}
+# At most 9 ASCII digits a part: enough for 366 days in seconds, and int() stays cheap.
+_DURATION = re.compile(
+    r"(?:(?P<d>[0-9]{1,9})d)?(?:(?P<h>[0-9]{1,9})h)?(?:(?P<m>[0-9]{1,9})m)?(?:(?P<s>[0-9]{1,9})s)?"
+)
+MAX_OLDER_THAN_SECONDS = 366 * 86400  # beyond a year and a day an age selects nothing real
 
 
 class InvalidSweep(ValueError):
     """The sweep cannot be run as asked; the message says what to change."""
-
-
-@dataclass(frozen=True)
-class Clause:
-    field: str
-    value: str
 
 
 @dataclass(frozen=True)
@@ -42,8 +38,11 @@ class SweepSpec:
     filter: str | None = None  # None: the SWEEP_FILTER setting
     older_than_seconds: float | None = None
     operation_types: tuple[str, ...] = ()
-    max: int | None = None  # None: MAX_CANCELS_PER_MESSAGE
+    max: int | None = None  # None: no limit but MAX_CANCELS_PER_MESSAGE per message
     cluster_uuid: str | None = None  # an incident names one incarnation of a cluster
+    kinds: tuple[str, ...] = ()  # empty: the SWEEP_KINDS setting
+    chain: str | None = None  # the sweep id this continues, for a continuation message
+    generation: int = 0  # 0 for a first sweep, n for its n-th continuation
 
 
 def parse_filter(text: str) -> tuple[Clause, ...]:
@@ -55,71 +54,77 @@ def parse_filter(text: str) -> tuple[Clause, ...]:
         if match is None:
             raise InvalidSweep(
                 f"filter clause {part.strip()!r} is not supported: use `field = value` joined "
-                "by AND, with fields status.state, labels.KEY, clusterName, operationType"
+                "by AND, with fields status.state, state, labels.KEY, clusterName, operationType"
             )
-        value = match["value"].strip('"')
-        if match["field"] == "status.state" and value not in _STATES:
-            raise InvalidSweep(f"status.state must be one of {', '.join(sorted(_STATES))}")
-        clauses.append(Clause(match["field"], value))
+        clause = Clause(match["field"], match["value"].strip('"'))
+        if not any(kind.applies(clause) for kind in SWEEPABLE.values()):
+            allowed = sorted(
+                {
+                    v
+                    for kind in SWEEPABLE.values()
+                    for v in kind.filter_fields.get(clause.field) or ()
+                }
+            )
+            raise InvalidSweep(f"{clause.field} must be one of {', '.join(allowed)}")
+        clauses.append(clause)
     return tuple(clauses)
 
 
 def parse_duration(value: object) -> float:
-    """ "6h", "90m", "1d12h", "45s", or a number of seconds."""
-    if isinstance(value, bool):
-        raise InvalidSweep("olderThan must be a duration like 6h, 30m, 1d or a number of seconds")
-    if isinstance(value, int | float) and value >= 0:
-        return float(value)
-    if isinstance(value, str):
+    """ "6h", "90m", "1d12h", "45s", or a number of seconds; from 0 to 366 days.
+
+    Bounded because an age of 1e999 or of billions of days is a mistake, not a request:
+    it would select nothing, and the sweep would report success.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if 0 <= value <= MAX_OLDER_THAN_SECONDS:  # False for NaN; no float() of a huge int
+            return float(value)
+    elif isinstance(value, str):
         match = _DURATION.fullmatch(value.strip())
         if match and any(match.groupdict().values()):
             parts = {k: int(v or 0) for k, v in match.groupdict().items()}
-            return float(parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"])
-    raise InvalidSweep(f"olderThan={value!r} must be a duration like 6h, 30m, 1d or seconds")
+            seconds = parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
+            if seconds <= MAX_OLDER_THAN_SECONDS:
+                return float(seconds)
+    shown = f"={value[:40]!r}" if isinstance(value, str) else ""
+    raise InvalidSweep(
+        f"olderThan{shown} must be a duration like 6h, 30m or 1d12h, or a number of seconds,"
+        " from 0 to 366 days"
+    )
 
 
-def created_at(operation: Mapping[str, Any]) -> datetime | None:
-    """Batch operations carry createTime; cluster operations only a status history."""
-    metadata = operation.get("metadata")
-    if not isinstance(metadata, dict):
-        return None
-    if isinstance(metadata.get("createTime"), str):
-        return parse_timestamp(metadata["createTime"])
-    history = metadata.get("statusHistory")
-    first = history[0] if isinstance(history, list) and history else metadata.get("status")
-    if isinstance(first, dict) and isinstance(first.get("stateStartTime"), str):
-        return parse_timestamp(first["stateStartTime"])
+def why_not_swept(kind: Kind, spec: SweepSpec, clauses: tuple[Clause, ...]) -> str | None:
+    """Why ``kind`` must sit this sweep out, or None. A clause it cannot check, or an
+    operation-only selector, would otherwise be ignored for it and select too much."""
+    unchecked = [f"{c.field} = {c.value}" for c in clauses if not kind.applies(c)]
+    if unchecked:
+        return f"{kind.plural} cannot be filtered on {', '.join(unchecked)}"
+    if spec.operation_types and kind is not OPERATIONS:
+        return f"operationTypes selects operations only, not {kind.plural}"
     return None
 
 
+def is_exempt(kind: Kind, item: Resource, exempt_label: tuple[str, str] | None) -> bool:
+    if exempt_label is None:
+        return False
+    key, value = exempt_label
+    return kind.labels(item).get(key) == value
+
+
 def selects(
-    spec: SweepSpec, clauses: tuple[Clause, ...], operation: Mapping[str, Any], now: datetime
+    kind: Kind, spec: SweepSpec, clauses: tuple[Clause, ...], item: Resource, now: datetime
 ) -> bool:
-    if is_done(operation):
+    """Running (not already being stopped) and matching every rule of the sweep."""
+    if kind.phase(item) is not Phase.RUNNING:
         return False
-    metadata = operation.get("metadata")
-    metadata = metadata if isinstance(metadata, dict) else {}
-    if not all(_clause_holds(clause, metadata) for clause in clauses):
+    if not all(kind.holds(clause, item) for clause in clauses):
         return False
-    if spec.operation_types and metadata.get("operationType") not in spec.operation_types:
+    if spec.operation_types and OPERATIONS.operation_type(item) not in spec.operation_types:
         return False
-    if spec.cluster_uuid and metadata.get("clusterUuid") != spec.cluster_uuid:
+    if spec.cluster_uuid and kind.cluster_uuid(item) != spec.cluster_uuid:
         return False
     if spec.older_than_seconds is not None:
-        created = created_at(operation)
+        created = kind.created_at(item)
         if created is None or (now - created).total_seconds() < spec.older_than_seconds:
             return False
     return True
-
-
-def _clause_holds(clause: Clause, metadata: Mapping[str, Any]) -> bool:
-    if clause.field == "status.state":
-        status = metadata.get("status")
-        pending = isinstance(status, dict) and status.get("state") == "PENDING"
-        # Only operations that are not done reach here: they are PENDING or ACTIVE.
-        return clause.value == ("PENDING" if pending else "ACTIVE")
-    if clause.field.startswith("labels."):
-        labels = metadata.get("labels")
-        key = clause.field.removeprefix("labels.")
-        return isinstance(labels, dict) and labels.get(key) == clause.value
-    return metadata.get(clause.field) == clause.value

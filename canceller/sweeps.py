@@ -1,9 +1,13 @@
-"""Sweeps: list the operations in some scopes, cancel the running ones that match.
+"""Sweeps: list the work of some kinds in some scopes, stop the running work that matches.
 
 Scheduled jobs, budget alerts and cluster incidents all end here. Every page of every
-scope is read; selection happens on our side too (``canceller.selection``); the oldest
-are cancelled first when ``max`` cuts the list; and one SWEEP_SUMMARY result says what
-was found, selected and done, so a sweep that cancelled nothing still answers.
+scope is read for every kind; selection happens on our side too
+(``canceller.selection``); work labelled EXEMPT_LABEL is counted and left alone; the
+oldest is stopped first. One message stops what fits in its deadline and
+MAX_CANCELS_PER_MESSAGE; the rest of the selection is handed on in a continuation
+message to TRIGGER_TOPIC, which sweeps again (what was stopped is no longer selected).
+One SWEEP_SUMMARY result says what was found, selected, done and handed on, so a sweep
+that stopped nothing still answers.
 """
 
 from __future__ import annotations
@@ -15,52 +19,61 @@ from typing import Any
 
 from google.api_core import exceptions as api_exceptions
 
-from canceller.cancellation import CancelContext, Outcomes, Target, cancel_all, explain_api_error
 from canceller.clock import utc_now
 from canceller.dataproc import DataprocClient, TransientFailure
-from canceller.names import InvalidName, ScopeName, parse_operation_name, parse_scope
+from canceller.engine import CancelContext, Outcomes, Target, explain_api_error, stop_all
+from canceller.kinds import SWEEPABLE, Clause, Kind
+from canceller.names import InvalidName, ScopeName, parse_name, parse_scope
 from canceller.results import Outcome, Result
 from canceller.selection import (
-    Clause,
     InvalidSweep,
     SweepSpec,
-    created_at,
+    is_exempt,
     parse_filter,
     selects,
+    why_not_swept,
 )
 from canceller.settings import Settings
+from canceller.trigger import MAX_CONTINUATIONS
 
 MAX_PAGES_PER_SCOPE = 1000  # a guard against a server that never stops paging
+
+
+@dataclass
+class SweepOutcomes(Outcomes):
+    continuation: dict[str, Any] | None = None  # the message that carries on, if any
 
 
 @dataclass
 class _Listing:
     found: int = 0
     skipped: int = 0
+    exempt: int = 0
     selected: list[tuple[datetime, Target]] = field(default_factory=list)
 
 
 def run_sweep(
     client: DataprocClient, spec: SweepSpec, settings: Settings, context: CancelContext
-) -> Outcomes:
+) -> SweepOutcomes:
     started = utc_now()
-    sweep_id = f"sweep-{context.trigger.message_id}"
+    sweep_id = spec.chain or f"sweep-{context.trigger.message_id}"
     # Every result of the sweep carries its id; the summary carries the whole account.
     swept = replace(context, extra={**context.extra, "sweep": {"id": sweep_id}})
-    outcomes = Outcomes()
+    outcomes = SweepOutcomes()
 
-    def reject(operation: str, detail: str, project: str = "") -> None:
-        extra = dict(swept.extra)
-        if project:
-            extra["project"] = project
+    def answer(outcome: Outcome, target: str, detail: str, **fields: Any) -> None:
+        kind = fields.pop("kind", "unknown")
+        extra = {**swept.extra, **fields}
         outcomes.results.append(
             Result(
-                Outcome.REJECTED,
-                operation,
+                outcome,
+                target,
                 detail,
                 context.trigger,
                 started,
+                kind=kind,
                 dry_run=context.dry_run,
+                error=extra.pop("error", None),
                 extra=extra,
             )
         )
@@ -68,92 +81,133 @@ def run_sweep(
     scope_texts = spec.scopes or settings.sweep_scopes
     filter_text = settings.sweep_filter if spec.filter is None else spec.filter
     if not scope_texts:
-        reject("", "nothing to sweep: give sweep.scopes or set SWEEP_SCOPES (projects/P/regions/R)")
+        answer(
+            Outcome.REJECTED,
+            "",
+            "nothing to sweep: give sweep.scopes or set SWEEP_SCOPES (projects/P/regions/R)",
+        )
         return outcomes
     try:
         clauses = parse_filter(filter_text)
     except InvalidSweep as invalid:
-        reject("", f"the sweep filter cannot be applied safely: {invalid}")
+        answer(Outcome.REJECTED, "", f"the sweep filter cannot be applied safely: {invalid}")
         return outcomes
     scopes: list[ScopeName] = []
     for text in scope_texts:
         try:
             scope = parse_scope(text)
         except InvalidName as invalid:
-            reject(text[:512], f"not a sweep scope: {invalid}")
+            answer(Outcome.REJECTED, text[:512], f"not a sweep scope: {invalid}")
             continue
         if not settings.project_allowed(scope.project):
-            reject(
+            answer(
+                Outcome.REJECTED,
                 scope.name,
                 f"project {scope.project} is not in ALLOWED_PROJECTS; not swept",
-                scope.project,
+                project=scope.project,
             )
             continue
         scopes.append(scope)
+    kinds, left_out = [], []
+    for plural in spec.kinds or settings.sweep_kinds:
+        kind = SWEEPABLE[plural]
+        reason = why_not_swept(kind, spec, clauses)
+        if reason:
+            left_out.append(reason)
+        else:
+            kinds.append(kind)
 
     listing = _Listing()
     now = datetime.now(UTC)
     for scope in scopes:
-        try:
-            _list_scope(client, scope, filter_text, spec, clauses, now, context, listing)
-        except TransientFailure as failure:
-            outcomes.failures.append(str(failure))
-            return outcomes  # nothing cancelled yet: the redelivery sweeps again
-        except api_exceptions.GoogleAPICallError as error:
-            outcome, detail, details = explain_api_error(error, "listing operations")
-            outcomes.results.append(
-                Result(
+        for kind in kinds:
+            try:
+                _list(client, kind, scope, spec, clauses, settings, now, context, listing)
+            except TransientFailure as failure:
+                outcomes.failures.append(str(failure))
+                return outcomes  # nothing stopped yet: the redelivery sweeps again
+            except api_exceptions.GoogleAPICallError as error:
+                outcome, detail, details = explain_api_error(error, f"listing {kind.plural}")
+                answer(
                     outcome,
-                    scope.name,
+                    kind.collection(scope),
                     detail,
-                    context.trigger,
-                    started,
-                    dry_run=context.dry_run,
+                    kind=kind.name,
                     error=details,
-                    extra={**swept.extra, "project": scope.project},
+                    project=scope.project,
                 )
+
+    chosen = [target for _, target in sorted(listing.selected, key=lambda pair: pair[0])]
+    allowed = chosen[: spec.max] if spec.max else chosen
+    # A dry run calls nothing per target (each was just listed), so it shows them all.
+    per_message = len(allowed) if context.dry_run else settings.max_cancels_per_message
+    stopped = stop_all(client, allowed[:per_message], swept, hand_on_late=True)
+    outcomes.results.extend(stopped.results)
+    outcomes.failures.extend(stopped.failures)
+    rest = stopped.unstarted + allowed[per_message:]
+    acted = min(len(allowed), per_message) - len(stopped.unstarted)
+
+    handed_on, why_kept = False, ""
+    if rest:
+        if acted == 0:
+            why_kept = "nothing could be started in this message, so nothing was handed on"
+        elif spec.generation >= MAX_CONTINUATIONS:
+            why_kept = f"the chain reached {MAX_CONTINUATIONS} continuations and ends here"
+        elif not settings.trigger_topic:
+            why_kept = "TRIGGER_TOPIC is not set, so they could not be handed on"
+        else:
+            outcomes.continuation = _continuation(
+                spec, scopes, filter_text, kinds, len(rest), sweep_id, context
             )
+            handed_on = True
 
-    limit = min(spec.max or settings.max_cancels_per_message, settings.max_cancels_per_message)
-    chosen = sorted(listing.selected, key=lambda pair: pair[0])
-    acted = [target for _, target in chosen[:limit]]
-    cancelled = cancel_all(client, acted, swept)
-    outcomes.results.extend(cancelled.results)
-    outcomes.failures.extend(cancelled.failures)
-
-    counts = Counter(result.outcome.value for result in cancelled.results)
-    truncated = len(chosen) > limit
-    summary = {
+    counts = Counter(result.outcome.value for result in stopped.results)
+    summary: dict[str, Any] = {
         "id": sweep_id,
         "scopes": [scope.name for scope in scopes],
         "filter": filter_text,
+        "kinds": [kind.plural for kind in kinds],
         "found": listing.found,
         "selected": len(chosen),
-        "acted": len(acted),
-        "max": limit,
-        "truncated": truncated,
+        "exempt": listing.exempt,
+        "acted": acted,
+        "max": spec.max or 0,
+        "truncated": len(chosen) > len(allowed),
+        "remaining": len(rest),
+        "handedOn": handed_on,
+        "generation": spec.generation,
         "outcomes": dict(sorted(counts.items())),
     }
     projects = {scope.project for scope in scopes}
     extra: dict[str, Any] = {**context.extra, "sweep": summary}
     if len(projects) == 1:
         extra["project"] = projects.pop()
-    detail = (
-        f"swept {len(scopes)} scope(s): found {listing.found} operation(s), selected "
-        f"{len(chosen)}, acted on {len(acted)}"
-        + (f" (max {limit} cut the list)" if truncated else "")
-        + (": " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) if counts else "")
-        + (
-            f"; {listing.skipped} listed name(s) did not fit their scope and were skipped"
-            if listing.skipped
-            else ""
+    parts = [
+        f"swept {len(scopes)} scope(s) for {', '.join(k.plural for k in kinds) or 'nothing'}: "
+        f"found {listing.found}, selected {len(chosen)}, acted on {acted}"
+    ]
+    if counts:
+        parts.append(", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    if summary["truncated"]:
+        parts.append(f"max {spec.max} cut the selection")
+    if listing.exempt:
+        parts.append(f"{listing.exempt} exempt ({settings.exempt_label_text}) left alone")
+    if rest:
+        parts.append(
+            f"{len(rest)} more handed on to a continuation message"
+            if handed_on
+            else f"{len(rest)} more NOT stopped: {why_kept}"
         )
-    )
+    parts.extend(left_out)
+    if listing.skipped:
+        parts.append(f"{listing.skipped} listed name(s) did not fit their scope and were skipped")
+    if spec.generation:
+        parts.append(f"continuation {spec.generation} of {sweep_id}")
     outcomes.results.append(
         Result(
             Outcome.SWEEP_SUMMARY,
             "",
-            detail,
+            "; ".join(parts),
             context.trigger,
             started,
             dry_run=context.dry_run,
@@ -163,37 +217,74 @@ def run_sweep(
     return outcomes
 
 
-def _list_scope(
+def _list(
     client: DataprocClient,
+    kind: Kind,
     scope: ScopeName,
-    filter_text: str,
     spec: SweepSpec,
     clauses: tuple[Clause, ...],
+    settings: Settings,
     now: datetime,
     context: CancelContext,
     listing: _Listing,
 ) -> None:
-    page_token = ""
+    params = {**kind.server_params(clauses), "pageSize": str(kind.page_size)}
     for _ in range(MAX_PAGES_PER_SCOPE):
-        page = client.list_operations(
-            scope.name, context.deadline, filter=filter_text, page_token=page_token
-        )
-        operations = page.get("operations") or []
-        listing.found += len(operations)
-        for operation in operations:
-            if not isinstance(operation, dict):
+        page = client.list(kind.collection(scope), context.deadline, params)
+        items = page.get(kind.plural) or []
+        listing.found += len(items)
+        for item in items:
+            if not isinstance(item, dict):
                 continue
             try:
-                name = parse_operation_name(operation.get("name"))
+                name = parse_name(kind.name, kind.listed_name(item, scope))
             except InvalidName:
                 listing.skipped += 1
                 continue
-            if (name.project, name.region) != (scope.project, scope.region):
+            if name.scope != scope:
                 listing.skipped += 1
                 continue
-            if selects(spec, clauses, operation, now):
-                created = created_at(operation) or now
-                listing.selected.append((created, Target(name, seen=operation)))
-        page_token = str(page.get("nextPageToken") or "")
-        if not page_token:
+            if not selects(kind, spec, clauses, item, now):
+                continue
+            if is_exempt(kind, item, settings.exempt_label):
+                listing.exempt += 1
+                continue
+            listing.selected.append((kind.created_at(item) or now, Target(name, seen=item)))
+        token = str(page.get("nextPageToken") or "")
+        if not token:
             return
+        params["pageToken"] = token
+
+
+def _continuation(
+    spec: SweepSpec,
+    scopes: list[ScopeName],
+    filter_text: str,
+    kinds: list[Kind],
+    remaining: int,
+    sweep_id: str,
+    context: CancelContext,
+) -> dict[str, Any]:
+    """The sweep again, with everything resolved, so the next message selects the same
+    way whatever the settings say by then (and the cluster incarnation an incident
+    named is kept)."""
+    request: dict[str, Any] = {
+        "scopes": [scope.name for scope in scopes],
+        "filter": filter_text,
+        "kinds": [kind.plural for kind in kinds],
+        "continuation": {"sweepId": sweep_id, "generation": spec.generation + 1},
+    }
+    if spec.older_than_seconds is not None:
+        request["olderThan"] = spec.older_than_seconds
+    if spec.operation_types:
+        request["operationTypes"] = list(spec.operation_types)
+    if spec.cluster_uuid:
+        request["clusterUuid"] = spec.cluster_uuid
+    if spec.max:
+        request["max"] = remaining
+    message: dict[str, Any] = {"sweep": request}
+    if context.trigger.reason is not None:
+        message["reason"] = context.trigger.reason
+    if context.trigger.request_id is not None:
+        message["requestId"] = context.trigger.request_id
+    return message

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
+import codecs
+import re
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -25,24 +27,53 @@ from canceller.alerts import (
     parse_incident,
 )
 from canceller.clock import parse_timestamp
+from canceller.kinds import SWEEPABLE
 from canceller.names import (
-    BatchName,
     InvalidName,
-    OperationName,
-    parse_batch_name,
-    parse_operation_name,
+    ResourceName,
+    kind_named_by,
+    parse_name,
     truncate_for_report,
 )
 from canceller.selection import InvalidSweep, SweepSpec, parse_duration, parse_filter
+from canceller.strict_json import InvalidJson, is_unicode, loads
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_OPERATIONS_PER_MESSAGE = 100
 MAX_REASON_BYTES = 1024
 MAX_REQUEST_ID_CHARS = 256
+MAX_SWEEP_MAX = 100_000  # the largest sweep.max; MAX_CANCELS_PER_MESSAGE caps it again
+_OTHER_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
 
-_WORK_KEYS = ("operation", "name", "operations", "batch", "batches", "sweep")
+# JSON key -> the kind of the name(s) it holds; "name" is the original operation form.
+_NAME_KEYS = {
+    "operation": "operation",
+    "name": "operation",
+    "operations": "operation",
+    "batch": "batch",
+    "batches": "batch",
+    "job": "job",
+    "jobs": "job",
+    "session": "session",
+    "sessions": "session",
+}
+_LIST_KEYS = frozenset({"operations", "batches", "jobs", "sessions"})
+_WORK_KEYS = (*_NAME_KEYS, "sweep")
 _COMMON_KEYS = ("reason", "requestId", "dryRun")
-_SWEEP_KEYS = ("scopes", "olderThan", "filter", "operationTypes", "max", "dryRun")
+_SWEEP_KEYS = (
+    "scopes",
+    "olderThan",
+    "filter",
+    "operationTypes",
+    "kinds",
+    "max",
+    "clusterUuid",
+    "continuation",
+    "dryRun",
+)
+_CLUSTER_UUID = re.compile(r"[0-9a-fA-F-]{1,64}")
+_SWEEP_ID = re.compile(r"sweep-[\x21-\x7e]{1,256}")
+MAX_CONTINUATIONS = 1000  # a chain longer than this is a loop, not progress
 
 
 @dataclass(frozen=True)
@@ -75,8 +106,7 @@ class Trigger:
     """What one message asks for. Exactly one kind of work is set (or only rejections)."""
 
     info: TriggerInfo
-    operations: tuple[OperationName, ...] = ()
-    batches: tuple[BatchName, ...] = ()
+    targets: tuple[ResourceName, ...] = ()
     sweep: SweepSpec | None = None
     budget: BudgetNotice | None = None
     incident: IncidentNotice | None = None
@@ -94,29 +124,53 @@ class _Refused(Exception):
 
 
 def decode_trigger(event: Any) -> Trigger:
-    """Decode a functions-framework CloudEvent (binary, structured, or converted push body)."""
-    info = _trigger_info(event)
+    """Decode a functions-framework CloudEvent (binary, structured, or converted push body).
+
+    Total: it returns for any event and never raises. Bad input is a rejection saying
+    why; so is an exception from our own code (with a note naming where, which main.py
+    logs), because raising would answer HTTP 500 and Pub/Sub would redeliver the message
+    until it is dead-lettered, unanswered.
+    """
+    info = TriggerInfo(message_id="", publish_time=datetime.now(UTC).isoformat(), source="")
+    notes: tuple[str, ...] = ()
     try:
+        info = _trigger_info(event)
         message = _pubsub_message(event)
         body = _message_body(message)
         attributes = _attributes(message)
         return _decode_body(body, attributes, info)
     except _Refused as refused:
-        return Trigger(info=info, rejections=(Rejection(refused.offending_input, refused.detail),))
+        rejection = Rejection(refused.offending_input, refused.detail)
+    except Exception as error:  # a defect of ours: answered and acked, not redelivered
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        name = type(error).__name__
+        rejection = Rejection("", f"could not decode the message: internal error {name}")
+        notes = (
+            f"internal error {name} decoding the message, in {where.name} at "
+            f"{where.filename}:{where.lineno}",
+        )
+    return Trigger(info=info, rejections=(rejection,), notes=notes)
 
 
 def _trigger_info(event: Any) -> TriggerInfo:
+    """Only text is taken, so that even a malformed envelope is answered with the ids
+    it carries, and nothing that cannot be published is echoed."""
     data = _event_data(event)
     message = data.get("message") if isinstance(data.get("message"), dict) else {}
-    message_id = message.get("messageId") or message.get("message_id") or _attribute(event, "id")
-    publish_time = (
-        message.get("publishTime") or message.get("publish_time") or _attribute(event, "time")
-    )
     return TriggerInfo(
-        message_id=str(message_id or ""),
-        publish_time=str(publish_time or datetime.now(UTC).isoformat()),
-        source=str(_attribute(event, "source") or ""),
+        message_id=_first_text(
+            message.get("messageId"), message.get("message_id"), _attribute(event, "id")
+        ),
+        publish_time=_first_text(
+            message.get("publishTime"), message.get("publish_time"), _attribute(event, "time")
+        )
+        or datetime.now(UTC).isoformat(),
+        source=_first_text(_attribute(event, "source")),
     )
+
+
+def _first_text(*values: object) -> str:
+    return next((v for v in values if isinstance(v, str) and v and is_unicode(v)), "")
 
 
 def _attribute(event: Any, key: str) -> Any:
@@ -127,11 +181,17 @@ def _attribute(event: Any, key: str) -> Any:
 
 
 def _event_data(event: Any) -> dict[str, Any]:
+    """The event's data as a dict: parsed strictly if it is JSON text, else empty."""
     data = getattr(event, "data", None)
-    if isinstance(data, bytes | str):
+    if isinstance(data, bytes):
         try:
-            data = json.loads(data)
-        except ValueError:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return {}
+    if isinstance(data, str):
+        try:
+            data = loads(data)
+        except InvalidJson:
             return {}
     return data if isinstance(data, dict) else {}
 
@@ -149,9 +209,13 @@ def _pubsub_message(event: Any) -> Mapping[str, Any]:
 
 def _attributes(message: Mapping[str, Any]) -> dict[str, str]:
     attributes = message.get("attributes") or {}
-    if not isinstance(attributes, dict):
+    if not isinstance(attributes, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in attributes.items()
+    ):
         raise _Refused(attributes, "message attributes must be a map of strings")
-    return {str(k): str(v) for k, v in attributes.items()}
+    if not all(is_unicode(key) and is_unicode(value) for key, value in attributes.items()):
+        raise _Refused(attributes, "message attributes must be Unicode text (no lone surrogates)")
+    return dict(attributes)
 
 
 def _message_body(message: Mapping[str, Any]) -> str:
@@ -166,10 +230,14 @@ def _message_body(message: Mapping[str, Any]) -> str:
         raise _Refused(encoded, "message data is not valid base64") from None
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise _Refused(raw[:64], f"the message is larger than {MAX_PAYLOAD_BYTES // 1024} KiB")
+    if raw.startswith(codecs.BOM_UTF8):  # RFC 8259: senders must not add one
+        raise _Refused(raw, "the message starts with a byte order mark: send UTF-8 without one")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise _Refused(raw, "the message is not UTF-8 text") from None
+        bom = " (it starts with a UTF-16 or UTF-32 byte order mark)"
+        detail = "the message is not UTF-8 text" + (bom if raw.startswith(_OTHER_BOMS) else "")
+        raise _Refused(raw, detail) from None
 
 
 def _decode_body(body: str, attributes: Mapping[str, str], info: TriggerInfo) -> Trigger:
@@ -178,15 +246,15 @@ def _decode_body(body: str, attributes: Mapping[str, str], info: TriggerInfo) ->
         return _budget_trigger(attributes, text, info)
     if not text:
         if "operation" in attributes:
-            return _names_trigger("operation", [attributes["operation"]], {}, info)
+            operation = attributes["operation"]
+            return _names_trigger(kind_named_by(operation), [operation], {}, info)
         raise _Refused(
             body,
-            'the message is empty: send an operation name, JSON {"operation": NAME}, '
-            "or set the attribute 'operation'",
+            "the message is empty: send a name of an operation, batch, job or session, "
+            'JSON such as {"job": NAME}, or set the attribute \'operation\'',
         )
     if not text.startswith("{"):
-        kind = "batch" if "/batches/" in text else "operation"
-        return _names_trigger(kind, [text], {}, info)
+        return _names_trigger(kind_named_by(text), [text], {}, info)
     document = _json(text)
     if is_incident(document):
         try:
@@ -199,9 +267,9 @@ def _decode_body(body: str, attributes: Mapping[str, str], info: TriggerInfo) ->
 
 def _json(text: str) -> Any:
     try:
-        return json.loads(text)
-    except ValueError as error:
-        raise _Refused(text, f"the message is not valid JSON: {error.msg}") from None
+        return loads(text)
+    except InvalidJson as invalid:
+        raise _Refused(text, f"the message is refused: {invalid}") from None
 
 
 def _budget_trigger(attributes: Mapping[str, str], text: str, info: TriggerInfo) -> Trigger:
@@ -217,15 +285,14 @@ def _decode_document(document: dict[str, Any], text: str, info: TriggerInfo) -> 
     unknown = sorted(set(document) - set(_WORK_KEYS) - set(_COMMON_KEYS))
     if unknown:
         raise _Refused(
-            text, f"unknown field(s) {', '.join(unknown)}: a typo must not change what is cancelled"
+            text, f"unknown field(s) {', '.join(unknown)}: a typo must not change what is stopped"
         )
     if len(present) != 1:
         raise _Refused(text, f"the message must have exactly one of {', '.join(_WORK_KEYS)}")
     key = present[0]
     if key == "sweep":
         return _sweep_trigger(document, text, info)
-    kind = "batch" if key.startswith("batch") else "operation"
-    if key in ("operations", "batches"):
+    if key in _LIST_KEYS:
         names = document[key]
         if not isinstance(names, list) or not names:
             raise _Refused(text, f"'{key}' must be a non-empty list of names")
@@ -237,20 +304,19 @@ def _decode_document(document: dict[str, Any], text: str, info: TriggerInfo) -> 
             )
     else:
         names = [document[key]]
-    return _names_trigger(kind, names, document, info)
+    return _names_trigger(_NAME_KEYS[key], names, document, info)
 
 
 def _names_trigger(
     kind: str, names: list[Any], document: Mapping[str, Any], info: TriggerInfo
 ) -> Trigger:
     info = replace(info, kind=kind, **_common_options(document))
-    parse = parse_batch_name if kind == "batch" else parse_operation_name
-    targets: list[Any] = []
+    targets: list[ResourceName] = []
     rejections: list[Rejection] = []
     notes: list[str] = []
     for raw in names:
         try:
-            name = parse(raw)
+            name = parse_name(kind, raw)
         except InvalidName as invalid:
             rejections.append(Rejection(truncate_for_report(raw), str(invalid)))
             continue
@@ -258,13 +324,7 @@ def _names_trigger(
             notes.append(f"{name.name} was listed more than once and is handled once")
             continue
         targets.append(name)
-    if kind == "batch":
-        return Trigger(
-            info, batches=tuple(targets), rejections=tuple(rejections), notes=tuple(notes)
-        )
-    return Trigger(
-        info, operations=tuple(targets), rejections=tuple(rejections), notes=tuple(notes)
-    )
+    return Trigger(info, targets=tuple(targets), rejections=tuple(rejections), notes=tuple(notes))
 
 
 def _sweep_trigger(document: Mapping[str, Any], text: str, info: TriggerInfo) -> Trigger:
@@ -278,6 +338,7 @@ def _sweep_trigger(document: Mapping[str, Any], text: str, info: TriggerInfo) ->
     if "dryRun" in request:
         options["dry_run"] = _boolean_option(request["dryRun"], "sweep.dryRun")
     try:
+        chain, generation = _continuation(request.get("continuation"))
         spec = SweepSpec(
             scopes=_strings(request, "scopes"),
             filter=_optional_text(request, "filter"),
@@ -286,12 +347,55 @@ def _sweep_trigger(document: Mapping[str, Any], text: str, info: TriggerInfo) ->
             ),
             operation_types=_strings(request, "operationTypes"),
             max=_positive_int(request, "max"),
+            cluster_uuid=_cluster_uuid(request.get("clusterUuid")),
+            kinds=_kinds(request),
+            chain=chain,
+            generation=generation,
         )
         if spec.filter:
             parse_filter(spec.filter)
     except InvalidSweep as invalid:
         raise _Refused(text, str(invalid)) from None
     return Trigger(replace(info, kind="sweep", **options), sweep=spec)
+
+
+def _kinds(request: Mapping[str, Any]) -> tuple[str, ...]:
+    kinds = _strings(request, "kinds")
+    if unknown := sorted(set(kinds) - set(SWEEPABLE)):
+        raise InvalidSweep(
+            f"sweep.kinds has {', '.join(unknown)}; known: {', '.join(SWEEPABLE)} "
+            "(batches are swept through their operations)"
+        )
+    return tuple(dict.fromkeys(kinds))
+
+
+def _cluster_uuid(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _CLUSTER_UUID.fullmatch(value):
+        raise InvalidSweep("sweep.clusterUuid must be a cluster UUID (hex digits and hyphens)")
+    return value
+
+
+def _continuation(value: object) -> tuple[str | None, int]:
+    """A continuation names the sweep it continues and how many came before it, so a
+    chain that stopped making progress ends instead of looping."""
+    if value is None:
+        return None, 0
+    if not isinstance(value, dict) or set(value) != {"sweepId", "generation"}:
+        raise InvalidSweep("sweep.continuation must be {\"sweepId\": ..., \"generation\": N}")
+    sweep_id, generation = value["sweepId"], value["generation"]
+    if not isinstance(sweep_id, str) or not _SWEEP_ID.fullmatch(sweep_id):
+        raise InvalidSweep("sweep.continuation.sweepId must be a sweep id, sweep-...")
+    if (
+        isinstance(generation, bool)
+        or not isinstance(generation, int)
+        or not 1 <= generation <= MAX_CONTINUATIONS
+    ):
+        raise InvalidSweep(
+            f"sweep.continuation.generation must be a whole number from 1 to {MAX_CONTINUATIONS}"
+        )
+    return sweep_id, generation
 
 
 def _strings(request: Mapping[str, Any], key: str) -> tuple[str, ...]:
@@ -312,8 +416,8 @@ def _positive_int(request: Mapping[str, Any], key: str) -> int | None:
     value = request.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidSweep(f"sweep.{key} must be a whole number of at least 1")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SWEEP_MAX:
+        raise InvalidSweep(f"sweep.{key} must be a whole number from 1 to {MAX_SWEEP_MAX}")
     return value
 
 

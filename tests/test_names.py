@@ -6,9 +6,9 @@ import pytest
 
 from canceller.names import (
     InvalidName,
-    OperationName,
-    parse_batch_name,
-    parse_operation_name,
+    ResourceName,
+    kind_named_by,
+    parse_name,
     parse_scope,
     truncate_for_report,
 )
@@ -19,36 +19,36 @@ GOOD = "projects/my-project/regions/us-central1/operations/0c1d-ab_C9"
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (GOOD, OperationName("my-project", "us-central1", "0c1d-ab_C9")),
-        (f"  {GOOD}\n", OperationName("my-project", "us-central1", "0c1d-ab_C9")),
+        (GOOD, ResourceName("operation", "my-project", "us-central1", "0c1d-ab_C9")),
+        (f"  {GOOD}\n", ResourceName("operation", "my-project", "us-central1", "0c1d-ab_C9")),
         (
             "projects/abcdef/regions/global/operations/x",
-            OperationName("abcdef", "global", "x"),
+            ResourceName("operation", "abcdef", "global", "x"),
         ),
         (
             "projects/example.com:my-project/regions/europe-west1/operations/1",
-            OperationName("example.com:my-project", "europe-west1", "1"),
+            ResourceName("operation", "example.com:my-project", "europe-west1", "1"),
         ),
         (
             "projects/p23456789012345678901234567890/regions/northamerica-northeast2/operations/z",
-            OperationName("p23456789012345678901234567890", "northamerica-northeast2", "z"),
+            ResourceName("operation", "p23456789012345678901234567890", "northamerica-northeast2", "z"),
         ),
         (
             f"projects/my-project/regions/me-central2/operations/{'a' * 128}",
-            OperationName("my-project", "me-central2", "a" * 128),
+            ResourceName("operation", "my-project", "me-central2", "a" * 128),
         ),
-        (f"https://dataproc.googleapis.com/v1/{GOOD}", parse_operation_name(GOOD)),
-        (f"https://dataproc.googleapis.com/v1/{GOOD}:cancel", parse_operation_name(GOOD)),
-        (f"https://us-central1-dataproc.googleapis.com/v1/{GOOD}", parse_operation_name(GOOD)),
+        (f"https://dataproc.googleapis.com/v1/{GOOD}", parse_name("operation", GOOD)),
+        (f"https://dataproc.googleapis.com/v1/{GOOD}:cancel", parse_name("operation", GOOD)),
+        (f"https://us-central1-dataproc.googleapis.com/v1/{GOOD}", parse_name("operation", GOOD)),
         (
             f"https://us-central1-dataproc.googleapis.com/v1/{GOOD}:cancel",
-            parse_operation_name(GOOD),
+            parse_name("operation", GOOD),
         ),
     ],
 )
-def test_accepts_names_and_urls(text: str, expected: OperationName) -> None:
-    assert parse_operation_name(text) == expected
-    assert parse_operation_name(expected.name) == expected
+def test_accepts_names_and_urls(text: str, expected: ResourceName) -> None:
+    assert parse_name("operation", text) == expected
+    assert parse_name("operation", expected.name) == expected
 
 
 HOSTILE = [
@@ -160,43 +160,99 @@ HOSTILE = [
 @pytest.mark.parametrize("text", HOSTILE)
 def test_rejects_hostile_names(text: str) -> None:
     with pytest.raises(InvalidName):
-        parse_operation_name(text)
+        parse_name("operation", text)
 
 
 @pytest.mark.parametrize("value", [None, 1, 1.5, ["x"], {"name": GOOD}, b"projects/x"])
 def test_rejects_non_strings(value: object) -> None:
     with pytest.raises(InvalidName, match="as a string"):
-        parse_operation_name(value)
+        parse_name("operation", value)
 
 
 def test_rejection_says_why() -> None:
     with pytest.raises(InvalidName, match="percent-encoding"):
-        parse_operation_name(f"{GOOD}%2F")
+        parse_name("operation", f"{GOOD}%2F")
     with pytest.raises(InvalidName, match="non-ASCII"):
-        parse_operation_name(GOOD.replace("o", "\u043e"))
+        parse_name("operation", GOOD.replace("o", "\u043e"))
     with pytest.raises(InvalidName, match=r"'\.\.' path segments"):
-        parse_operation_name("projects/my-project/regions/us-central1/operations/../x")
+        parse_name("operation", "projects/my-project/regions/us-central1/operations/../x")
     with pytest.raises(InvalidName, match="region europe-west1"):
-        parse_operation_name(f"https://europe-west1-dataproc.googleapis.com/v1/{GOOD}")
+        parse_name("operation", f"https://europe-west1-dataproc.googleapis.com/v1/{GOOD}")
 
 
 def test_batches_and_scopes() -> None:
-    batch = parse_batch_name("projects/my-project/locations/us-central1/batches/etl-2024-01")
-    assert (batch.project, batch.location, batch.batch_id) == (
+    batch = parse_name("batch", "projects/my-project/locations/us-central1/batches/etl-2024-01")
+    assert (batch.project, batch.location, batch.resource_id) == (
         "my-project",
         "us-central1",
         "etl-2024-01",
     )
     url = f"https://dataproc.googleapis.com/v1/{batch.name}"
-    assert parse_batch_name(url) == batch
+    assert parse_name("batch", url) == batch
     with pytest.raises(InvalidName):
-        parse_batch_name("projects/my-project/locations/us-central1/batches/UPPER")
+        parse_name("batch", "projects/my-project/locations/us-central1/batches/UPPER")
     with pytest.raises(InvalidName):
-        parse_batch_name("projects/my-project/regions/us-central1/batches/abcd")
+        parse_name("batch", "projects/my-project/regions/us-central1/batches/abcd")
     scope = parse_scope("projects/my-project/regions/us-east1")
     assert scope.name == "projects/my-project/regions/us-east1"
     with pytest.raises(InvalidName):
         parse_scope("https://dataproc.googleapis.com/v1/projects/my-project/regions/us-east1")
+
+
+@pytest.mark.parametrize(
+    ("kind", "good", "bad"),
+    [
+        (
+            "job",
+            [
+                "projects/my-project/regions/us-central1/jobs/Spark_job-7",
+                "projects/my-project/regions/global/jobs/" + "j" * 100,
+                "https://us-central1-dataproc.googleapis.com/v1/projects/my-project/regions/"
+                "us-central1/jobs/j1:cancel",
+            ],
+            [
+                "projects/my-project/regions/us-central1/jobs/" + "j" * 101,
+                "projects/my-project/locations/us-central1/jobs/j1",
+                "projects/my-project/regions/us-central1/jobs/j.1",
+                "projects/my-project/regions/us-central1/jobs/j1/extra",
+                "projects/my-project/regions/us-central1/jobs/",
+            ],
+        ),
+        (
+            "session",
+            [
+                "projects/my-project/locations/us-central1/sessions/notebook-1",
+                "projects/my-project/locations/us-central1/sessions/" + "s" * 63,
+                "https://dataproc.googleapis.com/v1/projects/my-project/locations/us-central1/"
+                "sessions/abcd:terminate",
+            ],
+            [
+                "projects/my-project/locations/us-central1/sessions/abc",
+                "projects/my-project/locations/us-central1/sessions/" + "s" * 64,
+                "projects/my-project/locations/us-central1/sessions/Notebook",
+                "projects/my-project/locations/us-central1/sessions/under_score",
+                "projects/my-project/regions/us-central1/sessions/notebook-1",
+                "projects/my-project/locations/us-central1/sessions/-abcd",
+            ],
+        ),
+    ],
+)
+def test_job_and_session_grammar(kind: str, good: list[str], bad: list[str]) -> None:
+    for text in good:
+        name = parse_name(kind, text)
+        assert name.kind == kind
+        assert parse_name(kind, name.name) == name
+        assert kind_named_by(text) == kind
+    for text in bad:
+        with pytest.raises(InvalidName):
+            parse_name(kind, text)
+
+
+def test_a_name_of_one_kind_is_not_accepted_as_another() -> None:
+    job = "projects/my-project/regions/us-central1/jobs/abcd"
+    for kind in ("operation", "batch", "session"):
+        with pytest.raises(InvalidName, match=f"a {kind} name"):
+            parse_name(kind, job)
 
 
 def test_truncate_for_report_is_short_and_printable() -> None:

@@ -84,7 +84,10 @@ def test_batch_is_cancelled_through_its_operation(
     assert message["batch"] == batch["name"]
     paths = [f"{r['method']} {r['path']}" for r in admin.requests()]
     assert paths[0] == f"GET /v1/{batch['name']}"
-    assert paths[2] == f"POST /v1/{batch['operation']}:cancel"
+    # The batch's own RUNNING state is the read before the stop: no extra GET of its operation.
+    assert paths[1] == f"POST /v1/{batch['operation']}:cancel"
+    assert message["state"]["batchState"] == "CANCELLED"
+    assert paths[-1] == f"GET /v1/{batch['name']}"  # read again at the end, for batchState
 
 
 def test_batches_list_finished_missing_and_url_forms(
@@ -240,10 +243,10 @@ def test_sweep_max_cuts_the_list_oldest_first(
     # the oldest old-etl operations were created 7 h + 119..115 minutes ago
     assert acted == [f"{SCOPE}/operations/old-etl-{i:03d}" for i in range(115, 120)]
     assert {kinds[a] for a in acted} == {"old-etl"}
-    assert "max 5 cut the list" in summary.detail
+    assert "max 5 cut the selection" in summary.detail
 
 
-def test_sweep_max_is_capped_by_the_setting(
+def test_a_dry_run_shows_every_selected_target_whatever_the_per_message_cap(
     admin: EmulatorAdmin, emulator: DataprocEmulator
 ) -> None:
     seed_scope(admin)
@@ -251,11 +254,49 @@ def test_sweep_max_is_capped_by_the_setting(
         emulator,
         {"sweep": {"scopes": [SCOPE], "filter": "labels.team = etl", "max": 1000, "dryRun": True}},
         MAX_CANCELS_PER_MESSAGE="20",
+        SWEEP_KINDS="operations",
     )
     summary = next(r for r in handled.results if r.outcome is Outcome.SWEEP_SUMMARY)
     fields = summary.to_message()["sweep"]
-    assert (fields["max"], fields["acted"], fields["truncated"]) == (20, 20, True)
-    assert fields["outcomes"] == {"DRY_RUN": 20}
+    # A dry run reads each target from the listing alone, so nothing is left to hand on.
+    assert (fields["selected"], fields["acted"], fields["remaining"]) == (160, 160, 0)
+    assert fields["outcomes"] == {"DRY_RUN": 160}
+    assert handled.continuation is None
+    assert posts(admin) == []
+
+
+def test_what_one_message_cannot_stop_is_handed_on_or_said_to_be_left(
+    admin: EmulatorAdmin, emulator: DataprocEmulator
+) -> None:
+    seed_scope(admin)
+    sweep = {"sweep": {"scopes": [SCOPE], "filter": "labels.team = etl", "max": 150}}
+    without = handle(emulator, sweep, MAX_CANCELS_PER_MESSAGE="20", SWEEP_KINDS="operations")
+    fields = next(r for r in without.results if r.outcome is Outcome.SWEEP_SUMMARY)
+    summary = fields.to_message()["sweep"]
+    assert (summary["acted"], summary["remaining"], summary["handedOn"]) == (20, 130, False)
+    assert "130 more NOT stopped: TRIGGER_TOPIC is not set" in fields.detail
+    assert without.continuation is None
+
+    handed = handle(
+        emulator,
+        sweep,
+        MAX_CANCELS_PER_MESSAGE="20",
+        SWEEP_KINDS="operations",
+        TRIGGER_TOPIC=f"projects/{PROJECT}/topics/requests",
+    )
+    summary = next(r for r in handed.results if r.outcome is Outcome.SWEEP_SUMMARY)
+    fields = summary.to_message()["sweep"]
+    assert (fields["acted"], fields["remaining"], fields["handedOn"]) == (20, 120, True)
+    assert handed.continuation == {
+        "sweep": {
+            "scopes": [SCOPE],
+            "filter": "labels.team = etl",
+            "kinds": ["operations"],
+            "continuation": {"sweepId": "sweep-m-9", "generation": 1},
+            "max": 120,
+        }
+    }
+    assert len(posts(admin)) == 40  # 20 per message, none twice
 
 
 def test_sweep_dry_run_and_settings_scopes(
@@ -397,9 +438,13 @@ def test_closed_and_unsupported_incidents_call_nothing(
     closed = handle(emulator, incident("closed", "cloud_dataproc_batch", labels))
     assert closed.results == []
     assert "closed" in closed.notes[0]
+    vm = handle(emulator, incident("open", "gce_instance", {"project_id": PROJECT}))
+    [result] = vm.results
+    assert result.outcome is Outcome.REJECTED
+    assert "gce_instance" in result.detail and "cloud_dataproc_job" in result.detail
+    assert result.to_message()["incident"]["resourceType"] == "gce_instance"
     job = handle(emulator, incident("open", "cloud_dataproc_job", {"project_id": PROJECT}))
     [result] = job.results
     assert result.outcome is Outcome.REJECTED
-    assert "cloud_dataproc_job" in result.detail
-    assert result.to_message()["incident"]["resourceType"] == "cloud_dataproc_job"
+    assert "the incident's job labels do not name a job" in result.detail
     assert admin.requests() == []

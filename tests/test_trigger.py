@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from cloudevents.http import CloudEvent
 
-from canceller.names import OperationName
+from canceller.names import ResourceName
 from canceller.trigger import decode_trigger
 
 NAME = "projects/my-project/regions/us-central1/operations/op-1"
 OTHER = "projects/my-project/regions/europe-west1/operations/op-2"
-OP = OperationName("my-project", "us-central1", "op-1")
+OP = ResourceName("operation", "my-project", "us-central1", "op-1")
 
 
 def pubsub_event(body: bytes | str | None, attributes: dict[str, str] | None = None) -> CloudEvent:
@@ -39,7 +39,7 @@ def pubsub_event(body: bytes | str | None, attributes: dict[str, str] | None = N
 def test_json_operation_with_reason_and_request_id() -> None:
     body = json.dumps({"operation": NAME, "reason": "over budget", "requestId": "r-7"})
     trigger = decode_trigger(pubsub_event(body))
-    assert trigger.operations == (OP,)
+    assert trigger.targets == (OP,)
     assert trigger.rejections == ()
     assert trigger.info.reason == "over budget"
     assert trigger.info.request_id == "r-7"
@@ -50,7 +50,7 @@ def test_json_operation_with_reason_and_request_id() -> None:
 
 
 def test_name_is_an_alias_for_operation() -> None:
-    assert decode_trigger(pubsub_event(json.dumps({"name": NAME}))).operations == (OP,)
+    assert decode_trigger(pubsub_event(json.dumps({"name": NAME}))).targets == (OP,)
 
 
 @pytest.mark.parametrize(
@@ -64,20 +64,20 @@ def test_name_is_an_alias_for_operation() -> None:
 )
 def test_plain_text_and_urls(body: str) -> None:
     trigger = decode_trigger(pubsub_event(body))
-    assert trigger.operations == (OP,)
+    assert trigger.targets == (OP,)
     assert trigger.rejections == ()
 
 
 def test_empty_body_takes_the_operation_attribute() -> None:
     for body in (None, "", "  "):
         trigger = decode_trigger(pubsub_event(body, {"operation": NAME}))
-        assert trigger.operations == (OP,)
+        assert trigger.targets == (OP,)
 
 
 def test_operations_list_answers_each_name_on_its_own() -> None:
     body = json.dumps({"operations": [NAME, "projects/x/../y", OTHER, NAME]})
     trigger = decode_trigger(pubsub_event(body))
-    assert [op.name for op in trigger.operations] == [NAME, OTHER]
+    assert [op.name for op in trigger.targets] == [NAME, OTHER]
     assert len(trigger.rejections) == 1
     assert trigger.rejections[0].offending_input == "projects/x/../y"
     assert "more than once" in trigger.notes[0]
@@ -85,9 +85,9 @@ def test_operations_list_answers_each_name_on_its_own() -> None:
 
 def test_operations_list_limits() -> None:
     many = [f"projects/my-project/regions/us-central1/operations/{i}" for i in range(100)]
-    assert len(decode_trigger(pubsub_event(json.dumps({"operations": many}))).operations) == 100
+    assert len(decode_trigger(pubsub_event(json.dumps({"operations": many}))).targets) == 100
     too_many = decode_trigger(pubsub_event(json.dumps({"operations": [*many, NAME]})))
-    assert too_many.operations == ()
+    assert too_many.targets == ()
     assert "at most 100" in too_many.rejections[0].detail
     empty = decode_trigger(pubsub_event(json.dumps({"operations": []})))
     assert "non-empty list" in empty.rejections[0].detail
@@ -117,7 +117,7 @@ def test_unusable_messages_become_rejections(
     body: str | bytes, attributes: dict[str, str], fragment: str
 ) -> None:
     trigger = decode_trigger(pubsub_event(body, attributes))
-    assert trigger.operations == ()
+    assert trigger.targets == ()
     assert len(trigger.rejections) == 1
     assert fragment in trigger.rejections[0].detail
     assert len(trigger.rejections[0].offending_input) <= 512
@@ -140,4 +140,4 @@ def test_invalid_base64_and_non_pubsub_events() -> None:
 def test_structured_data_given_as_json_text_is_read() -> None:
     event = pubsub_event(NAME)
     event.data = json.dumps(event.data)
-    assert decode_trigger(event).operations == (OP,)
+    assert decode_trigger(event).targets == (OP,)

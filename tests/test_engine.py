@@ -1,4 +1,5 @@
-"""The cancellation engine against the local Dataproc emulator: every outcome, retries, faults.
+"""The engine against the local Dataproc emulator: every outcome, retries, faults (operations;
+tests/test_engine_kinds.py covers jobs, sessions and the shared listing).
 
 The client is the one production builds (Runtime with DATAPROC_EMULATOR_HOST): a real
 AuthorizedSession over real HTTP. Nothing is mocked.
@@ -10,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from canceller.cancellation import CancelContext, Target, cancel_all
+from canceller.engine import CancelContext, Target, stop_all
 from canceller.clock import Deadline
 from canceller.dataproc import DataprocClient
-from canceller.names import OperationName, parse_operation_name
+from canceller.names import ResourceName, parse_name
 from canceller.results import Outcome, Result
 from canceller.runtime import Runtime
 from canceller.trigger import TriggerInfo
@@ -52,7 +53,7 @@ def context(
 
 
 def run_one(client: DataprocClient, name: str, **kw: Any) -> Result:
-    outcomes = cancel_all(client, [Target(parse_operation_name(name))], context(**kw))
+    outcomes = stop_all(client, [Target(parse_name("operation", name))], context(**kw))
     assert outcomes.failures == []
     assert len(outcomes.results) == 1
     return outcomes.results[0]
@@ -250,8 +251,8 @@ def test_a_fault_that_outlasts_the_deadline_asks_for_redelivery(
 ) -> None:
     admin.seed_operation(name=op_name("down"))
     admin.add_fault(method="*", pathRegex="down", times=-1, action="status", status=503)
-    outcomes = cancel_all(
-        client, [Target(parse_operation_name(op_name("down")))], context(deadline=1.0)
+    outcomes = stop_all(
+        client, [Target(parse_name("operation", op_name("down")))], context(deadline=1.0)
     )
     assert outcomes.results == []
     assert len(outcomes.failures) == 1
@@ -267,8 +268,8 @@ def test_many_operations_are_cancelled_concurrently_and_each_answered(
         [{"name": n, "cancelSeconds": 0.5} for n in names[:25]]
         + [{"name": n, "done": True} for n in names[25:]]
     )
-    targets = [Target(parse_operation_name(n)) for n in names]
-    outcomes = cancel_all(client, targets, context())
+    targets = [Target(parse_name("operation", n)) for n in names]
+    outcomes = stop_all(client, targets, context())
     by_name = {r.operation: r.outcome for r in outcomes.results}
     assert len(outcomes.results) == 30
     assert all(by_name[n] is Outcome.CANCELLED for n in names[:25])
@@ -278,10 +279,24 @@ def test_many_operations_are_cancelled_concurrently_and_each_answered(
 
 
 def test_results_carry_the_name_parts() -> None:
-    name = OperationName(PROJECT, REGION, "x")
+    name = ResourceName("operation", PROJECT, REGION, "x")
     info = TriggerInfo("m", "2026-01-01T00:00:00Z", "s", reason="why", request_id="r")
     from canceller.clock import utc_now
 
-    message = Result(Outcome.CANCELLED, name.name, "d", info, utc_now(), name=name).to_message()
+    message = Result(
+        Outcome.CANCELLED,
+        name.name,
+        "d",
+        info,
+        utc_now(),
+        "operation",
+        name=name,
+        operation=name.name,
+    ).to_message()
     assert (message["project"], message["region"], message["operationId"]) == (PROJECT, REGION, "x")
     assert (message["reason"], message["requestId"]) == ("why", "r")
+    assert (message["kind"], message["target"], message["operation"]) == (
+        "operation",
+        name.name,
+        name.name,
+    )

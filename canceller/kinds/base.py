@@ -1,0 +1,146 @@
+"""What the engine needs to know about one kind of Dataproc work, and nothing it does.
+
+The engine (``canceller.engine``) reads, stops, watches and reports every kind the same
+way; a kind only describes itself: its REST calls, how to tell running from stopped
+from ended otherwise, which fields a sweep may filter on, and its result fields.
+Cloud Custodian's c7n-gcp serves every resource type from one query engine the same
+way; adding a kind is a small subclass here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any, ClassVar
+
+from canceller.clock import parse_timestamp
+from canceller.names import ResourceName, ScopeName
+
+Resource = dict[str, Any]  # a resource as Dataproc's proto3 JSON has it
+
+
+class Phase(Enum):
+    RUNNING = "running"  # may be stopped
+    STOPPING = "stopping"  # a stop was accepted (ours or someone's) and is in progress
+    STOPPED = "stopped"  # ended because it was stopped
+    ENDED = "ended"  # ended some other way (succeeded, failed)
+
+    @property
+    def final(self) -> bool:
+        return self in (Phase.STOPPED, Phase.ENDED)
+
+
+class InvalidWork(ValueError):
+    """A resource Dataproc returned cannot be stopped as described (e.g. a batch whose
+    operation field is not a usable name); the message says why."""
+
+
+class Kind:
+    """One kind of Dataproc work. Subclasses set the class attributes and override what
+    differs; the defaults fit a resource stopped by ``POST NAME:verb``."""
+
+    name: ClassVar[str]  # "job": the result's kind and the JSON key for one name
+    plural: ClassVar[str]  # "jobs": the JSON key for a list, the sweep kind, the list key
+    stop_verb: ClassVar[str] = "cancel"
+    stopped_word: ClassVar[str] = "cancelled"
+    stopping_word: ClassVar[str] = "cancelling"
+    stop_body: ClassVar[dict[str, Any] | None] = None  # None: no request body at all
+    # Dataproc refuses a stop with FAILED_PRECONDITION while the work is in a state that
+    # cannot be stopped *yet* (a job in SETUP_DONE): keep trying within the deadline.
+    stop_can_wait: ClassVar[bool] = False
+    sweepable: ClassVar[bool] = True
+    # Sweep filter fields this kind can evaluate itself ("labels.KEY" is always one), with
+    # the values a state field may take; a clause on anything else does not apply to it.
+    filter_fields: ClassVar[Mapping[str, frozenset[str] | None]] = {}
+    # Query of the listing that verifies many stops of this kind at once.
+    watch_params: ClassVar[Mapping[str, str]] = {}
+    page_size: ClassVar[int] = 100
+
+    # ---- reading ----------------------------------------------------------------------
+
+    def phase(self, resource: Resource) -> Phase:
+        raise NotImplementedError
+
+    def state_word(self, resource: Resource) -> str:
+        """The kind's own word for its state, for sentences."""
+        raise NotImplementedError
+
+    def ending(self, resource: Resource) -> str:
+        """How a finished resource ended, as a clause for a sentence."""
+        return f"it is {self.state_word(resource)}"
+
+    def describe(self, resource: Resource) -> dict[str, Any]:
+        """The result's ``state`` object for this resource as last seen."""
+        raise NotImplementedError
+
+    def uuid(self, resource: Resource) -> str | None:
+        """The server-made identity of this incarnation (an ID can be reused)."""
+        return None
+
+    # ---- stopping ---------------------------------------------------------------------
+
+    def stop_path(self, name: ResourceName, resource: Resource) -> str:
+        return f"{name.name}:{self.stop_verb}"
+
+    def watched(self, name: ResourceName, resource: Resource) -> tuple[Kind, ResourceName]:
+        """What to read to see the stop take effect: the resource itself, by default."""
+        return self, name
+
+    # ---- sweeping ---------------------------------------------------------------------
+
+    def collection(self, scope: ScopeName) -> str:
+        place = "locations" if self.name in ("batch", "session") else "regions"
+        return f"projects/{scope.project}/{place}/{scope.region}/{self.plural}"
+
+    def listed_name(self, item: Resource, scope: ScopeName) -> object:
+        """The full name of a listed item (to be validated like any other name)."""
+        return item.get("name")
+
+    def server_params(self, clauses: tuple[Clause, ...]) -> dict[str, str]:
+        """Query parameters that narrow a sweep's listing on the server. Everything is
+        checked here again, so these only save pages."""
+        return {}
+
+    def field_value(self, item: Resource, field: str) -> str | None:
+        raise NotImplementedError
+
+    def labels(self, item: Resource) -> Mapping[str, str]:
+        labels = item.get("labels")
+        return labels if isinstance(labels, dict) else {}
+
+    def created_at(self, item: Resource) -> datetime | None:
+        created = item.get("createTime")
+        return parse_timestamp(created) if isinstance(created, str) else None
+
+    def cluster_uuid(self, item: Resource) -> str | None:
+        return None
+
+    def applies(self, clause: Clause) -> bool:
+        """Can this kind evaluate ``clause`` itself? A sweep never lets a kind ignore a
+        clause it cannot check: that kind is left out of the sweep instead."""
+        if clause.field.startswith("labels."):
+            return True
+        if clause.field not in self.filter_fields:
+            return False
+        values = self.filter_fields[clause.field]
+        return values is None or clause.value in values
+
+    def holds(self, clause: Clause, item: Resource) -> bool:
+        if clause.field.startswith("labels."):
+            return self.labels(item).get(clause.field.removeprefix("labels.")) == clause.value
+        return self.field_value(item, clause.field) == clause.value
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One ``field = value`` of a sweep filter."""
+
+    field: str
+    value: str
+
+
+def text(value: object, limit: int = 1024) -> str | None:
+    """A string field of a resource, clipped for results; None when absent or not text."""
+    return value[:limit] if isinstance(value, str) and value else None

@@ -1,0 +1,75 @@
+"""Serverless batches, stopped the way ``gcloud dataproc batches cancel`` does: get the
+batch, cancel ``batch.operation``; then verified on that operation, and the batch's own
+state read at the end and reported beside it.
+
+Batches are swept through their operations (every batch has one), so this kind is
+never listed itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from canceller.kinds.base import InvalidWork, Kind, Phase, Resource
+from canceller.kinds.operations import OPERATIONS
+from canceller.names import InvalidName, ResourceName, parse_name
+
+_STOPPED = frozenset({"CANCELLED"})
+_ENDED = frozenset({"SUCCEEDED", "FAILED"})
+
+
+class Batches(Kind):
+    name = "batch"
+    plural = "batches"
+    sweepable = False
+
+    def phase(self, resource: Resource) -> Phase:
+        state = self.state_word(resource)
+        if state in _STOPPED:
+            return Phase.STOPPED
+        if state in _ENDED:
+            return Phase.ENDED
+        return Phase.STOPPING if state == "CANCELLING" else Phase.RUNNING
+
+    def state_word(self, resource: Resource) -> str:
+        state = resource.get("state")
+        return state if isinstance(state, str) else "STATE_UNSPECIFIED"
+
+    def ending(self, resource: Resource) -> str:
+        return f"the batch is already {self.state_word(resource)}"
+
+    def describe(self, resource: Resource) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "done": self.phase(resource).final,
+            "batchState": self.state_word(resource),
+        }
+        if isinstance(resource.get("name"), str):
+            state["batch"] = resource["name"][:1024]
+        return state
+
+    def uuid(self, resource: Resource) -> str | None:
+        value = resource.get("uuid")
+        return value if isinstance(value, str) else None
+
+    def stop_path(self, name: ResourceName, resource: Resource) -> str:
+        return f"{self.operation_of(name, resource).name}:cancel"
+
+    def watched(self, name: ResourceName, resource: Resource) -> tuple[Kind, ResourceName]:
+        return OPERATIONS, self.operation_of(name, resource)
+
+    def operation_of(self, name: ResourceName, resource: Resource) -> ResourceName:
+        try:
+            operation = parse_name("operation", resource.get("operation"))
+        except InvalidName as invalid:
+            raise InvalidWork(
+                f"the batch's operation field is not a usable name ({invalid})"
+            ) from None
+        if operation.project != name.project:
+            raise InvalidWork(f"the batch's operation {operation.name} is in another project")
+        return operation
+
+    def field_value(self, item: Resource, field: str) -> str | None:
+        return None
+
+
+BATCHES = Batches()

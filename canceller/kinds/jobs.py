@@ -1,0 +1,124 @@
+"""Cluster jobs: ``GET``, ``POST NAME:cancel`` (body ``{}``, answers the Job), stopped
+when ``status.state`` is CANCELLED.
+
+States and their meaning: JobStatus.StateValueValuesEnum in the Dataproc v1 messages
+that ship with the Google Cloud CLI. CANCEL_PENDING and CANCEL_STARTED are a cancel in
+progress; ATTEMPT_FAILURE is a failed attempt of a restartable job, which runs again.
+A job that cannot be cancelled yet (SETUP_DONE) is refused with FAILED_PRECONDITION
+(googleapis/google-cloud-java#3754): the engine keeps trying within the deadline.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from canceller.clock import parse_timestamp
+from canceller.kinds.base import Clause, Kind, Phase, Resource, text
+from canceller.names import ScopeName
+
+_STOPPING = frozenset({"CANCEL_PENDING", "CANCEL_STARTED"})
+_ENDED = frozenset({"DONE", "ERROR"})
+
+
+class Jobs(Kind):
+    name = "job"
+    plural = "jobs"
+    stop_body: ClassVar[dict[str, Any] | None] = {}  # CancelJobRequest has no fields
+    stop_can_wait = True
+    filter_fields: ClassVar[dict[str, frozenset[str] | None]] = {
+        "status.state": frozenset({"ACTIVE", "NON_ACTIVE"}),
+        "clusterName": None,
+    }
+    # ACTIVE lists only jobs not yet finished; a job that drops out is read with GET.
+    watch_params: ClassVar[dict[str, str]] = {"jobStateMatcher": "ACTIVE"}
+
+    def phase(self, resource: Resource) -> Phase:
+        state = self.state_word(resource)
+        if state == "CANCELLED":
+            return Phase.STOPPED
+        if state in _ENDED:
+            return Phase.ENDED
+        return Phase.STOPPING if state in _STOPPING else Phase.RUNNING
+
+    def state_word(self, resource: Resource) -> str:
+        status = resource.get("status")
+        state = status.get("state") if isinstance(status, dict) else None
+        return state if isinstance(state, str) else "STATE_UNSPECIFIED"
+
+    def ending(self, resource: Resource) -> str:
+        status = resource.get("status")
+        details = text(status.get("details")) if isinstance(status, dict) else None
+        return f"the job is {self.state_word(resource)}" + (f" ({details})" if details else "")
+
+    def describe(self, resource: Resource) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "done": self.phase(resource).final,
+            "jobState": self.state_word(resource),
+        }
+        placement = _placement(resource)
+        for key, value in (
+            ("clusterName", placement.get("clusterName")),
+            ("clusterUuid", placement.get("clusterUuid")),
+            ("jobUuid", resource.get("jobUuid")),
+        ):
+            if clipped := text(value):
+                state[key] = clipped
+        status = resource.get("status")
+        if isinstance(status, dict) and (details := text(status.get("details"))):
+            state["stateDetails"] = details
+        created = self.created_at(resource)
+        if created is not None:
+            state["createTime"] = created.isoformat().replace("+00:00", "Z")
+        return state
+
+    def uuid(self, resource: Resource) -> str | None:
+        return text(resource.get("jobUuid"))
+
+    def listed_name(self, item: Resource, scope: ScopeName) -> object:
+        # A Job has no name field: its reference and the region it was listed in make one.
+        reference = item.get("reference")
+        if not isinstance(reference, dict):
+            return None
+        project, job_id = reference.get("projectId"), reference.get("jobId")
+        if not isinstance(project, str) or not isinstance(job_id, str):
+            return None
+        return f"projects/{project}/regions/{scope.region}/jobs/{job_id}"
+
+    def server_params(self, clauses: tuple[Clause, ...]) -> dict[str, str]:
+        # ListJobsRequest: filter is `status.state = ACTIVE|NON_ACTIVE AND labels.K = V`,
+        # clusterName is a parameter of its own.
+        params: dict[str, str] = {}
+        parts = ["status.state = ACTIVE"]
+        for clause in clauses:
+            if clause.field == "clusterName":
+                params["clusterName"] = clause.value
+            elif clause.field.startswith("labels."):
+                parts.append(f"{clause.field} = {clause.value}")
+        params["filter"] = " AND ".join(parts)
+        return params
+
+    def field_value(self, item: Resource, field: str) -> str | None:
+        if field == "status.state":
+            return "NON_ACTIVE" if self.phase(item).final else "ACTIVE"
+        if field == "clusterName":
+            return text(_placement(item).get("clusterName"))
+        return None
+
+    def created_at(self, item: Resource) -> datetime | None:
+        """The submission: the first entry of the status history (oldest first)."""
+        history = item.get("statusHistory")
+        first = history[0] if isinstance(history, list) and history else item.get("status")
+        start = first.get("stateStartTime") if isinstance(first, dict) else None
+        return parse_timestamp(start) if isinstance(start, str) else None
+
+    def cluster_uuid(self, item: Resource) -> str | None:
+        return text(_placement(item).get("clusterUuid"))
+
+
+def _placement(resource: Resource) -> dict[str, Any]:
+    placement = resource.get("placement")
+    return placement if isinstance(placement, dict) else {}
+
+
+JOBS = Jobs()

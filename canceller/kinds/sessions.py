@@ -1,0 +1,70 @@
+"""Interactive sessions: ``GET``, ``POST NAME:terminate`` (answers an Operation),
+stopped when ``state`` is TERMINATED.
+
+States: Session.StateValueValuesEnum in the Dataproc v1 messages shipped with the
+Google Cloud CLI (CREATING, ACTIVE, TERMINATING, TERMINATED, FAILED).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from canceller.kinds.base import Clause, Kind, Phase, Resource, text
+
+_STATES = frozenset({"CREATING", "ACTIVE", "TERMINATING", "TERMINATED", "FAILED"})
+
+
+class Sessions(Kind):
+    name = "session"
+    plural = "sessions"
+    stop_verb = "terminate"
+    stopped_word = "terminated"
+    stopping_word = "terminating"
+    stop_body: ClassVar[dict[str, Any] | None] = {}
+    filter_fields: ClassVar[dict[str, frozenset[str] | None]] = {"state": _STATES}
+    # A location's sessions are few; the listing settles terminated ones directly.
+    watch_params: ClassVar[dict[str, str]] = {}
+
+    def phase(self, resource: Resource) -> Phase:
+        state = self.state_word(resource)
+        if state == "TERMINATED":
+            return Phase.STOPPED
+        if state == "FAILED":
+            return Phase.ENDED
+        return Phase.STOPPING if state == "TERMINATING" else Phase.RUNNING
+
+    def state_word(self, resource: Resource) -> str:
+        state = resource.get("state")
+        return state if isinstance(state, str) else "STATE_UNSPECIFIED"
+
+    def ending(self, resource: Resource) -> str:
+        message = text(resource.get("stateMessage"))
+        return f"the session is {self.state_word(resource)}" + (f" ({message})" if message else "")
+
+    def describe(self, resource: Resource) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "done": self.phase(resource).final,
+            "sessionState": self.state_word(resource),
+        }
+        for key, out in (
+            ("uuid", "sessionUuid"),
+            ("stateMessage", "stateDetails"),
+            ("createTime", "createTime"),
+        ):
+            if value := text(resource.get(key)):
+                state[out] = value
+        return state
+
+    def uuid(self, resource: Resource) -> str | None:
+        return text(resource.get("uuid"))
+
+    def server_params(self, clauses: tuple[Clause, ...]) -> dict[str, str]:
+        # AIP-160 filter of ListSessionsRequest: state, labels.KEY (quoted values).
+        parts = [f'{c.field} = "{c.value}"' for c in clauses if self.applies(c)]
+        return {"filter": " AND ".join(parts)} if parts else {}
+
+    def field_value(self, item: Resource, field: str) -> str | None:
+        return self.state_word(item) if field == "state" else None
+
+
+SESSIONS = Sessions()

@@ -1,0 +1,203 @@
+"""Each kind's description: how it tells running from stopped from ended otherwise, what
+its results carry, which sweep clauses it can check; and the one check schedule."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from canceller.kinds import BATCHES, JOBS, OPERATIONS, SESSIONS, Clause, InvalidWork, Phase
+from canceller.names import ResourceName, ScopeName
+from canceller.verification import MAX_INTERVAL, poll_offsets
+
+BATCH_META = {
+    "@type": "type.googleapis.com/google.cloud.dataproc.v1.BatchOperationMetadata",
+    "batch": "projects/p/locations/us-central1/batches/b-1",
+    "operationType": "BATCH",
+    "createTime": "2026-11-27T10:00:00Z",
+    "labels": {"team": "etl"},
+}
+
+
+def test_schedule_is_prompt_for_one_target_and_never_more_than_5_s_apart() -> None:
+    offsets = list(itertools.islice(poll_offsets(), 80))
+    assert offsets[0] == 0.0
+    assert offsets[1] < 0.5
+    assert offsets == sorted(offsets)
+    # Work ending just after check k is seen at check k+1; leave 50 ms for the read.
+    for before, after in itertools.pairwise(offsets):
+        assert after + 0.05 <= 1.25 * before + 0.2 or after - before <= MAX_INTERVAL
+        assert after - before <= 5.0 + 1e-9  # a sweep's promise: within t + 5 s
+    assert offsets[-1] > 300  # it keeps going: the caller's timeout ends it
+
+
+@pytest.mark.parametrize(
+    ("operation", "phase"),
+    [
+        ({"name": "x"}, Phase.RUNNING),
+        ({"name": "x", "done": False}, Phase.RUNNING),
+        ({"done": True, "error": {"code": 1, "message": "cancelled"}}, Phase.STOPPED),
+        ({"done": True, "error": {"code": 13, "message": "boom"}}, Phase.ENDED),
+        ({"done": True, "response": {"@type": "x"}}, Phase.ENDED),
+        ({"error": {"code": 1}}, Phase.RUNNING),
+        ({"done": "true", "error": {"code": 1}}, Phase.RUNNING),
+    ],
+)
+def test_operation_phase(operation: dict[str, Any], phase: Phase) -> None:
+    assert OPERATIONS.phase(operation) is phase
+
+
+@pytest.mark.parametrize(
+    ("state", "phase"),
+    [
+        ("PENDING", Phase.RUNNING),
+        ("SETUP_DONE", Phase.RUNNING),
+        ("RUNNING", Phase.RUNNING),
+        ("ATTEMPT_FAILURE", Phase.RUNNING),  # a restartable job runs again
+        ("CANCEL_PENDING", Phase.STOPPING),
+        ("CANCEL_STARTED", Phase.STOPPING),
+        ("CANCELLED", Phase.STOPPED),
+        ("DONE", Phase.ENDED),
+        ("ERROR", Phase.ENDED),
+    ],
+)
+def test_job_phase(state: str, phase: Phase) -> None:
+    assert JOBS.phase({"status": {"state": state}}) is phase
+
+
+@pytest.mark.parametrize(
+    ("state", "phase"),
+    [
+        ("CREATING", Phase.RUNNING),
+        ("ACTIVE", Phase.RUNNING),
+        ("TERMINATING", Phase.STOPPING),
+        ("TERMINATED", Phase.STOPPED),
+        ("FAILED", Phase.ENDED),
+    ],
+)
+def test_session_phase(state: str, phase: Phase) -> None:
+    assert SESSIONS.phase({"state": state}) is phase
+
+
+@pytest.mark.parametrize(
+    ("state", "phase"),
+    [
+        ("PENDING", Phase.RUNNING),
+        ("RUNNING", Phase.RUNNING),
+        ("CANCELLING", Phase.STOPPING),
+        ("CANCELLED", Phase.STOPPED),
+        ("SUCCEEDED", Phase.ENDED),
+        ("FAILED", Phase.ENDED),
+    ],
+)
+def test_batch_phase(state: str, phase: Phase) -> None:
+    assert BATCHES.phase({"state": state}) is phase
+
+
+def test_operation_state_flattens_batch_and_cluster_metadata() -> None:
+    batch = OPERATIONS.describe(
+        {"done": True, "error": {"code": 1, "message": "c"}, "metadata": BATCH_META}
+    )
+    assert batch == {
+        "done": True,
+        "errorCode": 1,
+        "errorMessage": "c",
+        "metadataType": "BatchOperationMetadata",
+        "operationType": "BATCH",
+        "batch": "projects/p/locations/us-central1/batches/b-1",
+        "createTime": "2026-11-27T10:00:00Z",
+    }
+    cluster = OPERATIONS.describe(
+        {
+            "metadata": {
+                "@type": "type.googleapis.com/google.cloud.dataproc.v1.ClusterOperationMetadata",
+                "clusterName": "etl",
+                "clusterUuid": "u-1",
+                "operationType": "CREATE",
+                "status": {"state": "RUNNING", "stateStartTime": "2026-11-27T09:00:00Z"},
+            },
+        }
+    )
+    assert cluster["done"] is False
+    assert cluster["clusterName"] == "etl"
+    assert cluster["createTime"] == "2026-11-27T09:00:00Z"
+    assert OPERATIONS.describe({"done": True, "response": {}})["hasResponse"] is True
+
+
+JOB = {
+    "reference": {"projectId": "p-123456", "jobId": "etl-7"},
+    "placement": {"clusterName": "etl", "clusterUuid": "c-uuid"},
+    "status": {"state": "ERROR", "details": "driver failed", "stateStartTime": "2026-11-27T11:00Z"},
+    "statusHistory": [
+        {"state": "PENDING", "stateStartTime": "2026-11-27T09:00:00Z"},
+        {"state": "RUNNING", "stateStartTime": "2026-11-27T09:01:00Z"},
+    ],
+    "jobUuid": "j-uuid",
+    "labels": {"team": "etl"},
+}
+
+
+def test_job_state_name_and_selection_fields() -> None:
+    assert JOBS.describe(JOB) == {
+        "done": True,
+        "jobState": "ERROR",
+        "clusterName": "etl",
+        "clusterUuid": "c-uuid",
+        "jobUuid": "j-uuid",
+        "stateDetails": "driver failed",
+        "createTime": "2026-11-27T09:00:00Z",
+    }
+    scope = ScopeName("p-123456", "us-central1")
+    assert JOBS.listed_name(JOB, scope) == "projects/p-123456/regions/us-central1/jobs/etl-7"
+    assert JOBS.listed_name({"reference": {"jobId": 5}}, scope) is None
+    assert JOBS.uuid(JOB) == "j-uuid"
+    assert JOBS.cluster_uuid(JOB) == "c-uuid"
+    assert JOBS.ending(JOB) == "the job is ERROR (driver failed)"
+    assert JOBS.field_value(JOB, "status.state") == "NON_ACTIVE"
+    assert JOBS.holds(Clause("clusterName", "etl"), JOB)
+    assert JOBS.holds(Clause("labels.team", "etl"), JOB)
+    assert not JOBS.holds(Clause("labels.team", "web"), JOB)
+
+
+def test_which_kind_can_check_which_clause() -> None:
+    cluster, state = Clause("clusterName", "etl"), Clause("state", "ACTIVE")
+    op_type, label = Clause("operationType", "BATCH"), Clause("labels.team", "etl")
+    assert OPERATIONS.applies(cluster) and JOBS.applies(cluster) and not SESSIONS.applies(cluster)
+    assert SESSIONS.applies(state) and not JOBS.applies(state) and not OPERATIONS.applies(state)
+    assert OPERATIONS.applies(op_type) and not JOBS.applies(op_type)
+    assert all(kind.applies(label) for kind in (OPERATIONS, JOBS, SESSIONS))
+    assert OPERATIONS.applies(Clause("status.state", "PENDING"))
+    assert not JOBS.applies(Clause("status.state", "PENDING"))
+    assert JOBS.applies(Clause("status.state", "ACTIVE"))
+
+
+def test_server_side_narrowing_per_kind() -> None:
+    clauses = (Clause("clusterName", "etl"), Clause("labels.team", "etl"))
+    assert JOBS.server_params(clauses) == {
+        "clusterName": "etl",
+        "filter": "status.state = ACTIVE AND labels.team = etl",
+    }
+    assert OPERATIONS.server_params(clauses) == {
+        "filter": 'clusterName = "etl" AND labels.team = "etl"'
+    }
+    assert SESSIONS.server_params((Clause("labels.team", "etl"),)) == {
+        "filter": 'labels.team = "etl"'
+    }
+
+
+def test_session_state_and_batch_stop_path() -> None:
+    session = {"name": "n", "state": "FAILED", "stateMessage": "out of memory", "uuid": "s-u"}
+    assert SESSIONS.describe(session)["sessionState"] == "FAILED"
+    assert SESSIONS.describe(session)["sessionUuid"] == "s-u"
+    assert SESSIONS.ending(session) == "the session is FAILED (out of memory)"
+    batch = ResourceName("batch", "my-project", "us-central1", "nightly")
+    op = "projects/my-project/regions/us-central1/operations/op-9"
+    assert BATCHES.stop_path(batch, {"operation": op}) == f"{op}:cancel"
+    kind, watched = BATCHES.watched(batch, {"operation": op})
+    assert (kind, watched.name) == (OPERATIONS, op)
+    with pytest.raises(InvalidWork, match="another project"):
+        BATCHES.stop_path(batch, {"operation": op.replace("my-project", "other-project")})
+    with pytest.raises(InvalidWork, match="not a usable name"):
+        BATCHES.stop_path(batch, {"operation": "../x"})
