@@ -181,28 +181,40 @@ def page_size(raw: str | None, default: int) -> int:
     return min(size, MAX_PAGE_SIZE) if size else default
 
 
+SortKey = tuple[float, ...]
+
+
 def paginate(
-    items: list[T], seq: Callable[[T], int], size: int, token: str | None, descending: bool
+    items: list[T],
+    key: Callable[[T], SortKey],
+    size: int,
+    token: str | None,
+    descending: bool = False,
 ) -> tuple[list[T], str | None]:
-    """Keyset paging on the seeding sequence, so records added or deleted between pages
-    neither repeat nor shift later pages. ``items`` is already sorted by ``seq``."""
+    """Keyset paging: the token holds the last key served, so records added or deleted
+    between pages neither repeat nor shift later pages. ``items`` is already sorted by
+    ``key`` (unique per item) in the direction given."""
     if token:
         after = _decode_token(token)
-        items = [item for item in items if (seq(item) < after if descending else seq(item) > after)]
+        items = [item for item in items if (key(item) < after if descending else key(item) > after)]
     chunk = items[:size]
-    return chunk, (_encode_token(seq(chunk[-1])) if len(items) > size else None)
+    return chunk, (_encode_token(key(chunk[-1])) if len(items) > size else None)
 
 
-def _encode_token(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"after:{seq}".encode()).decode().rstrip("=")
+def _encode_token(key: SortKey) -> str:
+    text = "after:" + json.dumps(list(key))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _decode_token(token: str) -> int:
+def _decode_token(token: str) -> SortKey:
     try:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        prefix, _, number = text.partition(":")
-        if prefix != "after":
+        prefix, _, key = text.partition(":")
+        values = json.loads(key)
+        if prefix != "after" or not isinstance(values, list):
             raise ValueError(text)
-        return int(number)
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            raise ValueError(text)
+        return tuple(values)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise invalid(f"Invalid pageToken {token!r}") from None

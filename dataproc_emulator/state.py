@@ -16,18 +16,20 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from . import jobs, sessions
 from .errors import ApiError, denied, invalid, not_found
 from .faults import Fault, fault_from_seed
 from .jobs import JobRecord
-from .listing import FilterLanguage, legacy_operations_filter, page_size, paginate
+from .listing import FilterLanguage, SortKey, legacy_operations_filter, page_size, paginate
 from .metering import Meter
 from .records import BatchRecord, OperationRecord, batch_enums_as_numbers, new_uuid, timestamp
 from .seeds import batch_from_seed, job_from_seed, operation_from_seed, session_from_seed
 from .sessions import SessionRecord
 from .settings import Settings, settings_from_update
+
+T = TypeVar("T")
 
 # The request log is for tests and benchmarks; the cap only stops a soak run from
 # growing without bound.
@@ -315,9 +317,7 @@ class EmulatorState:
             items = [
                 op for op in self._operations.values() if op.name.startswith(prefix) and keep(op)
             ]
-            chunk, token = paginate(
-                items, lambda op: op.seq, size, query.get("pageToken"), descending=False
-            )
+            chunk, token = paginate(items, lambda op: (op.seq,), size, query.get("pageToken"))
             return _page("operations", [op.to_json(now) for op in chunk], token)
 
     def get_batch(self, name: str, numeric_enums: bool) -> dict[str, Any]:
@@ -348,10 +348,8 @@ class EmulatorState:
         prefix = parent + "/batches/"
         with self._lock:
             items = [b for b in self._batches.values() if b.name.startswith(prefix) and keep(b)]
-            if descending:
-                items.reverse()
-            chunk, token = paginate(
-                items, lambda b: b.seq, size, query.get("pageToken"), descending=descending
+            chunk, token = _by_create_time(
+                items, lambda b: (b.operation.created, b.seq), size, query, descending
             )
             return _page("batches", [_render(b, now, numeric_enums) for b in chunk], token)
 
@@ -379,9 +377,7 @@ class EmulatorState:
         prefix = parent + "/jobs/"
         with self._lock:
             items = [j for j in self._jobs.values() if j.name.startswith(prefix) and keep(j)]
-            chunk, token = paginate(
-                items, lambda j: j.seq, size, query.get("pageToken"), descending=False
-            )
+            chunk, token = paginate(items, lambda j: (j.seq,), size, query.get("pageToken"))
             rendered = [
                 _numbered(j.to_json(now), jobs.enums_as_numbers, numeric_enums) for j in chunk
             ]
@@ -421,10 +417,8 @@ class EmulatorState:
         prefix = parent + "/sessions/"
         with self._lock:
             items = [s for s in self._sessions.values() if s.name.startswith(prefix) and keep(s)]
-            if descending:
-                items.reverse()
-            chunk, token = paginate(
-                items, lambda s: s.seq, size, query.get("pageToken"), descending=descending
+            chunk, token = _by_create_time(
+                items, lambda s: (s.created, s.seq), size, query, descending
             )
             rendered = [
                 _numbered(s.to_json(now), sessions.enums_as_numbers, numeric_enums) for s in chunk
@@ -487,6 +481,15 @@ def _numbered(
     body: dict[str, Any], convert: Callable[[dict[str, Any]], dict[str, Any]], numeric: bool
 ) -> dict[str, Any]:
     return convert(body) if numeric else body
+
+
+def _by_create_time(
+    items: list[T], key: Callable[[T], SortKey], size: int, query: dict[str, str], descending: bool
+) -> tuple[list[T], str | None]:
+    """Batches and sessions list oldest first unless asked for create_time desc (the
+    seeding sequence breaks ties, and a backdated seed sorts by its creation time)."""
+    items.sort(key=key, reverse=descending)
+    return paginate(items, key, size, query.get("pageToken"), descending)
 
 
 def _newest_first(query: dict[str, str]) -> bool:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from dataproc_emulator.admin import EmulatorAdmin
 
 OPS = "projects/p/regions/r/operations"
 BATCHES = "projects/p/locations/r/batches"
+JOBS = "projects/p/regions/r/jobs"
+SESSIONS = "projects/p/locations/r/sessions"
 META = "type.googleapis.com/google.cloud.dataproc.v1."
 TIMEOUT = 5
 
@@ -51,6 +54,10 @@ class Api:
         response = self.call("POST", f"{name}:cancel", **kwargs)
         return response.status_code, response.json()
 
+    def terminate(self, name: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+        response = self.call("POST", f"{name}:terminate", **kwargs)
+        return response.status_code, response.json()
+
     def list(self, collection: str, **params: Any) -> dict[str, Any]:
         response = self.call("GET", collection, params=params)
         assert response.status_code == 200, response.text
@@ -58,7 +65,7 @@ class Api:
 
     def list_all(self, collection: str, **params: Any) -> tuple[list[dict[str, Any]], int]:
         """Every item across pages, and how many pages it took."""
-        key = "batches" if collection.endswith("batches") else "operations"
+        key = collection.rsplit("/", 1)[1]  # operations, batches, jobs or sessions
         items, pages, token = [], 0, None
         while True:
             body = self.list(collection, **params, **({"pageToken": token} if token else {}))
@@ -71,6 +78,18 @@ class Api:
 
 def op_name(op_id: str) -> str:
     return f"{OPS}/{op_id}"
+
+
+def job_name(job_id: str) -> str:
+    return f"{JOBS}/{job_id}"
+
+
+def session_name(session_id: str) -> str:
+    return f"{SESSIONS}/{session_id}"
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
 
 def google_error(response_json: dict[str, Any], code: int, status: str) -> None:
@@ -497,6 +516,677 @@ def test_batch_list_filters_order_and_pages(admin: EmulatorAdmin, api: Api) -> N
     assert len(names('create_time > "2000-01-01T00:00:00Z" AND state != SUCCEEDED')) == 5
     response = api.call("GET", BATCHES, params={"orderBy": "name"})
     google_error(response.json(), 400, "INVALID_ARGUMENT")
+
+
+# ---- cluster jobs ----------------------------------------------------------------------
+
+
+def states(job: dict[str, Any]) -> list[str]:
+    """The states a job went through, oldest first, ending with the current one."""
+    return [entry["state"] for entry in job.get("statusHistory", [])] + [job["status"]["state"]]
+
+
+def test_running_job_has_the_real_shape(admin: EmulatorAdmin, api: Api) -> None:
+    seeded = admin.seed_job(
+        name=job_name("etl-1"),
+        labels={"team": "data"},
+        clusterName="etl",
+        clusterUuid="c-uuid",
+        jobUuid="j-uuid",
+        submittedSecondsAgo=600,
+    )
+    status, job = api.get(job_name("etl-1"))
+    assert status == 200
+    assert job == seeded
+    assert job["reference"] == {"projectId": "p", "jobId": "etl-1"}
+    assert job["placement"] == {"clusterName": "etl", "clusterUuid": "c-uuid"}
+    assert (job["jobUuid"], job["labels"]) == ("j-uuid", {"team": "data"})
+    assert "done" not in job  # proto3 JSON: no "done": false
+    assert states(job) == ["PENDING", "SETUP_DONE", "RUNNING"]
+    assert job["sparkJob"]["mainClass"]
+    assert job["driverOutputResourceUri"].startswith("gs://")
+    assert job["driverControlFilesUri"].startswith("gs://")
+    submitted = parse_time(job["statusHistory"][0]["stateStartTime"])
+    assert parse_time(job["status"]["stateStartTime"]) == submitted
+    # The submission is as old as seeded: compare with a fresh job's.
+    fresh = admin.seed_job(name=job_name("fresh"))
+    age = parse_time(fresh["statusHistory"][0]["stateStartTime"]) - submitted
+    assert timedelta(seconds=600) <= age < timedelta(seconds=660)
+
+
+def test_cancel_walks_through_the_cancel_states(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_job(name=job_name("j"), cancelSeconds=10)
+    status, answered = api.cancel(job_name("j"), json={})
+    assert status == 200
+    assert answered["status"]["state"] == "CANCEL_PENDING"
+    assert "done" not in answered
+    assert api.get(job_name("j"))[1]["status"]["state"] == "CANCEL_PENDING"
+    admin.advance_clock(5)
+    assert api.get(job_name("j"))[1]["status"]["state"] == "CANCEL_STARTED"
+    admin.advance_clock(5)
+    job = api.get(job_name("j"))[1]
+    assert job["done"] is True
+    assert states(job) == [
+        "PENDING",
+        "SETUP_DONE",
+        "RUNNING",
+        "CANCEL_PENDING",
+        "CANCEL_STARTED",
+        "CANCELLED",
+    ]
+    internals = admin.job_internals(job_name("j"))
+    assert internals["job"] == job
+    assert internals["cancelRequestTime"] == job["statusHistory"][3]["stateStartTime"]
+
+
+def test_a_zero_second_cancel_still_answers_cancel_pending(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_job(name=job_name("j"))
+    assert api.cancel(job_name("j"))[1]["status"]["state"] == "CANCEL_PENDING"  # no body: ok
+    job = api.get(job_name("j"))[1]
+    assert (job["status"]["state"], job["done"]) == ("CANCELLED", True)
+
+
+def test_repeated_cancel_is_failed_precondition(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_job(name=job_name("j"), cancelSeconds=10)
+    api.cancel(job_name("j"), json={})
+    for wait, state in ((0, "CANCEL_PENDING"), (5, "CANCEL_STARTED"), (5, "CANCELLED")):
+        admin.advance_clock(wait)
+        status, body = api.cancel(job_name("j"), json={})
+        assert status == 400
+        google_error(body, 400, "FAILED_PRECONDITION")
+        assert f"in state: '{state}'" in body["error"]["message"]
+    assert admin.job_internals(job_name("j"))["job"]["status"]["state"] == "CANCELLED"
+
+
+def test_job_in_setup_done_refuses_cancel_until_running(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_job(name=job_name("setup"), setupSeconds=30)
+    assert api.get(job_name("setup"))[1]["status"]["state"] == "SETUP_DONE"
+    status, body = api.cancel(job_name("setup"), json={})
+    assert status == 400
+    google_error(body, 400, "FAILED_PRECONDITION")
+    assert body["error"]["message"] == (
+        "Cannot cancel jobId 'setup' in projectId 'p' in state: 'SETUP_DONE'; "
+        "cancellable states: '[PENDING, RUNNING]'"
+    )
+    admin.advance_clock(30)
+    job = api.get(job_name("setup"))[1]
+    assert states(job) == ["PENDING", "SETUP_DONE", "RUNNING"]
+    assert api.cancel(job_name("setup"), json={})[0] == 200
+
+
+def test_pending_job_can_be_cancelled(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_job(name=job_name("queued"), state="PENDING")
+    assert states(api.get(job_name("queued"))[1]) == ["PENDING"]
+    assert api.cancel(job_name("queued"))[0] == 200
+    assert states(api.get(job_name("queued"))[1]) == [
+        "PENDING",
+        "CANCEL_PENDING",
+        "CANCEL_STARTED",
+        "CANCELLED",
+    ]
+
+
+def test_on_cancel_finish_ends_done_despite_the_cancel(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_job(name=job_name("f"), onCancel="finish", cancelSeconds=10)
+    assert api.cancel(job_name("f"))[1]["status"]["state"] == "CANCEL_PENDING"
+    admin.advance_clock(10)
+    job = api.get(job_name("f"))[1]
+    assert (states(job)[-2:], job["done"]) == (["CANCEL_PENDING", "DONE"], True)
+
+
+def test_on_cancel_stuck_never_gets_past_cancel_pending(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_job(name=job_name("s"), onCancel="stuck")
+    api.cancel(job_name("s"))
+    admin.advance_clock(3600)
+    job = api.get(job_name("s"))[1]
+    assert (job["status"]["state"], "done" in job) == ("CANCEL_PENDING", False)
+
+
+def test_job_errors_on_its_own(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_job(
+        name=job_name("bad"), completesAfterSeconds=20, completion="ERROR", details="OOM"
+    )
+    admin.seed_job(name=job_name("ok"), completesAfterSeconds=20)
+    assert "done" not in api.get(job_name("bad"))[1]
+    admin.advance_clock(20)
+    bad, ok = api.get(job_name("bad"))[1], api.get(job_name("ok"))[1]
+    assert bad["status"] == {
+        "state": "ERROR",
+        "stateStartTime": bad["status"]["stateStartTime"],
+        "details": "OOM",
+    }
+    assert (bad["done"], ok["done"], ok["status"]["state"]) == (True, True, "DONE")
+    assert "details" not in ok["status"]
+
+
+def test_natural_end_beats_a_slow_cancel(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_job(name=job_name("race"), completesAfterSeconds=5, cancelSeconds=60)
+    api.cancel(job_name("race"))
+    admin.advance_clock(5)
+    assert states(api.get(job_name("race"))[1])[-2:] == ["CANCEL_PENDING", "DONE"]
+
+
+@pytest.mark.parametrize("state", ["DONE", "ERROR", "CANCELLED", "ATTEMPT_FAILURE"])
+def test_finished_jobs_refuse_cancel(admin: EmulatorAdmin, api: Api, state: str) -> None:
+    seeded = admin.seed_job(name=job_name("j"), state=state)
+    assert seeded["status"]["state"] == state
+    assert ("done" in seeded) == (state != "ATTEMPT_FAILURE")  # a restartable attempt
+    status, body = api.cancel(job_name("j"))
+    assert status == 400
+    google_error(body, 400, "FAILED_PRECONDITION")
+    assert f"in state: '{state}'" in body["error"]["message"]
+    assert api.get(job_name("j"))[1] == seeded
+
+
+def test_job_permissions(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_job(name=job_name("viewer"), onCancel="forbidden")
+    admin.seed_job(name=job_name("hidden"), getForbidden=True)
+    status, body = api.cancel(job_name("viewer"))
+    assert status == 403
+    google_error(body, 403, "PERMISSION_DENIED")
+    assert "'dataproc.jobs.cancel'" in body["error"]["message"]
+    assert states(api.get(job_name("viewer"))[1])[-1] == "RUNNING"
+    for status, body in (api.get(job_name("hidden")), api.cancel(job_name("hidden"))):
+        assert status == 403
+        google_error(body, 403, "PERMISSION_DENIED")
+    assert admin.job_internals(job_name("hidden"))["cancelRequestTime"] is None
+
+
+def test_unknown_job_and_bad_cancel_body(admin: EmulatorAdmin, api: Api) -> None:
+    status, body = api.get(job_name("missing"))
+    assert status == 404
+    google_error(body, 404, "NOT_FOUND")
+    google_error(api.cancel(job_name("missing"))[1], 404, "NOT_FOUND")
+    admin.seed_job(name=job_name("j"))
+    google_error(api.cancel(job_name("j"), json={"jobId": "j"})[1], 400, "INVALID_ARGUMENT")
+    assert states(api.get(job_name("j"))[1])[-1] == "RUNNING"
+
+
+def test_job_enums_as_numbers_when_asked(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_job(name=job_name("n"))
+    params = {"$alt": "json;enum-encoding=int"}
+    job = api.get(job_name("n"), params=params)[1]
+    assert [job["statusHistory"][0]["state"], job["status"]["state"]] == [1, 3]
+    assert api.cancel(job_name("n"), params=params)[1]["status"]["state"] == 4
+    assert api.list(JOBS, **params)["jobs"][0]["status"]["state"] == 6
+
+
+@pytest.mark.parametrize(
+    "seed",
+    [
+        {"name": "projects/p/regions/r/jobs/has.dot"},
+        {"name": job_name("x"), "state": "CANCEL_PENDING"},
+        {"name": job_name("x"), "onCancel": "ignore"},
+        {"name": job_name("x"), "state": "DONE", "completesAfterSeconds": 1},
+        {"name": job_name("x"), "state": "PENDING", "setupSeconds": 1},
+        {"name": job_name("x"), "setupSeconds": 10, "completesAfterSeconds": 5},
+        {"name": job_name("x"), "completion": "CANCELLED"},
+        {"name": job_name("x"), "labels": {"n": 1}},
+        {"name": job_name("x"), "cancelSecs": 1},
+    ],
+)
+def test_bad_job_seeds_are_400_and_store_nothing(
+    admin: EmulatorAdmin, api: Api, seed: dict[str, Any]
+) -> None:
+    with pytest.raises(requests.HTTPError, match="400"):
+        admin.seed_jobs([{"name": job_name("first")}, seed])
+    assert api.get(job_name("first"))[0] == 404
+
+
+@pytest.fixture
+def mixed_jobs(admin: EmulatorAdmin) -> None:
+    assert (
+        admin.seed_jobs(
+            [
+                {"name": job_name("run-etl"), "clusterName": "etl", "labels": {"env": "prod"}},
+                {"name": job_name("run-ml"), "clusterName": "ml", "labels": {"env": "dev"}},
+                {"name": job_name("pending"), "state": "PENDING", "clusterName": "etl"},
+                {"name": job_name("setup"), "setupSeconds": 60, "clusterName": "etl"},
+                {"name": job_name("retrying"), "state": "ATTEMPT_FAILURE"},
+                {"name": job_name("done"), "state": "DONE", "labels": {"env": "prod"}},
+                {"name": job_name("error"), "state": "ERROR", "clusterName": "etl"},
+                {"name": job_name("cancelled"), "state": "CANCELLED"},
+            ]
+        )
+        == 8
+    )
+    admin.seed_job(name="projects/p/regions/other/jobs/elsewhere")
+
+
+ALL_JOBS = ["run-etl", "run-ml", "pending", "setup", "retrying", "done", "error", "cancelled"]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({}, ALL_JOBS),
+        ({"jobStateMatcher": "ALL"}, ALL_JOBS),
+        # ACTIVE and NON_ACTIVE cover exactly the documented states: SETUP_DONE and
+        # ATTEMPT_FAILURE are in neither.
+        ({"jobStateMatcher": "ACTIVE"}, ["run-etl", "run-ml", "pending"]),
+        ({"jobStateMatcher": "1"}, ["run-etl", "run-ml", "pending"]),
+        ({"jobStateMatcher": "NON_ACTIVE"}, ["done", "error", "cancelled"]),
+        ({"jobStateMatcher": "2"}, ["done", "error", "cancelled"]),
+        ({"clusterName": "etl"}, ["run-etl", "pending", "setup", "error"]),
+        ({"clusterName": "etl", "jobStateMatcher": "ACTIVE"}, ["run-etl", "pending"]),
+        ({"filter": "status.state = ACTIVE"}, ["run-etl", "run-ml", "pending"]),
+        ({"filter": "status.state = NON_ACTIVE AND labels.env = prod"}, ["done"]),
+        ({"filter": "labels.env = *"}, ["run-etl", "run-ml", "done"]),
+        ({"filter": "status.state = ACTIVE labels.env = 'dev'"}, ["run-ml"]),  # implicit AND
+        # A filter wins over jobStateMatcher; clusterName still applies.
+        ({"filter": "labels.env = prod", "jobStateMatcher": "ACTIVE"}, ["run-etl", "done"]),
+        ({"filter": "status.state = ACTIVE", "clusterName": "ml"}, ["run-ml"]),
+    ],
+)
+def test_job_list_selection(
+    api: Api, mixed_jobs: None, params: dict[str, str], expected: list[str]
+) -> None:
+    items, _ = api.list_all(JOBS, pageSize=3, **params)
+    assert [job["reference"]["jobId"] for job in items] == expected
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"jobStateMatcher": "RUNNING"},
+        {"filter": "status.state = RUNNING"},
+        {"filter": "status.state != ACTIVE"},
+        {"filter": "status.state = ACTIVE OR labels.env = prod"},
+        {"filter": "placement.clusterName = etl"},
+        {"pageToken": "nope"},
+    ],
+)
+def test_job_list_refuses_what_is_not_documented(
+    api: Api, mixed_jobs: None, params: dict[str, str]
+) -> None:
+    google_error(api.call("GET", JOBS, params=params).json(), 400, "INVALID_ARGUMENT")
+
+
+def test_job_list_pages(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_jobs([{"name": job_name(f"j{i:03}")} for i in range(250)])
+    assert api.list("projects/p/regions/nowhere/jobs") == {}
+    assert len(api.list(JOBS)["jobs"]) == 100  # assumed default page size
+    items, pages = api.list_all(JOBS, pageSize=100)
+    assert pages == 3
+    assert [job["reference"]["jobId"] for job in items] == [f"j{i:03}" for i in range(250)]
+
+
+# ---- interactive sessions ----------------------------------------------------------------
+
+
+def session_states(session: dict[str, Any]) -> list[str]:
+    return [entry["state"] for entry in session.get("stateHistory", [])] + [session["state"]]
+
+
+def test_active_session_has_the_real_shape(admin: EmulatorAdmin, api: Api) -> None:
+    seeded = admin.seed_session(
+        name=session_name("nb-1"), labels={"team": "data"}, uuid="s-uuid", createdSecondsAgo=60
+    )
+    status, session = api.get(session_name("nb-1"))
+    assert status == 200
+    assert session == seeded
+    assert (session["name"], session["uuid"]) == (session_name("nb-1"), "s-uuid")
+    assert session_states(session) == ["CREATING", "ACTIVE"]
+    assert session["labels"] == {"team": "data"}
+    assert session["stateTime"] == session["createTime"]
+    assert session["jupyterSession"]["kernel"] == "PYTHON"
+    for key in ("creator", "runtimeConfig", "environmentConfig", "runtimeInfo"):
+        assert session[key]
+    assert "stateMessage" not in session
+
+
+def test_terminate_answers_an_operation_that_finishes_with_the_session(
+    admin: EmulatorAdmin, api: Api
+) -> None:
+    admin.seed_session(name=session_name("nb"), labels={"team": "data"}, terminateSeconds=30)
+    status, op = api.terminate(session_name("nb"), json={"requestId": "req-1"})
+    assert status == 200
+    assert re.fullmatch(r"projects/p/regions/r/operations/[0-9a-f-]{36}", op["name"])
+    assert set(op) == {"name", "metadata"}  # accepted, not done
+    meta = op["metadata"]
+    assert meta["@type"] == META + "SessionOperationMetadata"
+    assert (meta["operationType"], meta["session"]) == ("TERMINATE", session_name("nb"))
+    assert meta["sessionUuid"] == api.get(session_name("nb"))[1]["uuid"]
+    assert meta["labels"] == {"team": "data"}
+    assert api.get(op["name"])[1] == op  # stored: operations.get knows it
+    assert api.get(session_name("nb"))[1]["state"] == "TERMINATING"
+
+    admin.advance_clock(30)
+    session = api.get(session_name("nb"))[1]
+    assert session_states(session) == ["CREATING", "ACTIVE", "TERMINATING", "TERMINATED"]
+    done = api.get(op["name"])[1]
+    assert done["done"] is True
+    assert "doneTime" in done["metadata"]
+    assert done["response"] == {"@type": META + "Session", **session}
+    listed = api.list(OPS, filter="operationType = TERMINATE")["operations"]
+    assert [o["name"] for o in listed] == [op["name"]]
+    internals = admin.session_internals(session_name("nb"))
+    assert (internals["terminateOperation"], internals["requestId"]) == (op["name"], "req-1")
+
+
+def test_a_repeated_request_id_answers_the_same_operation(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_session(name=session_name("nb"), terminateSeconds=30)
+    first = api.terminate(session_name("nb"), json={"requestId": "r1"})[1]
+    again = api.terminate(session_name("nb"), json={"requestId": "r1"})
+    assert again == (200, first)
+    status, body = api.terminate(session_name("nb"), json={"requestId": "r2"})
+    assert status == 400
+    google_error(body, 400, "FAILED_PRECONDITION")
+    assert "TERMINATING" in body["error"]["message"]
+    admin.advance_clock(30)
+    status, body = api.terminate(session_name("nb"))
+    assert status == 400
+    assert "TERMINATED" in body["error"]["message"]
+    status, done = api.terminate(session_name("nb"), json={"requestId": "r1"})
+    assert (status, done["name"], done["done"]) == (200, first["name"], True)
+    assert len(api.list(OPS)["operations"]) == 1
+
+
+@pytest.mark.parametrize("state", ["TERMINATED", "FAILED"])
+def test_stopped_sessions_refuse_terminate(admin: EmulatorAdmin, api: Api, state: str) -> None:
+    seeded = admin.seed_session(name=session_name("old"), state=state, stateMessage="boom")
+    assert seeded["state"] == state
+    assert ("stateMessage" in seeded) == (state == "FAILED")
+    status, body = api.terminate(session_name("old"), json={})
+    assert status == 400
+    google_error(body, 400, "FAILED_PRECONDITION")
+    assert api.list(OPS) == {}
+
+
+def test_creating_session_can_be_terminated(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_session(name=session_name("new"), state="CREATING")
+    assert session_states(api.get(session_name("new"))[1]) == ["CREATING"]
+    assert api.terminate(session_name("new"))[0] == 200
+    assert session_states(api.get(session_name("new"))[1]) == [
+        "CREATING",
+        "TERMINATING",
+        "TERMINATED",
+    ]
+
+
+def test_on_terminate_fail_ends_failed(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_session(
+        name=session_name("f"), onTerminate="fail", stateMessage="driver lost", terminateSeconds=5
+    )
+    op = api.terminate(session_name("f"))[1]
+    admin.advance_clock(5)
+    session = api.get(session_name("f"))[1]
+    assert (session["state"], session["stateMessage"]) == ("FAILED", "driver lost")
+    assert api.get(op["name"])[1]["error"] == {"code": 13, "message": "driver lost"}
+
+
+def test_cancelling_a_terminate_operation_changes_nothing(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_session(name=session_name("nb"), terminateSeconds=30)
+    op = api.terminate(session_name("nb"))[1]
+    assert api.cancel(op["name"]) == (200, {})
+    admin.advance_clock(30)
+    assert "response" in api.get(op["name"])[1]
+    assert api.get(session_name("nb"))[1]["state"] == "TERMINATED"
+
+
+def test_session_permissions_and_bad_requests(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_session(name=session_name("viewer"), onTerminate="forbidden")
+    admin.seed_session(name=session_name("hidden"), getForbidden=True)
+    status, body = api.terminate(session_name("viewer"))
+    assert status == 403
+    google_error(body, 403, "PERMISSION_DENIED")
+    assert "'dataproc.sessions.terminate'" in body["error"]["message"]
+    for status, body in (api.get(session_name("hidden")), api.terminate(session_name("hidden"))):
+        assert status == 403
+        google_error(body, 403, "PERMISSION_DENIED")
+    status, body = api.get(session_name("missing"))
+    assert status == 404
+    google_error(body, 404, "NOT_FOUND")
+    for bad in ({"name": "x"}, {"requestId": "has spaces"}, {"requestId": "x" * 41}, []):
+        status, body = api.terminate(session_name("viewer"), json=bad)
+        assert status == 400
+        google_error(body, 400, "INVALID_ARGUMENT")
+    assert api.get(session_name("viewer"))[1]["state"] == "ACTIVE"
+
+
+def test_session_enums_as_numbers_when_asked(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_session(name=session_name("n"), terminateSeconds=5)
+    params = {"$alt": "json;enum-encoding=int"}
+    session = api.get(session_name("n"), params=params)[1]
+    assert (session["state"], session["stateHistory"][0]["state"]) == (2, 1)
+    assert session["jupyterSession"]["kernel"] == 1
+    op = api.terminate(session_name("n"), params=params)[1]
+    assert op["metadata"]["operationType"] == 2
+    assert api.list(SESSIONS, **params)["sessions"][0]["state"] == 3
+
+
+@pytest.mark.parametrize(
+    "seed",
+    [
+        {"name": "projects/p/regions/r/sessions/s"},
+        {"name": session_name("s"), "state": "TERMINATING"},
+        {"name": session_name("s"), "onTerminate": "ignore"},
+        {"name": session_name("s"), "terminateSeconds": "5"},
+        {"name": session_name("s"), "ttl": "1h"},
+    ],
+)
+def test_bad_session_seeds_are_400_and_store_nothing(
+    admin: EmulatorAdmin, api: Api, seed: dict[str, Any]
+) -> None:
+    with pytest.raises(requests.HTTPError, match="400"):
+        admin.seed_sessions([{"name": session_name("first")}, seed])
+    assert api.get(session_name("first"))[0] == 404
+
+
+@pytest.fixture
+def mixed_sessions(admin: EmulatorAdmin) -> None:
+    admin.seed_sessions(
+        [
+            {"name": session_name("nb-a"), "labels": {"env": "prod"}, "uuid": "uuid-a"},
+            {"name": session_name("nb-b"), "state": "CREATING", "labels": {"env": "dev"}},
+            {"name": session_name("nb-c"), "state": "TERMINATED", "labels": {"env": "prod"}},
+            {"name": session_name("nb-d"), "state": "FAILED"},
+            {"name": session_name("nb-e"), "createdSecondsAgo": 7200},
+        ]
+    )
+    admin.seed_session(name="projects/p/locations/other/sessions/elsewhere")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ["nb-e", "nb-a", "nb-b", "nb-c", "nb-d"]),  # oldest first: nb-e is backdated
+        ("state = ACTIVE", ["nb-e", "nb-a"]),
+        ("state = ACTIVE OR state = CREATING", ["nb-e", "nb-a", "nb-b"]),
+        ("state = ACTIVE or state = CREATING and labels.env = prod", ["nb-a"]),  # OR binds first
+        ('state != TERMINATED AND state != "FAILED"', ["nb-e", "nb-a", "nb-b"]),
+        ("labels.env = prod", ["nb-a", "nb-c"]),
+        ("labels.env = *", ["nb-a", "nb-b", "nb-c"]),
+        ("session_id = nb-d", ["nb-d"]),
+        ("session_uuid = uuid-a", ["nb-a"]),
+    ],
+)
+def test_session_list_filters(
+    api: Api, mixed_sessions: None, text: str, expected: list[str]
+) -> None:
+    items, _ = api.list_all(SESSIONS, filter=text, pageSize=2)
+    assert [s["name"] for s in items] == [session_name(e) for e in expected]
+
+
+def test_session_list_create_time_order_and_pages(
+    admin: EmulatorAdmin, api: Api, mixed_sessions: None
+) -> None:
+    an_hour_ago = datetime.fromisoformat(api.get(session_name("nb-a"))[1]["createTime"])
+    an_hour_ago -= timedelta(hours=1)
+    stamp = an_hour_ago.isoformat().replace("+00:00", "Z")
+    old = api.list(SESSIONS, filter=f'create_time < "{stamp}"')["sessions"]
+    assert [s["name"] for s in old] == [session_name("nb-e")]
+    newest_first, pages = api.list_all(SESSIONS, orderBy="create_time desc", pageSize=2)
+    # nb-e was created two hours before it was seeded: it is the oldest.
+    assert [s["name"] for s in newest_first] == [
+        session_name(f"nb-{x}") for x in ("d", "c", "b", "a", "e")
+    ]
+    oldest_first, _ = api.list_all(SESSIONS, pageSize=2)
+    assert oldest_first == list(reversed(newest_first))
+    assert pages == 3
+    for params in (
+        {"filter": "state = ACTIVE OR"},
+        {"filter": "(state = ACTIVE)"},
+        {"orderBy": "name"},
+    ):
+        google_error(api.call("GET", SESSIONS, params=params).json(), 400, "INVALID_ARGUMENT")
+
+
+# ---- request counts, quota, clock --------------------------------------------------------
+
+
+def test_request_counts_by_method_bucket_and_location(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_job(name=job_name("j"))
+    admin.seed_job(name="projects/q/regions/east/jobs/j")
+    admin.seed_session(name=session_name("s"))
+    admin.seed_operation(name=op_name("o"))
+    admin.seed_batch(name=f"{BATCHES}/b")
+    api.get(job_name("j"))
+    api.get(job_name("j"))
+    api.get("projects/q/regions/east/jobs/j")
+    api.cancel(job_name("j"))
+    api.cancel(job_name("j"))  # refused (already cancelled) but counted
+    api.list(JOBS)
+    api.get(session_name("s"))
+    api.terminate(session_name("s"))
+    api.list(SESSIONS)
+    api.get(op_name("o"))
+    api.cancel(op_name("o"))
+    api.list(OPS)
+    api.call("DELETE", op_name("o"))
+    api.get(f"{BATCHES}/b")
+    api.list(BATCHES)
+    api.call("GET", "projects/p/nothing")
+    api.call("PUT", job_name("j"))
+    assert admin.request_counts() == {
+        "total": 17,
+        "byMethod": {
+            "batches.get": 1,
+            "batches.list": 1,
+            "jobs.cancel": 2,
+            "jobs.get": 3,
+            "jobs.list": 1,
+            "operations.cancel": 1,
+            "operations.delete": 1,
+            "operations.get": 1,
+            "operations.list": 1,
+            "sessions.get": 1,
+            "sessions.list": 1,
+            "sessions.terminate": 1,
+            "unknown": 2,
+        },
+        "byBucket": {"default": 12, "getJob": 3, "jobOperation": 2},
+        # A path no method serves has no location (nor quota).
+        "byLocation": {"projects/p/regions/r": 14, "projects/q/regions/east": 1},
+        "peakPerMinute": {"all": 17, "default": 12, "getJob": 3, "jobOperation": 2},
+        "rejectedByQuota": 0,
+    }
+    assert [entry["apiMethod"] for entry in admin.requests()[:2]] == ["jobs.get", "jobs.get"]
+    admin.clear_requests()
+    assert admin.request_counts()["total"] == 0
+    assert admin.request_counts()["peakPerMinute"] == dict.fromkeys(
+        ("all", "default", "getJob", "jobOperation"), 0
+    )
+
+
+def test_peak_per_minute_is_the_busiest_sliding_window(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_job(name=job_name("j"))
+    for _ in range(3):
+        api.get(job_name("j"))
+    admin.advance_clock(45)
+    for _ in range(2):
+        api.get(job_name("j"))  # 5 within 60 s
+    admin.advance_clock(30)  # the first three are out of the window now
+    for _ in range(2):
+        api.get(job_name("j"))  # 4 within 60 s
+    counts = admin.request_counts()
+    assert (counts["total"], counts["peakPerMinute"]["getJob"]) == (7, 5)
+    assert counts["peakPerMinute"]["jobOperation"] == 0
+
+
+def test_quota_answers_429_per_bucket_project_and_region(admin: EmulatorAdmin, api: Api) -> None:
+    assert admin.settings(quotaPerMinute={"jobOperation": 2})["quotaPerMinute"] == {
+        "jobOperation": 2
+    }
+    admin.seed_jobs([{"name": job_name(f"j{i}")} for i in range(4)])
+    admin.seed_job(name="projects/p/regions/other/jobs/j0")
+    assert api.cancel(job_name("j0"))[0] == 200
+    assert api.cancel(job_name("j1"))[0] == 200
+    response = api.call("POST", f"{job_name('j2')}:cancel", json={})
+    assert response.status_code == 429
+    error = response.json()["error"]
+    assert (error["code"], error["status"]) == (429, "RESOURCE_EXHAUSTED")
+    assert "JobOperationRequestsPerMinutePerProjectPerRegion" in error["message"]
+    info = error["details"][0]
+    assert info["@type"] == "type.googleapis.com/google.rpc.ErrorInfo"
+    assert info["reason"] == "RATE_LIMIT_EXCEEDED"
+    assert info["metadata"]["quota_limit_value"] == "2"
+    assert info["metadata"]["quota_location"] == "r"
+    assert states(api.get(job_name("j2"))[1])[-1] == "RUNNING"  # refused: not cancelled
+    assert api.get(job_name("j3"))[0] == 200  # another bucket
+    assert api.cancel("projects/p/regions/other/jobs/j0")[0] == 200  # another region
+    admin.advance_clock(59)
+    assert api.cancel(job_name("j2"))[0] == 429  # a refusal used no quota, but 59 s is not 60
+    admin.advance_clock(1)
+    assert api.cancel(job_name("j2"))[0] == 200
+    counts = admin.request_counts()
+    assert (counts["rejectedByQuota"], counts["byMethod"]["jobs.cancel"]) == (2, 6)
+    log = admin.requests()
+    assert [entry["quotaExceeded"] for entry in log if entry["method"] == "POST"] == [
+        False,
+        False,
+        True,
+        False,
+        True,
+        False,
+    ]
+
+
+def test_quota_window_survives_clearing_the_log_but_not_reset(
+    admin: EmulatorAdmin, api: Api
+) -> None:
+    admin.settings(quotaPerMinute={"default": 1})
+    api.list(OPS)
+    admin.clear_requests()
+    assert api.call("GET", OPS).status_code == 429
+    admin.reset()
+    assert admin.settings()["quotaPerMinute"] == {}
+    admin.settings(quotaPerMinute={"default": 1})
+    assert api.call("GET", OPS).status_code == 200
+
+
+def test_a_request_over_quota_never_reaches_a_fault(admin: EmulatorAdmin, api: Api) -> None:
+    admin.settings(quotaPerMinute={"default": 0})
+    admin.add_fault(pathRegex="operations", status=503)
+    assert api.call("GET", OPS).status_code == 429
+    assert admin.faults()[0]["remaining"] == 1
+    assert admin.requests()[0]["fault"] is None
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"quotaPerMinute": {"getjob": 5}},
+        {"quotaPerMinute": {"default": -1}},
+        {"quotaPerMinute": {"default": 1.5}},
+        {"quotaPerMinute": []},
+        {"quota": {}},
+    ],
+)
+def test_bad_quota_settings_are_400(admin: EmulatorAdmin, settings: dict[str, Any]) -> None:
+    with pytest.raises(requests.HTTPError, match="400"):
+        admin.settings(**settings)
+
+
+def test_clock_moves_only_forward(admin: EmulatorAdmin, api: Api) -> None:
+    admin.seed_operation(name=op_name("o"), completesAfterSeconds=100)
+    offset = admin.advance_clock(100)
+    assert api.get(op_name("o"))[1]["done"] is True
+    for bad in (-1, "5", True):
+        with pytest.raises(requests.HTTPError, match="400"):
+            admin.advance_clock(bad)  # type: ignore[arg-type]
+    admin.reset()
+    assert admin.advance_clock(0) == offset
 
 
 # ---- faults, latency, log --------------------------------------------------------------
