@@ -31,16 +31,18 @@ CATEGORIES = {
 _MATCHERS = {"ALL": None, "0": None, "ACTIVE": "ACTIVE", "1": "ACTIVE"}
 _MATCHERS |= {"NON_ACTIVE": "NON_ACTIVE", "2": "NON_ACTIVE"}
 # JobStatus.State numbers, for ``$alt=json;enum-encoding=int`` (the generated REST
-# transport asks for it on every job method).
+# transport asks for it on every job method). These are jobs.proto's field numbers, as
+# google-cloud-dataproc's JobStatus.State has them; they are NOT the ordinals of the
+# apitools enum in gcloud's dataproc_v1_messages.py, which lists states in another order.
 _STATE_NUMBERS = {
     "PENDING": 1,
-    "SETUP_DONE": 2,
-    "RUNNING": 3,
-    "CANCEL_PENDING": 4,
-    "CANCEL_STARTED": 5,
-    "CANCELLED": 6,
-    "DONE": 7,
-    "ERROR": 8,
+    "RUNNING": 2,
+    "CANCEL_PENDING": 3,
+    "CANCELLED": 4,
+    "DONE": 5,
+    "ERROR": 6,
+    "CANCEL_STARTED": 7,
+    "SETUP_DONE": 8,
     "ATTEMPT_FAILURE": 9,
 }
 SEEDABLE_STATES = frozenset(_STATE_NUMBERS) - {"CANCEL_PENDING", "CANCEL_STARTED"}

@@ -706,9 +706,11 @@ def test_job_enums_as_numbers_when_asked(admin: EmulatorAdmin, api: Api) -> None
     admin.seed_job(name=job_name("n"))
     params = {"$alt": "json;enum-encoding=int"}
     job = api.get(job_name("n"), params=params)[1]
-    assert [job["statusHistory"][0]["state"], job["status"]["state"]] == [1, 3]
-    assert api.cancel(job_name("n"), params=params)[1]["status"]["state"] == 4
-    assert api.list(JOBS, **params)["jobs"][0]["status"]["state"] == 6
+    # jobs.proto's numbers: PENDING 1, RUNNING 2, CANCEL_PENDING 3, CANCELLED 4, SETUP_DONE 8.
+    assert [entry["state"] for entry in job["statusHistory"]] == [1, 8]
+    assert job["status"]["state"] == 2
+    assert api.cancel(job_name("n"), params=params)[1]["status"]["state"] == 3
+    assert api.list(JOBS, **params)["jobs"][0]["status"]["state"] == 4
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 """The emulator's wire format, proven by Google's own clients talking to it.
 
 Two independent clients: google-cloud-dataproc's generated REST transport (parses
-every answer with protobuf's strict JSON parser, Any types included) and the real
-gcloud CLI (apitools), which is what operators run by hand.
+every answer with protobuf's strict JSON parser, Any types and numeric enums included)
+and the real gcloud CLI (apitools), which is what operators run by hand. Operations,
+batches, cluster jobs and interactive sessions each go through both.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from google.api_core import exceptions
@@ -24,17 +27,24 @@ from dataproc_emulator.admin import EmulatorAdmin
 
 OPS = "projects/p/regions/r/operations"
 BATCHES = "projects/p/locations/r/batches"
+JOBS = "projects/p/regions/r/jobs"
+SESSIONS = "projects/p/locations/r/sessions"
+C = TypeVar("C")
 
 
-@pytest.fixture
-def client(emulator: DataprocEmulator, admin: EmulatorAdmin) -> dataproc_v1.BatchControllerClient:
+def rest_client(client_class: type[C], emulator: DataprocEmulator) -> C:
     # The REST transport keeps an explicit http:// scheme from api_endpoint
     # (url_scheme only applies to a bare host; see transports/rest_base.py).
-    return dataproc_v1.BatchControllerClient(
+    return client_class(  # type: ignore[call-arg]
         transport="rest",
         credentials=AnonymousCredentials(),
         client_options={"api_endpoint": emulator.base_url},
     )
+
+
+@pytest.fixture
+def client(emulator: DataprocEmulator, admin: EmulatorAdmin) -> dataproc_v1.BatchControllerClient:
+    return rest_client(dataproc_v1.BatchControllerClient, emulator)
 
 
 def get(client: dataproc_v1.BatchControllerClient, name: str) -> operations_pb2.Operation:
@@ -173,14 +183,177 @@ def test_errors_map_to_api_core_exceptions(
         get(client, f"{OPS}/missing")
 
 
+@pytest.fixture
+def jobs_client(
+    emulator: DataprocEmulator, admin: EmulatorAdmin
+) -> dataproc_v1.JobControllerClient:
+    return rest_client(dataproc_v1.JobControllerClient, emulator)
+
+
+@pytest.fixture
+def sessions_client(
+    emulator: DataprocEmulator, admin: EmulatorAdmin
+) -> dataproc_v1.SessionControllerClient:
+    return rest_client(dataproc_v1.SessionControllerClient, emulator)
+
+
+JobState = dataproc_v1.JobStatus.State
+
+
+def test_get_and_cancel_job(
+    jobs_client: dataproc_v1.JobControllerClient, admin: EmulatorAdmin
+) -> None:
+    admin.seed_job(
+        name=f"{JOBS}/etl-1", labels={"team": "data"}, clusterName="etl", cancelSeconds=10
+    )
+    job = jobs_client.get_job(project_id="p", region="r", job_id="etl-1")
+    assert (job.reference.project_id, job.reference.job_id) == ("p", "etl-1")
+    assert job.placement.cluster_name == "etl"
+    assert job.placement.cluster_uuid
+    assert job.status.state == JobState.RUNNING
+    assert [s.state for s in job.status_history] == [JobState.PENDING, JobState.SETUP_DONE]
+    assert job.status_history[0].state_start_time.timestamp() > 0
+    assert (job.labels, job.done) == ({"team": "data"}, False)
+    assert job.spark_job.main_class
+    assert job.job_uuid
+    assert job.driver_output_resource_uri.startswith("gs://")
+
+    cancelling = jobs_client.cancel_job(project_id="p", region="r", job_id="etl-1")
+    assert cancelling.status.state == JobState.CANCEL_PENDING
+    admin.advance_clock(10)
+    cancelled = jobs_client.get_job(project_id="p", region="r", job_id="etl-1")
+    assert (cancelled.status.state, cancelled.done) == (JobState.CANCELLED, True)
+    assert cancelled.status_history[-1].state == JobState.CANCEL_STARTED
+    # The job methods send numeric enums and an empty CancelJobRequest body.
+    log = admin.requests()
+    assert {entry["query"]["$alt"] for entry in log} == {"json;enum-encoding=int"}
+    assert json.loads(log[1]["body"]) == {}
+
+
+def test_list_jobs_by_cluster_state_filter_and_pages(
+    jobs_client: dataproc_v1.JobControllerClient, admin: EmulatorAdmin
+) -> None:
+    admin.seed_jobs(
+        [
+            {"name": f"{JOBS}/a{i}", "clusterName": "etl", "labels": {"env": "prod"}}
+            for i in range(5)
+        ]
+        + [{"name": f"{JOBS}/b{i}", "clusterName": "ml"} for i in range(3)]
+        + [{"name": f"{JOBS}/done{i}", "clusterName": "etl", "state": "DONE"} for i in range(2)]
+    )
+
+    def ids(**request: object) -> list[str]:
+        pager = jobs_client.list_jobs(request={"project_id": "p", "region": "r", **request})
+        return [job.reference.job_id for job in pager]
+
+    admin.clear_requests()
+    assert len(ids(page_size=3)) == 10
+    assert len(admin.requests()) == 4  # the pager followed nextPageToken three times
+    matcher = dataproc_v1.ListJobsRequest.JobStateMatcher
+    assert ids(cluster_name="etl", job_state_matcher=matcher.ACTIVE) == [f"a{i}" for i in range(5)]
+    assert ids(job_state_matcher=matcher.NON_ACTIVE) == ["done0", "done1"]
+    assert ids(filter="status.state = ACTIVE AND labels.env = prod", page_size=2) == [
+        f"a{i}" for i in range(5)
+    ]
+    assert ids(cluster_name="ml", filter="status.state = NON_ACTIVE") == []
+    # The client sends the matcher as a number; the emulator reads either form.
+    queries = [entry["query"] for entry in admin.requests() if "jobStateMatcher" in entry["query"]]
+    assert [query["jobStateMatcher"] for query in queries] == ["1", "2"]
+
+
+def test_job_errors_map_to_api_core_exceptions(
+    jobs_client: dataproc_v1.JobControllerClient, admin: EmulatorAdmin
+) -> None:
+    admin.seed_job(name=f"{JOBS}/setup", setupSeconds=60)
+    admin.seed_job(name=f"{JOBS}/viewer", onCancel="forbidden")
+    with pytest.raises(exceptions.NotFound):
+        jobs_client.get_job(project_id="p", region="r", job_id="missing")
+    with pytest.raises(exceptions.BadRequest) as refused:
+        jobs_client.cancel_job(project_id="p", region="r", job_id="setup")
+    assert refused.value.response.json()["error"]["status"] == "FAILED_PRECONDITION"
+    assert "'SETUP_DONE'" in refused.value.message
+    with pytest.raises(exceptions.Forbidden):
+        jobs_client.cancel_job(project_id="p", region="r", job_id="viewer")
+    admin.advance_clock(60)  # the GetJob above counted against the quota: let it pass
+    admin.settings(quotaPerMinute={"getJob": 1})
+    jobs_client.get_job(project_id="p", region="r", job_id="setup")
+    with pytest.raises(exceptions.TooManyRequests) as throttled:
+        jobs_client.get_job(project_id="p", region="r", job_id="setup")
+    # api-core reads the quota error's google.rpc.ErrorInfo detail.
+    assert throttled.value.reason == "RATE_LIMIT_EXCEEDED"
+    assert throttled.value.domain == "googleapis.com"
+    quota = throttled.value.metadata
+    assert quota["quota_limit"] == "GetJobRequestsPerMinutePerProjectPerRegion"
+
+
+SessionState = dataproc_v1.Session.State
+
+
+def test_get_terminate_and_list_sessions(
+    sessions_client: dataproc_v1.SessionControllerClient, admin: EmulatorAdmin
+) -> None:
+    admin.seed_session(name=f"{SESSIONS}/nb-1", labels={"team": "data"})
+    admin.seed_sessions(
+        [{"name": f"{SESSIONS}/nb-{i}", "state": "TERMINATED"} for i in range(2, 6)]
+    )
+    session = sessions_client.get_session(name=f"{SESSIONS}/nb-1")
+    assert (session.state, session.labels) == (SessionState.ACTIVE, {"team": "data"})
+    assert session.jupyter_session.kernel == dataproc_v1.JupyterConfig.Kernel.PYTHON
+    assert [entry.state for entry in session.state_history] == [SessionState.CREATING]
+    assert session.environment_config.execution_config.ttl.total_seconds() == 86400
+
+    operation = sessions_client.terminate_session(
+        request={"name": f"{SESSIONS}/nb-1", "request_id": "req-1"}
+    )
+    assert operation.operation.name.startswith("projects/p/regions/r/operations/")
+    assert not operation.operation.done
+    metadata = operation.metadata
+    terminate = dataproc_v1.SessionOperationMetadata.SessionOperationType.TERMINATE
+    assert (metadata.operation_type, metadata.session) == (terminate, f"{SESSIONS}/nb-1")
+    assert metadata.session_uuid == session.uuid
+    terminated = operation.result(timeout=30)  # polls operations.get until done
+    assert (terminated.name, terminated.state) == (f"{SESSIONS}/nb-1", SessionState.TERMINATED)
+    assert sessions_client.get_session(name=f"{SESSIONS}/nb-1").state == SessionState.TERMINATED
+
+    listed = sessions_client.list_sessions(
+        request={"parent": "projects/p/locations/r", "page_size": 2}
+    )
+    assert [s.name.rsplit("/", 1)[1] for s in listed] == [f"nb-{i}" for i in range(1, 6)]
+    active = sessions_client.list_sessions(
+        request={"parent": "projects/p/locations/r", "filter": "state = ACTIVE OR state = CREATING"}
+    )
+    assert list(active) == []
+    bodies = [entry["body"] for entry in admin.requests() if entry["method"] == "POST"]
+    assert [json.loads(body) for body in bodies] == [{"requestId": "req-1"}]
+
+
+def test_session_errors_map_to_api_core_exceptions(
+    sessions_client: dataproc_v1.SessionControllerClient, admin: EmulatorAdmin
+) -> None:
+    admin.seed_session(name=f"{SESSIONS}/old", state="FAILED", stateMessage="driver lost")
+    admin.seed_session(name=f"{SESSIONS}/viewer", onTerminate="forbidden")
+    assert sessions_client.get_session(name=f"{SESSIONS}/old").state_message == "driver lost"
+    with pytest.raises(exceptions.BadRequest) as refused:
+        sessions_client.terminate_session(name=f"{SESSIONS}/old")
+    assert refused.value.response.json()["error"]["status"] == "FAILED_PRECONDITION"
+    with pytest.raises(exceptions.Forbidden):
+        sessions_client.terminate_session(name=f"{SESSIONS}/viewer")
+    with pytest.raises(exceptions.NotFound):
+        sessions_client.get_session(name=f"{SESSIONS}/missing")
+
+
 # ---- the gcloud CLI -------------------------------------------------------------------------
 
 
-def test_gcloud_describe_cancel_batches_cancel_and_list(
-    emulator: DataprocEmulator, admin: EmulatorAdmin, tmp_path: Path
-) -> None:
-    gcloud = shutil.which("gcloud")
-    assert gcloud, "the Google Cloud CLI (gcloud) is needed: apt-get install google-cloud-cli"
+Gcloud = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def gcloud(emulator: DataprocEmulator, admin: EmulatorAdmin, tmp_path: Path) -> Gcloud:
+    """Runs the real gcloud against the emulator, offline, with a dummy access token;
+    fails the test on a non-zero exit."""
+    binary = shutil.which("gcloud")
+    assert binary, "the Google Cloud CLI (gcloud) is needed: apt-get install google-cloud-cli"
     token = tmp_path / "token"
     token.write_text("dummy-access-token")
     env = {
@@ -195,7 +368,7 @@ def test_gcloud_describe_cancel_batches_cancel_and_list(
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [gcloud, *args, f"--access-token-file={token}"],
+            [binary, *args, f"--access-token-file={token}"],
             env=env,
             capture_output=True,
             text=True,
@@ -205,6 +378,13 @@ def test_gcloud_describe_cancel_batches_cancel_and_list(
         assert result.returncode == 0, result.stderr
         return result
 
+    return run
+
+
+def test_gcloud_describe_cancel_batches_cancel_and_list(
+    gcloud: Gcloud, admin: EmulatorAdmin
+) -> None:
+    run = gcloud
     admin.seed_operation(name=f"{OPS}/op1", kind="cluster", metadata={"clusterName": "etl"})
     batch = admin.seed_batch(name=f"{BATCHES}/b1")
     admin.seed_operations([{"name": f"{OPS}/more{i:03}"} for i in range(120)])
@@ -249,3 +429,90 @@ def test_gcloud_describe_cancel_batches_cancel_and_list(
     assert pages[0]["pageSize"] == "100"
     assert json.loads(pages[0]["filter"]) == {"operation_state_matcher": "ACTIVE"}
     assert "pageToken" in pages[1]
+
+
+def test_gcloud_jobs_describe_kill_and_list(gcloud: Gcloud, admin: EmulatorAdmin) -> None:
+    admin.seed_job(name=f"{JOBS}/etl-1", clusterName="etl", labels={"team": "data"})
+    admin.seed_jobs([{"name": f"{JOBS}/more{i:03}", "clusterName": "ml"} for i in range(120)])
+    admin.seed_job(name=f"{JOBS}/old", state="DONE", clusterName="etl")
+    admin.clear_requests()
+
+    described = json.loads(
+        gcloud("dataproc", "jobs", "describe", "etl-1", "--region=r", "--format=json").stdout
+    )
+    assert described["reference"] == {"projectId": "p", "jobId": "etl-1"}
+    assert described["status"]["state"] == "RUNNING"
+    assert described["placement"]["clusterName"] == "etl"
+    assert "done" not in described
+
+    # kill cancels, then polls the job (every 10 s) until CANCELLED: a zero-second
+    # cancel script makes the first poll see it.
+    killed = gcloud("dataproc", "jobs", "kill", "etl-1", "--region=r", "--quiet")
+    assert "Job cancellation initiated for [etl-1]" in killed.stderr
+    assert "Killed [" in killed.stderr
+    assert admin.job_internals(f"{JOBS}/etl-1")["job"]["status"]["state"] == "CANCELLED"
+
+    def listed(*flags: str) -> list[str]:
+        args = ("dataproc", "jobs", "list", "--region=r", "--format=json", *flags)
+        return [job["reference"]["jobId"] for job in json.loads(gcloud(*args).stdout)]
+
+    assert listed("--state-filter=active") == [f"more{i:03}" for i in range(120)]
+    assert listed("--cluster=etl") == ["etl-1", "old"]
+    assert listed("--state-filter=inactive", "--cluster=etl") == ["etl-1", "old"]
+    assert listed("--filter=labels.team = data") == ["etl-1"]
+
+    log = admin.requests()
+    assert all(entry["hasAuthorization"] for entry in log)
+    assert [(entry["method"], entry["path"]) for entry in log[:3]] == [
+        ("GET", f"/v1/{JOBS}/etl-1"),
+        ("POST", f"/v1/{JOBS}/etl-1:cancel"),
+        ("GET", f"/v1/{JOBS}/etl-1"),
+    ]
+    assert json.loads(log[1]["body"]) == {}
+    pages = [entry["query"] for entry in log[3:]]
+    # gcloud pages by 100 and sends the state matcher by name; --filter goes to the server.
+    assert [page.get("jobStateMatcher") for page in pages[:2]] == ["ACTIVE", "ACTIVE"]
+    assert pages[0]["pageSize"] == "100"
+    assert "pageToken" in pages[1]
+    assert pages[2]["clusterName"] == "etl"
+    assert pages[-1]["filter"] == "labels.team = data"
+    counts = admin.request_counts()["byMethod"]
+    assert (counts["jobs.get"], counts["jobs.cancel"], counts["jobs.list"]) == (2, 1, 5)
+
+
+def test_gcloud_sessions_describe_terminate_and_list(gcloud: Gcloud, admin: EmulatorAdmin) -> None:
+    admin.seed_session(name=f"{SESSIONS}/nb-1", labels={"team": "data"})
+    admin.seed_session(name=f"{SESSIONS}/nb-2", state="TERMINATED")
+    admin.clear_requests()
+
+    described = json.loads(
+        gcloud(
+            "beta", "dataproc", "sessions", "describe", "nb-1", "--location=r", "--format=json"
+        ).stdout
+    )
+    assert (described["name"], described["state"]) == (f"{SESSIONS}/nb-1", "ACTIVE")
+    assert described["labels"] == {"team": "data"}
+
+    # terminate waits on the operation through operations.get (regions-based name).
+    terminated = gcloud(
+        "beta", "dataproc", "sessions", "terminate", "nb-1", "--location=r", "--quiet"
+    )
+    assert f"Deleted [{SESSIONS}/nb-1]" in terminated.stderr
+    internals = admin.session_internals(f"{SESSIONS}/nb-1")
+    assert internals["session"]["state"] == "TERMINATED"
+
+    listed = json.loads(
+        gcloud("beta", "dataproc", "sessions", "list", "--location=r", "--format=json").stdout
+    )
+    assert [(s["name"], s["state"]) for s in listed] == [
+        (f"{SESSIONS}/nb-1", "TERMINATED"),
+        (f"{SESSIONS}/nb-2", "TERMINATED"),
+    ]
+
+    log = admin.requests()
+    assert [(entry["method"], entry["path"]) for entry in log[:3]] == [
+        ("GET", f"/v1/{SESSIONS}/nb-1"),
+        ("POST", f"/v1/{SESSIONS}/nb-1:terminate"),
+        ("GET", f"/v1/{internals['terminateOperation']}"),
+    ]
+    assert (log[-1]["method"], log[-1]["path"]) == ("GET", f"/v1/{SESSIONS}")
