@@ -36,7 +36,10 @@ class RetryLater(RuntimeError):
 @functions_framework.cloud_event
 def cancel_operation(event: CloudEvent) -> None:
     settings = _runtime.settings()
-    trace_request(flask.request.headers, settings.function_project)
+    headers = flask.request.headers
+    trace_request(
+        headers.get("traceparent"), headers.get("X-Cloud-Trace-Context"), settings.function_project
+    )
     trigger = decode_trigger(event)
     try:
         handled = handle_trigger(trigger, settings, _runtime.dataproc)

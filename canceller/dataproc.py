@@ -175,10 +175,12 @@ class _Retryable(Exception):
 
 
 def _api_error(response: requests.Response) -> api_exceptions.GoogleAPICallError:
+    error: api_exceptions.GoogleAPICallError
     if _error_payload(response) or not response.text:
-        return api_exceptions.from_http_response(response)
-    # A non-Google error body (HTML from a proxy, a bare string): keep the status.
-    return api_exceptions.from_http_status(response.status_code, _error_message(response))
+        error = api_exceptions.from_http_response(response)
+    else:  # a non-Google error body (HTML from a proxy, a bare string): keep the status
+        error = api_exceptions.from_http_status(response.status_code, _error_message(response))
+    return error
 
 
 def error_details(error: api_exceptions.GoogleAPICallError) -> dict[str, Any]:

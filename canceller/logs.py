@@ -19,7 +19,6 @@ import json
 import re
 import sys
 import threading
-from collections.abc import Mapping
 from typing import Any, TextIO
 
 from canceller.results import Outcome, Result
@@ -47,12 +46,13 @@ _TRACEPARENT = re.compile(r"[0-9a-f]{2}-(?P<trace>[0-9a-f]{32})-(?P<span>[0-9a-f
 _CLOUD_TRACE = re.compile(r"(?P<trace>[0-9a-fA-F]{32})(?:/(?P<span>[0-9]{1,20}))?(?:;o=[01])?")
 
 
-def trace_request(headers: Mapping[str, str], project: str | None) -> None:
-    """Tie this request's log lines to its trace; a malformed header is ignored (it is
-    the client's, and a log field must never echo arbitrary text)."""
+def trace_request(traceparent: str | None, cloud_trace: str | None, project: str | None) -> None:
+    """Tie this request's log lines to its trace, from its ``traceparent`` or
+    ``X-Cloud-Trace-Context`` header; a malformed header is ignored (it is the client's,
+    and a log field must never echo arbitrary text)."""
     fields: dict[str, str] | None = None
-    parent = _TRACEPARENT.fullmatch(headers.get("traceparent", "").strip().lower())
-    cloud = _CLOUD_TRACE.fullmatch(headers.get("X-Cloud-Trace-Context", "").strip())
+    parent = _TRACEPARENT.fullmatch((traceparent or "").strip().lower())
+    cloud = _CLOUD_TRACE.fullmatch((cloud_trace or "").strip())
     match = parent or cloud
     if match is not None and project:
         fields = {"logging.googleapis.com/trace": f"projects/{project}/traces/{match['trace']}"}

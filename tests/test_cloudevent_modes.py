@@ -170,3 +170,23 @@ def test_missing_results_topic_is_one_clear_log_line_and_a_retry(
     [critical] = [line for line in lines if line["severity"] == "CRITICAL"]
     assert "RESULTS_TOPIC is not set" in critical["message"]
     assert admin.requests() == []
+
+
+def test_log_lines_carry_the_requests_trace(
+    environment: pytest.MonkeyPatch,
+    admin: EmulatorAdmin,
+    pubsub: PubSubEmulator,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    admin.seed_operation(name=NAME, done=True)
+    headers, body = to_binary(event(json.dumps({"operation": NAME})))
+    trace = "0af7651916cd43dd8448eb211c80319c"
+    headers["traceparent"] = f"00-{trace}-b7ad6b7169203331-01"
+    assert client().post("/", headers=headers, data=body).status_code == 200
+    results(pubsub, 1)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    ours = [line for line in lines if line.get("messageId") == "ce-1"]
+    assert ours, lines
+    assert {line["logging.googleapis.com/trace"] for line in ours} == {
+        f"projects/{PROJECT}/traces/{trace}"
+    }

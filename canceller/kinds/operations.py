@@ -110,13 +110,13 @@ def _metadata(resource: Resource) -> dict[str, Any]:
 def _created_text(metadata: dict[str, Any]) -> str:
     """Batch operations carry createTime; cluster operations only a status history, whose
     first state start is the closest thing."""
-    if isinstance(metadata.get("createTime"), str):
-        return metadata["createTime"]
+    created = metadata.get("createTime")
+    if isinstance(created, str):
+        return created
     history = metadata.get("statusHistory")
     first = history[0] if isinstance(history, list) and history else metadata.get("status")
-    if isinstance(first, dict) and isinstance(first.get("stateStartTime"), str):
-        return first["stateStartTime"]
-    return ""
+    start = first.get("stateStartTime") if isinstance(first, dict) else None
+    return start if isinstance(start, str) else ""
 
 
 OPERATIONS = Operations()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from dataproc_emulator.admin import EmulatorAdmin
@@ -49,6 +50,24 @@ class ResultInbox:
 
     def result(self, message_id: str, timeout: float = 30.0) -> dict[str, Any]:
         return self.results(message_id, 1, timeout)[0]
+
+    def results_where(
+        self, wanted: Callable[[dict[str, Any]], bool], count: int, timeout: float = 60.0
+    ) -> list[dict[str, Any]]:
+        """Exactly ``count`` results, of any trigger, for which ``wanted`` holds: for
+        messages the function publishes itself (continuations), whose ids a test
+        cannot know in advance."""
+
+        def matching() -> list[dict[str, Any]]:
+            return [r for got in self._by_trigger.values() for r in got if wanted(r)]
+
+        deadline = time.monotonic() + timeout
+        while len(matching()) < count and time.monotonic() < deadline:
+            self._drain(0.5)
+        self._drain(0.3)
+        got = matching()
+        assert len(got) == count, f"expected {count} matching result(s), got {len(got)}"
+        return got
 
     def no_more(self, message_id: str, wait: float = 2.0) -> None:
         """Nothing (more) arrives for that trigger within ``wait`` seconds."""
