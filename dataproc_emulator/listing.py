@@ -29,6 +29,9 @@ _CLAUSE = re.compile(
     r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s"'()=<>!]+)"""
 )
 _ORDERING = frozenset({"<", ">", "<=", ">="})
+# orderBy -> newest first? (ListBatchesRequest names only "" and "create_time desc";
+# sessions document no values and are assumed to take the batches' ones)
+_CREATE_TIME_ORDERS = {"": False, "create_time": False, "create_time desc": True}
 ALL_OPERATORS = frozenset({"=", "!=", *_ORDERING})
 
 
@@ -182,6 +185,22 @@ def page_size(raw: str | None, default: int) -> int:
 
 
 SortKey = tuple[float, ...]
+
+
+def newest_first(query: dict[str, str]) -> bool:
+    order = " ".join(query.get("orderBy", "").split())
+    if order not in _CREATE_TIME_ORDERS:
+        raise invalid(f"Unsupported orderBy {order!r}: use create_time or create_time desc")
+    return _CREATE_TIME_ORDERS[order]
+
+
+def by_create_time(
+    items: list[T], key: Callable[[T], SortKey], size: int, query: dict[str, str], descending: bool
+) -> tuple[list[T], str | None]:
+    """Batches and sessions list oldest first unless asked for create_time desc (the
+    seeding sequence breaks ties, and a backdated seed sorts by its creation time)."""
+    items.sort(key=key, reverse=descending)
+    return paginate(items, key, size, query.get("pageToken"), descending)
 
 
 def paginate(

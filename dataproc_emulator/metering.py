@@ -13,6 +13,7 @@ amortised and the peak exact (the busiest window always ends at some request).
 
 from __future__ import annotations
 
+import re
 from collections import Counter, deque
 from typing import Any
 
@@ -21,6 +22,7 @@ from .errors import ApiError
 WINDOW_SECONDS = 60.0
 BUCKETS = ("default", "getJob", "jobOperation")
 _BUCKET_BY_METHOD = {"jobs.get": "getJob", "jobs.cancel": "jobOperation"}
+_LOCATION = re.compile(r"/v1/projects/([^/]+)/(?:regions|locations)/([^/:]+)")
 
 # (limit name as Google publishes it, quota metric, its display name). The limit names
 # are Dataproc's documented quota names; the metric ids and display names follow the
@@ -42,6 +44,12 @@ _QUOTAS = {
         "Job operation requests",
     ),
 }
+
+
+def location_of(path: str) -> tuple[str, str] | None:
+    """(project, region) of a real-API path; Dataproc's locations are its regions."""
+    match = _LOCATION.match(path)
+    return None if match is None else (match[1], match[2])
 
 
 def bucket_of(api_method: str) -> str:

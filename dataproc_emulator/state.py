@@ -10,26 +10,30 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from . import jobs, sessions
 from .errors import ApiError, denied, invalid, not_found
 from .faults import Fault, fault_from_seed
 from .jobs import JobRecord
-from .listing import FilterLanguage, SortKey, legacy_operations_filter, page_size, paginate
-from .metering import Meter
+from .listing import (
+    FilterLanguage,
+    by_create_time,
+    legacy_operations_filter,
+    newest_first,
+    page_size,
+    paginate,
+)
+from .metering import Meter, location_of
 from .records import BatchRecord, OperationRecord, batch_enums_as_numbers, new_uuid, timestamp
 from .seeds import batch_from_seed, job_from_seed, operation_from_seed, session_from_seed
 from .sessions import SessionRecord
 from .settings import Settings, settings_from_update
-
-T = TypeVar("T")
 
 # The request log is for tests and benchmarks; the cap only stops a soak run from
 # growing without bound.
@@ -39,10 +43,6 @@ BATCHES_PAGE_SIZE = 20  # ListBatchesRequest documents 20 (operations use 100)
 # Neither default is documented; assumed: jobs like operations, sessions like batches.
 JOBS_PAGE_SIZE = 100
 SESSIONS_PAGE_SIZE = 20
-# orderBy -> newest first? (the docs name only "" and "create_time desc"; sessions
-# document no values and are assumed to take the batches' ones)
-_CREATE_TIME_ORDERS = {"": False, "create_time": False, "create_time desc": True}
-_LOCATION = re.compile(r"/v1/projects/([^/]+)/(?:regions|locations)/([^/:]+)")
 
 
 @dataclass(frozen=True)
@@ -242,7 +242,7 @@ class EmulatorState:
         """Log and count a real-API request; check its quota, then take the first fault
         that applies to it, if any (a request over quota never reaches a fault)."""
         with self._lock:
-            location = _location(path) if api_method != "unknown" else None
+            location = location_of(path) if api_method != "unknown" else None
             refusal = self._meter.admit(
                 api_method, location, self.now(), self.settings.quota_per_minute
             )
@@ -342,13 +342,13 @@ class EmulatorState:
             conjunction="AND|and",  # the ListBatchesRequest docs' own example uses "and"
             timestamps=frozenset({"create_time"}),
         )
-        descending = _newest_first(query)
+        descending = newest_first(query)
         keep = language.compile(query.get("filter", ""))
         size = page_size(query.get("pageSize"), BATCHES_PAGE_SIZE)
         prefix = parent + "/batches/"
         with self._lock:
             items = [b for b in self._batches.values() if b.name.startswith(prefix) and keep(b)]
-            chunk, token = _by_create_time(
+            chunk, token = by_create_time(
                 items, lambda b: (b.operation.created, b.seq), size, query, descending
             )
             return _page("batches", [_render(b, now, numeric_enums) for b in chunk], token)
@@ -411,13 +411,13 @@ class EmulatorState:
         self, parent: str, query: dict[str, str], numeric_enums: bool
     ) -> dict[str, Any]:
         now = self.now()
-        descending = _newest_first(query)
+        descending = newest_first(query)
         keep = sessions.filter_language(now).compile(query.get("filter", ""))
         size = page_size(query.get("pageSize"), SESSIONS_PAGE_SIZE)
         prefix = parent + "/sessions/"
         with self._lock:
             items = [s for s in self._sessions.values() if s.name.startswith(prefix) and keep(s)]
-            chunk, token = _by_create_time(
+            chunk, token = by_create_time(
                 items, lambda s: (s.created, s.seq), size, query, descending
             )
             rendered = [
@@ -483,27 +483,5 @@ def _numbered(
     return convert(body) if numeric else body
 
 
-def _by_create_time(
-    items: list[T], key: Callable[[T], SortKey], size: int, query: dict[str, str], descending: bool
-) -> tuple[list[T], str | None]:
-    """Batches and sessions list oldest first unless asked for create_time desc (the
-    seeding sequence breaks ties, and a backdated seed sorts by its creation time)."""
-    items.sort(key=key, reverse=descending)
-    return paginate(items, key, size, query.get("pageToken"), descending)
-
-
-def _newest_first(query: dict[str, str]) -> bool:
-    order = " ".join(query.get("orderBy", "").split())
-    if order not in _CREATE_TIME_ORDERS:
-        raise invalid(f"Unsupported orderBy {order!r}: use create_time or create_time desc")
-    return _CREATE_TIME_ORDERS[order]
-
-
 def _time_or_none(mono: float | None) -> str | None:
     return None if mono is None else timestamp(mono)
-
-
-def _location(path: str) -> tuple[str, str] | None:
-    """(project, region) of a real-API path; Dataproc's locations are its regions."""
-    match = _LOCATION.match(path)
-    return None if match is None else (match[1], match[2])
