@@ -90,18 +90,30 @@ def stop_all(
     *,
     hand_on_late: bool = False,
 ) -> Outcomes:
-    """Stop and verify every target. With ``hand_on_late`` (sweeps), a target whose
-    verification window would no longer fit in the message's deadline is not started
-    but returned in ``unstarted``, for the caller to hand on."""
+    """Stop and verify every target. With ``hand_on_late`` (a sweep that can hand work
+    on), a target is only started while its read and stop, request budget included, fit
+    before its verification window would overrun the message's deadline; one that does
+    not, or whose start fails transiently, is returned in ``unstarted`` for the caller to
+    hand on (the next message reads it again, so a stop that did arrive is not repeated)."""
     outcomes = Outcomes()
     if not targets:
         return outcomes
     watcher = _Watcher(client, context, outcomes)
 
     def start(target: Target) -> Result | _Watch | Target | None:
-        if hand_on_late and context.deadline.remaining() < context.verify_timeout:
+        if not hand_on_late:
+            return watcher.guarded(
+                target, lambda: _start(client, target, context, context.deadline)
+            )
+        window = context.deadline.remaining() - context.verify_timeout
+        if window <= 0:
             return target
-        return watcher.guarded(target, lambda: _start(client, target, context))
+        try:
+            return watcher.guarded(
+                target, lambda: _start(client, target, context, Deadline(window)), transient=False
+            )
+        except TransientFailure:
+            return target
 
     workers = min(context.max_concurrency, len(targets))
     with _executor(workers) as pool:
@@ -152,14 +164,17 @@ class _Watch:
         return self.checks > 0 and now - self.stopped_at >= verify_timeout
 
 
-def _start(client: DataprocClient, target: Target, context: CancelContext) -> Result | _Watch:
+def _start(
+    client: DataprocClient, target: Target, context: CancelContext, deadline: Deadline
+) -> Result | _Watch:
+    """Read and stop one target; ``deadline`` bounds these first calls."""
     kind = KINDS[target.name.kind]
     reporter = _Reporter(target, context, utc_now())
     try:
         if target.seen is not None and kind.phase(target.seen) is Phase.RUNNING:
             before = target.seen
         else:
-            before = client.get(target.name.name, context.deadline)
+            before = client.get(target.name.name, deadline)
     except api_exceptions.GoogleAPICallError as error:
         return reporter.api_error(error, f"reading the {kind.name}", None, kind)
     reporter.before = before
@@ -197,17 +212,19 @@ def _start(client: DataprocClient, target: Target, context: CancelContext) -> Re
     if phase is Phase.STOPPING:
         watch.note = f"a stop was already in progress ({kind.state_word(before)}) when first read"
         return _started(watch, context)
-    return _send_stop(client, watch, context)
+    return _send_stop(client, watch, context, deadline)
 
 
-def _send_stop(client: DataprocClient, watch: _Watch, context: CancelContext) -> Result | _Watch:
+def _send_stop(
+    client: DataprocClient, watch: _Watch, context: CancelContext, deadline: Deadline
+) -> Result | _Watch:
     kind = KINDS[watch.reporter.target.name.kind]
     try:
-        client.post(watch.stop_path, context.deadline, kind.stop_body)
+        client.post(watch.stop_path, deadline, kind.stop_body)
     except api_exceptions.GoogleAPICallError as error:
         if error_details(error)["status"] != "FAILED_PRECONDITION":
             return watch.reporter.api_error(error, kind.stopping_word, watch.last, watch.kind)
-        return _refused(client, watch, context, error)
+        return _refused(client, watch, context, error, deadline)
     watch.refusal = None
     return _started(watch, context)
 
@@ -224,12 +241,13 @@ def _refused(
     watch: _Watch,
     context: CancelContext,
     error: api_exceptions.GoogleAPICallError,
+    deadline: Deadline,
 ) -> Result | _Watch:
     """Dataproc refused the stop as not possible in the current state: the work ended
     between our read and the stop, a stop is already under way, or (a job in
     SETUP_DONE) it cannot be stopped *yet*. A read says which."""
     try:
-        after = client.get(watch.name.name, context.deadline)
+        after = client.get(watch.name.name, deadline)
     except api_exceptions.GoogleAPICallError as second:
         return watch.reporter.api_error(second, "re-reading after a refused stop", None, None)
     watch.last = after
@@ -258,7 +276,8 @@ def _settle(
     watch.last = resource
     phase = watch.kind.phase(resource)
     if phase is Phase.RUNNING and watch.refusal is not None:
-        return _send_stop(client, watch, context)  # not stoppable yet last time: try again
+        # Not stoppable yet last time: try again.
+        return _send_stop(client, watch, context, context.deadline)
     if not phase.final:
         return watch
     reporter, kind = watch.reporter, watch.kind
@@ -292,11 +311,15 @@ class _Watcher:
         self._by_gets: set[tuple[str, ScopeName]] = set()
 
     def guarded(
-        self, target: Target, step: Callable[[], Result | _Watch]
+        self, target: Target, step: Callable[[], Result | _Watch], transient: bool = True
     ) -> Result | _Watch | None:
+        """Run one step of one target; ``transient=False`` lets TransientFailure through
+        to the caller instead of collecting it for a redelivery."""
         try:
             return step()
         except TransientFailure as failure:
+            if not transient:
+                raise
             self._outcomes.failures.append(str(failure))
         except Exception as defect:  # a defect of ours must not leave a target unanswered
             self._outcomes.results.append(

@@ -141,7 +141,10 @@ def run_sweep(
     allowed = chosen[: spec.max] if spec.max else chosen
     # A dry run calls nothing per target (each was just listed), so it shows them all.
     per_message = len(allowed) if context.dry_run else settings.max_cancels_per_message
-    stopped = stop_all(client, allowed[:per_message], swept, hand_on_late=True)
+    # Only a sweep that can hand work on leaves some for later; without TRIGGER_TOPIC it
+    # starts every target it took, as before continuations existed.
+    can_hand_on = settings.trigger_topic is not None and not context.dry_run
+    stopped = stop_all(client, allowed[:per_message], swept, hand_on_late=can_hand_on)
     outcomes.results.extend(stopped.results)
     outcomes.failures.extend(stopped.failures)
     rest = stopped.unstarted + allowed[per_message:]

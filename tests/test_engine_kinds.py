@@ -276,5 +276,7 @@ def test_many_operations_are_settled_by_the_listing_itself(
     assert summary_of(handled)["outcomes"] == {"CANCELLED": 40}
     counts = admin.request_counts()["byMethod"]
     assert counts["operations.cancel"] == 40
-    assert counts.get("operations.get", 0) == 0  # the listing shows each one's end
+    # The listing shows each one's end; only a watch that is alone in its scope for a
+    # moment (the first stops, before the next ones are sent) is read with a GET.
+    assert counts.get("operations.get", 0) <= 8
     assert sum(counts.values()) <= 2 * 40
