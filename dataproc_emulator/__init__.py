@@ -13,7 +13,8 @@ Real API (``/v1/``): operations get, ``:cancel``, delete and list (regions-based
 batches get and list (locations-based); jobs get, ``:cancel`` and list (regions-based;
 clusterName, jobStateMatcher, filter); sessions get, ``:terminate`` (answers a
 regions-based operation) and list (locations-based). Methods that Google's clients
-call with ``$alt=json;enum-encoding=int`` get enums as numbers.
+call with ``$alt=json;enum-encoding=int`` get enums as numbers. Lists page with keyset
+tokens: operations and jobs in seeding order, batches and sessions by creation time.
 
 Admin API (``/_emulator/``; JSON bodies, unknown keys are a 400; seeding a name again
 replaces it; every delay counts from seeding on the emulator's clock):
