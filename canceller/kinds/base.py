@@ -57,15 +57,20 @@ class Kind:
     # Query of the listing that verifies many stops of this kind at once.
     watch_params: ClassVar[Mapping[str, str]] = {}
     page_size: ClassVar[int] = 100
+    # State word -> phase, for the states that are not plain running.
+    phases: ClassVar[Mapping[str, Phase]] = {}
 
     # ---- reading ----------------------------------------------------------------------
 
     def phase(self, resource: Resource) -> Phase:
-        raise NotImplementedError
+        """By the kind's state word: any state not in ``phases`` is still running (the
+        safe reading of a state Dataproc adds later: watched, never called stopped)."""
+        return self.phases.get(self.state_word(resource), Phase.RUNNING)
 
     def state_word(self, resource: Resource) -> str:
-        """The kind's own word for its state, for sentences."""
-        raise NotImplementedError
+        """The kind's own word for its state, for sentences and ``phases``."""
+        state = resource.get("state")
+        return state if isinstance(state, str) else "STATE_UNSPECIFIED"
 
     def ending(self, resource: Resource) -> str:
         """How a finished resource ended, as a clause for a sentence."""

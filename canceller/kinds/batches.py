@@ -8,32 +8,23 @@ never listed itself.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from canceller.kinds.base import InvalidWork, Kind, Phase, Resource
 from canceller.kinds.operations import OPERATIONS
 from canceller.names import InvalidName, ResourceName, parse_name
-
-_STOPPED = frozenset({"CANCELLED"})
-_ENDED = frozenset({"SUCCEEDED", "FAILED"})
 
 
 class Batches(Kind):
     name = "batch"
     plural = "batches"
     sweepable = False
-
-    def phase(self, resource: Resource) -> Phase:
-        state = self.state_word(resource)
-        if state in _STOPPED:
-            return Phase.STOPPED
-        if state in _ENDED:
-            return Phase.ENDED
-        return Phase.STOPPING if state == "CANCELLING" else Phase.RUNNING
-
-    def state_word(self, resource: Resource) -> str:
-        state = resource.get("state")
-        return state if isinstance(state, str) else "STATE_UNSPECIFIED"
+    phases: ClassVar[dict[str, Phase]] = {
+        "CANCELLING": Phase.STOPPING,
+        "CANCELLED": Phase.STOPPED,
+        "SUCCEEDED": Phase.ENDED,
+        "FAILED": Phase.ENDED,
+    }
 
     def ending(self, resource: Resource) -> str:
         return f"the batch is already {self.state_word(resource)}"

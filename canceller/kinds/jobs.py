@@ -17,29 +17,25 @@ from canceller.clock import parse_timestamp
 from canceller.kinds.base import Clause, Kind, Phase, Resource, text
 from canceller.names import ScopeName
 
-_STOPPING = frozenset({"CANCEL_PENDING", "CANCEL_STARTED"})
-_ENDED = frozenset({"DONE", "ERROR"})
-
 
 class Jobs(Kind):
     name = "job"
     plural = "jobs"
     stop_body: ClassVar[dict[str, Any] | None] = {}  # CancelJobRequest has no fields
     stop_can_wait = True
+    phases: ClassVar[dict[str, Phase]] = {
+        "CANCEL_PENDING": Phase.STOPPING,
+        "CANCEL_STARTED": Phase.STOPPING,
+        "CANCELLED": Phase.STOPPED,
+        "DONE": Phase.ENDED,
+        "ERROR": Phase.ENDED,
+    }
     filter_fields: ClassVar[dict[str, frozenset[str] | None]] = {
         "status.state": frozenset({"ACTIVE", "NON_ACTIVE"}),
         "clusterName": None,
     }
     # ACTIVE lists only jobs not yet finished; a job that drops out is read with GET.
     watch_params: ClassVar[dict[str, str]] = {"jobStateMatcher": "ACTIVE"}
-
-    def phase(self, resource: Resource) -> Phase:
-        state = self.state_word(resource)
-        if state == "CANCELLED":
-            return Phase.STOPPED
-        if state in _ENDED:
-            return Phase.ENDED
-        return Phase.STOPPING if state in _STOPPING else Phase.RUNNING
 
     def state_word(self, resource: Resource) -> str:
         status = resource.get("status")

@@ -22,20 +22,13 @@ class Sessions(Kind):
     stopping_word = "terminating"
     stop_body: ClassVar[dict[str, Any] | None] = {}
     filter_fields: ClassVar[dict[str, frozenset[str] | None]] = {"state": _STATES}
+    phases: ClassVar[dict[str, Phase]] = {
+        "TERMINATING": Phase.STOPPING,
+        "TERMINATED": Phase.STOPPED,
+        "FAILED": Phase.ENDED,
+    }
     # A location's sessions are few; the listing settles terminated ones directly.
     watch_params: ClassVar[dict[str, str]] = {}
-
-    def phase(self, resource: Resource) -> Phase:
-        state = self.state_word(resource)
-        if state == "TERMINATED":
-            return Phase.STOPPED
-        if state == "FAILED":
-            return Phase.ENDED
-        return Phase.STOPPING if state == "TERMINATING" else Phase.RUNNING
-
-    def state_word(self, resource: Resource) -> str:
-        state = resource.get("state")
-        return state if isinstance(state, str) else "STATE_UNSPECIFIED"
 
     def ending(self, resource: Resource) -> str:
         message = text(resource.get("stateMessage"))
