@@ -16,14 +16,23 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly ROOT
 readonly SCHEMA_FILE="$ROOT/schemas/result.proto"
 readonly SETTINGS_FILE="$ROOT/canceller/settings.py"
+readonly MONITORING_DIR="$ROOT/deploy/monitoring"
+readonly BIGQUERY_SCHEMA_FILE="$ROOT/deploy/bigquery/results-schema.json" # deploy/bigquery_schema.py
+readonly BIGQUERY_TOOL="$ROOT/deploy/bigquery_schema.py"
 
 # Exactly the Dataproc calls the function makes; nothing more (README: "IAM it grants").
 readonly DATAPROC_PERMISSIONS=(
   dataproc.batches.get
   dataproc.batches.list
+  dataproc.jobs.cancel
+  dataproc.jobs.get
+  dataproc.jobs.list
   dataproc.operations.cancel
   dataproc.operations.get
   dataproc.operations.list
+  dataproc.sessions.get
+  dataproc.sessions.list
+  dataproc.sessions.terminate
 )
 readonly BASE_APIS=(
   artifactregistry.googleapis.com
@@ -33,17 +42,25 @@ readonly BASE_APIS=(
   eventarc.googleapis.com
   iam.googleapis.com
   logging.googleapis.com
+  monitoring.googleapis.com
   pubsub.googleapis.com
   run.googleapis.com
 )
 # Function settings (canceller/settings.py) a user may set with --setting. RESULTS_TOPIC,
-# ALLOWED_PROJECTS, VERIFY_TIMEOUT_SECONDS and GOOGLE_CLOUD_PROJECT come from the flags,
-# and DATAPROC_EMULATOR_HOST is for local tests only.
+# TRIGGER_TOPIC, ALLOWED_PROJECTS, VERIFY_TIMEOUT_SECONDS, GOOGLE_CLOUD_PROJECT and the
+# two DATAPROC_*_PER_MINUTE budgets come from the flags, and DATAPROC_EMULATOR_HOST is for
+# local tests only.
 readonly USER_SETTINGS=(
-  BUDGET_THRESHOLD DATAPROC_ENDPOINT DRY_RUN MAX_CANCELS_PER_MESSAGE MAX_CONCURRENCY
-  MAX_EVENT_AGE_SECONDS PUBLISH_TIMEOUT_SECONDS REQUEST_TIMEOUT_SECONDS
-  RETRY_DEADLINE_SECONDS SWEEP_FILTER SWEEP_SCOPES
+  BUDGET_THRESHOLD DATAPROC_ENDPOINT DRY_RUN EXEMPT_LABEL MAX_CANCELS_PER_MESSAGE
+  MAX_CONCURRENCY MAX_EVENT_AGE_SECONDS PUBLISH_TIMEOUT_SECONDS REQUEST_TIMEOUT_SECONDS
+  RETRY_DEADLINE_SECONDS SWEEP_FILTER SWEEP_KINDS SWEEP_SCOPES
 )
+# Dataproc's default quotas per project and region, per minute (README, "Request budget"):
+# 7,500 requests in all, 400 job operations (SubmitJob, UpdateJob, CancelJob, DeleteJob).
+readonly DATAPROC_REQUEST_QUOTA=7500
+readonly DATAPROC_JOB_OPERATION_QUOTA=400
+# A metric-absence condition's duration (the sweep alert) stays under a day.
+readonly MAX_SILENCE_SECONDS=84600
 readonly MAX_EVENT_FUNCTION_TIMEOUT=540 # seconds: the ceiling for event-driven functions
 
 PROJECT=${CANCELLER_PROJECT:-}
@@ -64,9 +81,16 @@ SWEEP_TIME_ZONE=${CANCELLER_SWEEP_TIME_ZONE:-Etc/UTC}
 PRINT_WIRING=${CANCELLER_PRINT_WIRING:-false}
 BILLING_ACCOUNT=${CANCELLER_BILLING_ACCOUNT:-}
 BUDGET_AMOUNT=${CANCELLER_BUDGET_AMOUNT:-}
+REQUESTS_PER_MINUTE=${CANCELLER_DATAPROC_REQUESTS_PER_MINUTE:-600}      # 8 % of 7,500
+JOB_CANCELS_PER_MINUTE=${CANCELLER_DATAPROC_JOB_CANCELS_PER_MINUTE:-200} # half of 400
+RESULTS_TABLE=${CANCELLER_RESULTS_BIGQUERY_TABLE:-}
 SETTINGS=()
 if [[ -n ${CANCELLER_SETTINGS:-} ]]; then
   IFS=';' read -r -a SETTINGS <<<"$CANCELLER_SETTINGS"
+fi
+CHANNELS=()
+if [[ -n ${CANCELLER_NOTIFICATION_CHANNELS:-} ]]; then
+  IFS=',' read -r -a CHANNELS <<<"${CANCELLER_NOTIFICATION_CHANNELS// /}"
 fi
 MODE=deploy # deploy | dry-run | teardown
 
@@ -77,8 +101,10 @@ PROJECT_NUMBER=""    # names the Pub/Sub service agent
 DEPLOY=()            # the gcloud functions deploy command, without its digest label
 SERVICE=""           # the function's Cloud Run service, once deployed
 TRIGGER=""           # the function's Eventarc trigger, once deployed
-METRIC_CONFIG=""     # the log metric's generated configuration file
+METRIC_CONFIG=""     # a log metric's generated configuration file
 METRIC_DESCRIPTION="" # carries a digest of that configuration, to detect changes
+RENDERED_DIGEST=""   # the digest render_template wrote into its output
+SILENCE_SECONDS=""   # how long without an execution means the sweeps stopped ("": no alert)
 
 usage() {
   cat <<EOF
@@ -139,13 +165,33 @@ Flags (each also read from the environment variable shown; flags win)
   --billing-account ID      CANCELLER_BILLING_ACCOUNT  For the printed budget commands.
   --budget-amount AMOUNT    CANCELLER_BUDGET_AMOUNT    For the printed budget commands,
                             e.g. 500USD.
+  --dataproc-requests-per-minute N  CANCELLER_DATAPROC_REQUESTS_PER_MINUTE
+                            Dataproc requests a minute the function may make in all (every
+                            instance together), per target project and region. Default 600:
+                            8 % of Dataproc's default quota of 7,500. Divided by
+                            --max-instances into each instance's DATAPROC_REQUESTS_PER_MINUTE.
+  --dataproc-job-cancels-per-minute N  CANCELLER_DATAPROC_JOB_CANCELS_PER_MINUTE
+                            CancelJob calls a minute in all. Default 200: half of Dataproc's
+                            default quota of 400 job operations. Divided by --max-instances
+                            into each instance's DATAPROC_JOB_CANCELS_PER_MINUTE.
+  --notification-channel CHANNEL  CANCELLER_NOTIFICATION_CHANNELS (comma-separated)
+                            A Monitoring notification channel, projects/P/notificationChannels/ID;
+                            repeatable. With at least one, create the alert policies of
+                            deploy/monitoring/alert-*.json, notifying these channels (needs
+                            the gcloud alpha component: gcloud components install alpha).
+  --results-bigquery-table PROJECT.DATASET.TABLE  CANCELLER_RESULTS_BIGQUERY_TABLE
+                            Also keep every result in this BigQuery table: the dataset (if
+                            missing, in --region) and the table (schema
+                            deploy/bigquery/results-schema.json, from schemas/result.proto),
+                            and a BigQuery subscription on the results topic. Needs python3.
 
 What it does, in order
   1. Project and settings: find the project and its number; check the function settings
      with canceller/settings.py when python3 is available.
   2. APIs: enable the ones that are not yet enabled (Cloud Functions, Cloud Run, Cloud
      Build, Artifact Registry, Eventarc, Pub/Sub, Logging, IAM, Resource Manager, and
-     Cloud Scheduler with --sweep-schedule).
+     Cloud Monitoring, and Cloud Scheduler with --sweep-schedule, BigQuery with
+     --results-bigquery-table).
   3. Service accounts: FUNCTION (the function's identity) and FUNCTION-invoker (the
      identity Eventarc uses to call the function).
   4. IAM role: a custom role FUNCTION (dashes become underscores) in each target project,
@@ -156,7 +202,8 @@ What it does, in order
   6. Topics: the trigger topic; the results topic, bound to the schema with JSON encoding
      so malformed results are refused at publish time; the dead-letter topic and a pull
      subscription on it (7 days' retention, never expires).
-  7. Results publisher: roles/pubsub.publisher on the results topic only.
+  7. Publishers: roles/pubsub.publisher on the results topic (results) and on the
+     trigger topic (a big sweep hands the rest of its work on there), and on no other.
   8. Trigger identity: the Pub/Sub service agent may mint tokens for FUNCTION-invoker
      (needed by projects whose Pub/Sub agent predates April 2021).
   9. Function: gcloud functions deploy (2nd gen, Pub/Sub trigger, --retry, no
@@ -167,8 +214,16 @@ What it does, in order
      policy to the dead-letter topic; the Pub/Sub service agent gets publisher on that
      topic and subscriber on that subscription, which dead-lettering needs.
  12. Sweep job (with --sweep-schedule).
- 13. Log metric FUNCTION-outcomes: counts the function's result log lines, labelled by
-     outcome, project and trigger kind.
+ 13. Log metrics: FUNCTION-outcomes counts the function's result log lines, labelled by
+     outcome, kind, project and trigger kind; FUNCTION-time-to-stop is the distribution of
+     the elapsed seconds of CANCELLED results, by kind.
+ 14. Dashboard FUNCTION (deploy/monitoring/dashboard.json).
+ 15. Alert policies (with --notification-channel; deploy/monitoring/alert-*.json): the kill
+     switch failed, trigger messages dead-lettered, the function failing, and with
+     --sweep-schedule no executions for longer than the schedule implies.
+With --results-bigquery-table, before the function: the dataset and table, the Pub/Sub
+service agent as roles/bigquery.dataEditor on the table, and the BigQuery subscription
+FUNCTION-results-bigquery on the results topic (topic schema, with message metadata).
 
 You need roles/owner on the project (or the admin roles for each service above) and
 roles/iam.roleAdmin plus roles/resourcemanager.projectIamAdmin on each target project.
@@ -197,7 +252,9 @@ parse_args() {
     --project | --region | --function | --trigger-topic | --results-topic | \
       --dead-letter-topic | --target-projects | --verify-timeout | --timeout | --memory | \
       --max-instances | --runtime | --max-delivery-attempts | --setting | \
-      --sweep-schedule | --sweep-time-zone | --billing-account | --budget-amount)
+      --sweep-schedule | --sweep-time-zone | --billing-account | --budget-amount | \
+      --dataproc-requests-per-minute | --dataproc-job-cancels-per-minute | \
+      --notification-channel | --results-bigquery-table)
       (($# >= 2)) || usage_error "$1 needs a value"
       set_flag "$1" "$2"
       shift 2
@@ -227,6 +284,10 @@ set_flag() {
   --sweep-time-zone) SWEEP_TIME_ZONE=$2 ;;
   --billing-account) BILLING_ACCOUNT=$2 ;;
   --budget-amount) BUDGET_AMOUNT=$2 ;;
+  --dataproc-requests-per-minute) REQUESTS_PER_MINUTE=$2 ;;
+  --dataproc-job-cancels-per-minute) JOB_CANCELS_PER_MINUTE=$2 ;;
+  --notification-channel) CHANNELS+=("$2") ;;
+  --results-bigquery-table) RESULTS_TABLE=$2 ;;
   esac
 }
 
@@ -268,7 +329,22 @@ validate_config() {
   check_match "--runtime" "$RUNTIME" '^python3[0-9]+$' "a Python runtime, e.g. python312"
   check_range "--max-delivery-attempts" "$MAX_DELIVERY_ATTEMPTS" 5 100
   if [[ -n $SWEEP_SCHEDULE ]]; then
-    check_match "--sweep-schedule" "$SWEEP_SCHEDULE" '^[^;]+$' "a cron schedule"
+    check_match "--sweep-schedule" "$SWEEP_SCHEDULE" '^[0-9A-Za-z*/,? -]+$' \
+      "a cron schedule, e.g. \"0 * * * *\""
+  fi
+  check_range "--dataproc-requests-per-minute" "$REQUESTS_PER_MINUTE" 1 "$DATAPROC_REQUEST_QUOTA"
+  check_range "--dataproc-job-cancels-per-minute" "$JOB_CANCELS_PER_MINUTE" 1 \
+    "$DATAPROC_JOB_OPERATION_QUOTA"
+  local channel
+  for channel in "${CHANNELS[@]}"; do
+    check_match "--notification-channel" "$channel" \
+      '^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/notificationChannels/[0-9]+$' \
+      "projects/PROJECT/notificationChannels/ID (gcloud beta monitoring channels list)"
+  done
+  if [[ -n $RESULTS_TABLE ]]; then
+    check_match "--results-bigquery-table" "$RESULTS_TABLE" \
+      '^[a-z][a-z0-9-]{4,28}[a-z0-9]\.[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_-]{1,1024}$' \
+      "PROJECT.DATASET.TABLE, e.g. finops-prod.dataproc.cancel_results"
   fi
   [[ $PRINT_WIRING == true || $PRINT_WIRING == false ]] ||
     usage_error "CANCELLER_PRINT_WIRING must be true or false"
@@ -286,9 +362,12 @@ build_function_env() {
   FUNCTION_ENV=(
     [GOOGLE_CLOUD_PROJECT]=$PROJECT
     [RESULTS_TOPIC]="projects/$PROJECT/topics/$RESULTS_TOPIC"
+    [TRIGGER_TOPIC]="projects/$PROJECT/topics/$TRIGGER_TOPIC"
     [ALLOWED_PROJECTS]=$(join_by , "${TARGETS[@]}")
     [VERIFY_TIMEOUT_SECONDS]=$VERIFY_TIMEOUT
     [SWEEP_SCOPES]=$(join_by , "${scopes[@]}")
+    [DATAPROC_REQUESTS_PER_MINUTE]=$(per_instance "$REQUESTS_PER_MINUTE")
+    [DATAPROC_JOB_CANCELS_PER_MINUTE]=$(per_instance "$JOB_CANCELS_PER_MINUTE")
   )
   local setting name
   for setting in "${SETTINGS[@]}"; do
@@ -299,6 +378,12 @@ build_function_env() {
     [[ $setting != *[$';\n']* ]] || usage_error "--setting $name: the value cannot hold ';' or a newline"
     FUNCTION_ENV[$name]=${setting#*=}
   done
+}
+
+# A project-wide budget split between the instances: each may spend its share (at least 1).
+per_instance() {
+  local share=$(($1 / MAX_INSTANCES))
+  echo $((share > 0 ? share : 1))
 }
 
 configure() {
@@ -324,6 +409,41 @@ configure() {
   DEAD_LETTER_SUBSCRIPTION="$DEAD_LETTER_TOPIC-sub"
   SWEEP_JOB="$FUNCTION-sweep"
   METRIC="$FUNCTION-outcomes"
+  TIME_METRIC="$FUNCTION-time-to-stop"
+  BQ_SUBSCRIPTION="$FUNCTION-results-bigquery"
+  if [[ -n $RESULTS_TABLE ]]; then
+    local parts
+    IFS=. read -r -a parts <<<"$RESULTS_TABLE"
+    BQ_DATASET="${parts[0]}:${parts[1]}" # bq's and gcloud's spelling: PROJECT:DATASET[.TABLE]
+    BQ_TABLE="$BQ_DATASET.${parts[2]}"
+  fi
+  SILENCE_SECONDS=$(silence_seconds "$SWEEP_SCHEDULE")
+}
+
+# How long the function may go without an execution before the sweeps have surely stopped:
+# twice the schedule's interval plus ten minutes. Empty when there is no schedule, its
+# interval is not one this reads (*/N or fixed minutes, hours; a daily time), or the result
+# would exceed a day.
+silence_seconds() {
+  local minute hour rest interval=""
+  [[ -n $1 ]] || return 0
+  read -r minute hour rest <<<"$1"
+  if [[ $rest != "* * *" ]]; then
+    interval=""
+  elif [[ $minute == "*" && $hour == "*" ]]; then
+    interval=60
+  elif [[ $minute =~ ^\*/([0-9]+)$ && $hour == "*" ]]; then
+    interval=$((10#${BASH_REMATCH[1]} * 60))
+  elif [[ $minute =~ ^[0-9]+$ && $hour == "*" ]]; then
+    interval=3600
+  elif [[ $minute =~ ^[0-9]+$ && $hour =~ ^\*/([0-9]+)$ ]]; then
+    interval=$((10#${BASH_REMATCH[1]} * 3600))
+  elif [[ $minute =~ ^[0-9]+$ && $hour =~ ^[0-9]+$ ]]; then
+    interval=86400
+  fi
+  [[ -n $interval ]] || return 0
+  local seconds=$((2 * interval + 600))
+  ((seconds > MAX_SILENCE_SECONDS)) || echo "$seconds"
 }
 
 default_timeout() {
@@ -440,6 +560,12 @@ step_project() {
     [[ -n $PROJECT_NUMBER ]] || fail "project $PROJECT has no number: is the ID right?"
   fi
   unchanged "project $PROJECT (number $PROJECT_NUMBER), region $REGION, targets ${TARGETS[*]}"
+  local requests=${FUNCTION_ENV[DATAPROC_REQUESTS_PER_MINUTE]}
+  local cancels=${FUNCTION_ENV[DATAPROC_JOB_CANCELS_PER_MINUTE]}
+  unchanged "request budget: each of up to $MAX_INSTANCES instances may make $requests Dataproc" \
+    "requests a minute: $((requests * MAX_INSTANCES)) in all (of Dataproc's default" \
+    "$DATAPROC_REQUEST_QUOTA per project and region); and $cancels job cancels a minute:" \
+    "$((cancels * MAX_INSTANCES)) in all (of $DATAPROC_JOB_OPERATION_QUOTA)"
   check_function_settings
 }
 
@@ -474,6 +600,7 @@ step_apis() {
   step "APIs"
   local apis=("${BASE_APIS[@]}") missing=() api enabled
   [[ -z $SWEEP_SCHEDULE ]] || apis+=(cloudscheduler.googleapis.com)
+  [[ -z $RESULTS_TABLE ]] || apis+=(bigquery.googleapis.com)
   enabled=$(read_state gcloud services list --enabled --project="$PROJECT" \
     --format='value(config.name)')
   for api in "${apis[@]}"; do
@@ -499,7 +626,7 @@ ensure_service_account() { # ensure_service_account EMAIL DISPLAY_NAME DESCRIPTI
 step_service_accounts() {
   step "Service accounts"
   ensure_service_account "$FUNCTION_SA" "$FUNCTION function" \
-    "Runs the $FUNCTION Cloud Run function: cancels Dataproc operations, publishes results"
+    "Runs the $FUNCTION Cloud Run function: stops Dataproc work, publishes results"
   ensure_service_account "$INVOKER_SA" "$FUNCTION trigger" \
     "Identity Eventarc uses to invoke the $FUNCTION function; may do nothing else"
 }
@@ -514,7 +641,7 @@ step_iam_role() {
     if [[ -z $state ]]; then
       run gcloud iam roles create "$ROLE_ID" --project="$target" \
         --title="Dataproc canceller ($FUNCTION)" \
-        --description="Exactly what the $FUNCTION function calls: get, list and cancel operations; get and list batches" \
+        --description="Exactly what the $FUNCTION function calls: get, list and cancel operations and jobs; get and list batches; get, list and terminate sessions" \
         --permissions="$(join_by , "${DATAPROC_PERMISSIONS[@]}")" --stage=GA
     else
       deleted=${state%%$'\t'*}
@@ -586,9 +713,13 @@ step_topics() {
   fi
 }
 
-step_results_publisher() {
-  step "Results publisher"
+# Results go to the results topic; a big sweep publishes a continuation message (the
+# rest of its work) to the trigger topic. No other topic.
+step_publishers() {
+  step "Publishers"
   ensure_binding "pubsub topics" "$RESULTS_TOPIC" roles/pubsub.publisher \
+    "serviceAccount:$FUNCTION_SA" --project="$PROJECT"
+  ensure_binding "pubsub topics" "$TRIGGER_TOPIC" roles/pubsub.publisher \
     "serviceAccount:$FUNCTION_SA" --project="$PROJECT"
 }
 
@@ -729,16 +860,15 @@ step_sweep_job() {
 
 # One counter with labels rather than one metric per outcome: a single chart groups by
 # outcome, and an outcome added to the code is counted without touching the metric.
-write_metric_config() {
-  local body digest
-  body=$(
-    cat <<EOF
+outcomes_metric_body() {
+  cat <<EOF
 filter: >-
   ((resource.type="cloud_run_revision" AND resource.labels.service_name="$FUNCTION")
   OR (resource.type="cloud_function" AND resource.labels.function_name="$FUNCTION"))
   AND jsonPayload.outcome:*
 labelExtractors:
   outcome: EXTRACT(jsonPayload.outcome)
+  kind: EXTRACT(jsonPayload.kind)
   project: EXTRACT(jsonPayload.project)
   trigger_kind: EXTRACT(jsonPayload.triggerKind)
 metricDescriptor:
@@ -748,37 +878,215 @@ metricDescriptor:
   labels:
   - key: outcome
     description: The result's outcome, e.g. CANCELLED or REJECTED.
+  - key: kind
+    description: What was acted on - operation, batch, job or session.
   - key: project
-    description: The project of the operation.
+    description: The project of the work acted on.
   - key: trigger_kind
     description: What asked for it - operation, batch, sweep, budget, incident.
 EOF
-  )
+}
+
+# Time to stop: the elapsed seconds (request to verified stop) of every CANCELLED result,
+# as a distribution, so a chart shows its percentiles by kind.
+time_to_stop_metric_body() {
+  cat <<EOF
+filter: >-
+  ((resource.type="cloud_run_revision" AND resource.labels.service_name="$FUNCTION")
+  OR (resource.type="cloud_function" AND resource.labels.function_name="$FUNCTION"))
+  AND jsonPayload.outcome="CANCELLED" AND jsonPayload.elapsedSeconds:*
+valueExtractor: EXTRACT(jsonPayload.elapsedSeconds)
+labelExtractors:
+  kind: EXTRACT(jsonPayload.kind)
+bucketOptions:
+  exponentialBuckets:
+    numFiniteBuckets: 24
+    growthFactor: 1.5
+    scale: 0.1
+metricDescriptor:
+  metricKind: DELTA
+  valueType: DISTRIBUTION
+  unit: s
+  labels:
+  - key: kind
+    description: What was stopped - operation, batch, job or session.
+EOF
+}
+
+write_metric_config() { # write_metric_config NAME WHAT BODY_FUNCTION
+  local body digest
+  body=$("$3")
   digest=$(printf '%s' "$body" | sha256 | cut -c1-12)
-  METRIC_DESCRIPTION="Results of the $FUNCTION function by outcome (deploy.sh config $digest)"
-  METRIC_CONFIG="$WORK_DIR/log-metric.yaml"
+  METRIC_DESCRIPTION="$2 of the $FUNCTION function (deploy.sh config $digest)"
+  METRIC_CONFIG="$WORK_DIR/log-metric-$1.yaml"
   printf 'description: %s\n%s\n' "$METRIC_DESCRIPTION" "$body" >"$METRIC_CONFIG"
 }
 
-step_log_metric() {
-  step "Log metric"
-  write_metric_config
+ensure_log_metric() { # ensure_log_metric NAME WHAT BODY_FUNCTION
+  write_metric_config "$@"
   local description
-  description=$(read_state gcloud logging metrics describe "$METRIC" --project="$PROJECT" \
+  description=$(read_state gcloud logging metrics describe "$1" --project="$PROJECT" \
     --format='value(description)')
   if [[ $description == "$METRIC_DESCRIPTION" ]]; then
-    unchanged "log metric $METRIC is up to date"
+    unchanged "log metric $1 is up to date"
     return 0
   fi
   if [[ -z $description ]]; then
-    run gcloud logging metrics create "$METRIC" --project="$PROJECT" \
-      --config-from-file="$METRIC_CONFIG"
+    run gcloud logging metrics create "$1" --project="$PROJECT" --config-from-file="$METRIC_CONFIG"
   else
-    run gcloud logging metrics update "$METRIC" --project="$PROJECT" \
-      --config-from-file="$METRIC_CONFIG"
+    run gcloud logging metrics update "$1" --project="$PROJECT" --config-from-file="$METRIC_CONFIG"
   fi
   if [[ $MODE == dry-run ]]; then
     sed 's/^/      | /' "$METRIC_CONFIG"
+  fi
+}
+
+step_log_metric() {
+  step "Log metrics"
+  ensure_log_metric "$METRIC" "Results by outcome" outcomes_metric_body
+  ensure_log_metric "$TIME_METRIC" "Seconds to a verified stop" time_to_stop_metric_body
+}
+
+# --- Monitoring: the files in deploy/monitoring, with their @@PLACEHOLDERS@@ filled in -----
+
+declare -A TEMPLATE_VALUES=()
+
+template_values() {
+  local channels=() channel
+  for channel in "${CHANNELS[@]}"; do
+    channels+=("\"$channel\"")
+  done
+  TEMPLATE_VALUES=(
+    [PROJECT]=$PROJECT
+    [FUNCTION]=$FUNCTION
+    [METRIC]=$METRIC
+    [TIME_METRIC]=$TIME_METRIC
+    [DEAD_LETTER_SUBSCRIPTION]=$DEAD_LETTER_SUBSCRIPTION
+    [SWEEP_SCHEDULE]=$SWEEP_SCHEDULE
+    [SILENCE_SECONDS]=$SILENCE_SECONDS
+    [SILENCE_DURATION]="$((${SILENCE_SECONDS:-0} / 60)) minutes"
+    # The quoted placeholder in "notificationChannels": ["@@NOTIFICATION_CHANNELS@@"].
+    ['"@@NOTIFICATION_CHANNELS@@"']=$(join_by ', ' "${channels[@]}")
+  )
+}
+
+# render_template TEMPLATE OUT: every placeholder filled (values are validated above and
+# hold no '"' or '\'), then a digest of the result in place of @@DEPLOY_DIGEST@@: the
+# label a rerun compares to know whether the deployed copy is this one.
+render_template() {
+  local text name pattern
+  text=$(<"$1")
+  for name in "${!TEMPLATE_VALUES[@]}"; do
+    pattern=$name
+    [[ $name == \"* ]] || pattern="@@$name@@"
+    text=${text//"$pattern"/"${TEMPLATE_VALUES[$name]}"}
+  done
+  RENDERED_DIGEST=$(printf '%s' "$text" | sha256 | cut -c1-12)
+  text=${text//@@DEPLOY_DIGEST@@/$RENDERED_DIGEST}
+  [[ $text != *@@* ]] || fail "${1#"$ROOT/"} has a placeholder deploy.sh does not fill"
+  printf '%s\n' "$text" >"$2"
+}
+
+# The top-level "displayName" of a rendered file (two spaces in, as the files are laid out).
+display_name() { sed -n 's/^  "displayName": "\(.*\)",$/\1/p' "$1" | head -n 1; }
+
+step_dashboard() {
+  step "Dashboard"
+  template_values
+  local file="$WORK_DIR/dashboard.json" state
+  render_template "$MONITORING_DIR/dashboard.json" "$file"
+  state=$(read_state gcloud monitoring dashboards describe "$FUNCTION" --project="$PROJECT" \
+    --format='value(labels.deploy_digest,etag)')
+  if [[ -z $state ]]; then
+    run gcloud monitoring dashboards create --project="$PROJECT" --config-from-file="$file"
+  elif [[ ${state%%$'\t'*} == "$RENDERED_DIGEST" ]]; then
+    unchanged "dashboard $FUNCTION is up to date ($RENDERED_DIGEST)"
+  else
+    # An update names the etag it replaces, so a concurrent edit is refused, not lost.
+    local text
+    text=$(<"$file")
+    printf '{"etag": "%s",%s\n' "${state#*$'\t'}" "${text#\{}" >"$file"
+    run gcloud monitoring dashboards update "$FUNCTION" --project="$PROJECT" \
+      --config-from-file="$file"
+  fi
+}
+
+# Alert policies have IDs chosen by Monitoring, so each is found by its display name,
+# compared by its deploy_digest label, and replaced whole when it differs.
+step_alert_policies() {
+  ((${#CHANNELS[@]})) || return 0
+  step "Alert policies"
+  template_values
+  local names=(kill-switch-failed dead-letters function-errors) name file display existing
+  local found
+  if [[ -n $SILENCE_SECONDS ]]; then
+    names+=(function-silent)
+  elif [[ -n $SWEEP_SCHEDULE ]]; then
+    unchanged "no 'sweeps stopped' alert: cannot tell the interval of '$SWEEP_SCHEDULE'," \
+      "or twice it exceeds a day"
+  fi
+  existing=$(read_state gcloud alpha monitoring policies list --project="$PROJECT" \
+    --format='value(displayName,name,userLabels.deploy_digest)')
+  for name in "${names[@]}"; do
+    file="$WORK_DIR/alert-$name.json"
+    render_template "$MONITORING_DIR/alert-$name.json" "$file"
+    display=$(display_name "$file")
+    found=$(awk -F'\t' -v name="$display" '$1 == name { print $2 "\t" $3; exit }' <<<"$existing")
+    if [[ -z $found ]]; then
+      run gcloud alpha monitoring policies create --project="$PROJECT" --policy-from-file="$file"
+    elif [[ ${found#*$'\t'} == "$RENDERED_DIGEST" ]]; then
+      unchanged "alert policy '$display' is up to date ($RENDERED_DIGEST)"
+    else
+      run gcloud alpha monitoring policies update "${found%%$'\t'*}" --policy-from-file="$file"
+    fi
+  done
+}
+
+# --- BigQuery: every result as a row ------------------------------------------------------
+
+# The Pub/Sub service agent writes the rows (the subscription names no other account), so
+# it is the one that needs roles/bigquery.dataEditor, on this table only. A BigQuery
+# subscription needs an existing table, which needs its dataset: both are created first.
+step_bigquery() {
+  [[ -n $RESULTS_TABLE ]] || return 0
+  step "Results in BigQuery"
+  command -v python3 >/dev/null || fail "--results-bigquery-table needs python3 (to compare schemas)"
+  local schema policy state wanted
+  if [[ -n $(read_state bq show --format=json "$BQ_DATASET") ]]; then
+    unchanged "dataset $BQ_DATASET exists"
+  else
+    run bq mk --dataset --location="$REGION" \
+      --description="Dataproc kill switch results ($FUNCTION)" "$BQ_DATASET"
+  fi
+  schema=$(read_state bq show --schema --format=json "$BQ_TABLE")
+  if [[ -z $schema ]]; then
+    run bq mk --table --schema="$BIGQUERY_SCHEMA_FILE" --time_partitioning_field=publish_time \
+      --time_partitioning_type=DAY \
+      --description="One row per result of $FUNCTION (schemas/result.proto)" "$BQ_TABLE"
+  elif python3 "$BIGQUERY_TOOL" same-schema "$BIGQUERY_SCHEMA_FILE" <<<"$schema"; then
+    unchanged "table $BQ_TABLE has the schema of schemas/result.proto"
+  else
+    # Adds the columns of new result.proto fields; BigQuery refuses to drop or retype one.
+    run bq update --schema="$BIGQUERY_SCHEMA_FILE" "$BQ_TABLE"
+  fi
+  policy=$(read_state bq get-iam-policy --format=json "$BQ_TABLE")
+  if python3 "$BIGQUERY_TOOL" has-binding roles/bigquery.dataEditor "$(pubsub_agent)" <<<"$policy"; then
+    unchanged "$(pubsub_agent) has roles/bigquery.dataEditor on $BQ_TABLE"
+  else
+    run_iam bq add-iam-policy-binding --member="$(pubsub_agent)" \
+      --role=roles/bigquery.dataEditor "$BQ_TABLE"
+  fi
+  state=$(read_state gcloud pubsub subscriptions describe "$BQ_SUBSCRIPTION" --project="$PROJECT" \
+    --format='value(bigqueryConfig.table,bigqueryConfig.useTopicSchema,bigqueryConfig.writeMetadata)')
+  wanted="${BQ_TABLE/:/.}"$'\t'True$'\t'True
+  local -a flags=(--bigquery-table="$BQ_TABLE" --use-topic-schema --write-metadata)
+  if [[ -z $state ]]; then
+    run gcloud pubsub subscriptions create "$BQ_SUBSCRIPTION" --project="$PROJECT" \
+      --topic="$RESULTS_TOPIC" "${flags[@]}" --expiration-period=never
+  elif [[ ${state/:/.} == "$wanted" ]]; then
+    unchanged "subscription $BQ_SUBSCRIPTION writes every result to $BQ_TABLE"
+  else
+    run gcloud pubsub subscriptions update "$BQ_SUBSCRIPTION" --project="$PROJECT" "${flags[@]}"
   fi
 }
 
@@ -824,8 +1132,24 @@ print_teardown() {
 $(quote gcloud functions delete "$FUNCTION" --gen2 --project="$PROJECT" --region="$REGION" --quiet)
 $(quote gcloud scheduler jobs delete "$SWEEP_JOB" --project="$PROJECT" --location="$REGION" --quiet)
 $(quote gcloud logging metrics delete "$METRIC" --project="$PROJECT" --quiet)
+$(quote gcloud logging metrics delete "$TIME_METRIC" --project="$PROJECT" --quiet)
+$(quote gcloud monitoring dashboards delete "$FUNCTION" --project="$PROJECT" --quiet)
+# The alert policies deploy.sh made for this function (label function=$FUNCTION), if any:
+$(quote gcloud alpha monitoring policies list --project="$PROJECT" \
+    --format='value(name,userLabels.function)') | awk -F'\t' '\$2 == "$FUNCTION" { print \$1 }' | $(quote xargs -r -n1 gcloud alpha monitoring policies delete --quiet)
 # Undelivered dead letters are lost with this subscription: read them first if you need them.
 $(quote gcloud pubsub subscriptions delete "$DEAD_LETTER_SUBSCRIPTION" --project="$PROJECT" --quiet)
+EOF
+  if [[ -n $RESULTS_TABLE ]]; then
+    cat <<EOF
+$(quote gcloud pubsub subscriptions delete "$BQ_SUBSCRIPTION" --project="$PROJECT" --quiet)
+# The results table is the history of everything stopped: export it first if you need it.
+$(quote bq rm --force --table "$BQ_TABLE")
+# Removes the dataset only if nothing else is in it (no --recursive).
+$(quote bq rm --force --dataset "$BQ_DATASET")
+EOF
+  fi
+  cat <<EOF
 $(quote gcloud pubsub topics delete "$TRIGGER_TOPIC" "$RESULTS_TOPIC" "$DEAD_LETTER_TOPIC" --project="$PROJECT" --quiet)
 $(quote gcloud pubsub schemas delete "$SCHEMA" --project="$PROJECT" --quiet)
 EOF
@@ -869,13 +1193,16 @@ main() {
   step_iam_role
   step_schema
   step_topics
-  step_results_publisher
+  step_publishers
   step_trigger_identity
+  step_bigquery
   step_function
   step_invoker
   step_dead_lettering
   step_sweep_job
   step_log_metric
+  step_dashboard
+  step_alert_policies
   CURRENT_STEP=""
 
   [[ $PRINT_WIRING == false ]] || print_wiring

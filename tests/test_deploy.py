@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from tests.test_monitoring_files import assert_strictly_valid, decode_all, kind_of, sdk_root
+
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy.sh"
 PROJECT = "canceller-test-1"
@@ -42,9 +44,15 @@ SCHEDULE = "0 * * * *"
 PERMISSIONS = [
     "dataproc.batches.get",
     "dataproc.batches.list",
+    "dataproc.jobs.cancel",
+    "dataproc.jobs.get",
+    "dataproc.jobs.list",
     "dataproc.operations.cancel",
     "dataproc.operations.get",
     "dataproc.operations.list",
+    "dataproc.sessions.get",
+    "dataproc.sessions.list",
+    "dataproc.sessions.terminate",
 ]
 ARGS = [
     f"--project={PROJECT}",
@@ -52,8 +60,27 @@ ARGS = [
     "--sweep-schedule",
     SCHEDULE,
 ]
+CHANNELS = [
+    f"projects/{PROJECT}/notificationChannels/1234",
+    "projects/ops-alerts-1/notificationChannels/99",
+]
+TABLE = "finops-data-1.dataproc.cancel_results"
+BQ_TABLE = "finops-data-1:dataproc.cancel_results"
+BQ_SUBSCRIPTION = f"{FUNCTION}-results-bigquery"
+# Everything: alert policies and the BigQuery table too.
+FULL_ARGS = [
+    *ARGS,
+    *(f"--notification-channel={channel}" for channel in CHANNELS),
+    f"--results-bigquery-table={TABLE}",
+]
+POLICY_NAMES = [
+    f"{FUNCTION}: the kill switch failed to stop work",
+    f"{FUNCTION}: trigger messages were dead-lettered",
+    f"{FUNCTION}: the function is failing",
+    f"{FUNCTION}: no executions (scheduled sweeps have stopped)",
+]
 # Calls that only read; every other call changes something.
-READ_VERBS = {"describe", "list", "get-iam-policy", "get-value", "list-files-for-upload"}
+READ_VERBS = {"describe", "list", "get-iam-policy", "get-value", "list-files-for-upload", "show"}
 # Credentials, asked for only after gcloud has parsed and checked every flag and value.
 NO_CREDENTIALS = "You do not currently have an active account selected."
 # Commands gcloud answers offline, so they succeed without an account.
@@ -61,10 +88,12 @@ OFFLINE = (("config", "get-value"), ("meta", "list-files-for-upload"))
 
 FAKE_GCLOUD = """\
 #!{python}
-'''Fake gcloud: appends its call to $FAKE_GCLOUD_LOG and answers from $FAKE_GCLOUD_STATE.'''
+'''Fake gcloud (and bq, whose calls are logged as "bq ..."): appends its call to
+$FAKE_GCLOUD_LOG and answers from $FAKE_GCLOUD_STATE.'''
 import json, os, re, sys
 
-argv = sys.argv[1:]
+program = os.path.basename(sys.argv[0])
+argv = sys.argv[1:] if program == "gcloud" else [program, *sys.argv[1:]]
 line = " ".join(argv)
 with open(os.environ["FAKE_GCLOUD_LOG"], "a+", encoding="utf-8") as log:
     log.seek(0)
@@ -84,7 +113,7 @@ for rule in rules:
         sys.stdout.write(rule.get("stdout", ""))
         sys.stderr.write(rule.get("stderr", ""))
         sys.exit(rule.get("exit", 0))
-if "describe" in argv:
+if "describe" in argv or argv[:2] == ["bq", "show"]:
     sys.exit("ERROR: (gcloud) NOT_FOUND: the fake gcloud has no such resource")
 """
 
@@ -106,15 +135,24 @@ class Run:
 
     @property
     def printed_commands(self) -> list[list[str]]:
-        """The gcloud arguments of the commands the script says it runs ('  + gcloud ...')."""
+        """The gcloud arguments of the commands the script says it runs ('  + gcloud ...'),
+        with bq commands as ["bq", ...]."""
         lines = [line[4:] for line in self.stdout.splitlines() if line.startswith("  + ")]
         return _gcloud_arguments(lines)
+
+    def rendered(self, flag: str) -> dict[str, str]:
+        """The files the calls passed with --FLAG=PATH, by path, as they were then."""
+        return {
+            _flag(argv, flag): self.files[_flag(argv, flag)]
+            for argv in self.calls
+            if any(arg.startswith(f"--{flag}=") for arg in argv)
+        }
 
 
 def _gcloud_arguments(lines: Iterable[str]) -> list[list[str]]:
     commands = [shlex.split(line) for line in lines]
-    assert all(argv[0] == "gcloud" for argv in commands), commands
-    return [argv[1:] for argv in commands]
+    assert all(argv[0] in ("gcloud", "bq") for argv in commands), commands
+    return [argv[1:] if argv[0] == "gcloud" else argv for argv in commands]
 
 
 Rule = dict[str, Any]
@@ -143,9 +181,10 @@ def deploy(tmp_path: Path) -> Deploy:
     """Run deploy.sh with the fake gcloud; each call of the fixture is one run."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    fake = bin_dir / "gcloud"
-    fake.write_text(FAKE_GCLOUD.format(python=sys.executable), encoding="utf-8")
-    fake.chmod(0o755)
+    for program in ("gcloud", "bq"):
+        fake = bin_dir / program
+        fake.write_text(FAKE_GCLOUD.format(python=sys.executable), encoding="utf-8")
+        fake.chmod(0o755)
     scratch = tmp_path / "scratch"  # deploy.sh's mktemp -d, so generated files can be put back
     scratch.mkdir()
     counter = iter(range(1, 100))
@@ -212,7 +251,9 @@ def _bindings(calls: list[list[str]]) -> list[tuple[str, str, str, str]]:
     """(kind, resource, role, member) of every IAM grant the calls make."""
     grants = []
     for argv in calls:
-        if "add-iam-policy-binding" in argv:
+        if argv[:2] == ["bq", "add-iam-policy-binding"]:
+            grants.append(("bq", argv[-1], _flag(argv, "role"), _flag(argv, "member")))
+        elif "add-iam-policy-binding" in argv:
             at = argv.index("add-iam-policy-binding")
             kind, resource = " ".join(argv[:at]), argv[at + 1]
             grants.append((kind, resource, _flag(argv, "role"), _flag(argv, "member")))
@@ -229,7 +270,8 @@ def test_first_run_creates_everything_with_least_privilege(deploy: Deploy) -> No
 
     (enable,) = _find(run.changes, "services", "enable")
     assert {"cloudfunctions.googleapis.com", "eventarc.googleapis.com"} <= set(enable)
-    assert "cloudscheduler.googleapis.com" in enable
+    assert {"cloudscheduler.googleapis.com", "monitoring.googleapis.com"} <= set(enable)
+    assert "bigquery.googleapis.com" not in enable, "only with --results-bigquery-table"
     accounts = _find(run.changes, "iam", "service-accounts", "create")
     assert [argv[3] for argv in accounts] == [FUNCTION, f"{FUNCTION}-invoker"]
 
@@ -261,14 +303,26 @@ def test_first_run_creates_everything_with_least_privilege(deploy: Deploy) -> No
     (job,) = _find(run.changes, "scheduler", "jobs", "create", "pubsub")
     assert _flag(job, "schedule") == SCHEDULE
     assert json.loads(_flag(job, "message-body")) == {"sweep": {}}
-    (metric,) = _find(run.changes, "logging", "metrics", "create")
-    config = run.files[_flag(metric, "config-from-file")]
+    outcomes, time_to_stop = _find(run.changes, "logging", "metrics", "create")
+    assert outcomes[3] == f"{FUNCTION}-outcomes"
+    config = run.files[_flag(outcomes, "config-from-file")]
     assert "EXTRACT(jsonPayload.outcome)" in config
+    assert "kind: EXTRACT(jsonPayload.kind)" in config
     assert f'resource.labels.service_name="{FUNCTION}"' in config
+    assert time_to_stop[3] == f"{FUNCTION}-time-to-stop"
+    config = run.files[_flag(time_to_stop, "config-from-file")]
+    assert "valueExtractor: EXTRACT(jsonPayload.elapsedSeconds)" in config
+    assert "valueType: DISTRIBUTION" in config
+    (dashboard,) = _find(run.changes, "monitoring", "dashboards", "create")
+    assert json.loads(run.files[_flag(dashboard, "config-from-file")])["name"] == (
+        f"projects/{PROJECT}/dashboards/{FUNCTION}"
+    )
+    assert not _find(run.calls, "alpha", "monitoring"), "no alert policy without a channel"
+    assert not [argv for argv in run.calls if argv[0] == "bq"], "no table without the flag"
 
 
 def test_iam_grants_are_exactly_what_the_function_and_its_trigger_need(deploy: Deploy) -> None:
-    run = deploy(ARGS)
+    run = deploy(FULL_ARGS)
     assert run.returncode == 0, run.stderr
     function, invoker = f"serviceAccount:{FUNCTION_SA}", f"serviceAccount:{INVOKER_SA}"
     assert sorted(_bindings(run.changes)) == sorted(
@@ -281,6 +335,8 @@ def test_iam_grants_are_exactly_what_the_function_and_its_trigger_need(deploy: D
                 function,
             ),
             ("pubsub topics", "dataproc-cancel-results", "roles/pubsub.publisher", function),
+            # A big sweep hands the rest of its work on as a message to the trigger topic.
+            ("pubsub topics", "dataproc-cancel-requests", "roles/pubsub.publisher", function),
             (
                 "iam service-accounts",
                 INVOKER_SA,
@@ -295,6 +351,8 @@ def test_iam_grants_are_exactly_what_the_function_and_its_trigger_need(deploy: D
                 PUBSUB_AGENT,
             ),
             ("pubsub subscriptions", SUBSCRIPTION, "roles/pubsub.subscriber", PUBSUB_AGENT),
+            # The BigQuery subscription writes as the Pub/Sub service agent, to this table only.
+            ("bq", BQ_TABLE, "roles/bigquery.dataEditor", PUBSUB_AGENT),
         ]
     )
 
@@ -313,34 +371,149 @@ def test_function_is_deployed_private_retrying_and_configured(deploy: Deploy) ->
     assert _flag(argv, "service-account") == FUNCTION_SA
     assert _flag(argv, "trigger-service-account") == INVOKER_SA
     assert int(_flag(argv, "timeout").removesuffix("s")) >= 90 + 60
-    env_vars = _flag(argv, "set-env-vars")
-    assert env_vars.startswith("^;^"), "values hold commas, so ';' must be the delimiter"
-    env = dict(pair.split("=", 1) for pair in env_vars[3:].split(";"))
-    assert env == {
+    assert _env(argv) == {
         "GOOGLE_CLOUD_PROJECT": PROJECT,
         "RESULTS_TOPIC": f"projects/{PROJECT}/topics/dataproc-cancel-results",
+        "TRIGGER_TOPIC": f"projects/{PROJECT}/topics/dataproc-cancel-requests",
         "ALLOWED_PROJECTS": f"{PROJECT},{OTHER_TARGET}",
         "VERIFY_TIMEOUT_SECONDS": "90",
         "SWEEP_SCOPES": ",".join(
             f"projects/{target}/regions/{REGION}" for target in (PROJECT, OTHER_TARGET)
         ),
+        "DATAPROC_REQUESTS_PER_MINUTE": "60",
+        "DATAPROC_JOB_CANCELS_PER_MINUTE": "20",
         "DRY_RUN": "true",
     }
     assert re.fullmatch(r"deploy_digest=[0-9a-f]{32}", _flag(argv, "update-labels"))
 
 
+def _env(deploy_argv: list[str]) -> dict[str, str]:
+    env_vars = _flag(deploy_argv, "set-env-vars")
+    assert env_vars.startswith("^;^"), "values hold commas, so ';' must be the delimiter"
+    return dict(pair.split("=", 1) for pair in env_vars[3:].split(";"))
+
+
+@pytest.mark.parametrize(
+    ("flags", "requests", "cancels", "said"),
+    [
+        ([], 60, 20, "each of up to 10 instances may make 60 Dataproc requests a minute: 600"),
+        (
+            ["--max-instances=3", "--dataproc-requests-per-minute=1000"],
+            333,
+            66,
+            "each of up to 3 instances may make 333 Dataproc requests a minute: 999 in all",
+        ),
+        (
+            ["--max-instances=500", "--dataproc-job-cancels-per-minute=100"],
+            1,
+            1,
+            "and 1 job cancels a minute: 500 in all",
+        ),
+    ],
+    ids=["defaults", "rounded down", "at least one each"],
+)
+def test_request_budget_is_divided_between_the_instances(
+    deploy: Deploy, flags: list[str], requests: int, cancels: int, said: str
+) -> None:
+    run = deploy([*ARGS, *flags])
+    assert run.returncode == 0, run.stderr
+    (argv,) = _find(run.changes, "functions", "deploy")
+    env = _env(argv)
+    assert env["DATAPROC_REQUESTS_PER_MINUTE"] == str(requests)
+    assert env["DATAPROC_JOB_CANCELS_PER_MINUTE"] == str(cancels)
+    assert said in " ".join(run.stdout.split())
+
+
+def test_monitoring_files_deploy_sh_renders_decode_into_the_apis_messages(deploy: Deploy) -> None:
+    run = deploy(FULL_ARGS)
+    assert run.returncode == 0, run.stderr
+    policies = run.rendered("policy-from-file")
+    dashboards = run.rendered("config-from-file")
+    dashboards = {path: text for path, text in dashboards.items() if path.endswith(".json")}
+    assert len(policies) == 4 and len(dashboards) == 1
+    documents = {**policies, **dashboards}
+    decoded = decode_all([(kind_of(path), text) for path, text in documents.items()])
+    for (path, _), result in zip(documents.items(), decoded, strict=True):
+        assert_strictly_valid(Path(path).name, result)
+        message = result["message"]
+        if kind_of(path) == "AlertPolicy":
+            assert message["notificationChannels"] == CHANNELS
+            assert message["userLabels"]["function"] == FUNCTION
+    names = [json.loads(text)["displayName"] for text in policies.values()]
+    assert names == POLICY_NAMES
+    silent = json.loads(next(t for p, t in policies.items() if p.endswith("-silent.json")))
+    assert silent["conditions"][0]["conditionAbsent"]["duration"] == f"{2 * 3600 + 600}s"
+
+
+@pytest.mark.parametrize(
+    ("schedule", "seconds"),
+    [
+        ("*/15 * * * *", 2 * 900 + 600),
+        ("* * * * *", 2 * 60 + 600),
+        ("0 */6 * * *", 2 * 6 * 3600 + 600),
+        ("30 2 * * *", None),  # daily: twice that is more than a day
+        ("0 9 * * 1-5", None),  # weekdays: not an interval this reads
+    ],
+)
+def test_sweep_alert_follows_the_schedule(
+    deploy: Deploy, schedule: str, seconds: int | None
+) -> None:
+    run = deploy([f"--project={PROJECT}", f"--sweep-schedule={schedule}", *FULL_ARGS[4:]])
+    assert run.returncode == 0, run.stderr
+    silent = [t for p, t in run.rendered("policy-from-file").items() if p.endswith("-silent.json")]
+    if seconds is None:
+        assert silent == []
+        assert "no 'sweeps stopped' alert" in run.stdout
+    else:
+        (text,) = silent
+        assert json.loads(text)["conditions"][0]["conditionAbsent"]["duration"] == f"{seconds}s"
+
+
+def test_results_table_dataset_and_bigquery_subscription(deploy: Deploy) -> None:
+    run = deploy(FULL_ARGS)
+    assert run.returncode == 0, run.stderr
+    (enable,) = _find(run.changes, "services", "enable")
+    assert "bigquery.googleapis.com" in enable
+    (dataset,) = _find(run.changes, "bq", "mk", "--dataset")
+    assert dataset[-1] == "finops-data-1:dataproc"
+    assert _flag(dataset, "location") == REGION
+    (table,) = _find(run.changes, "bq", "mk", "--table")
+    assert table[-1] == BQ_TABLE
+    assert _flag(table, "schema") == str(REPO / "deploy" / "bigquery" / "results-schema.json")
+    assert _flag(table, "time_partitioning_field") == "publish_time"
+    subscriptions = _find(run.changes, "pubsub", "subscriptions", "create")
+    (bigquery,) = [argv for argv in subscriptions if argv[3] == BQ_SUBSCRIPTION]
+    assert _flag(bigquery, "topic") == "dataproc-cancel-results"
+    assert _flag(bigquery, "bigquery-table") == BQ_TABLE
+    assert {"--use-topic-schema", "--write-metadata"} <= set(bigquery)
+    # Dataset, table and grant come before the subscription (which needs the table), and
+    # all before the function, whose new result fields the table must already have.
+    order = [run.changes.index(argv) for argv in (dataset, table, bigquery)]
+    (deployed,) = _find(run.changes, "functions", "deploy")
+    assert order == sorted(order) and order[-1] < run.changes.index(deployed)
+
+
 def _rules_after(first: Run) -> list[Rule]:
-    """What gcloud would answer once the first run's changes exist."""
+    """What gcloud (and bq) would answer once the first run's changes exist."""
     (deployed,) = _find(first.changes, "functions", "deploy")
     digest = _flag(deployed, "update-labels").removeprefix("deploy_digest=")
-    (metric,) = _find(first.changes, "logging", "metrics", "create")
-    description = first.files[_flag(metric, "config-from-file")].splitlines()[0]
+    metric_rules = [
+        rule(
+            f"^logging metrics describe {argv[3]} ",
+            first.files[_flag(argv, "config-from-file")]
+            .splitlines()[0]
+            .removeprefix("description: ")
+            + "\n",
+        )
+        for argv in _find(first.changes, "logging", "metrics", "create")
+    ]
     (enable,) = _find(first.changes, "services", "enable")
     policies: dict[tuple[str, str], list[str]] = defaultdict(list)
     for kind, resource, role, member in _bindings(first.changes):
-        policies[kind, resource].append(f"{role}\t{member}\n")
+        if kind != "bq":
+            policies[kind, resource].append(f"{role}\t{member}\n")
     results = f"projects/{PROJECT}/topics/dataproc-cancel-results"
-    return [
+    rules = [
         *BASE_RULES,
         rule(r"^services list ", "\n".join(enable[2:-1]) + "\n"),
         rule(r"^iam service-accounts describe ", "present\n"),
@@ -359,6 +532,10 @@ def _rules_after(first: Run) -> list[Rule]:
             rf"^pubsub subscriptions describe {SUBSCRIPTION} ",
             f"projects/{PROJECT}/topics/dataproc-cancel-requests-dead-letter\t10\n",
         ),
+        rule(
+            rf"^pubsub subscriptions describe {BQ_SUBSCRIPTION} ",
+            f"{BQ_TABLE.replace(':', '.')}\tTrue\tTrue\n",
+        ),
         rule(r"^pubsub subscriptions describe ", "present\n"),
         rule(r"^functions describe .*serviceConfig", f"{SERVICE}\t{TRIGGER}\n"),
         rule(r"^functions describe .*deploy_digest", digest + "\n"),
@@ -366,26 +543,89 @@ def _rules_after(first: Run) -> list[Rule]:
             r"^scheduler jobs describe ",
             f"{SCHEDULE}\tEtc/UTC\tprojects/{PROJECT}/topics/dataproc-cancel-requests\n",
         ),
-        rule(r"^logging metrics describe ", description.removeprefix("description: ") + "\n"),
+        *metric_rules,
+        rule(r"^bq show --format=json ", '{"kind": "bigquery#dataset"}\n'),
+        rule(
+            r"^bq show --schema --format=json ",
+            json.dumps(json.loads((REPO / "deploy/bigquery/results-schema.json").read_text()))
+            + "\n",
+        ),
+        rule(
+            r"^bq get-iam-policy ",
+            json.dumps(
+                {"bindings": [{"role": "roles/bigquery.dataEditor", "members": [PUBSUB_AGENT]}]}
+            ),
+        ),
     ]
+    for text in first.rendered("config-from-file").values():
+        if text.lstrip().startswith("{"):
+            labels = json.loads(text)["labels"]
+            rules.append(
+                rule(r"^monitoring dashboards describe ", f"{labels['deploy_digest']}\tetag-1\n")
+            )
+    listed = [
+        f"{p['displayName']}\tprojects/{PROJECT}/alertPolicies/{n}\t{p['userLabels']['deploy_digest']}"
+        for n, p in enumerate(json.loads(t) for t in first.rendered("policy-from-file").values())
+    ]
+    rules.append(rule(r"^alpha monitoring policies list ", "".join(f"{line}\n" for line in listed)))
+    return rules
 
 
 def test_rerun_changes_nothing_and_says_so(deploy: Deploy) -> None:
-    first = deploy(ARGS)
+    first = deploy(FULL_ARGS)
     assert first.returncode == 0, first.stderr
-    again = deploy(ARGS, _rules_after(first))
+    again = deploy(FULL_ARGS, _rules_after(first))
     assert again.returncode == 0, again.stderr
     assert again.changes == []
     assert "No changes: everything was already in place." in again.stdout
     assert again.calls, "a rerun still checks everything"
+    assert _find(again.calls, "alpha", "monitoring", "policies", "list")
+    assert _find(again.calls, "bq", "show")
 
 
 def test_rerun_after_a_settings_change_redeploys_only_the_function(deploy: Deploy) -> None:
-    first = deploy(ARGS)
-    again = deploy([*ARGS, "--memory=512Mi"], _rules_after(first))
+    first = deploy(FULL_ARGS)
+    again = deploy([*FULL_ARGS, "--memory=512Mi"], _rules_after(first))
     assert again.returncode == 0, again.stderr
     assert [argv[:2] for argv in again.changes] == [["functions", "deploy"]]
     assert "Done: 1 change(s) made." in again.stdout
+
+
+def test_rerun_updates_only_the_monitoring_that_changed(deploy: Deploy) -> None:
+    """A policy whose deployed copy differs is replaced in place, found by its display name;
+    a changed dashboard is replaced naming the etag it read."""
+    first = deploy(FULL_ARGS)
+    rules = _rules_after(first)
+    (listing,) = [r for r in rules if r["match"].startswith("^alpha monitoring policies list")]
+    lines = listing["stdout"].splitlines()
+    lines[1] = lines[1].rsplit("\t", 1)[0] + "\tstale-digest"
+    listing["stdout"] = "\n".join(lines) + "\n"
+    rules.insert(0, rule(r"^monitoring dashboards describe ", "old-digest\tetag-7\n"))
+    again = deploy(FULL_ARGS, rules)
+    assert again.returncode == 0, again.stderr
+    assert [argv[:4] for argv in again.changes] == [
+        ["monitoring", "dashboards", "update", FUNCTION],
+        ["alpha", "monitoring", "policies", "update"],
+    ]
+    (update,) = _find(again.changes, "alpha", "monitoring", "policies", "update")
+    assert update[4] == f"projects/{PROJECT}/alertPolicies/1"
+    assert (
+        json.loads(again.files[_flag(update, "policy-from-file")])["displayName"]
+        == (POLICY_NAMES[1])
+    )
+    (dashboard,) = _find(again.changes, "monitoring", "dashboards", "update")
+    assert json.loads(again.files[_flag(dashboard, "config-from-file")])["etag"] == "etag-7"
+
+
+def test_rerun_adds_new_result_fields_to_the_table(deploy: Deploy) -> None:
+    first = deploy(FULL_ARGS)
+    older = json.loads((REPO / "deploy/bigquery/results-schema.json").read_text())[1:]
+    rules = [rule(r"^bq show --schema --format=json ", json.dumps(older)), *_rules_after(first)]
+    again = deploy(FULL_ARGS, rules)
+    assert again.returncode == 0, again.stderr
+    assert again.changes == [
+        ["bq", "update", f"--schema={REPO / 'deploy/bigquery/results-schema.json'}", BQ_TABLE]
+    ]
 
 
 def test_rerun_repairs_a_role_that_gained_permissions(deploy: Deploy) -> None:
@@ -412,15 +652,18 @@ def _normalise(argv: list[str], first: Run) -> list[str]:
     for word in argv:
         for value, placeholder in known.items():
             word = word.replace(value, placeholder)
-        words.append(re.sub(r"=/\S+/log-metric\.yaml$", "=LOG_METRIC_CONFIG", word))
+        # Generated files live in each run's own temporary directory.
+        words.append(
+            re.sub(r"=/\S+/((log-metric-|alert-)\S+|dashboard\.json)$", r"=GENERATED/\1", word)
+        )
     return words
 
 
 def test_dry_run_prints_the_first_run_and_calls_nothing(deploy: Deploy) -> None:
-    dry = deploy([*ARGS, "--dry-run"])
+    dry = deploy([*FULL_ARGS, "--dry-run"])
     assert dry.returncode == 0, dry.stderr
     assert dry.calls == []
-    first = deploy(ARGS)
+    first = deploy(FULL_ARGS)
     assert [_normalise(argv, first) for argv in dry.printed_commands] == [
         _normalise(argv, first) for argv in first.changes
     ]
@@ -461,11 +704,22 @@ def test_bad_function_setting_fails_before_any_change(deploy: Deploy) -> None:
     [
         (["--bogus"], "unknown argument: --bogus"),
         (["--setting", "TOKEN=x"], "--setting TOKEN is not one of"),
+        (["--setting", "TRIGGER_TOPIC=x"], "--setting TRIGGER_TOPIC is not one of"),
         (["--verify-timeout", "600"], "--verify-timeout '600' is not valid"),
         (["--timeout", "70"], "--timeout '70' is not valid"),
         (["--target-projects", "*"], "target project '*' is not valid"),
         (["--results-topic", "dataproc-cancel-requests"], "must differ"),
         (["--max-delivery-attempts", "200"], "--max-delivery-attempts '200' is not valid"),
+        (["--notification-channel", "1234"], "--notification-channel '1234' is not valid"),
+        (
+            ["--notification-channel", "projects/p-1/notificationChannels/1"],
+            "is not valid",
+        ),
+        (["--results-bigquery-table", "dataset.table"], "--results-bigquery-table 'dataset.table'"),
+        (["--results-bigquery-table", "p-12345:d.t"], "PROJECT.DATASET.TABLE"),
+        (["--dataproc-requests-per-minute", "0"], "--dataproc-requests-per-minute '0'"),
+        (["--dataproc-job-cancels-per-minute", "401"], "a whole number from 1 to 400"),
+        (["--sweep-schedule", '0 * * * *"; rm'], "--sweep-schedule"),
     ],
 )
 def test_usage_errors_are_reported_before_any_call(
@@ -485,23 +739,50 @@ def test_help_documents_every_flag_and_variable(deploy: Deploy) -> None:
     parser = source[source.index("parse_args() {") : source.index("\nset_flag() {")]
     flags = set(re.findall(r"--[a-z][a-z-]+", parser))
     variables = set(re.findall(r"\bCANCELLER_[A-Z_]+", source))
-    assert len(flags) > 20 and len(variables) > 15
+    assert len(flags) > 24 and len(variables) > 19
     documented = set(re.findall(r"--[a-z][a-z-]+|\bCANCELLER_[A-Z_]+", run.stdout))
     assert (flags | variables) - documented == set()
+    for setting in ("SWEEP_KINDS", "EXEMPT_LABEL"):
+        assert setting in run.stdout
+
+
+def _teardown_commands(stdout: str) -> list[list[str]]:
+    """The printed commands; a pipeline line 'A | awk ... | xargs -r -n1 B' gives A and B."""
+    commands = []
+    for line in stdout.splitlines():
+        if not line.startswith(("gcloud ", "bq ")):
+            continue
+        if " | xargs " in line:
+            head, _, tail = line.partition(" | ")
+            commands.append(shlex.split(head))
+            commands.append(shlex.split(tail.rpartition(" | ")[2])[3:])
+        else:
+            commands.append(shlex.split(line))
+    return [argv[1:] if argv[0] == "gcloud" else argv for argv in commands]
 
 
 def test_teardown_prints_commands_and_runs_none(deploy: Deploy) -> None:
-    run = deploy(["--teardown", *ARGS])
+    run = deploy(["--teardown", *FULL_ARGS])
     assert run.returncode == 0, run.stderr
     assert run.calls == []
-    commands = _printed_gcloud_commands(run.stdout)
-    assert all("--quiet" in argv for argv in commands), "piped to bash, nothing may prompt"
+    commands = _teardown_commands(run.stdout)
+    deletions = [argv for argv in commands if not READ_VERBS & set(_command_words(argv))]
+    assert all("--quiet" in argv or "--force" in argv for argv in deletions), (
+        "piped to bash, nothing may prompt"
+    )
     removed = [" ".join(word for word in argv if not word.startswith("--")) for argv in commands]
     assert removed == [
         f"functions delete {FUNCTION}",
         f"scheduler jobs delete {FUNCTION}-sweep",
         f"logging metrics delete {FUNCTION}-outcomes",
+        f"logging metrics delete {FUNCTION}-time-to-stop",
+        f"monitoring dashboards delete {FUNCTION}",
+        "alpha monitoring policies list",
+        "alpha monitoring policies delete",
         "pubsub subscriptions delete dataproc-cancel-requests-dead-letter-sub",
+        f"pubsub subscriptions delete {BQ_SUBSCRIPTION}",
+        f"bq rm {BQ_TABLE}",
+        "bq rm finops-data-1:dataproc",
         "pubsub topics delete dataproc-cancel-requests dataproc-cancel-results"
         " dataproc-cancel-requests-dead-letter",
         "pubsub schemas delete dataproc-cancel-results-schema",
@@ -512,6 +793,12 @@ def test_teardown_prints_commands_and_runs_none(deploy: Deploy) -> None:
         f"iam service-accounts delete {FUNCTION_SA}",
         f"iam service-accounts delete {INVOKER_SA}",
     ]
+    (pipeline,) = [line for line in run.stdout.splitlines() if " | xargs " in line]
+    assert f"awk -F'\\t' '$2 == \"{FUNCTION}\" {{ print $1 }}'" in pipeline, (
+        "only this function's policies, matched exactly"
+    )
+    without_table = deploy(["--teardown", *ARGS])
+    assert "bq rm" not in without_table.stdout
 
 
 def test_shellcheck_is_clean() -> None:
@@ -550,8 +837,36 @@ def _offline_env(config_dir: Path) -> dict[str, str]:
     }
 
 
+# bq, as the Cloud SDK ships it: its `bq` wrapper asks for credentials before bq parses
+# anything, so bq.py itself is run, which parses every flag (names and enum values) first.
+BQ_AUTH_ERROR = "Error retrieving auth credentials from gcloud"
+
+
+def _bq_command(argv: list[str]) -> list[str]:
+    sdk = Path(sdk_root())
+    python = sdk / "platform" / "bundledpythonunix" / "bin" / "python3"
+    return [
+        str(python if python.exists() else sys.executable),
+        str(sdk / "platform/bq/bq.py"),
+        *argv,
+    ]
+
+
 def _check_with_real_gcloud(gcloud: str, argv: list[str], env: dict[str, str]) -> str | None:
-    """None if the real gcloud accepts the command's flags and values, else why not."""
+    """None if the real gcloud (or bq) accepts the command's flags and values, else why not."""
+    if argv[0] == "bq":
+        completed = subprocess.run(
+            _bq_command(argv[1:]),
+            capture_output=True,
+            text=True,
+            env=env | {"HOME": env["CLOUDSDK_CONFIG"]},
+            timeout=60,
+            check=False,
+        )
+        output = " ".join((completed.stdout + completed.stderr).split())
+        if BQ_AUTH_ERROR in output and "Flags parsing error" not in output:
+            return None
+        return f"{shlex.join(argv)}\n  exit {completed.returncode}:\n    {output[:300]}"
     completed = subprocess.run(
         [gcloud, *argv], capture_output=True, text=True, env=env, timeout=60, check=False
     )
@@ -569,34 +884,53 @@ def _printed_gcloud_commands(stdout: str) -> list[list[str]]:
     return _gcloud_arguments(line for line in stdout.splitlines() if line.startswith("gcloud "))
 
 
+def _changed_monitoring_rules(first: Run) -> list[Rule]:
+    """A rerun's answers where every policy and the dashboard differ from the files."""
+    rules = _rules_after(first)
+    for item in rules:
+        if item["match"].startswith("^alpha monitoring policies list"):
+            item["stdout"] = re.sub(r"\t[0-9a-f]{12}$", "\tstale", item["stdout"], flags=re.M)
+    return [rule(r"^monitoring dashboards describe ", "stale\tetag-9\n"), *rules]
+
+
 def test_real_gcloud_accepts_every_command(deploy: Deploy, tmp_path: Path) -> None:
     gcloud = _real_gcloud()
     first = deploy(
         [
-            *ARGS,
+            *FULL_ARGS,
             "--print-wiring",
             "--billing-account=012345-6789AB-CDEF01",
             "--budget-amount=500USD",
         ]
     )
     assert first.returncode == 0, first.stderr
-    again = deploy(ARGS, _rules_after(first))
-    teardown = deploy(["--teardown", *ARGS])
+    again = deploy(FULL_ARGS, _rules_after(first))
+    changed = deploy(FULL_ARGS, _changed_monitoring_rules(first))  # the update commands
+    teardown = deploy(["--teardown", *FULL_ARGS])
+    deletions = _teardown_commands(teardown.stdout)
+    for argv in deletions:  # xargs supplies the policy's name
+        if argv[:4] == ["alpha", "monitoring", "policies", "delete"]:
+            argv.insert(4, f"projects/{PROJECT}/alertPolicies/123")
     commands = {
         tuple(argv)
         for argv in [
             *first.calls,
             *again.calls,
+            *changed.calls,
             *_printed_gcloud_commands(first.stdout),
-            *_printed_gcloud_commands(teardown.stdout),
+            *deletions,
         ]
     }
-    assert len(commands) > 40
-    # Files that deploy.sh generated and deleted again (the log metric's config), put back
-    # where the commands name them: gcloud reads them while it parses the flags.
-    for path, text in first.files.items():
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(text, encoding="utf-8")
+    assert len(commands) > 60
+    assert {argv[0] for argv in commands} >= {"bq", "alpha", "monitoring"}
+    # Files that deploy.sh generated and deleted again (log metric configs, rendered policies
+    # and dashboards), put back where the commands name them: gcloud reads and decodes them
+    # while it parses the flags.
+    for run in (first, changed):
+        for path, text in run.files.items():
+            if not Path(path).is_relative_to(REPO):
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                Path(path).write_text(text, encoding="utf-8")
     configs = tmp_path / "gcloud-configs"  # one each: parallel runs share no state
 
     def check(numbered: tuple[int, tuple[str, ...]]) -> str | None:

@@ -1,0 +1,366 @@
+"""The files deploy.sh creates Monitoring and BigQuery resources from, checked offline.
+
+- Every file in deploy/monitoring/, with its placeholders filled in, decodes into the
+  Monitoring API's own message (AlertPolicy from monitoring v3, Dashboard from v1), as
+  the Google Cloud CLI ships them with apitools; a misspelt field or an unknown enum value
+  lands in apitools' "unrecognized fields", which is walked recursively and must be empty.
+  (tests/test_deploy.py checks the files deploy.sh itself rendered the same way.)
+- deploy/bigquery/results-schema.json is what deploy/bigquery_schema.py makes of
+  schemas/result.proto now, and matches the proto as protoc compiles it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MONITORING = REPO / "deploy" / "monitoring"
+SCHEMA_FILE = REPO / "deploy" / "bigquery" / "results-schema.json"
+PLACEHOLDER = re.compile(r"@@[A-Z_]+@@")
+
+# Values as deploy.sh fills them in (deploy.sh's template_values).
+SAMPLE_VALUES = {
+    "PROJECT": "canceller-test-1",
+    "FUNCTION": "dataproc-canceller",
+    "METRIC": "dataproc-canceller-outcomes",
+    "TIME_METRIC": "dataproc-canceller-time-to-stop",
+    "DEAD_LETTER_SUBSCRIPTION": "dataproc-cancel-requests-dead-letter-sub",
+    "SWEEP_SCHEDULE": "*/15 * * * *",
+    "SILENCE_SECONDS": "2400",
+    "SILENCE_DURATION": "40 minutes",
+    "DEPLOY_DIGEST": "0123456789ab",
+}
+SAMPLE_CHANNELS = [
+    "projects/canceller-test-1/notificationChannels/123",
+    "projects/canceller-test-1/notificationChannels/456",
+]
+
+# Runs in a separate interpreter with the Cloud SDK's libraries first on the path, so they
+# shadow nothing in this test process. Reads [[kind, text], ...]; prints, per document,
+# the paths of unrecognized fields (misspelt names, unknown enum values) or the error.
+DECODER = r"""
+import json, sys
+sdk = sys.argv[1]
+sys.path[:0] = [sdk + "/lib", sdk + "/lib/third_party"]
+from apitools.base.protorpclite import messages
+from apitools.base.py import encoding
+from googlecloudsdk.generated_clients.apis.monitoring.v1 import monitoring_v1_messages as v1
+from googlecloudsdk.generated_clients.apis.monitoring.v3 import monitoring_v3_messages as v3
+KINDS = {"AlertPolicy": v3.AlertPolicy, "Dashboard": v1.Dashboard}
+
+def walk(message, path, found):
+    for name in message.all_unrecognized_fields():
+        found.append(f"{path}.{name}")
+    for field in message.all_fields():
+        if not isinstance(field, messages.MessageField):
+            continue
+        value = getattr(message, field.name)
+        items = value if field.repeated else [value]
+        for index, item in enumerate(items):
+            if isinstance(item, messages.Message):
+                where = f"{path}.{field.name}" + (f"[{index}]" if field.repeated else "")
+                walk(item, where, found)
+    return found
+
+out = []
+for kind, text in json.load(sys.stdin):
+    try:
+        message = encoding.JsonToMessage(KINDS[kind], text)
+    except Exception as error:  # a wrong type for a field's value
+        out.append({"error": f"{type(error).__name__}: {error}"})
+        continue
+    found = walk(message, kind, [])
+    out.append({"unrecognized": found, "message": encoding.MessageToPyValue(message)})
+print(json.dumps(out))
+"""
+
+
+@functools.cache
+def sdk_root() -> str:
+    gcloud = shutil.which("gcloud")
+    assert gcloud, "the Google Cloud CLI is needed: its Monitoring API messages check these files"
+    root = subprocess.run(
+        [gcloud, "info", "--format=value(installation.sdk_root)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"CLOUDSDK_CORE_DISABLE_PROMPTS": "1", "PATH": "/usr/bin:/bin"},
+    ).stdout.strip()
+    assert (Path(root) / "lib" / "third_party" / "apitools").is_dir(), root
+    return root
+
+
+def decode_all(documents: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Decode each (kind, JSON text) with the Monitoring API's messages; see DECODER."""
+    completed = subprocess.run(
+        [sys.executable, "-c", DECODER, sdk_root()],
+        input=json.dumps(documents),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(completed.stdout)
+
+
+def kind_of(path: Path | str) -> str:
+    return "Dashboard" if Path(path).name.startswith("dashboard") else "AlertPolicy"
+
+
+def render(text: str, values: dict[str, str], channels: list[str]) -> str:
+    """The template filled in the way deploy.sh's render_template does it."""
+    text = text.replace('"@@NOTIFICATION_CHANNELS@@"', ", ".join(f'"{c}"' for c in channels))
+    for name, value in values.items():
+        text = text.replace(f"@@{name}@@", value)
+    return text
+
+
+def assert_policy_complete(policy: dict[str, Any], *, integration: bool) -> None:
+    assert policy["displayName"] and policy["combiner"] == "OR"
+    assert policy["notificationChannels"], "a policy that notifies no one is no alert"
+    documentation = policy["documentation"]
+    assert documentation["mimeType"] == "text/markdown"
+    assert documentation["subject"] and len(documentation["subject"]) <= 255
+    if not integration:  # deploy.sh's own: say what it means and what to do
+        assert "## What it means" in documentation["content"]
+        assert "## What to do" in documentation["content"]
+        assert set(policy["userLabels"]) == {"deployed_by", "function", "deploy_digest"}
+    assert len(documentation["content"]) <= 8192
+    assert policy["conditions"]
+    for condition in policy["conditions"]:
+        assert condition["displayName"]
+        kinds = [k for k in condition if k.startswith("condition")]
+        assert len(kinds) == 1, condition
+        body = condition[kinds[0]]
+        assert 'metric.type="' in body["filter"] and 'resource.type="' in body["filter"]
+        assert re.fullmatch(r"\d+s", body["duration"])
+        if kinds[0] == "conditionThreshold":
+            assert body["comparison"].startswith("COMPARISON_")
+            assert "thresholdValue" in body
+        else:
+            assert kinds[0] == "conditionAbsent"
+            assert int(body["duration"][:-1]) >= 120, "Monitoring's minimum for an absence"
+        for aggregation in body.get("aggregations", []):
+            assert re.fullmatch(r"\d+s", aggregation["alignmentPeriod"])
+            assert aggregation["perSeriesAligner"].startswith("ALIGN_")
+
+
+def assert_dashboard_complete(dashboard: dict[str, Any]) -> None:
+    assert dashboard["displayName"]
+    assert dashboard["name"].startswith("projects/")
+    assert dashboard["labels"]["deploy_digest"]
+    widgets = dashboard["gridLayout"]["widgets"]
+    assert len(widgets) >= 6
+    for widget in widgets:
+        assert widget["title"]
+        content = [k for k in widget if k != "title"]
+        assert len(content) == 1, widget
+        for data_set in widget.get("xyChart", {}).get("dataSets", []):
+            query = data_set["timeSeriesQuery"]["timeSeriesFilter"]
+            assert 'metric.type="' in query["filter"] and 'resource.type="' in query["filter"]
+            assert query["aggregation"]["perSeriesAligner"].startswith("ALIGN_")
+
+
+def assert_strictly_valid(path: Path | str, decoded: dict[str, Any]) -> None:
+    assert "error" not in decoded, f"{path}: {decoded.get('error')}"
+    assert decoded["unrecognized"] == [], f"{path}: fields the API does not have"
+    if kind_of(path) == "Dashboard":
+        assert_dashboard_complete(decoded["message"])
+    else:
+        assert_policy_complete(decoded["message"], integration="integration-" in str(path))
+
+
+TEMPLATES = sorted(MONITORING.glob("*.json"))
+
+
+def test_every_monitoring_file_decodes_into_the_apis_own_messages() -> None:
+    names = {path.name for path in TEMPLATES}
+    assert {
+        "alert-kill-switch-failed.json",
+        "alert-dead-letters.json",
+        "alert-function-errors.json",
+        "alert-function-silent.json",
+        "dashboard.json",
+    } <= names
+    rendered = [render(path.read_text(), SAMPLE_VALUES, SAMPLE_CHANNELS) for path in TEMPLATES]
+    for path, text in zip(TEMPLATES, rendered, strict=True):
+        assert not PLACEHOLDER.search(text), f"{path.name}: {PLACEHOLDER.findall(text)}"
+        json.loads(text)
+    decoded = decode_all(
+        [(kind_of(path), text) for path, text in zip(TEMPLATES, rendered, strict=True)]
+    )
+    for path, result in zip(TEMPLATES, decoded, strict=True):
+        assert_strictly_valid(path.name, result)
+    policies = {
+        path.name: result["message"]
+        for path, result in zip(TEMPLATES, decoded, strict=True)
+        if path.name.startswith("alert-")
+    }
+    for policy in policies.values():
+        assert policy["notificationChannels"] == SAMPLE_CHANNELS
+
+
+def test_the_alerts_watch_what_the_issue_asks_for() -> None:
+    def conditions(name: str) -> list[dict[str, Any]]:
+        policy = json.loads(render((MONITORING / name).read_text(), SAMPLE_VALUES, SAMPLE_CHANNELS))
+        return policy["conditions"]
+
+    (failed,) = conditions("alert-kill-switch-failed.json")
+    query = failed["conditionThreshold"]["filter"]
+    assert "logging.googleapis.com/user/dataproc-canceller-outcomes" in query
+    outcomes = set(re.findall(r'"([A-Z_]+)"', query.split("one_of(", 1)[1]))
+    assert outcomes == {
+        "ERROR",
+        "PERMISSION_DENIED",
+        "STILL_RUNNING",
+        "UNIMPLEMENTED",
+        "COMPLETED_DESPITE_CANCEL",
+    }
+    (dead,) = conditions("alert-dead-letters.json")
+    assert "subscription/num_undelivered_messages" in dead["conditionThreshold"]["filter"]
+    assert (
+        'subscription_id="dataproc-cancel-requests-dead-letter-sub"'
+        in (dead["conditionThreshold"]["filter"])
+    )
+    errors = conditions("alert-function-errors.json")
+    assert {c["conditionThreshold"]["filter"].split('"')[1] for c in errors} == {
+        "run.googleapis.com/request_count",
+        "cloudfunctions.googleapis.com/function/execution_count",
+    }
+    (silent,) = conditions("alert-function-silent.json")
+    assert silent["conditionAbsent"]["duration"] == "2400s"
+
+
+@pytest.mark.parametrize(
+    ("mistake", "expected"),
+    [
+        (lambda p: p["conditions"][0]["conditionThreshold"].update(threshold=1), "threshold"),
+        (lambda p: p.update(severity="SEVERE"), "severity"),
+        (lambda p: p["documentation"].update(mimetype="text/markdown"), "mimetype"),
+    ],
+    ids=["misspelt nested field", "unknown enum value", "wrong case"],
+)
+def test_the_strict_decoding_catches_mistakes(mistake: Any, expected: str) -> None:
+    """The check above can fail: apitools keeps what the API lacks, and the walk finds it."""
+    path = MONITORING / "alert-kill-switch-failed.json"
+    policy = json.loads(render(path.read_text(), SAMPLE_VALUES, SAMPLE_CHANNELS))
+    mistake(policy)
+    (decoded,) = decode_all([("AlertPolicy", json.dumps(policy))])
+    assert any(p.endswith("." + expected) for p in decoded["unrecognized"]), decoded["unrecognized"]
+
+
+# --- BigQuery -------------------------------------------------------------------------------
+
+
+def _generator() -> Any:
+    sys.path.insert(0, str(REPO / "deploy"))
+    try:
+        import bigquery_schema
+    finally:
+        sys.path.remove(str(REPO / "deploy"))
+    return bigquery_schema
+
+
+def test_bigquery_schema_file_is_what_the_generator_makes_of_result_proto() -> None:
+    generator = _generator()
+    wanted = generator.render((REPO / "schemas" / "result.proto").read_text(encoding="utf-8"))
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == wanted, (
+        "deploy/bigquery/results-schema.json is stale: run python3 deploy/bigquery_schema.py"
+    )
+
+
+def _proto_descriptor() -> Any:
+    """result.proto as protoc compiles it (grpcio-tools), to check the generator's parser."""
+    from google.protobuf import descriptor_pb2
+    from grpc_tools import protoc
+
+    out = Path(__import__("tempfile").mkdtemp()) / "result.pb"
+    status = protoc.main(
+        [
+            "protoc",
+            f"--proto_path={REPO / 'schemas'}",
+            f"--descriptor_set_out={out}",
+            str(REPO / "schemas" / "result.proto"),
+        ]
+    )
+    assert status == 0
+    files = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
+    return files.file[0].message_type[0]
+
+
+def test_bigquery_schema_matches_result_proto_field_by_field() -> None:
+    from google.protobuf import descriptor_pb2
+
+    field_type = descriptor_pb2.FieldDescriptorProto
+    scalars = {
+        field_type.TYPE_DOUBLE: "FLOAT",
+        field_type.TYPE_FLOAT: "FLOAT",
+        field_type.TYPE_INT32: "INTEGER",
+        field_type.TYPE_INT64: "INTEGER",
+        field_type.TYPE_UINT32: "INTEGER",
+        field_type.TYPE_UINT64: "INTEGER",
+        field_type.TYPE_SINT32: "INTEGER",
+        field_type.TYPE_SINT64: "INTEGER",
+        field_type.TYPE_BOOL: "BOOLEAN",
+        field_type.TYPE_STRING: "STRING",
+        field_type.TYPE_BYTES: "BYTES",
+        field_type.TYPE_ENUM: "INTEGER",
+    }
+
+    def expected(message: Any) -> list[tuple]:
+        nested = {m.name: m for m in message.nested_type}
+        columns = []
+        for f in message.field:
+            mode = "REPEATED" if f.label == field_type.LABEL_REPEATED else "NULLABLE"
+            if f.type == field_type.TYPE_MESSAGE:
+                child = nested[f.type_name.rsplit(".", 1)[1]]
+                columns.append((f.name, "RECORD", mode, tuple(expected(child))))
+            else:
+                columns.append((f.name, scalars[f.type], mode, ()))
+        return columns
+
+    def actual(fields: list[dict[str, Any]]) -> list[tuple]:
+        return [
+            (f["name"], f["type"], f["mode"], tuple(actual(f.get("fields", [])))) for f in fields
+        ]
+
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    metadata = [c["name"] for c in schema[-4:]]
+    assert metadata == ["subscription_name", "message_id", "publish_time", "attributes"]
+    assert schema[-2]["type"] == "TIMESTAMP", "deploy.sh partitions the table on publish_time"
+    # A map<K, V> is a repeated nested *Entry message with key and value: the same columns.
+    assert actual(schema[:-4]) == expected(_proto_descriptor())
+
+
+def test_deploy_sh_compares_schemas_as_bigquery_reports_them() -> None:
+    """bq show omits mode NULLABLE and may say INT64/FLOAT64/BOOL/STRUCT: still the same."""
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+
+    def as_bigquery(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        aliases = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "RECORD": "STRUCT"}
+        out = []
+        for f in fields:
+            g = {k: v for k, v in f.items() if not (k == "mode" and v == "NULLABLE")}
+            g["type"] = aliases.get(f["type"], f["type"])
+            if "fields" in f:
+                g["fields"] = as_bigquery(f["fields"])
+            out.append(g)
+        return out
+
+    tool = [sys.executable, str(REPO / "deploy" / "bigquery_schema.py")]
+    same = subprocess.run(
+        [*tool, "same-schema", str(SCHEMA_FILE)], input=json.dumps(as_bigquery(schema)), text=True
+    )
+    assert same.returncode == 0
+    older = json.dumps(as_bigquery(schema[:-5] + schema[-4:]))  # a table from before a new field
+    different = subprocess.run([*tool, "same-schema", str(SCHEMA_FILE)], input=older, text=True)
+    assert different.returncode == 1
