@@ -31,7 +31,7 @@ class EmulatorAdmin:
         return self._call("POST", "/_emulator/jobs", seed)
 
     def seed_jobs(self, seeds: list[dict[str, Any]]) -> int:
-        return self._call("POST", "/_emulator/jobs:bulk", {"jobs": seeds})["seeded"]
+        return int(self._call("POST", "/_emulator/jobs:bulk", {"jobs": seeds})["seeded"])
 
     def job_internals(self, name: str) -> dict[str, Any]:
         return self._call("GET", f"/_emulator/jobs/{name}")
@@ -40,7 +40,7 @@ class EmulatorAdmin:
         return self._call("POST", "/_emulator/sessions", seed)
 
     def seed_sessions(self, seeds: list[dict[str, Any]]) -> int:
-        return self._call("POST", "/_emulator/sessions:bulk", {"sessions": seeds})["seeded"]
+        return int(self._call("POST", "/_emulator/sessions:bulk", {"sessions": seeds})["seeded"])
 
     def session_internals(self, name: str) -> dict[str, Any]:
         return self._call("GET", f"/_emulator/sessions/{name}")
@@ -52,16 +52,16 @@ class EmulatorAdmin:
         return self._call("GET", f"/_emulator/operations/{name}")
 
     def add_fault(self, **fault: Any) -> str:
-        return self._call("POST", "/_emulator/faults", fault)["id"]
+        return str(self._call("POST", "/_emulator/faults", fault)["id"])
 
     def faults(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/_emulator/faults")["faults"]
+        return list(self._call("GET", "/_emulator/faults")["faults"])
 
     def clear_faults(self) -> None:
         self._call("DELETE", "/_emulator/faults")
 
     def requests(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/_emulator/requests")["requests"]
+        return list(self._call("GET", "/_emulator/requests")["requests"])
 
     def clear_requests(self) -> None:
         self._call("DELETE", "/_emulator/requests")
@@ -71,7 +71,8 @@ class EmulatorAdmin:
 
     def advance_clock(self, seconds: float) -> float:
         """Move the emulator's clock forward: scripted delays and quota windows pass."""
-        return self._call("POST", "/_emulator/clock", {"advanceSeconds": seconds})["offsetSeconds"]
+        answer = self._call("POST", "/_emulator/clock", {"advanceSeconds": seconds})
+        return float(answer["offsetSeconds"])
 
     def settings(self, **settings: Any) -> dict[str, Any]:
         return self._call("POST", "/_emulator/settings", settings)
@@ -82,7 +83,7 @@ class EmulatorAdmin:
     def close(self) -> None:
         self._session.close()
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         response = self._session.request(
             method, self.base_url + path, json=body, timeout=TIMEOUT_SECONDS
         )
@@ -90,4 +91,5 @@ class EmulatorAdmin:
             raise requests.HTTPError(
                 f"{method} {path}: {response.status_code} {response.text}", response=response
             )
-        return response.json()
+        answer: dict[str, Any] = response.json()  # every admin answer is a JSON object
+        return answer

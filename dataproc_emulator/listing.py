@@ -156,8 +156,8 @@ def legacy_operations_filter(text: str) -> str:
     state = legacy.get("operation_state_matcher", "ALL")
     if state not in _LEGACY_STATES:
         raise invalid(f"Invalid operation_state_matcher {state!r}")
-    if _LEGACY_STATES[state]:
-        clauses.append(_LEGACY_STATES[state])
+    if clause := _LEGACY_STATES[state]:
+        clauses.append(clause)
     if "cluster_name" in legacy:
         clauses.append(f"clusterName = {json.dumps(str(legacy['cluster_name']))}")
     # project_id is implied by the collection being listed.

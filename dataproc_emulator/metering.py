@@ -145,7 +145,7 @@ def quota_exceeded(bucket: str, limit: int, project: str, region: str) -> ApiErr
         f"Quota exceeded for quota metric '{display}' and limit '{limit_name}' of service "
         f"'dataproc.googleapis.com' for consumer 'project_number:{project}'."
     )
-    details = [
+    details: list[dict[str, Any]] = [
         {
             "@type": "type.googleapis.com/google.rpc.ErrorInfo",
             "reason": "RATE_LIMIT_EXCEEDED",

@@ -185,12 +185,13 @@ class DataprocEmulator:
     ) -> None:
         self.state = EmulatorState(latency_seconds)
         self._server = _Server((host, port), self.state, verbose)
+        bound_host, bound_port = self._server.socket.getsockname()[:2]
+        self._base_url = f"http://{bound_host}:{bound_port}"
         self._thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._base_url
 
     def start(self) -> DataprocEmulator:
         if self._thread is None:
