@@ -2,8 +2,10 @@
 
 Starts the official Pub/Sub emulator, the Dataproc emulator and the function under
 functions-framework, wired as deployed (trigger topic -> push -> function -> results
-topic); seeds Dataproc operations and batches that match schemas/examples/; publishes
-every example message; and prints the results, grouped by message.
+topic, and sweeps hand on what does not fit in one message to the trigger topic);
+seeds the Dataproc operations, batches, cluster jobs and interactive sessions that
+schemas/examples/ name; publishes every example message; and prints the results,
+grouped by message, then how the stopped jobs and sessions moved through their states.
 
     dev/run-local.sh             # the table
     dev/run-local.sh --json      # every result in full
@@ -16,7 +18,8 @@ import argparse
 import json
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,19 +27,50 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from jsonschema import Draft202012Validator  # noqa: E402
+
 from dataproc_emulator.admin import EmulatorAdmin  # noqa: E402
 from local_stack import LocalStack  # noqa: E402
-from local_stack.stack import RESULTS_SUBSCRIPTION  # noqa: E402
+from local_stack.pubsub_emulator import topic_path  # noqa: E402
+from local_stack.stack import RESULTS_SUBSCRIPTION, TRIGGER_TOPIC  # noqa: E402
+from tests.support.result_contract import assert_valid_result  # noqa: E402
 
 EXAMPLES = REPO / "schemas" / "examples"
+TRIGGER_SCHEMA = Draft202012Validator(
+    json.loads((REPO / "schemas" / "trigger.schema.json").read_text(encoding="utf-8"))
+)
 PROJECT, REGION = "acme-data-prod", "us-central1"
 SCOPE, EU_SCOPE = f"projects/{PROJECT}/regions/{REGION}", f"projects/{PROJECT}/regions/europe-west1"
+JOBS = f"{SCOPE}/jobs/"
+SESSIONS = f"projects/{PROJECT}/locations/{REGION}/sessions/"
+# A second pull subscription on the trigger topic, to show the continuations the
+# function hands on (the push subscription delivers them to the function as usual).
+WATCH_SUBSCRIPTION = "cancel-requests-watch"
 FUNCTION_ENV = {
     "ALLOWED_PROJECTS": PROJECT,
     "VERIFY_TIMEOUT_SECONDS": "6",
     "SWEEP_SCOPES": SCOPE,
     "SWEEP_FILTER": "labels.team = ml",
+    # Small, so that trigger-sweep-kinds.json (8 selected) is carried on by a
+    # continuation message; every other sweep of the examples fits in one message.
+    "MAX_CANCELS_PER_MESSAGE": "6",
+    "TRIGGER_TOPIC": topic_path(PROJECT, TRIGGER_TOPIC),
+    # SWEEP_KINDS (operations,jobs,sessions) and EXEMPT_LABEL (dataproc-canceller=exempt)
+    # keep their defaults.
 }
+ETL_CLUSTER_UUID = "0d2e6f0a-9c1b-4c7e-8f7a-1a2b3c4d5e6f"  # incident-cluster-open.json
+ML_CLUSTER_UUID = "7c1e4b2a-3f5d-4e6a-9b8c-2d1f0e9a8b7c"  # trigger-sweep-cluster.json
+HOUR = 3600
+# The jobs and sessions whose way through their states is printed at the end.
+TIMELINES = (
+    JOBS + "spark-etl-nightly-20261127",
+    JOBS + "pyspark-wordcount-setup",
+    JOBS + "pyspark-long-bootstrap",
+    JOBS + "stubborn-ml-scoring",
+    JOBS + "stuck-streaming-ingest",
+    SESSIONS + "notebook-data-science-42",
+    SESSIONS + "notebook-crashing",
+)
 
 
 def ago(**delta: float) -> str:
@@ -45,7 +79,12 @@ def ago(**delta: float) -> str:
 
 def seed(admin: EmulatorAdmin) -> None:
     """The Dataproc state the example messages meet."""
+    seed_operations(admin)
+    seed_jobs(admin)
+    seed_sessions(admin)
 
+
+def seed_operations(admin: EmulatorAdmin) -> None:
     def op(op_id: str, scope: str = SCOPE, **behaviour: Any) -> dict[str, Any]:
         return {"name": f"{scope}/operations/{op_id}", **behaviour}
 
@@ -54,7 +93,7 @@ def seed(admin: EmulatorAdmin) -> None:
 
     cluster = {
         "clusterName": "etl-cluster",
-        "clusterUuid": "0d2e6f0a-9c1b-4c7e-8f7a-1a2b3c4d5e6f",
+        "clusterUuid": ETL_CLUSTER_UUID,
         "operationType": "CREATE",
     }
     admin.seed_operations(
@@ -67,7 +106,7 @@ def seed(admin: EmulatorAdmin) -> None:
             op("adhoc-spark-sql", cancelSeconds=0.3),
             op("slow-shutdown", cancelSeconds=120),
             op("other-teams-job", onCancel="forbidden"),
-        op("locked-by-policy"),
+            op("locked-by-policy"),
             *[
                 op(f"etl-old-{i}", cancelSeconds=0.5, metadata=labelled("etl", 7 + i))
                 for i in range(3)
@@ -90,8 +129,14 @@ def seed(admin: EmulatorAdmin) -> None:
             ],
         ]
     )
-    admin.add_fault(method="POST", pathRegex="locked-by-policy:cancel$", times=-1,
-                    action="status", status=400, statusName="FAILED_PRECONDITION")
+    admin.add_fault(
+        method="POST",
+        pathRegex="locked-by-policy:cancel$",
+        times=-1,
+        action="status",
+        status=400,
+        statusName="FAILED_PRECONDITION",
+    )
     for batch, behaviour in (
         ("daily-aggregation", {"cancelSeconds": 0.8}),
         ("runaway-backfill", {"cancelSeconds": 0.6}),
@@ -101,12 +146,134 @@ def seed(admin: EmulatorAdmin) -> None:
         )
 
 
+def seed_jobs(admin: EmulatorAdmin) -> None:
+    """Cluster jobs: a cancel moves one to CANCEL_PENDING at once, CANCEL_STARTED half-way
+    through cancelSeconds and CANCELLED at its end (dataproc_emulator's doc)."""
+
+    def job(job_id: str, **behaviour: Any) -> dict[str, Any]:
+        return {"name": JOBS + job_id, **behaviour}
+
+    def team(name: str, hours: float, **behaviour: Any) -> dict[str, Any]:
+        labels = {"team": name, **behaviour.pop("labels", {})}
+        return {"labels": labels, "submittedSecondsAgo": hours * HOUR, **behaviour}
+
+    admin.seed_jobs(
+        [
+            # trigger-job.json: CANCEL_PENDING -> CANCEL_STARTED -> CANCELLED in 1.6 s.
+            job("spark-etl-nightly-20261127", cancelSeconds=1.6, submittedSecondsAgo=5 * HOUR),
+            job("spark-streaming-clicks", cancelSeconds=0.5),  # trigger-job-url.json
+            # trigger-jobs.json: one of each outcome.
+            job("adhoc-hive-query", cancelSeconds=0.4),
+            # SETUP_DONE for 3 s: each :cancel meanwhile is refused (FAILED_PRECONDITION)
+            # and tried again; once RUNNING it is accepted.
+            job("pyspark-wordcount-setup", setupSeconds=3.0, cancelSeconds=0.4),
+            job("pyspark-long-bootstrap", setupSeconds=600),  # refused the whole window
+            job("report-export-done", state="DONE"),
+            job(
+                "report-export-failed",
+                state="ERROR",
+                details="Job failed with message [java.lang.OutOfMemoryError: Java heap space]",
+            ),
+            job("stubborn-ml-scoring", onCancel="finish", cancelSeconds=1.0),  # ends DONE
+            job("stuck-streaming-ingest", onCancel="stuck"),  # CANCEL_PENDING for good
+            job("finance-reconcile", onCancel="forbidden"),
+            # incident-job-open.json names this incarnation; incident-job-reused-id.json
+            # names a job_uuid that nightly-export no longer has.
+            job(
+                "hive-billing-rollup",
+                jobUuid="3f6d2c1a-8b4e-4f7a-9c2d-5e1b0a9f8c7d",
+                cancelSeconds=0.6,
+                submittedSecondsAgo=7 * HOUR,
+            ),
+            job("nightly-export", jobUuid="e5f60718-2a3b-4c5d-8e9f-0a1b2c3d4e5f"),
+            # incident-cluster-open.json sweeps etl-cluster's operations and jobs.
+            job(
+                "etl-cluster-compaction",
+                clusterName="etl-cluster",
+                clusterUuid=ETL_CLUSTER_UUID,
+                cancelSeconds=0.5,
+            ),
+            # trigger-sweep-cluster.json: only the named incarnation of ml-cluster.
+            job(
+                "ml-cluster-train",
+                clusterName="ml-cluster",
+                clusterUuid=ML_CLUSTER_UUID,
+                cancelSeconds=0.5,
+            ),
+            job(
+                "ml-cluster-new-warmup",
+                clusterName="ml-cluster",
+                clusterUuid="c0ffee00-1234-4abc-8def-0123456789ab",
+            ),
+            # The budget sweep (SWEEP_FILTER labels.team = ml) and the dry-run sweep.
+            job("ml-feature-backfill", **team("ml", 2, cancelSeconds=0.5)),
+            job("analytics-dashboard-refresh", **team("analytics", 3)),
+            # trigger-sweep-kinds.json: 6 running and old enough, one exempt, one young.
+            *[
+                job(f"research-train-{i}", **team("research", 3 + i / 4, cancelSeconds=0.5))
+                for i in range(6)
+            ],
+            job(
+                "research-pinned-eval",
+                **team("research", 5, labels={"dataproc-canceller": "exempt"}),
+            ),
+            job("research-just-submitted", **team("research", 0.5)),
+        ]
+    )
+
+
+def seed_sessions(admin: EmulatorAdmin) -> None:
+    """Interactive sessions: a terminate makes one TERMINATING at once and TERMINATED
+    terminateSeconds later."""
+
+    def session(session_id: str, **behaviour: Any) -> dict[str, Any]:
+        return {"name": SESSIONS + session_id, **behaviour}
+
+    def team(name: str, hours: float, **behaviour: Any) -> dict[str, Any]:
+        return {"labels": {"team": name}, "createdSecondsAgo": hours * HOUR, **behaviour}
+
+    admin.seed_sessions(
+        [
+            # trigger-session.json: TERMINATING -> TERMINATED in 1.2 s.
+            session("notebook-data-science-42", terminateSeconds=1.2, createdSecondsAgo=8 * HOUR),
+            session("notebook-weekend-idle", terminateSeconds=0.4),  # trigger-session-url.json
+            # trigger-sessions.json
+            session("spark-connect-bi", terminateSeconds=0.3),
+            session("notebook-finished", state="TERMINATED"),
+            session(
+                "notebook-crashing",
+                onTerminate="fail",
+                terminateSeconds=0.5,
+                stateMessage="Session failed: the Jupyter kernel exited with code 137",
+            ),
+            session("notebook-private", onTerminate="forbidden"),
+            session("notebook-forgotten-gpu", terminateSeconds=0.8),  # incident-session-open
+            session("ml-notebook-tuning", **team("ml", 2, terminateSeconds=0.3)),  # budget
+            session("analytics-notebook", **team("analytics", 2)),  # dry run
+            *[
+                session(f"research-notebook-{x}", **team("research", h, terminateSeconds=0.3))
+                for x, h in (("a", 4), ("b", 6))
+            ],
+            session("bi-dashboard-refresh", **team("bi", 1, terminateSeconds=0.3)),
+        ]
+    )
+
+
+# Examples whose outcome depends on being handled within seconds of seeding: published
+# first, so the queue of the other messages does not delay them. The operation of
+# trigger-url.json completes 4 s after seeding (COMPLETED_DESPITE_CANCEL only if the
+# cancel came first); a job of trigger-jobs.json sits in SETUP_DONE for 3 s.
+PUBLISHED_FIRST = ("trigger-url.json", "trigger-jobs.json")
+
+
 def publish_examples(stack: LocalStack) -> dict[str, str]:
     """Publish every trigger, budget and incident example; message id -> file name."""
+    paths = [
+        path for path in sorted(EXAMPLES.glob("*.json")) if not path.name.startswith("result-")
+    ]
+    paths.sort(key=lambda path: path.name not in PUBLISHED_FIRST)  # stable: sorted otherwise
     published = {}
-    for path in sorted(EXAMPLES.glob("*.json")):
-        if path.name.startswith("result-"):
-            continue
+    for path in paths:
         example = json.loads(path.read_text())
         data = example["data"]
         body = data.encode() if isinstance(data, str) else json.dumps(data).encode()
@@ -114,62 +281,180 @@ def publish_examples(stack: LocalStack) -> dict[str, str]:
     return published
 
 
-def collect(stack: LocalStack, quiet_seconds: float, limit_seconds: float) -> list[dict[str, Any]]:
-    """Pull until nothing new has arrived for ``quiet_seconds``."""
-    results: list[dict[str, Any]] = []
+@dataclass
+class Collected:
+    results: list[dict[str, Any]] = field(default_factory=list)
+    continuations: list[dict[str, Any]] = field(default_factory=list)  # as handed on
+
+
+def collect(stack: LocalStack, quiet_seconds: float, limit_seconds: float) -> Collected:
+    """Pull results (and the continuations handed on) until nothing new has arrived for
+    ``quiet_seconds``."""
+    collected = Collected()
     deadline = time.monotonic() + limit_seconds
     last_new = time.monotonic()
     while time.monotonic() < deadline and time.monotonic() - last_new < quiet_seconds:
         batch = stack.pubsub.pull(stack.project, RESULTS_SUBSCRIPTION, timeout=0.5)
-        if batch:
+        handed_on = [
+            message
+            for message in stack.pubsub.pull(stack.project, WATCH_SUBSCRIPTION, timeout=0)
+            if message["attributes"].get("continuation") == "true"
+        ]
+        if batch or handed_on:
             last_new = time.monotonic()
-            results.extend(json.loads(message["data"]) for message in batch)
-    return results
+        collected.results.extend(json.loads(message["data"]) for message in batch)
+        collected.continuations.extend(json.loads(message["data"]) for message in handed_on)
+    return collected
 
 
-def print_table(
-    published: dict[str, str], results: list[dict[str, Any]], stack: LocalStack
-) -> None:
+def check_contracts(collected: Collected) -> list[str]:
+    """Every result against result.schema.json and result.proto, every continuation
+    against trigger.schema.json."""
+    problems = []
+    for result in collected.results:
+        try:
+            assert_valid_result(result)
+        except AssertionError as invalid:
+            problems.append(str(invalid).splitlines()[1].strip())
+    for message in collected.continuations:
+        problems += [
+            f"continuation: {error.message}" for error in TRIGGER_SCHEMA.iter_errors(message)
+        ]
+    return problems
+
+
+def print_table(published: dict[str, str], collected: Collected, stack: LocalStack) -> None:
     by_trigger: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for result in results:
+    for result in collected.results:
         by_trigger[result["trigger"]["messageId"]].append(result)
+    # A continuation message is published by the function, so its id is not ours: its
+    # results are shown under the sweep it continues, which they name.
+    continued: dict[str, list[str]] = defaultdict(list)
+    for message_id, results in by_trigger.items():
+        if message_id not in published:
+            sweep_id = next((r["sweep"]["id"] for r in results if "sweep" in r), "")
+            continued[sweep_id].append(message_id)
+    handed_on = {c["sweep"]["continuation"]["sweepId"]: c for c in collected.continuations}
     notes = {
         record.get("messageId"): record["message"]
         for record in stack.function.json_log_records()
         if record.get("severity") == "INFO" and "outcome" not in record
     }
-    for message_id, example in published.items():
+    for message_id, example in sorted(published.items(), key=lambda item: item[1]):
         print(f"\n{example}  (message {message_id})")
-        answered = sorted(
-            by_trigger.get(message_id, []),
-            key=lambda r: (r["outcome"] == "SWEEP_SUMMARY", r["operation"]),
-        )
+        answered = by_trigger.get(message_id, [])
         if not answered:
             print(f"  (no result published) log: {notes.get(message_id, '?')}")
-        for result in answered:
-            target = result["operation"] or result.get("batch") or "(sweep)"
-            print(f"  {result['outcome']:<25} {target}")
-            print(f"  {'':<25} {result['detail']}")
-    counts: dict[str, int] = defaultdict(int)
-    for result in results:
-        counts[result["outcome"]] += 1
+        print_results(answered)
+        sweep_id = f"sweep-{message_id}"
+        if sweep_id in handed_on:
+            print(f"  -> handed on to {TRIGGER_TOPIC}: {json.dumps(handed_on[sweep_id])}")
+        for continuation_id in continued.get(sweep_id, []):
+            print(f"  continuation (message {continuation_id}):")
+            print_results(by_trigger[continuation_id])
+    counts = Counter(result["outcome"] for result in collected.results)
+    kinds = Counter(result["kind"] for result in collected.results)
     print(
-        f"\n{len(results)} results from {len(published)} messages: "
+        f"\n{len(collected.results)} results from {len(published)} messages"
+        f" (+{len(collected.continuations)} continuation): "
         + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        + "; by kind: "
+        + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
     )
 
 
-def write_examples(results: list[dict[str, Any]]) -> None:
-    """One real result per outcome, so the documented examples are what the code sends."""
+def print_results(results: list[dict[str, Any]]) -> None:
+    ordered = sorted(results, key=lambda r: (r["outcome"] == "SWEEP_SUMMARY", r["target"]))
+    for result in ordered:
+        target = result["target"] or "(sweep)"
+        print(f"  {result['outcome']:<25} {result['kind']:<9} {target}")
+        print(f"  {'':<35} {result['detail']}")
+        if result["outcome"] == "SWEEP_SUMMARY":
+            sweep = result["sweep"]
+            fields = ("kinds", "found", "selected", "exempt", "acted", "remaining", "handedOn")
+            shown = ", ".join(f"{key} {json.dumps(sweep[key])}" for key in fields)
+            print(f"  {'':<35} sweep {sweep['id']} generation {sweep['generation']}: {shown}")
+
+
+def print_timelines(admin: EmulatorAdmin) -> None:
+    """How the stopped jobs and sessions moved, as the Dataproc emulator recorded it."""
+    print(
+        "\nstates of jobs and sessions, as Dataproc saw them (seconds in each state), and "
+        "how often the function asked to stop them (a job is refused while in SETUP_DONE):"
+    )
+    stops: Counter[str] = Counter()
+    for request in admin.requests():
+        if request["method"] == "POST":
+            stops[request["path"].removeprefix("/v1/")] += 1
+    for name in TIMELINES:
+        if "/jobs/" in name:
+            resource = admin.job_internals(name)["job"]
+            entries = [*resource.get("statusHistory", []), resource["status"]]
+            states = [(e["state"], e["stateStartTime"]) for e in entries]
+            verb = ":cancel"
+        else:
+            resource = admin.session_internals(name)["session"]
+            entries = [*resource.get("stateHistory", []), resource]
+            states = [(e["state"], e.get("stateStartTime") or e["stateTime"]) for e in entries]
+            verb = ":terminate"
+        steps = []
+        for (state, start), (_, end) in zip(states, [*states[1:], (None, None)], strict=True):
+            if end is None:
+                steps.append(state)
+            else:
+                seconds = (_parse(end) - _parse(start)).total_seconds()
+                steps.append(f"{state} {seconds:.1f}" if seconds < 600 else f"{state} ...")
+        asked = stops[name + verb]
+        print(f"  {name.rsplit('/', 1)[1]:<28} {' > '.join(steps)}   ({asked} x {verb})")
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp)
+
+
+def print_requests(admin: EmulatorAdmin) -> None:
+    counts = admin.request_counts()
+    peak = counts["peakPerMinute"]
+    print(
+        f"\nDataproc requests: {counts['total']}; busiest minute: {peak['all']} "
+        f"(default {peak['default']}, GetJob {peak['getJob']}, job operations "
+        f"{peak['jobOperation']}); refused by quota: {counts['rejectedByQuota']}"
+    )
+
+
+def write_examples(published: dict[str, str], results: list[dict[str, Any]]) -> None:
+    """Real results as the documented examples: result-OUTCOME.json for every outcome
+    (an operation's where there is one), result-OUTCOME-KIND.json for every other kind
+    that had it, and the sweep summaries that show a continuation. The pick is stable
+    from run to run: by example file, then target."""
+    order = {name: index for index, name in enumerate(sorted(published.values()))}
+
+    def rank(result: dict[str, Any]) -> tuple[int, str]:
+        example = published.get(result["trigger"]["messageId"])
+        return (order.get(example, len(order)) if example else len(order), result["target"])
+
+    picked: dict[str, dict[str, Any]] = {}
+    for result in sorted(results, key=rank):
+        outcome = result["outcome"].lower().replace("_", "-")
+        kind = result["kind"]
+        if kind in ("batch", "job", "session"):
+            picked.setdefault(f"{outcome}-{kind}", result)
+        if outcome == "sweep-summary":
+            sweep = result["sweep"]
+            if sweep["handedOn"]:
+                picked.setdefault("sweep-summary-handed-on", result)
+            if sweep["generation"]:
+                picked.setdefault("sweep-summary-continuation", result)
+            if sweep["exempt"] and len(sweep["kinds"]) > 1:
+                picked.setdefault(outcome, result)  # the one that shows the most
+    for result in sorted(results, key=lambda r: (r["kind"] != "operation", rank(r))):
+        picked.setdefault(result["outcome"].lower().replace("_", "-"), result)
     for old in EXAMPLES.glob("result-*.json"):
         old.unlink()
-    seen: set[str] = set()
-    for result in results:
-        if result["outcome"] not in seen:
-            seen.add(result["outcome"])
-            path = EXAMPLES / f"result-{result['outcome'].lower().replace('_', '-')}.json"
-            path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {len(seen)} result examples to {EXAMPLES}")
+    for name, result in sorted(picked.items()):
+        path = EXAMPLES / f"result-{name}.json"
+        path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {len(picked)} result examples to {EXAMPLES}: {', '.join(sorted(picked))}")
 
 
 def main() -> int:
@@ -183,18 +468,30 @@ def main() -> int:
     args = parser.parse_args()
     print("starting the Pub/Sub emulator, the Dataproc emulator and the function ...")
     with LocalStack(PROJECT, function_env=FUNCTION_ENV) as stack:
+        stack.pubsub.create_pull_subscription(PROJECT, WATCH_SUBSCRIPTION, TRIGGER_TOPIC)
         admin = EmulatorAdmin(stack.dataproc.base_url)
         seed(admin)
         published = publish_examples(stack)
         print(f"published {len(published)} example messages; waiting for results ...")
-        results = collect(stack, quiet_seconds=4.0, limit_seconds=90.0)
+        collected = collect(stack, quiet_seconds=5.0, limit_seconds=120.0)
         if args.json:
-            print(json.dumps(results, indent=2))
-        print_table(published, results, stack)
+            print(json.dumps(collected.results, indent=2))
+        print_table(published, collected, stack)
+        print_timelines(admin)
+        print_requests(admin)
+        problems = check_contracts(collected)
+        print(
+            f"contracts: {len(collected.results)} results against result.schema.json and "
+            f"result.proto, {len(collected.continuations)} continuation(s) against "
+            f"trigger.schema.json: " + ("all valid" if not problems else "; ".join(problems))
+        )
         print(f"\nlogs (function, emulators): {stack.log_dir}")
         if args.write_examples:
-            write_examples(results)
-    return 0
+            if problems:
+                print("not writing examples: some results break the contracts")
+                return 1
+            write_examples(published, collected.results)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -4,6 +4,11 @@ The proto is what Pub/Sub enforces at publish time; the JSON Schema is the docum
 contract. If they drifted, results would be refused in production that pass every test,
 or the topic would let through what the contract forbids, so they are compared here
 field by field, in both directions, through every nested definition.
+
+Each change of result.proto becomes a new revision of the topic's schema, and messages
+of the earlier revision (an old function still running during a deploy, replays) must
+still be accepted, and the BigQuery table made from it can only gain columns: so every
+field of every earlier revision is checked to be still there, unchanged.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import pytest
 from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from support.result_contract import (
+    PROTO_PATH,
     SCHEMAS,
     assert_valid_result,
     json_schema,
     json_schema_errors,
+    proto_changes,
     proto_error,
     proto_file,
     result_class,
@@ -28,6 +35,70 @@ from support.result_contract import (
 
 EXAMPLES = sorted((SCHEMAS / "examples").glob("result-*.json"))
 INT32_MAX = 2**31 - 1
+KINDS = ("operation", "batch", "job", "session")
+
+# Every field of revision 1 (schemaVersion "1.0"): (full name, number, type, repeated).
+# A revision may add fields; it must not drop, renumber or retype one of these.
+REVISION_1 = [
+    ("Result.schema_version", 1, "string", False),
+    ("Result.outcome", 2, "string", False),
+    ("Result.operation", 3, "string", False),
+    ("Result.project", 4, "string", False),
+    ("Result.region", 5, "string", False),
+    ("Result.operation_id", 6, "string", False),
+    ("Result.batch", 7, "string", False),
+    ("Result.detail", 8, "string", False),
+    ("Result.state", 9, "Result.OperationState", False),
+    ("Result.error", 10, "Result.ApiError", False),
+    ("Result.trigger", 11, "Result.Trigger", False),
+    ("Result.reason", 12, "string", False),
+    ("Result.request_id", 13, "string", False),
+    ("Result.dry_run", 14, "bool", False),
+    ("Result.budget", 15, "Result.Budget", False),
+    ("Result.incident", 16, "Result.Incident", False),
+    ("Result.sweep", 17, "Result.Sweep", False),
+    ("Result.started_at", 18, "string", False),
+    ("Result.finished_at", 19, "string", False),
+    ("Result.elapsed_seconds", 20, "double", False),
+    ("Result.OperationState.done", 1, "bool", False),
+    ("Result.OperationState.error_code", 2, "int32", False),
+    ("Result.OperationState.error_message", 3, "string", False),
+    ("Result.OperationState.has_response", 4, "bool", False),
+    ("Result.OperationState.metadata_type", 5, "string", False),
+    ("Result.OperationState.operation_type", 6, "string", False),
+    ("Result.OperationState.batch", 7, "string", False),
+    ("Result.OperationState.cluster_name", 8, "string", False),
+    ("Result.OperationState.cluster_uuid", 9, "string", False),
+    ("Result.OperationState.description", 10, "string", False),
+    ("Result.OperationState.create_time", 11, "string", False),
+    ("Result.ApiError.http_status", 1, "int32", False),
+    ("Result.ApiError.status", 2, "string", False),
+    ("Result.ApiError.message", 3, "string", False),
+    ("Result.Trigger.message_id", 1, "string", False),
+    ("Result.Trigger.publish_time", 2, "string", False),
+    ("Result.Trigger.source", 3, "string", False),
+    ("Result.Trigger.kind", 4, "string", False),
+    ("Result.Budget.billing_account_id", 1, "string", False),
+    ("Result.Budget.budget_id", 2, "string", False),
+    ("Result.Budget.display_name", 3, "string", False),
+    ("Result.Budget.cost_amount", 4, "double", False),
+    ("Result.Budget.budget_amount", 5, "double", False),
+    ("Result.Budget.currency_code", 6, "string", False),
+    ("Result.Budget.alert_threshold_exceeded", 7, "double", False),
+    ("Result.Incident.incident_id", 1, "string", False),
+    ("Result.Incident.policy_name", 2, "string", False),
+    ("Result.Incident.state", 3, "string", False),
+    ("Result.Incident.resource_type", 4, "string", False),
+    ("Result.Sweep.id", 1, "string", False),
+    ("Result.Sweep.scopes", 2, "string", True),
+    ("Result.Sweep.filter", 3, "string", False),
+    ("Result.Sweep.found", 4, "int32", False),
+    ("Result.Sweep.selected", 5, "int32", False),
+    ("Result.Sweep.acted", 6, "int32", False),
+    ("Result.Sweep.max", 7, "int32", False),
+    ("Result.Sweep.truncated", 8, "bool", False),
+    ("Result.Sweep.outcomes", 9, "map<string, int32>", False),
+]
 
 # Field numbers of descriptor.proto, for reading comments from SourceCodeInfo paths.
 _FILE_MESSAGE_TYPE = 4
@@ -168,9 +239,105 @@ def test_proto_has_one_top_level_type_as_pubsub_requires() -> None:
     assert compiled.syntax == "proto3"
 
 
+_PROTO_TYPES = {
+    FieldDescriptor.TYPE_STRING: "string",
+    FieldDescriptor.TYPE_BOOL: "bool",
+    FieldDescriptor.TYPE_INT32: "int32",
+    FieldDescriptor.TYPE_DOUBLE: "double",
+}
+
+
+def _fields(message: Descriptor, prefix: str = "") -> dict[str, tuple[int, str, bool]]:
+    """Every field under ``message``: full name (without the package) -> (number, type,
+    repeated); a map is one field, typed map<K, V>, as it is written."""
+    found: dict[str, tuple[int, str, bool]] = {}
+    name = f"{prefix}{message.name}"
+    for field in message.fields:
+        if _is_map(field):
+            key, value = (field.message_type.fields_by_name[n] for n in ("key", "value"))
+            kind = f"map<{_PROTO_TYPES[key.type]}, {_PROTO_TYPES[value.type]}>"
+            repeated = False
+        elif field.type == FieldDescriptor.TYPE_MESSAGE:
+            kind = field.message_type.full_name.removeprefix("dataproccanceller.v1.")
+            repeated = _is_repeated(field)
+        else:
+            kind, repeated = _PROTO_TYPES[field.type], _is_repeated(field)
+        found[f"{name}.{field.name}"] = (field.number, kind, repeated)
+    for nested in message.nested_types:
+        if not nested.GetOptions().map_entry:
+            found |= _fields(nested, f"{name}.")
+    return found
+
+
+def test_this_revision_keeps_every_field_of_the_earlier_one() -> None:
+    now = _fields(result_class().DESCRIPTOR)
+    changed = [
+        f"{name}: was {number} {kind}{' repeated' if repeated else ''}, now {now.get(name)}"
+        for name, number, kind, repeated in REVISION_1
+        if now.get(name) != (number, kind, repeated)
+    ]
+    assert changed == [], "\n".join(changed)
+
+
+def test_fields_are_added_at_the_end_with_new_numbers() -> None:
+    """In every message the fields are written in number order and the earlier
+    revision's are 1..n, so a new field comes last with a new number (and becomes the
+    last column of its record in BigQuery)."""
+    last_of_revision_1: dict[str, int] = {}
+    for name, number, _, _ in REVISION_1:
+        message = name.rsplit(".", 1)[0]
+        last_of_revision_1[message] = max(last_of_revision_1.get(message, 0), number)
+    for message in [result_class().DESCRIPTOR, *result_class().DESCRIPTOR.nested_types]:
+        key = message.full_name.removeprefix("dataproccanceller.v1.")
+        numbers = [field.number for field in message.fields]
+        assert numbers == sorted(numbers), f"{key}: fields are not in number order"
+        earlier = last_of_revision_1.get(key, 0)
+        assert numbers[:earlier] == list(range(1, earlier + 1)), key
+
+
+def test_the_proto_documents_its_revisions() -> None:
+    text = PROTO_PATH.read_text(encoding="utf-8")
+    version = json_schema()["properties"]["schemaVersion"]["const"]
+    assert f'schemaVersion "{version}"' in text, "add a line for this revision to result.proto"
+
+
 def test_there_are_examples() -> None:
-    outcomes = {json.loads(path.read_text())["outcome"] for path in EXAMPLES}
+    examples = [json.loads(path.read_text()) for path in EXAMPLES]
+    outcomes = {example["outcome"] for example in examples}
     assert {"CANCELLED", "REJECTED", "SWEEP_SUMMARY"} <= outcomes
+    # A real result of each kind for the outcomes every kind can have.
+    for outcome in ("CANCELLED", "ALREADY_DONE", "DRY_RUN"):
+        kinds = {example["kind"] for example in examples if example["outcome"] == outcome}
+        assert set(KINDS) - {"batch"} <= kinds, (outcome, kinds)
+    cancelled = {example["kind"] for example in examples if example["outcome"] == "CANCELLED"}
+    assert cancelled == set(KINDS)
+
+
+def test_examples_show_the_fields_of_this_revision() -> None:
+    """Every property the schema defines appears in some example, so each is documented
+    by a real result (those only a sweep's continuation or an alert sets included)."""
+    seen: set[str] = set()
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if path.endswith("outcomes"):
+                    continue
+                seen.add(f"{path}{key}")
+                walk(item, f"{path}{key}.")
+
+    for path in EXAMPLES:
+        walk(json.loads(path.read_text(encoding="utf-8")), "")
+    defined: set[str] = set()
+
+    def properties(node: dict[str, Any], path: str) -> None:
+        node = _resolve(node)
+        for key, child in node.get("properties", {}).items():
+            defined.add(f"{path}{key}")
+            properties(child, f"{path}{key}.")
+
+    properties(json_schema(), "")
+    assert defined - seen == set(), "no example shows these: extend dev/demo.py's seeds"
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
@@ -178,17 +345,30 @@ def test_example_is_a_valid_result(path: Path) -> None:
     assert_valid_result(json.loads(path.read_text(encoding="utf-8")))
 
 
-def _example(outcome: str) -> dict[str, Any]:
-    for path in EXAMPLES:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-        if payload["outcome"] == outcome:
-            return payload
-    raise LookupError(outcome)
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
+def test_example_name_says_its_outcome_and_kind(path: Path) -> None:
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    stem = path.stem.removeprefix("result-")
+    outcome = payload["outcome"].lower().replace("_", "-")
+    assert stem.startswith(outcome)
+    suffix = stem.removeprefix(outcome).removeprefix("-")
+    if suffix in KINDS:
+        assert payload["kind"] == suffix
+    elif not suffix and payload["kind"] != "unknown":
+        assert payload["kind"] == "operation"  # result-OUTCOME.json: an operation's
 
 
-def _changed(outcome: str, path: str, value: Any) -> dict[str, Any]:
+def _example(outcome: str, kind: str | None = None) -> dict[str, Any]:
+    """The example result-OUTCOME[-KIND].json; an operation's is result-OUTCOME.json."""
+    name = outcome.lower().replace("_", "-") + (
+        f"-{kind}" if kind not in (None, "operation") else ""
+    )
+    return json.loads((SCHEMAS / "examples" / f"result-{name}.json").read_text(encoding="utf-8"))
+
+
+def _changed(outcome: str, path: str, value: Any, kind: str | None = None) -> dict[str, Any]:
     """A copy of an example with the value at a dotted path set (or added)."""
-    payload = copy.deepcopy(_example(outcome))
+    payload = copy.deepcopy(_example(outcome, kind))
     *parents, last = path.split(".")
     target = payload
     for key in parents:
@@ -206,6 +386,14 @@ REFUSED_BY_BOTH = {
     "integer beyond 32 bits": ("SWEEP_SUMMARY", "sweep.found", INT32_MAX + 1),
     "array as text": ("SWEEP_SUMMARY", "sweep.scopes", "projects/p/regions/r"),
     "map value as text": ("SWEEP_SUMMARY", "sweep.outcomes", {"CANCELLED": "two"}),
+    "kind as a number": ("CANCELLED", "kind", 1),
+    "target as a list": ("CANCELLED", "target", ["projects/p/regions/r/operations/o"]),
+    "job state as a number": ("CANCELLED", "state.jobState", 6),
+    "session state as an object": ("CANCELLED", "state.sessionState", {"state": "TERMINATED"}),
+    "kinds as text": ("SWEEP_SUMMARY", "sweep.kinds", "jobs"),
+    "handed on as text": ("SWEEP_SUMMARY", "sweep.handedOn", "true"),
+    "exempt beyond 32 bits": ("SWEEP_SUMMARY", "sweep.exempt", INT32_MAX + 1),
+    "fractional remaining": ("SWEEP_SUMMARY", "sweep.remaining", 0.5),
 }
 
 
@@ -230,6 +418,25 @@ ONLY_JSON_SCHEMA_REFUSES = {
     "negative duration": ("CANCELLED", "elapsedSeconds", -1),
     "wrong schema version": ("CANCELLED", "schemaVersion", "2.0"),
     "operation name too long": ("REJECTED", "operation", "x" * 513),
+    "target too long": ("REJECTED", "target", "x" * 513),
+    "kind outside the list": ("CANCELLED", "kind", "cluster"),
+    "plural kind": ("CANCELLED", "kind", "jobs"),
+    "swept kind outside the list": ("SWEEP_SUMMARY", "sweep.kinds", ["batches"]),
+    "negative exempt count": ("SWEEP_SUMMARY", "sweep.exempt", -1),
+    "generation beyond the chain's end": ("SWEEP_SUMMARY", "sweep.generation", 1001),
+    "schema version of revision 1": ("CANCELLED", "schemaVersion", "1.0"),
+    "a summary about one target": ("SWEEP_SUMMARY", "target", "projects/p/regions/r/jobs/j"),
+    "a summary of a kind": ("SWEEP_SUMMARY", "kind", "job"),
+    "a job with an operation": ("CANCELLED", "operation", "projects/p/regions/r/operations/o"),
+    "a job with an operation id": ("CANCELLED", "operationId", "o"),
+    "a session with a batch": ("CANCELLED", "batch", "projects/p/locations/r/batches/b"),
+}
+
+# Cases whose example is of one kind: the rule they break is about that kind.
+_CASE_KIND = {
+    "a job with an operation": "job",
+    "a job with an operation id": "job",
+    "a session with a batch": "session",
 }
 
 
@@ -237,40 +444,72 @@ ONLY_JSON_SCHEMA_REFUSES = {
     "case", ONLY_JSON_SCHEMA_REFUSES.values(), ids=ONLY_JSON_SCHEMA_REFUSES.keys()
 )
 def test_json_schema_refuses_what_the_proto_mapping_accepts(case: tuple[str, str, Any]) -> None:
-    payload = _changed(*case)
+    name = next(k for k, v in ONLY_JSON_SCHEMA_REFUSES.items() if v == case)
+    payload = _changed(*case, kind=_CASE_KIND.get(name))
     assert proto_error(payload) is None
     with pytest.raises(AssertionError, match="invalid result"):
         assert_valid_result(payload)
 
 
-def test_missing_required_field_is_refused() -> None:
+@pytest.mark.parametrize("path", ["trigger.messageId", "kind", "target"])
+def test_missing_required_field_is_refused(path: str) -> None:
     payload = copy.deepcopy(_example("CANCELLED"))
-    del payload["trigger"]["messageId"]
-    assert any("messageId" in problem for problem in json_schema_errors(payload))
+    *parents, last = path.split(".")
+    target = payload
+    for key in parents:
+        target = target[key]
+    del target[last]
+    assert any(last in problem for problem in json_schema_errors(payload))
+    assert proto_error(payload) is None  # proto3 cannot require it: the JSON Schema does
+
+
+def test_revision_1_results_are_still_accepted_by_the_topic() -> None:
+    """A 1.0 result (published by a function deployed before this revision) still passes
+    the topic's schema: a revision only adds fields."""
+    payload = copy.deepcopy(_example("CANCELLED"))
+    payload["schemaVersion"] = "1.0"
+    for key in ("kind", "target"):
+        del payload[key]
+    assert proto_error(payload) is None
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kind_reports_its_own_state(kind: str) -> None:
+    """What tells a stop apart, per kind (result.schema.json's workState)."""
+    payload = _example("CANCELLED", kind)
+    state = payload["state"]
+    assert payload["target"] and state["done"] is True
+    if kind == "operation":
+        assert state["errorCode"] == 1 and payload["operation"] == payload["target"]
+    elif kind == "batch":
+        assert state["errorCode"] == 1 and state["batchState"] == "CANCELLED"
+        assert payload["batch"] == payload["target"] and payload["operationId"]
+    elif kind == "job":
+        assert state["jobState"] == "CANCELLED" and state["jobUuid"]
+        assert payload["operation"] == "" and "operationId" not in payload
+    else:
+        assert state["sessionState"] == "TERMINATED" and state["sessionUuid"]
+        assert payload["operation"] == "" and "operationId" not in payload
 
 
 @pytest.mark.parametrize(
-    "stamp",
-    [
-        "2026-11-27T10:00:00Z",
-        "2026-11-27t10:00:00.123456789z",
-        "2026-11-27T10:00:00+05:30",
-        "2016-12-31T23:59:60Z",
-    ],
+    ("path", "value"),
+    [("elapsedSeconds", "7.5"), ("sweep.found", "2"), ("sweep.exempt", "0")],
 )
-def test_rfc3339_timestamps_are_accepted(stamp: str) -> None:
-    assert_valid_result(_changed("CANCELLED", "startedAt", stamp))
+def test_a_value_the_proto_would_store_differently_is_caught(path: str, value: Any) -> None:
+    """The topic accepts these, but BigQuery (which stores what the proto decodes) would
+    get another value than the message carries."""
+    payload = _changed("SWEEP_SUMMARY", path, value)
+    assert proto_error(payload) is None
+    assert proto_changes(payload) is not None
+    with pytest.raises(AssertionError, match="JSON mapping"):
+        assert_valid_result(payload)
 
 
-@pytest.mark.parametrize(
-    "stamp",
-    [
-        "2026-11-27T10:00:00",
-        "2026-11-27T24:00:00Z",
-        "2026-11-27T10:00:00+24:00",
-        "2026-11-27T10:00:61Z",
-        "27/11/2026 10:00",
-    ],
-)
-def test_malformed_timestamps_are_refused(stamp: str) -> None:
-    assert json_schema_errors(_changed("CANCELLED", "startedAt", stamp))
+def test_what_the_proto_keeps_is_what_was_sent() -> None:
+    """Defaults proto3 does not print are not a change; a message field given empty, and
+    a map's zero values, are kept."""
+    payload = copy.deepcopy(_example("SWEEP_SUMMARY"))
+    payload["sweep"].update(outcomes={"CANCELLED": 0}, handedOn=False, remaining=0, kinds=[])
+    payload["state"] = {"done": False}
+    assert proto_changes(payload) is None

@@ -4,6 +4,12 @@ deploy.sh binds schemas/result.proto to the results topic, so Pub/Sub refuses at
 time whatever the proto3 JSON mapping refuses; the JSON Schema is the stricter, documented
 contract. A result that passes only one of them is a bug in the code or in a schema, so
 end-to-end tests call ``assert_valid_result`` on every result they pull from the topic.
+
+Passing both is not quite enough: the BigQuery subscription stores what Pub/Sub decodes
+with result.proto, so a value the proto decodes into something else (or drops) would be
+lost there although the topic accepted it. ``assert_valid_result`` therefore also decodes
+the result with protobuf's own JSON parser, prints it back and compares it with what was
+sent (``proto_changes``).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 from jsonschema import Draft202012Validator, FormatChecker
 
@@ -123,11 +130,42 @@ def proto_error(payload: object) -> str | None:
     return None
 
 
+def proto_changes(payload: dict[str, Any]) -> str | None:
+    """What the topic (and so the BigQuery table) would keep differently from what was
+    sent, for a payload it accepts: e.g. "7.5" for a double is stored as 7.5."""
+    message = result_class()()
+    json_format.Parse(json.dumps(payload), message, ignore_unknown_fields=False)
+    kept = json_format.MessageToDict(message)
+    sent = _as_proto_prints(payload, message.DESCRIPTOR)
+    if kept != sent:
+        return f"keeps {json.dumps(kept, sort_keys=True)}, not {json.dumps(sent, sort_keys=True)}"
+    return None
+
+
+def _as_proto_prints(payload: dict[str, Any], message: Descriptor) -> dict[str, Any]:
+    """A parsed payload as proto3 prints it back: scalars, lists and maps at their
+    default ("", 0, false, empty) are absent, proto3 having no presence for them; a
+    message field that was given is kept, even empty."""
+    printed: dict[str, Any] = {}
+    for name, value in payload.items():
+        field = message.fields_by_camelcase_name[name]
+        if (
+            field.type == FieldDescriptor.TYPE_MESSAGE
+            and not field.message_type.GetOptions().map_entry
+        ):
+            printed[name] = _as_proto_prints(value, field.message_type)
+        elif value not in ("", 0, False, [], {}):
+            printed[name] = value
+    return printed
+
+
 def assert_valid_result(payload: dict[str, Any]) -> None:
     """Fail, saying why, unless the payload satisfies both result.schema.json and result.proto."""
     problems = json_schema_errors(payload)
     if (error := proto_error(payload)) is not None:
         problems.append(f"result.proto (JSON mapping): {error}")
+    elif (changes := proto_changes(payload)) is not None:
+        problems.append(f"result.proto (JSON mapping) {changes}")
     if problems:
         shown = json.dumps(payload, indent=2, sort_keys=True)
         raise AssertionError("invalid result:\n  " + "\n  ".join(problems) + f"\n{shown}")
