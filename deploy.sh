@@ -226,7 +226,8 @@ service agent as roles/bigquery.dataEditor on the table, and the BigQuery subscr
 FUNCTION-results-bigquery on the results topic (topic schema, with message metadata).
 
 You need roles/owner on the project (or the admin roles for each service above) and
-roles/iam.roleAdmin plus roles/resourcemanager.projectIamAdmin on each target project.
+roles/iam.roleAdmin plus roles/resourcemanager.projectIamAdmin on each target project;
+with --results-bigquery-table, roles/bigquery.admin on the table's dataset (or project).
 EOF
 }
 
