@@ -91,7 +91,8 @@ class ScopeName:
 def parse_name(kind: str, text: object) -> ResourceName:
     """Accept a bare name of ``kind`` or a Dataproc URL to one."""
     place, collection, _ = KIND_PATHS[kind]
-    expected = f"a {kind} name projects/P/{place}/L/{collection}/ID"
+    article = "an" if kind[0] in "aeiou" else "a"
+    expected = f"{article} {kind} name projects/P/{place}/{place[0].upper()}/{collection}/ID"
     match = _match_reference(text, GRAMMARS[kind], expected)
     return ResourceName(kind, match["project"], match["region"], match["id"])
 

@@ -72,7 +72,7 @@ class Result:
             message["region"] = self.name.location
             if self.kind == "batch":
                 message["batch"] = self.name.name
-        if self.operation and self.kind in ("operation", "batch"):
+        if self.operation and self.name is not None and self.kind in ("operation", "batch"):
             message["operationId"] = self.operation.rsplit("/", 1)[-1]
         if self.state is not None:
             message["state"] = self.state

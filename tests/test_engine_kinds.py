@@ -280,3 +280,17 @@ def test_many_operations_are_settled_by_the_listing_itself(
     # moment (the first stops, before the next ones are sent) is read with a GET.
     assert counts.get("operations.get", 0) <= 8
     assert sum(counts.values()) <= 2 * 40
+
+
+def test_a_sweep_selects_jobs_still_in_setup(
+    admin: EmulatorAdmin, emulator: DataprocEmulator
+) -> None:
+    """JobStateMatcher's ACTIVE documents only PENDING, RUNNING and CANCEL_PENDING, so the
+    sweep lists without it and judges every state itself."""
+    admin.seed_job(name=f"{JOBS}/in-setup", state="SETUP_DONE", setupSeconds=0.6)
+    admin.seed_job(name=f"{JOBS}/finished", state="DONE")
+    handled = handle(emulator, {"sweep": {"scopes": [SCOPE], "kinds": ["jobs"]}})
+    assert {r.target: r.outcome for r in handled.results if r.target} == {
+        f"{JOBS}/in-setup": Outcome.CANCELLED
+    }
+    assert summary_of(handled)["found"] == 2

@@ -251,7 +251,7 @@ def test_job_and_session_grammar(kind: str, good: list[str], bad: list[str]) -> 
 def test_a_name_of_one_kind_is_not_accepted_as_another() -> None:
     job = "projects/my-project/regions/us-central1/jobs/abcd"
     for kind in ("operation", "batch", "session"):
-        with pytest.raises(InvalidName, match=f"a {kind} name"):
+        with pytest.raises(InvalidName, match=f"expected an? {kind} name"):
             parse_name(kind, job)
 
 

@@ -82,16 +82,21 @@ class Jobs(Kind):
         return f"projects/{project}/regions/{scope.region}/jobs/{job_id}"
 
     def server_params(self, clauses: tuple[Clause, ...]) -> dict[str, str]:
-        # ListJobsRequest: filter is `status.state = ACTIVE|NON_ACTIVE AND labels.K = V`,
-        # clusterName is a parameter of its own.
+        """ListJobsRequest takes ``clusterName`` as a parameter and a filter of
+        ``status.state = ACTIVE|NON_ACTIVE AND labels.K = V``. No state is added on our
+        part: JobStateMatcher documents ACTIVE as "non-terminal states: PENDING, RUNNING,
+        or CANCEL_PENDING", which read literally leaves out SETUP_DONE and ATTEMPT_FAILURE,
+        and a sweep must not miss running work to save pages (a user's own
+        ``status.state = ACTIVE`` clause is sent as given)."""
         params: dict[str, str] = {}
-        parts = ["status.state = ACTIVE"]
+        parts = []
         for clause in clauses:
             if clause.field == "clusterName":
                 params["clusterName"] = clause.value
-            elif clause.field.startswith("labels."):
+            else:
                 parts.append(f"{clause.field} = {clause.value}")
-        params["filter"] = " AND ".join(parts)
+        if parts:
+            params["filter"] = " AND ".join(parts)
         return params
 
     def field_value(self, item: Resource, field: str) -> str | None:
