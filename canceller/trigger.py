@@ -155,8 +155,9 @@ def decode_trigger(event: Any) -> Trigger:
 def _trigger_info(event: Any) -> TriggerInfo:
     """Only text is taken, so that even a malformed envelope is answered with the ids
     it carries, and nothing that cannot be published is echoed."""
-    data = _event_data(event)
-    message = data.get("message") if isinstance(data.get("message"), dict) else {}
+    message = _event_data(event).get("message")
+    if not isinstance(message, dict):
+        message = {}
     return TriggerInfo(
         message_id=_first_text(
             message.get("messageId"), message.get("message_id"), _attribute(event, "id")
@@ -211,8 +212,8 @@ def _attributes(message: Mapping[str, Any]) -> dict[str, str]:
     attributes = message.get("attributes") or {}
     if not isinstance(attributes, dict) or not all(
         isinstance(key, str) and isinstance(value, str) for key, value in attributes.items()
-    ):
-        raise _Refused(attributes, "message attributes must be a map of strings")
+    ):  # echoed by type only: repr() of what is not text can fail (an int of 5,000 digits)
+        raise _Refused(type(attributes).__name__, "message attributes must be a map of strings")
     if not all(is_unicode(key) and is_unicode(value) for key, value in attributes.items()):
         raise _Refused(attributes, "message attributes must be Unicode text (no lone surrogates)")
     return dict(attributes)
@@ -220,8 +221,8 @@ def _attributes(message: Mapping[str, Any]) -> dict[str, str]:
 
 def _message_body(message: Mapping[str, Any]) -> str:
     encoded = message.get("data") or ""
-    if not isinstance(encoded, str):
-        raise _Refused(encoded, "message data must be base64 text")
+    if not isinstance(encoded, str):  # echoed by type only, as attributes are
+        raise _Refused(type(encoded).__name__, "message data must be base64 text")
     if len(encoded) > (MAX_PAYLOAD_BYTES * 4) // 3 + 4:
         raise _Refused(encoded[:64], f"the message is larger than {MAX_PAYLOAD_BYTES // 1024} KiB")
     try:

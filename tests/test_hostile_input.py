@@ -8,8 +8,13 @@ also draws on constants it finds in the loaded modules, so a subset may differ):
     1,000  batch names through ``parse_batch_name``
     4,000  Pub/Sub CloudEvents through ``decode_trigger`` and ``handle_trigger``
     2,000  Pub/Sub CloudEvents whose results must be publishable
+   10,000  hostile JSON on purpose, class by class, through ``decode_trigger`` and
+           ``handle_trigger``: 1,500 each of deep nesting, long integers, duplicate
+           keys, out-of-range numbers and lone surrogates; 1,000 each of non-finite
+           numbers and other encodings (UTF-16/32, Latin-1, byte order marks, mixed
+           bytes); 500 broken envelopes
    ------
-   10,000
+   20,000
 
 What must hold:
 - nothing raises: ``decode_trigger`` and ``handle_trigger`` never do (the latter
@@ -22,17 +27,20 @@ What must hold:
   requests ``HTTPAdapter`` mounted on the function's own session: it records each URL,
   then sends the request for real;
 - every result is one Pub/Sub and the results topic's schemas accept, or the message
-  would be redelivered forever instead of answered.
+  would be redelivered forever instead of answered;
+- a message that is ambiguous, unreadable or out of range is refused with its own
+  sentence (never our catch-all "internal error"), and nothing in it is acted on.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,8 +52,10 @@ from hypothesis import strategies as st
 from requests.adapters import HTTPAdapter
 
 from canceller.dispatch import Handled, handle_trigger
-from canceller.names import InvalidName, parse_batch_name, parse_operation_name
+from canceller.names import InvalidName, parse_name
+from canceller.results import Outcome
 from canceller.runtime import Runtime
+from canceller.strict_json import is_unicode
 from canceller.trigger import Trigger, decode_trigger
 from dataproc_emulator import DataprocEmulator
 from tests.support.result_contract import assert_valid_result
@@ -78,9 +88,10 @@ STRICT_BATCH = re.compile(
     re.ASCII,
 )
 STRICT_SCOPE = re.compile(rf"projects/{STRICT_PROJECT}/regions/(?:{STRICT_REGION})", re.ASCII)
+LISTED = ("operations", "jobs", "sessions")  # the collections a sweep lists
 STRICT_URL = re.compile(
     rf"https://(?:(?P<host>{STRICT_REGION})-)?dataproc\.googleapis\.com/v1/(?P<name>.+?)"
-    r"(?::cancel)?",
+    r"(?::cancel|:terminate)?",
     re.ASCII,
 )
 MAX_NAME_CHARS = 512  # README: longer input is refused before any matching
@@ -489,7 +500,7 @@ def _check_safe_name(name: str, grammar: re.Pattern[str]) -> None:
 @given(text=any_names)
 def test_operation_name_parser(text: object) -> None:
     try:
-        parsed = parse_operation_name(text)
+        parsed = parse_name("operation", text)
     except InvalidName:
         parsed = None
     stripped = text.strip(" \t\r\n") if isinstance(text, str) else None
@@ -500,23 +511,23 @@ def test_operation_name_parser(text: object) -> None:
     if parsed is None:
         return
     _check_safe_name(parsed.name, STRICT_OPERATION)
-    assert parse_operation_name(parsed.name) == parsed  # re-serialises to itself
+    assert parse_name("operation", parsed.name) == parsed  # re-serialises to itself
     assert stripped is not None and parsed.name in stripped  # nothing invented
     if is_url:  # only Google's hosts, the region's own, for the very same name
         url = STRICT_URL.fullmatch(stripped)
         assert url is not None, text
-        assert url["name"] == parsed.name and url["host"] in (None, parsed.region), text
+        assert url["name"] == parsed.name and url["host"] in (None, parsed.location), text
 
 
 @examples(1000)
 @given(text=any_names)
 def test_batch_name_parser(text: object) -> None:
     try:
-        parsed = parse_batch_name(text)
+        parsed = parse_name("batch", text)
     except InvalidName:
         return
     _check_safe_name(parsed.name, STRICT_BATCH)
-    assert parse_batch_name(parsed.name) == parsed
+    assert parse_name("batch", parsed.name) == parsed
     assert isinstance(text, str) and parsed.name in text
 
 
@@ -545,8 +556,12 @@ def test_hostile_messages_reach_only_valid_names_on_the_endpoint(world: World) -
     logged = world.emulator.state.requests()
     for request in logged:  # what arrived, as the server saw it
         path = request["path"].removeprefix("/v1/")
-        name = path.removesuffix("/operations").removesuffix(":cancel")
-        assert any(g.fullmatch(name) for g in (STRICT_OPERATION, STRICT_BATCH, STRICT_SCOPE))
+        head, _, collection = path.rpartition("/")
+        if collection in LISTED:
+            assert STRICT_SCOPE.fullmatch(head.replace("/locations/", "/regions/", 1)), path
+        else:
+            name = path.removesuffix(":cancel")
+            assert any(g.fullmatch(name) for g in (STRICT_OPERATION, STRICT_BATCH)), path
     print(f"\nhostile messages reached Dataproc with: {dict(reached)}")
     assert sum(reached.values()) == len(logged)
     assert min(reached[kind] for kind in ("get", "cancel", "batch", "list")) >= 10, reached
@@ -554,22 +569,20 @@ def test_hostile_messages_reach_only_valid_names_on_the_endpoint(world: World) -
 
 def _check_accepted_names(trigger: Trigger, hostile: Hostile) -> None:
     """Every name the decoder accepted is strictly valid and came from the message."""
-    for parsed in trigger.operations:
-        _check_safe_name(parsed.name, STRICT_OPERATION)
-        assert any(parsed.name in text for text in hostile.texts), parsed
-    for batch in trigger.batches:
-        _check_safe_name(batch.name, STRICT_BATCH)
+    for parsed in trigger.targets:  # the generators name operations and batches only
+        assert parsed.kind in ("operation", "batch"), parsed
+        _check_safe_name(parsed.name, STRICT_BATCH if parsed.kind == "batch" else STRICT_OPERATION)
         if trigger.incident is None:
-            assert any(batch.name in text for text in hostile.texts), batch
+            assert any(parsed.name in text for text in hostile.texts), parsed
         else:  # an incident's batch is assembled from its labels
-            assert {batch.project, batch.location, batch.batch_id} <= set(hostile.texts)
+            assert {parsed.project, parsed.location, parsed.resource_id} <= set(hostile.texts)
 
 
 def _check_requests(world: World, trigger: Trigger, hostile: Hostile) -> Counter[str]:
     """Every request of this message went to the endpoint, for a name the message
     carried (or Dataproc answered with: a batch's operation, what a sweep of an allowed
     scope lists), in an allowed project. Returns the kinds of call made."""
-    named = {n.name for n in trigger.operations} | {b.name for b in trigger.batches}
+    named = {target.name for target in trigger.targets}
     answered = {RUNNING, DONE, BATCH_OPERATION}
     kinds: Counter[str] = Counter()
     for url in world.adapter.urls:
@@ -577,8 +590,9 @@ def _check_requests(world: World, trigger: Trigger, hostile: Hostile) -> Counter
         assert f"{parts.scheme}://{parts.netloc}" == world.emulator.base_url, url
         assert parts.username is None and parts.fragment == "", url
         path = parts.path.removeprefix("/v1/")
-        if path.endswith("/operations"):  # a sweep's listing
-            scope = path.removesuffix("/operations")
+        head, _, collection = path.rpartition("/")
+        if collection in LISTED:  # a sweep's listing (sessions are listed by location)
+            scope = head.replace("/locations/", "/regions/", 1)
             assert STRICT_SCOPE.fullmatch(scope), url
             assert scope.split("/")[1] in ALLOWED, url
             assert scope == SWEEP_SCOPE or any(scope in text for text in hostile.texts), url
@@ -616,6 +630,10 @@ def test_incident_with_an_oversized_label_is_publishable(world: World) -> None:
 
 def _check_publishable(world: World, hostile: Hostile) -> None:
     _, handled = _dispatch(world, hostile)
+    _check_results_publishable(handled)
+
+
+def _check_results_publishable(handled: Handled) -> None:
     for result in handled.results:
         body = result.to_message()
         assert_valid_result(body)
@@ -629,3 +647,434 @@ def _check_publishable(world: World, hostile: Hostile) -> None:
             or len(value.encode()) > ATTRIBUTE_VALUE_BYTES
         ]
         assert not too_long, f"{result.outcome}: {too_long}: Pub/Sub refuses the message"
+
+
+# -- Hostile JSON on purpose: one meaning, or refused with a sentence (issue 9) -----
+#
+# Each class below starts from a valid message of some form (checked to be accepted),
+# injects one hostile thing at a drawn place, and expects its own refusal sentence:
+# decode_trigger must return it, never raise, never act on anything, and its REJECTED
+# results must be publishable. "Internal error" (our catch-all) would be a defect here.
+
+INTERNAL_ERROR = "could not decode the message: internal error"
+BUDGET_ATTRIBUTES = {"billingAccountId": "01D4EE-1", "budgetId": "b-1", "schemaVersion": "1.0"}
+# Valid messages of every JSON form; each text field has a Latin-1 character, so that
+# re-encoding the message changes its bytes.
+BASE_DOCUMENTS: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
+    "operation": (
+        {"operation": RUNNING, "reason": "café", "requestId": "t-1", "dryRun": True},
+        {},
+    ),
+    "operations": ({"operations": [RUNNING, DONE], "reason": "naïve"}, {}),
+    "batch": ({"batch": BATCH, "reason": "über"}, {}),
+    "sweep": (
+        {
+            "sweep": {
+                "scopes": [SWEEP_SCOPE],
+                "olderThan": "6h",
+                "filter": "labels.team = etl",
+                "max": 5,
+                "dryRun": True,
+            },
+            "reason": "façade",
+        },
+        {},
+    ),
+    "budget": (
+        {
+            "budgetDisplayName": "données",
+            "costAmount": 10.5,
+            "budgetAmount": 100,
+            "alertThresholdExceeded": 0.5,
+            "forecastThresholdExceeded": 1.2,
+            "currencyCode": "EUR",
+        },
+        BUDGET_ATTRIBUTES,
+    ),
+    "incident": (
+        {
+            "version": "1.2",
+            "incident": {
+                "incident_id": "0.abc",
+                "state": "closed",
+                "policy_name": "tâche trop longue",
+                "started_at": 1764230400,
+                "ended_at": None,
+                "resource": {
+                    "type": "cloud_dataproc_batch",
+                    "labels": {"project_id": ALLOWED[0], "location": REGION, "batch_id": "b-1"},
+                },
+            },
+        },
+        {},
+    ),
+}
+SLOT = "\x00slot\x00"  # a placeholder value or key, replaced in the JSON text afterwards
+SLOT_JSON = json.dumps(SLOT)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A hostile delivery and the sentence (or part of it) its rejection must carry."""
+
+    hostile: Hostile
+    expected: str
+
+    def __repr__(self) -> str:
+        return f"<expecting {self.expected!r}: {self.hostile.summary}>"
+
+
+def _paths(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Every place in a document that holds a value, depth first."""
+    if path:
+        yield path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, (*path, index))
+
+
+def _at(document: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        document = document[step]
+    return document
+
+
+def _replaced(document: Any, path: tuple[Any, ...], value: Any) -> Any:
+    """A copy of ``document`` with the value at ``path`` replaced."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(document, dict):
+        return {k: _replaced(v, rest, value) if k == head else v for k, v in document.items()}
+    return [_replaced(v, rest, value) if i == head else v for i, v in enumerate(document)]
+
+
+def _refusal(form: str, text: str, expected: str, raw: bytes | None = None) -> Refusal:
+    """The message of ``form`` whose body is ``text`` (or ``raw`` bytes), as delivered."""
+    attributes = BASE_DOCUMENTS[form][1]
+    body = text.encode() if raw is None else raw
+    message = {"data": base64.b64encode(body).decode(), "attributes": attributes, "messageId": "h"}
+    hostile = _delivery(form, {"message": message}, body, None, attributes)
+    return Refusal(hostile, expected)
+
+
+@st.composite
+def injected(draw: st.DrawFn, raw_values: st.SearchStrategy[tuple[str, str]]) -> Refusal:
+    """A base document with the JSON text ``raw_values`` draws, written as it is, at any
+    place that holds a value; with the sentence expected for it."""
+    form = draw(st.sampled_from(sorted(BASE_DOCUMENTS)))
+    document = BASE_DOCUMENTS[form][0]
+    path = draw(st.sampled_from(list(_paths(document))))
+    raw, expected = draw(raw_values)
+    text = json.dumps(_replaced(document, path, SLOT)).replace(SLOT_JSON, raw)
+    return _refusal(form, text, expected)
+
+
+@st.composite
+def deep_values(draw: st.DrawFn) -> tuple[str, str]:
+    depth = draw(st.sampled_from([33, 34, 999, 1001, 4301, 9000]) | st.integers(33, 3000))
+    opener, closer, levels = draw(
+        st.sampled_from([("[", "]", 1), ('{"a":', "}", 1), ('[{"k":', "}]", 2), ("[", "", 1)])
+    )
+    units = -(-depth // levels)
+    return opener * units + "0" + closer * units, "the message is refused: JSON nested deeper"
+
+
+@st.composite
+def long_integers(draw: st.DrawFn) -> tuple[str, str]:
+    digits = draw(st.sampled_from([31, 4300, 4301, 5000, 60_000]) | st.integers(31, 10_000))
+    sign = draw(st.sampled_from(["", "-"]))
+    literal = sign + str(draw(st.integers(1, 9))) + str(draw(st.integers(0, 9))) * (digits - 1)
+    return literal, f"an integer of {digits} digits: at most 30 are allowed"
+
+
+non_finite_literals = st.sampled_from(
+    ["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "1E400", "2e308", "1" + "0" * 400 + ".0"]
+) | st.builds("{}e{}".format, st.integers(1, 9), st.integers(309, 10**6))
+non_finite_values = st.tuples(non_finite_literals, st.just("numbers must be finite"))
+
+
+@st.composite
+def duplicated_keys(draw: st.DrawFn) -> Refusal:
+    """An object anywhere in a base document gets one of its keys twice, with the same
+    value or another; first or last, the document is ambiguous either way."""
+    form = draw(st.sampled_from(sorted(BASE_DOCUMENTS)))
+    document = BASE_DOCUMENTS[form][0]
+    objects = [p for p in [(), *_paths(document)] if isinstance(_at(document, p), dict)]
+    path = draw(st.sampled_from(objects))
+    original = _at(document, path)
+    key = draw(st.sampled_from(sorted(original)))
+    other = draw(
+        st.sampled_from([original[key], DONE, BATCH, "6h", True, None, [], {}])
+        | st.text(max_size=20)
+        | st.integers(-(10**6), 10**6)
+        | st.floats(allow_nan=False, allow_infinity=False)
+    )
+    pairs = [(SLOT, other), *original.items()]
+    if draw(st.booleans()):
+        pairs.reverse()
+    text = json.dumps(_replaced(document, path, dict(pairs))).replace(SLOT_JSON, json.dumps(key))
+    return _refusal(form, text, f"the message is refused: key `{key}` appears twice")
+
+
+OLDER_THAN = "must be a duration like 6h, 30m or 1d12h, or a number of seconds, from 0 to 366 days"
+YEAR_AND_DAY = 366 * 86400
+LIMIT = 10**29  # the largest integers JSON's digit limit lets through
+
+
+def beyond(low: int, high: int) -> st.SearchStrategy[float | int]:
+    """Finite numbers below ``low`` or above ``high``, as floats and as integers."""
+    return st.one_of(
+        st.floats(max_value=math.nextafter(low, -math.inf), allow_infinity=False),
+        st.floats(min_value=math.nextafter(high, math.inf), allow_infinity=False),
+        st.integers(-LIMIT, low - 1),
+        st.integers(high + 1, LIMIT),
+    )
+
+
+older_than_texts = st.one_of(
+    st.builds("{}d".format, st.integers(367, 999_999_999)),
+    st.builds("{}h".format, st.integers(YEAR_AND_DAY // 3600 + 1, 999_999_999)),
+    st.builds("{}s".format, st.integers(YEAR_AND_DAY + 1, 999_999_999)),
+    st.builds("{}d".format, st.integers(10**9, LIMIT)),  # more digits than a part may have
+    st.sampled_from(["366d1s", "-1h", "1.5h", "6 h", "\u0663h", "1e3s", "", "d", "6H"]),
+)
+
+
+@st.composite
+def out_of_range(draw: st.DrawFn) -> Refusal:
+    """A number a field cannot mean: each field's range is in its refusal."""
+    field = draw(
+        st.sampled_from(
+            [
+                "olderThan",
+                "max",
+                "costAmount",
+                "budgetAmount",
+                "alertThresholdExceeded",
+                "forecastThresholdExceeded",
+            ]
+        )
+    )
+    value: Any
+    if field == "olderThan":
+        value = draw(beyond(0, YEAR_AND_DAY) | older_than_texts)
+        shown = f"={value[:40]!r}" if isinstance(value, str) else ""
+        expected = f"olderThan{shown} {OLDER_THAN}"
+    elif field == "max":
+        value = draw(beyond(1, 100_000) | st.floats(1, 100_000) | st.booleans())
+        expected = "sweep.max must be a whole number from 1 to 100000"
+    else:
+        high = 10**15 if field.endswith("Amount") else 1000
+        value = draw(beyond(0, high))
+        expected = f"a budget notification's {field} must be a number from 0 to {high:g}"
+    if field in ("olderThan", "max"):
+        form, document = "sweep", BASE_DOCUMENTS["sweep"][0]
+        document = {**document, "sweep": {**document["sweep"], field: value}}
+    else:
+        form, document = "budget", {**BASE_DOCUMENTS["budget"][0], field: value}
+    return _refusal(form, json.dumps(document), expected)
+
+
+@st.composite
+def lone_surrogates(draw: st.DrawFn) -> Refusal:
+    """A lone UTF-16 surrogate escape in any string or key of a base document: alone,
+    a pair the wrong way round, or a high one followed by something else."""
+    high = draw(st.integers(0xD800, 0xDBFF))
+    low = draw(st.integers(0xDC00, 0xDFFF))
+    codes = draw(st.sampled_from([[high], [low], [low, high], [high, 0x41], [high, high]]))
+    spell = draw(st.sampled_from(["\\u{:04x}", "\\u{:04X}"]))
+    escapes = "".join(spell.format(code) for code in codes)
+    form = draw(st.sampled_from(sorted(BASE_DOCUMENTS)))
+    document = BASE_DOCUMENTS[form][0]
+    places = [p for p in _paths(document) if isinstance(_at(document, p), str)]
+    path = draw(st.sampled_from(places))
+    if isinstance(path[-1], int) or draw(st.booleans()):  # in the value
+        text = _at(document, path)
+        at = draw(st.integers(0, len(text)))
+        raw = json.dumps(text[:at])[:-1] + escapes + json.dumps(text[at:])[1:]
+        body = json.dumps(_replaced(document, path, SLOT)).replace(SLOT_JSON, raw)
+    else:  # in the key
+        parent, key = path[:-1], path[-1]
+        renamed = {SLOT if k == key else k: v for k, v in _at(document, parent).items()}
+        raw = json.dumps(str(key))[:-1] + escapes + '"'
+        body = json.dumps(_replaced(document, parent, renamed)).replace(SLOT_JSON, raw)
+    return _refusal(form, body, f"holds a lone surrogate \\u{codes[0]:04x}, which is not")
+
+
+NOT_UTF8 = "the message is not UTF-8 text"
+# How a valid message's text becomes other bytes, and what the refusal says.
+ENCODINGS: dict[str, tuple[Any, str]] = {
+    "utf-16": (lambda t: t.encode("utf-16"), f"{NOT_UTF8} (it starts with a UTF-16 or UTF-32"),
+    "utf-32": (lambda t: t.encode("utf-32"), f"{NOT_UTF8} (it starts with a UTF-16 or UTF-32"),
+    "utf-16-be BOM": (
+        lambda t: b"\xfe\xff" + t.encode("utf-16-be"),
+        f"{NOT_UTF8} (it starts with a UTF-16 or UTF-32",
+    ),
+    "utf-16-le": (lambda t: t.encode("utf-16-le"), NOT_UTF8),
+    "utf-16-be": (lambda t: t.encode("utf-16-be"), NOT_UTF8),
+    "utf-32-le": (lambda t: t.encode("utf-32-le"), NOT_UTF8),
+    "utf-32-be": (lambda t: t.encode("utf-32-be"), NOT_UTF8),
+    "latin-1": (lambda t: t.encode("latin-1"), NOT_UTF8),
+    "cp1252": (lambda t: t.encode("cp1252"), NOT_UTF8),
+    "utf-8 BOM": (lambda t: t.encode("utf-8-sig"), "starts with a byte order mark"),
+    "utf-8, one field latin-1": (
+        lambda t: t.encode().replace(_accented(t).encode(), _accented(t).encode("latin-1")),
+        NOT_UTF8,
+    ),
+    "utf-8, a BOM inside": (
+        lambda t: t.encode().replace(b"{", b"{\xef\xbb\xbf", 1),
+        "the message is refused: not valid JSON",
+    ),
+    "utf-8, an encoded surrogate": (
+        lambda t: t.encode().replace(_accented(t).encode(), b"\xed\xa0\x80"),
+        NOT_UTF8,
+    ),
+    "utf-8, an overlong slash": (
+        lambda t: t.encode().replace(_accented(t).encode(), b"\xc0\xaf"),
+        NOT_UTF8,
+    ),
+}
+
+
+def _accented(text: str) -> str:
+    """The first non-ASCII character of a base document's text."""
+    return next(ch for ch in text if not ch.isascii())
+
+
+ACCENTED_FIELD = {  # where each base document has its Latin-1 character
+    "operation": ("reason",),
+    "operations": ("reason",),
+    "batch": ("reason",),
+    "sweep": ("reason",),
+    "budget": ("budgetDisplayName",),
+    "incident": ("incident", "policy_name"),
+}
+latin1_texts = st.text(st.characters(codec="latin-1", exclude_categories=["Cc"]), max_size=30)
+
+
+@st.composite
+def re_encoded(draw: st.DrawFn) -> Refusal:
+    """A valid message, any Latin-1 text before its accented character, in other bytes.
+    Before: the accented character stays followed by ASCII, so its Latin-1 byte cannot
+    happen to start a valid UTF-8 sequence."""
+    form = draw(st.sampled_from(sorted(BASE_DOCUMENTS)))
+    document, path = BASE_DOCUMENTS[form][0], ACCENTED_FIELD[form]
+    document = _replaced(document, path, draw(latin1_texts) + _at(document, path))
+    text = json.dumps(document, ensure_ascii=False, indent=draw(st.sampled_from([None, 1])))
+    encoding = draw(st.sampled_from(sorted(ENCODINGS)))
+    encode, expected = ENCODINGS[encoding]
+    return _refusal(form, text, expected, raw=encode(text))
+
+
+lone_surrogate_chars = st.integers(0xD800, 0xDFFF).map(chr)
+odd_ids = st.one_of(  # what an id or a time is not: huge numbers, structure, lone surrogates
+    st.sampled_from([10**5000, ["x"], {"a": 1}, None, 7.5]),
+    st.integers(),
+    st.builds("m{}".format, lone_surrogate_chars),
+)
+
+
+@st.composite
+def broken_envelopes(draw: st.DrawFn) -> Refusal:
+    """What functions-framework could hand over besides a Pub/Sub push (structured or
+    binary data, attributes that are not strings), with ids that are not text."""
+    message: dict[str, Any] = {
+        "data": base64.b64encode(json.dumps({"operation": RUNNING}).encode()).decode(),
+        "messageId": draw(odd_ids),
+        "publishTime": draw(odd_ids),
+    }
+    envelope: Any = {"message": message}
+    flaw = draw(st.sampled_from(["attribute type", "attribute text", "data text", "data bytes"]))
+    if flaw == "attribute type":
+        value = draw(st.sampled_from([10**5000, None, ["x"], {"y": 1}, True]) | st.integers())
+        message["attributes"] = {draw(st.sampled_from(["operation", "x"]) | st.text()): value}
+        expected = "message attributes must be a map of strings"
+    elif flaw == "attribute text":
+        lone = draw(lone_surrogate_chars)
+        message["attributes"] = draw(st.sampled_from([{"operation": lone}, {lone: "x"}]))
+        expected = "message attributes must be Unicode text"
+    else:
+        text = json.dumps({"message": {**message, "messageId": "m", "publishTime": "t"}})
+        text = draw(
+            st.sampled_from(
+                [
+                    '{"message": {}, ' + text[1:],  # the key "message" twice
+                    '{"message": ' * 5000 + text + "}" * 5000,
+                    text.replace('"m"', "1" + "0" * 5000),
+                    text.replace('"m"', "1e999"),
+                    text.replace('"m"', '"\\ud800"'),
+                ]
+            )
+        )
+        envelope = (
+            text if flaw == "data text" else text.encode(draw(st.sampled_from(["utf-8", "utf-16"])))
+        )
+        expected = "the event is not a Pub/Sub message"
+    hostile = _delivery(f"envelope ({flaw})", envelope, b"", None, {})
+    return Refusal(hostile, expected)
+
+
+def _work(trigger: Trigger) -> dict[str, Any]:
+    """Whatever a trigger would act on: each of its fields but info, rejections, notes."""
+    return {
+        f.name: getattr(trigger, f.name)
+        for f in fields(trigger)
+        if f.name not in ("info", "rejections", "notes") and getattr(trigger, f.name)
+    }
+
+
+def _check_refused(world: World, case: Refusal) -> None:
+    trigger, handled = _dispatch(world, case.hostile)  # decode_trigger must not raise
+    details = [rejection.detail for rejection in trigger.rejections]
+    assert details and not _work(trigger), (_work(trigger), case)
+    assert not any(INTERNAL_ERROR in detail for detail in details), (details, case)
+    assert any(case.expected in detail for detail in details), (details, case)
+    assert world.adapter.urls == [], case
+    assert [r.outcome for r in handled.results] == [Outcome.REJECTED] * len(details)
+    echoed = (trigger.info.message_id, trigger.info.publish_time, trigger.info.source)
+    assert all(isinstance(text, str) and is_unicode(text) for text in echoed), case
+    _check_results_publishable(handled)
+
+
+@pytest.mark.parametrize("form", sorted(BASE_DOCUMENTS))
+def test_base_documents_are_accepted(form: str) -> None:
+    """The classes below are refused for what they inject, not for their base."""
+    document, attributes = BASE_DOCUMENTS[form]
+    message = {"data": base64.b64encode(json.dumps(document).encode()).decode()}
+    event = _delivery(form, {"message": {**message, "attributes": attributes}}, b"", None, {})
+    trigger = decode_trigger(event.event)
+    assert trigger.rejections == () and _work(trigger), trigger
+
+
+# Class -> (strategy, payloads). 10,000 in all, each through decode_trigger and
+# handle_trigger; a class whose strategy ran out of distinct examples fails.
+CLASSES: dict[str, tuple[st.SearchStrategy[Refusal], int]] = {
+    "deep nesting": (injected(deep_values()), 1500),
+    "long integers": (injected(long_integers()), 1500),
+    "duplicate keys": (duplicated_keys(), 1500),
+    "out-of-range numbers": (out_of_range(), 1500),
+    "lone surrogates": (lone_surrogates(), 1500),
+    "non-finite numbers": (injected(non_finite_values), 1000),
+    "other encodings and byte order marks": (re_encoded(), 1000),
+    "broken envelopes": (broken_envelopes(), 500),
+}
+
+
+@pytest.mark.parametrize("name", list(CLASSES))
+def test_hostile_json_is_refused_with_its_sentence(world: World, name: str) -> None:
+    strategy, count = CLASSES[name]
+    payloads = 0
+
+    @examples(count)
+    @given(case=strategy)
+    def one_payload(case: Refusal) -> None:
+        nonlocal payloads
+        payloads += 1
+        _check_refused(world, case)
+
+    one_payload()
+    assert payloads >= count, f"{name}: only {payloads} payloads were generated"
