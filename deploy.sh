@@ -514,6 +514,16 @@ read_state() {
   "$@" 2>/dev/null || true
 }
 
+# A bq read. bq prints its errors (e.g. "Not found") on stdout, so its output counts only
+# when it succeeded.
+read_bq() {
+  [[ $MODE != dry-run ]] || return 0
+  local out
+  if out=$(bq "$@" 2>/dev/null); then
+    printf '%s\n' "$out"
+  fi
+}
+
 # Does RESOURCE's IAM policy bind ROLE to MEMBER? Compared exactly, not with --filter,
 # whose '=' also matches on word prefixes.
 has_binding() { # has_binding ROLE MEMBER GET_IAM_POLICY_COMMAND...
@@ -1053,13 +1063,13 @@ step_bigquery() {
   step "Results in BigQuery"
   command -v python3 >/dev/null || fail "--results-bigquery-table needs python3 (to compare schemas)"
   local schema policy state wanted
-  if [[ -n $(read_state bq show --format=json "$BQ_DATASET") ]]; then
+  if [[ -n $(read_bq show --format=json "$BQ_DATASET") ]]; then
     unchanged "dataset $BQ_DATASET exists"
   else
     run bq mk --dataset --location="$REGION" \
       --description="Dataproc kill switch results ($FUNCTION)" "$BQ_DATASET"
   fi
-  schema=$(read_state bq show --schema --format=json "$BQ_TABLE")
+  schema=$(read_bq show --schema --format=json "$BQ_TABLE")
   if [[ -z $schema ]]; then
     run bq mk --table --schema="$BIGQUERY_SCHEMA_FILE" --time_partitioning_field=publish_time \
       --time_partitioning_type=DAY \
@@ -1070,7 +1080,7 @@ step_bigquery() {
     # Adds the columns of new result.proto fields; BigQuery refuses to drop or retype one.
     run bq update --schema="$BIGQUERY_SCHEMA_FILE" "$BQ_TABLE"
   fi
-  policy=$(read_state bq get-iam-policy --format=json "$BQ_TABLE")
+  policy=$(read_bq get-iam-policy --format=json "$BQ_TABLE")
   if python3 "$BIGQUERY_TOOL" has-binding roles/bigquery.dataEditor "$(pubsub_agent)" <<<"$policy"; then
     unchanged "$(pubsub_agent) has roles/bigquery.dataEditor on $BQ_TABLE"
   else

@@ -270,16 +270,25 @@ def _normalised(fields: list[dict]) -> list[tuple]:
     ]
 
 
+def _json_or(text: str, empty: object) -> object:
+    """JSON, or ``empty`` for no text or text that is not JSON (an error message): then
+    the comparison says "different" and deploy.sh acts, rather than a traceback."""
+    try:
+        return json.loads(text) if text.strip() else empty
+    except ValueError:
+        return empty
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["same-schema"]:
         wanted = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
-        raw = sys.stdin.read().strip()
-        have = json.loads(raw) if raw else []
-        return 0 if _normalised(have) == _normalised(wanted) else 1
+        have = _json_or(sys.stdin.read(), [])
+        return 0 if isinstance(have, list) and _normalised(have) == _normalised(wanted) else 1
     if argv[:1] == ["has-binding"]:
         role, member = argv[1], argv[2]
-        raw = sys.stdin.read().strip()
-        policy = json.loads(raw) if raw else {}
+        policy = _json_or(sys.stdin.read(), {})
+        if not isinstance(policy, dict):
+            return 1
         for binding in policy.get("bindings", []):
             if binding.get("role") == role and member in binding.get("members", []):
                 return 0

@@ -113,7 +113,10 @@ for rule in rules:
         sys.stdout.write(rule.get("stdout", ""))
         sys.stderr.write(rule.get("stderr", ""))
         sys.exit(rule.get("exit", 0))
-if "describe" in argv or argv[:2] == ["bq", "show"]:
+if argv[:2] in (["bq", "show"], ["bq", "get-iam-policy"]):  # bq says so on stdout
+    print("BigQuery error in " + argv[1] + " operation: Not found: the fake bq has none")
+    sys.exit(2)
+if "describe" in argv:
     sys.exit("ERROR: (gcloud) NOT_FOUND: the fake gcloud has no such resource")
 """
 
