@@ -255,7 +255,8 @@ def _refused(
     if phase.final:
         return watch.reporter.report(
             Outcome.ALREADY_DONE,
-            f"the {watch.kind.name} ended before the stop arrived: {watch.kind.ending(after)}",
+            f"the {watch.kind.name} finished before the {watch.kind.stop_verb} arrived: "
+            f"{watch.kind.ending(after)}",
             after,
             watch.kind,
         )
@@ -568,10 +569,7 @@ class _Reporter:
 
 def _already_done(kind: Kind, resource: Resource) -> str:
     if kind.phase(resource) is Phase.STOPPED:
-        return (
-            f"the {kind.name} was already {kind.stopped_word} when this request first read it "
-            f"({kind.ending(resource)})"
-        )
+        return f"the {kind.name} was already {kind.stopped_word} when this request first read it"
     return f"the {kind.name} was already done before this request: {kind.ending(resource)}"
 
 
