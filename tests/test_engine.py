@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from canceller.engine import CancelContext, Target, stop_all
 from canceller.clock import Deadline
 from canceller.dataproc import DataprocClient
+from canceller.engine import CancelContext, Target, stop_all
 from canceller.names import ResourceName, parse_name
 from canceller.results import Outcome, Result
 from canceller.runtime import Runtime

@@ -31,7 +31,9 @@ GOOD = "projects/my-project/regions/us-central1/operations/0c1d-ab_C9"
         ),
         (
             "projects/p23456789012345678901234567890/regions/northamerica-northeast2/operations/z",
-            ResourceName("operation", "p23456789012345678901234567890", "northamerica-northeast2", "z"),
+            ResourceName(
+                "operation", "p23456789012345678901234567890", "northamerica-northeast2", "z"
+            ),
         ),
         (
             f"projects/my-project/regions/me-central2/operations/{'a' * 128}",
