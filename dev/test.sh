@@ -9,4 +9,5 @@ source "$repo/dev/setup.sh"
 cd "$repo"
 "$venv/bin/python" dev/pins.py check # the pinned requirements match their .in sources
 "$venv/bin/ruff" check .
+"$venv/bin/mypy" # strict on canceller/ and main.py (pyproject.toml)
 "$venv/bin/python" -m pytest "$@"
