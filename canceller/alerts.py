@@ -38,11 +38,12 @@ class BudgetNotice:
     alert_threshold_exceeded: float | None
 
     def over(self, threshold: float) -> bool:
-        """Act at cost >= budget x threshold, or once Billing says the threshold was crossed."""
+        """Act at cost >= budget x threshold, or once Billing says the threshold was crossed.
+        A budget of 0 (a "last period's amount" budget on a new account) compares nothing:
+        only Billing's own word can then set the sweep off."""
         crossed = self.alert_threshold_exceeded
-        return self.cost >= self.budget * threshold or (
-            crossed is not None and crossed >= threshold
-        )
+        over_amount = self.budget > 0 and self.cost >= self.budget * threshold
+        return over_amount or (crossed is not None and crossed >= threshold)
 
     def fields(self) -> dict[str, Any]:
         """The result's ``budget`` object."""

@@ -55,8 +55,9 @@ class TransientFailure(Exception):
     """A retryable failure outlasted the message's deadline: raise it so Pub/Sub redelivers."""
 
 
-class MalformedResponse(Exception):
-    """A 2xx answer that is not a JSON object: a proxy or a hiccup, never a real answer."""
+class NoBudget(TransientFailure):
+    """The request budget had no slot for this call before its deadline: nothing more was
+    sent. Work that can be handed on (a sweep's) is, instead of being redelivered."""
 
 
 class DataprocClient:
@@ -131,7 +132,7 @@ class DataprocClient:
         try:
             return self._budget.acquire(key, deadline)
         except BudgetTimeout as error:
-            raise TransientFailure(f"{method} {path}: {error}") from None
+            raise NoBudget(f"{method} {path}: {error}") from None
 
     def _attempt(
         self,
@@ -143,9 +144,7 @@ class DataprocClient:
     ) -> dict[str, Any]:
         timeout = min(self._request_timeout, max(deadline.remaining(), 1.0))
         try:
-            response = self._session.request(
-                method, url, params=params, json=body, timeout=timeout
-            )
+            response = self._session.request(method, url, params=params, json=body, timeout=timeout)
         except _TRANSIENT_ERRORS as error:
             raise _Retryable(f"{type(error).__name__}: {_first_line(error)}") from None
         if response.status_code in RETRYABLE_STATUS:

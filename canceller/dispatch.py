@@ -155,8 +155,9 @@ def handle_defect(trigger: Trigger, defect: Exception) -> Handled:
             Result(
                 Outcome.ERROR,
                 named,
-                f"internal error while handling this message ({type(defect).__name__}: "
-                f"{defect}"[:900]
+                f"internal error while handling this message ({type(defect).__name__}: {defect}"[
+                    :900
+                ]
                 + "); some of its work may have been stopped without a result: check Dataproc",
                 trigger.info,
                 utc_now(),

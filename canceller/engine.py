@@ -37,7 +37,7 @@ from typing import Any
 from google.api_core import exceptions as api_exceptions
 
 from canceller.clock import Deadline, utc_now
-from canceller.dataproc import DataprocClient, TransientFailure, error_details
+from canceller.dataproc import DataprocClient, NoBudget, TransientFailure, error_details
 from canceller.kinds import KINDS, InvalidWork, Kind, Phase, Resource
 from canceller.names import ResourceName, ScopeName
 from canceller.results import Outcome, Result
@@ -90,11 +90,13 @@ def stop_all(
     *,
     hand_on_late: bool = False,
 ) -> Outcomes:
-    """Stop and verify every target. With ``hand_on_late`` (a sweep that can hand work
-    on), a target is only started while its read and stop, request budget included, fit
-    before its verification window would overrun the message's deadline; one that does
-    not, or whose start fails transiently, is returned in ``unstarted`` for the caller to
-    hand on (the next message reads it again, so a stop that did arrive is not repeated)."""
+    """Stop and verify every target, each watched until it ended, its verification window
+    ran out, or the message's deadline did. With ``hand_on_late`` (a sweep that can hand
+    work on), a target is only started while its read and stop, request budget
+    included, fit before its verification window would overrun the message's deadline;
+    one that does not is returned in ``unstarted`` for the caller to hand on (the next
+    message reads it again). A transient failure is collected in ``failures`` either way,
+    so the message is redelivered."""
     outcomes = Outcomes()
     if not targets:
         return outcomes
@@ -110,9 +112,9 @@ def stop_all(
             return target
         try:
             return watcher.guarded(
-                target, lambda: _start(client, target, context, Deadline(window)), transient=False
+                target, lambda: _start(client, target, context, Deadline(window)), NoBudget
             )
-        except TransientFailure:
+        except NoBudget:
             return target
 
     workers = min(context.max_concurrency, len(targets))
@@ -154,14 +156,16 @@ class _Watch:
     checks: int = 0
     offsets: Iterator[float] = field(default_factory=poll_offsets)
     refusal: api_exceptions.GoogleAPICallError | None = None  # stop not accepted yet
+    sent: bool = False  # a stop of ours was accepted
     note: str = ""
 
     def schedule_next(self, verify_timeout: float) -> None:
         offset = min(next(self.offsets), verify_timeout)
         self.next_check = self.stopped_at + offset
 
-    def out_of_time(self, now: float, verify_timeout: float) -> bool:
-        return self.checks > 0 and now - self.stopped_at >= verify_timeout
+    def out_of_time(self, now: float, verify_timeout: float, deadline: Deadline) -> bool:
+        """Checked at least once, and its window or the message's deadline is over."""
+        return self.checks > 0 and (now - self.stopped_at >= verify_timeout or deadline.expired())
 
 
 def _start(
@@ -216,16 +220,22 @@ def _start(
 
 
 def _send_stop(
-    client: DataprocClient, watch: _Watch, context: CancelContext, deadline: Deadline
+    client: DataprocClient,
+    watch: _Watch,
+    context: CancelContext,
+    deadline: Deadline,
+    known: Resource | None = None,
 ) -> Result | _Watch:
+    """``known``: the watched resource as just read, so a refusal needs no read again."""
     kind = KINDS[watch.reporter.target.name.kind]
     try:
         client.post(watch.stop_path, deadline, kind.stop_body)
     except api_exceptions.GoogleAPICallError as error:
         if error_details(error)["status"] != "FAILED_PRECONDITION":
             return watch.reporter.api_error(error, kind.stopping_word, watch.last, watch.kind)
-        return _refused(client, watch, context, error, deadline)
+        return _refused(client, watch, context, error, deadline, known)
     watch.refusal = None
+    watch.sent = True
     return _started(watch, context)
 
 
@@ -242,12 +252,13 @@ def _refused(
     context: CancelContext,
     error: api_exceptions.GoogleAPICallError,
     deadline: Deadline,
+    known: Resource | None,
 ) -> Result | _Watch:
     """Dataproc refused the stop as not possible in the current state: the work ended
     between our read and the stop, a stop is already under way, or (a job in
     SETUP_DONE) it cannot be stopped *yet*. A read says which."""
     try:
-        after = client.get(watch.name.name, deadline)
+        after = known if known is not None else client.get(watch.name.name, deadline)
     except api_exceptions.GoogleAPICallError as second:
         return watch.reporter.api_error(second, "re-reading after a refused stop", None, None)
     watch.last = after
@@ -271,23 +282,30 @@ def _refused(
 
 
 def _settle(
-    client: DataprocClient, watch: _Watch, resource: Resource, context: CancelContext
+    client: DataprocClient,
+    watch: _Watch,
+    resource: Resource,
+    context: CancelContext,
+    due: bool = True,
 ) -> Result | _Watch:
-    """A fresh reading of a watched resource: a final result, or still waiting."""
+    """A fresh reading of a watched resource: a final result, or still waiting. A stop
+    refused as not possible yet is tried again, on the watch's own schedule (``due``)."""
     watch.last = resource
     phase = watch.kind.phase(resource)
-    if phase is Phase.RUNNING and watch.refusal is not None:
-        # Not stoppable yet last time: try again.
-        return _send_stop(client, watch, context, context.deadline)
+    if phase is Phase.RUNNING and watch.refusal is not None and due:
+        return _send_stop(client, watch, context, context.deadline, known=resource)
     if not phase.final:
         return watch
     reporter, kind = watch.reporter, watch.kind
-    if phase is Phase.STOPPED:
+    if phase is Phase.STOPPED and watch.sent:
         detail = f"{reporter.kind.stopped_word}: {kind.ending(resource)}"
         outcome = Outcome.CANCELLED
-    elif watch.refusal is not None:
+    elif not watch.sent:
+        # Stopped or ended, but no stop of ours was ever accepted: not our doing.
         outcome = Outcome.ALREADY_DONE
-        detail = f"the {kind.name} ended before a stop could be accepted: {kind.ending(resource)}"
+        detail = (
+            f"the {kind.name} ended before a stop of ours was accepted: {kind.ending(resource)}"
+        )
     else:
         outcome = Outcome.COMPLETED_DESPITE_CANCEL
         detail = f"the {kind.name} finished despite the stop request: {kind.ending(resource)}"
@@ -312,15 +330,19 @@ class _Watcher:
         self._by_gets: set[tuple[str, ScopeName]] = set()
 
     def guarded(
-        self, target: Target, step: Callable[[], Result | _Watch], transient: bool = True
+        self,
+        target: Target,
+        step: Callable[[], Result | _Watch],
+        passes: type[Exception] | tuple[type[Exception], ...] = (),
     ) -> Result | _Watch | None:
-        """Run one step of one target; ``transient=False`` lets TransientFailure through
-        to the caller instead of collecting it for a redelivery."""
+        """Run one step of one target: a transient failure is collected for a redelivery
+        (but ``passes`` go to the caller), a defect becomes that target's ERROR. Pool
+        threads run this; list.append is atomic, so they share ``outcomes`` safely."""
         try:
             return step()
+        except passes:
+            raise
         except TransientFailure as failure:
-            if not transient:
-                raise
             self._outcomes.failures.append(str(failure))
         except Exception as defect:  # a defect of ours must not leave a target unanswered
             self._outcomes.results.append(
@@ -335,16 +357,19 @@ class _Watcher:
         return None
 
     def run(self, starting: list[Future[Result | _Watch | Target | None]]) -> None:
+        """Until every start is done and every watch settled; checks run on a pool of
+        their own beside the starts, ``max_concurrency`` each."""
         waiting = set(starting)
-        while waiting or self._pending:
-            timeout = self._until_next_round()
-            if waiting:
-                done, waiting = wait(waiting, timeout=timeout, return_when=FIRST_COMPLETED)
-                for future in done:
-                    self._take(future.result())
-            elif timeout:
-                time.sleep(timeout)
-            self._round()
+        with _executor(self._context.max_concurrency) as checks:
+            while waiting or self._pending:
+                timeout = self._until_next_round()
+                if waiting:
+                    done, waiting = wait(waiting, timeout=timeout, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        self._take(future.result())
+                elif timeout:
+                    time.sleep(timeout)
+                self._round(checks)
 
     def _take(self, item: Result | _Watch | Target | None) -> None:
         if isinstance(item, Result):
@@ -368,7 +393,7 @@ class _Watcher:
             return None
         now = time.monotonic()
         soonest = min(self._round_time(key, ws) for key, ws in self._groups().items())
-        return max(0.0, soonest - now)
+        return max(0.0, min(soonest - now, self._context.deadline.remaining()))
 
     def _round_time(self, key: tuple[str, ScopeName], watches: list[_Watch]) -> float:
         due = min(watch.next_check for watch in watches)
@@ -376,22 +401,22 @@ class _Watcher:
             due = max(due, self._listed_at.get(key, 0.0) + self._list_gap.get(key, 0.0))
         return due
 
-    def _round(self) -> None:
+    def _round(self, checks: ThreadPoolExecutor | _Inline) -> None:
         now = time.monotonic()
+        late = self._context.deadline.expired()  # then every watch gets its last check now
         to_get: list[_Watch] = []
         checked: list[_Watch] = []
         for key, watches in self._groups().items():
-            if self._round_time(key, watches) > now:
+            if self._round_time(key, watches) > now and not late:
                 continue
-            due = [watch for watch in watches if watch.next_check <= now]
+            due = [watch for watch in watches if watch.next_check <= now or late]
             checked.extend(due)
             if self._listed(key, watches):
                 to_get.extend(self._list_round(key, watches, due))
             else:
                 to_get.extend(due)
         if to_get:
-            with _executor(min(self._context.max_concurrency, len(to_get))) as pool:
-                settled = list(pool.map(self._get, to_get))
+            settled = list(checks.map(self._get, to_get))
             for watch, outcome in zip(to_get, settled, strict=True):
                 self._apply(watch, outcome)
         now = time.monotonic()
@@ -399,7 +424,7 @@ class _Watcher:
             if watch not in self._pending:
                 continue
             watch.checks += 1
-            if watch.out_of_time(now, self._context.verify_timeout):
+            if watch.out_of_time(now, self._context.verify_timeout, self._context.deadline):
                 self._pending.remove(watch)
                 self._outcomes.results.append(self._still_running(watch))
             else:
@@ -436,8 +461,8 @@ class _Watcher:
             while pages < _MAX_WATCH_PAGES:
                 page = self._client.list(kind.collection(key[1]), self._context.deadline, params)
                 pages += 1
-                for item in page.get(kind.plural) or []:
-                    name = kind.listed_name(item, key[1]) if isinstance(item, dict) else None
+                for item in listed_items(page, kind):
+                    name = kind.listed_name(item, key[1])
                     if isinstance(name, str) and name in wanted:
                         seen[name] = item
                 token = page.get("nextPageToken")
@@ -452,12 +477,14 @@ class _Watcher:
         self._listed_at[key] = time.monotonic()
         self._list_gap[key] = min(MAX_INTERVAL, max(_LIST_GAP_MIN, _LIST_GAP_PER_PAGE * pages))
         for name, item in seen.items():
-            self._apply(wanted[name], self._settle_listed(wanted[name], item))
+            watch = wanted[name]
+            self._apply(watch, self._settle_listed(watch, item, watch in due))
         return [watch for watch in due if watch.name.name not in seen]
 
-    def _settle_listed(self, watch: _Watch, item: Resource) -> Result | _Watch | None:
+    def _settle_listed(self, watch: _Watch, item: Resource, due: bool) -> Result | _Watch | None:
         return self.guarded(
-            watch.reporter.target, lambda: _settle(self._client, watch, item, self._context)
+            watch.reporter.target,
+            lambda: _settle(self._client, watch, item, self._context, due),
         )
 
     def _still_running(self, watch: _Watch) -> Result:
@@ -479,6 +506,12 @@ class _Watcher:
             watch.last or None,
             kind,
         )
+
+
+def listed_items(page: Resource, kind: Kind) -> list[Resource]:
+    """The items of one list page that are objects; a malformed page lists nothing."""
+    items = page.get(kind.plural)
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
 # ---- results ---------------------------------------------------------------------------
@@ -562,8 +595,10 @@ class _Reporter:
         if self.kind.name == "operation":
             return self.target.name.name
         if self.before is not None and self.kind.name == "batch":
-            operation = self.before.get("operation")
-            return operation[:512] if isinstance(operation, str) else ""
+            try:  # only a valid name is echoed (a hostile server's text stays out)
+                return self.kind.watched(self.target.name, self.before)[1].name
+            except InvalidWork:
+                return ""
         return ""
 
 

@@ -114,7 +114,6 @@ def _trigger_fields(info: TriggerInfo) -> dict[str, str]:
 
 
 def _clip_bytes(text: str) -> str:
-    encoded = text.encode("utf-8")
-    if len(encoded) <= _ATTRIBUTE_MAX_BYTES:
-        return text
+    """At most 1024 bytes of UTF-8; a lone surrogate (which UTF-8 cannot carry) becomes ?."""
+    encoded = text.encode("utf-8", errors="replace")
     return encoded[:_ATTRIBUTE_MAX_BYTES].decode("utf-8", errors="ignore")

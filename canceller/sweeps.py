@@ -21,7 +21,14 @@ from google.api_core import exceptions as api_exceptions
 
 from canceller.clock import utc_now
 from canceller.dataproc import DataprocClient, TransientFailure
-from canceller.engine import CancelContext, Outcomes, Target, explain_api_error, stop_all
+from canceller.engine import (
+    CancelContext,
+    Outcomes,
+    Target,
+    explain_api_error,
+    listed_items,
+    stop_all,
+)
 from canceller.kinds import SWEEPABLE, Clause, Kind
 from canceller.names import InvalidName, ScopeName, parse_name, parse_scope
 from canceller.results import Outcome, Result
@@ -107,7 +114,8 @@ def run_sweep(
                 project=scope.project,
             )
             continue
-        scopes.append(scope)
+        if scope not in scopes:  # a scope named twice is swept once
+            scopes.append(scope)
     kinds, left_out = [], []
     for plural in spec.kinds or settings.sweep_kinds:
         kind = SWEEPABLE[plural]
@@ -152,7 +160,11 @@ def run_sweep(
 
     handed_on, why_kept = False, ""
     if rest:
-        if acted == 0:
+        if outcomes.failures:
+            # The redelivery sweeps again and finds them; a continuation as well would
+            # sweep the same work twice at once.
+            why_kept = "a transient failure asks for this message again, which sweeps them"
+        elif acted == 0:
             why_kept = "nothing could be started in this message, so nothing was handed on"
         elif spec.generation >= MAX_CONTINUATIONS:
             why_kept = f"the chain reached {MAX_CONTINUATIONS} continuations and ends here"
@@ -234,11 +246,9 @@ def _list(
     params = {**kind.server_params(clauses), "pageSize": str(kind.page_size)}
     for _ in range(MAX_PAGES_PER_SCOPE):
         page = client.list(kind.collection(scope), context.deadline, params)
-        items = page.get(kind.plural) or []
+        items = listed_items(page, kind)
         listing.found += len(items)
         for item in items:
-            if not isinstance(item, dict):
-                continue
             try:
                 name = parse_name(kind.name, kind.listed_name(item, scope))
             except InvalidName:

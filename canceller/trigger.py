@@ -252,7 +252,7 @@ def _decode_body(body: str, attributes: Mapping[str, str], info: TriggerInfo) ->
         raise _Refused(
             body,
             "the message is empty: send a name of an operation, batch, job or session, "
-            'JSON such as {"job": NAME}, or set the attribute \'operation\'',
+            "JSON such as {\"job\": NAME}, or set the attribute 'operation'",
         )
     if not text.startswith("{"):
         return _names_trigger(kind_named_by(text), [text], {}, info)
@@ -384,7 +384,7 @@ def _continuation(value: object) -> tuple[str | None, int]:
     if value is None:
         return None, 0
     if not isinstance(value, dict) or set(value) != {"sweepId", "generation"}:
-        raise InvalidSweep("sweep.continuation must be {\"sweepId\": ..., \"generation\": N}")
+        raise InvalidSweep('sweep.continuation must be {"sweepId": ..., "generation": N}')
     sweep_id, generation = value["sweepId"], value["generation"]
     if not isinstance(sweep_id, str) or not _SWEEP_ID.fullmatch(sweep_id):
         raise InvalidSweep("sweep.continuation.sweepId must be a sweep id, sweep-...")

@@ -294,3 +294,30 @@ def test_a_sweep_selects_jobs_still_in_setup(
         f"{JOBS}/in-setup": Outcome.CANCELLED
     }
     assert summary_of(handled)["found"] == 2
+
+
+def test_a_sweep_whose_stops_fail_transiently_is_redelivered_not_handed_on(
+    admin: EmulatorAdmin, emulator: DataprocEmulator
+) -> None:
+    for i in range(3):
+        admin.seed_operation(name=f"{SCOPE}/operations/outage-{i}")
+    admin.add_fault(method="POST", pathRegex=r":cancel$", times=-1, status=503)
+    handled = handle(
+        emulator,
+        {"sweep": {"scopes": [SCOPE], "kinds": ["operations"]}},
+        TRIGGER_TOPIC=f"projects/{PROJECT}/topics/requests",
+        RETRY_DEADLINE_SECONDS="1",
+        VERIFY_TIMEOUT_SECONDS="1",
+    )
+    assert handled.retry_reasons  # so Pub/Sub delivers the sweep again
+    assert handled.continuation is None  # and nothing else sweeps the same work meanwhile
+    assert summary_of(handled)["handedOn"] is False
+
+
+def test_a_scope_named_twice_is_swept_once(
+    admin: EmulatorAdmin, emulator: DataprocEmulator
+) -> None:
+    admin.seed_operation(name=f"{SCOPE}/operations/once")
+    handled = handle(emulator, {"sweep": {"scopes": [SCOPE, f" {SCOPE}"], "kinds": ["operations"]}})
+    assert [r.outcome for r in handled.results] == [Outcome.CANCELLED, Outcome.SWEEP_SUMMARY]
+    assert methods(admin).count("operations.cancel") == 1
