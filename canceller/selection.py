@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from canceller.kinds import OPERATIONS, SWEEPABLE, Clause, Kind, Phase, Resource
+from canceller.names import ScopeName
 
 # gcloud's documented list filter: `field = value [AND field = value]...`, AND only;
 # `state` is the sessions' field, the others the operations' and jobs'.
@@ -43,6 +44,9 @@ class SweepSpec:
     kinds: tuple[str, ...] = ()  # empty: the SWEEP_KINDS setting
     chain: str | None = None  # the sweep id this continues, for a continuation message
     generation: int = 0  # 0 for a first sweep, n for its n-th continuation
+    # Names this chain already stopped without seeing the stop take effect (an operation
+    # shows no "cancelling" state): a continuation does not select them again.
+    skip: frozenset[str] = frozenset()
 
 
 def parse_filter(text: str) -> tuple[Clause, ...]:
@@ -112,14 +116,21 @@ def is_exempt(kind: Kind, item: Resource, exempt_label: tuple[str, str] | None) 
 
 
 def selects(
-    kind: Kind, spec: SweepSpec, clauses: tuple[Clause, ...], item: Resource, now: datetime
+    kind: Kind,
+    spec: SweepSpec,
+    clauses: tuple[Clause, ...],
+    item: Resource,
+    scope: ScopeName,
+    now: datetime,
 ) -> bool:
     """Running (not already being stopped) and matching every rule of the sweep."""
-    if kind.phase(item) is not Phase.RUNNING:
+    if kind.phase(item) is not Phase.RUNNING or not kind.sweepable_item(item):
         return False
     if not all(kind.holds(clause, item) for clause in clauses):
         return False
     if spec.operation_types and OPERATIONS.operation_type(item) not in spec.operation_types:
+        return False
+    if spec.skip and kind.listed_name(item, scope) in spec.skip:
         return False
     if spec.cluster_uuid and kind.cluster_uuid(item) != spec.cluster_uuid:
         return False

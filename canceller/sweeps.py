@@ -41,7 +41,7 @@ from canceller.selection import (
     why_not_swept,
 )
 from canceller.settings import Settings
-from canceller.trigger import MAX_CONTINUATIONS
+from canceller.trigger import MAX_CONTINUATIONS, MAX_SKIPPED
 
 MAX_PAGES_PER_SCOPE = 1000  # a guard against a server that never stops paging
 
@@ -171,8 +171,9 @@ def run_sweep(
         elif not settings.trigger_topic:
             why_kept = "TRIGGER_TOPIC is not set, so they could not be handed on"
         else:
+            still = {r.target for r in stopped.results if r.outcome is Outcome.STILL_RUNNING}
             outcomes.continuation = _continuation(
-                spec, scopes, filter_text, kinds, len(rest), sweep_id, context
+                spec, scopes, filter_text, kinds, len(rest), sweep_id, context, still
             )
             handed_on = True
 
@@ -257,7 +258,7 @@ def _list(
             if name.scope != scope:
                 listing.skipped += 1
                 continue
-            if not selects(kind, spec, clauses, item, now):
+            if not selects(kind, spec, clauses, item, scope, now):
                 continue
             if is_exempt(kind, item, settings.exempt_label):
                 listing.exempt += 1
@@ -277,6 +278,7 @@ def _continuation(
     remaining: int,
     sweep_id: str,
     context: CancelContext,
+    still_running: set[str],
 ) -> dict[str, Any]:
     """The sweep again, with everything resolved, so the next message selects the same
     way whatever the settings say by then (and the cluster incarnation an incident
@@ -295,6 +297,9 @@ def _continuation(
         request["clusterUuid"] = spec.cluster_uuid
     if spec.max:
         request["max"] = remaining
+    skip = sorted(spec.skip | still_running)
+    if skip:  # most recent last; beyond the cap a name may be stopped (idempotently) again
+        request["skip"] = skip[-MAX_SKIPPED:]
     message: dict[str, Any] = {"sweep": request}
     if context.trigger.reason is not None:
         message["reason"] = context.trigger.reason

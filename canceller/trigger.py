@@ -69,11 +69,13 @@ _SWEEP_KEYS = (
     "max",
     "clusterUuid",
     "continuation",
+    "skip",
     "dryRun",
 )
 _CLUSTER_UUID = re.compile(r"[0-9a-fA-F-]{1,64}")
 _SWEEP_ID = re.compile(r"sweep-[\x21-\x7e]{1,256}")
 MAX_CONTINUATIONS = 1000  # a chain longer than this is a loop, not progress
+MAX_SKIPPED = 100  # names a continuation carries as already being stopped
 
 
 @dataclass(frozen=True)
@@ -352,6 +354,7 @@ def _sweep_trigger(document: Mapping[str, Any], text: str, info: TriggerInfo) ->
             kinds=_kinds(request),
             chain=chain,
             generation=generation,
+            skip=_skip(request),
         )
         if spec.filter:
             parse_filter(spec.filter)
@@ -368,6 +371,19 @@ def _kinds(request: Mapping[str, Any]) -> tuple[str, ...]:
             "(batches are swept through their operations)"
         )
     return tuple(dict.fromkeys(kinds))
+
+
+def _skip(request: Mapping[str, Any]) -> frozenset[str]:
+    """Only a continuation carries names to skip, each a valid name of a sweepable kind."""
+    names = _strings(request, "skip")
+    if names and "continuation" not in request:
+        raise InvalidSweep("sweep.skip is only for continuation messages")
+    if len(names) > MAX_SKIPPED:
+        raise InvalidSweep(f"sweep.skip lists {len(names)} names; at most {MAX_SKIPPED}")
+    try:
+        return frozenset(parse_name(kind_named_by(text), text).name for text in names)
+    except InvalidName as invalid:
+        raise InvalidSweep(f"sweep.skip: {invalid}") from None
 
 
 def _cluster_uuid(value: object) -> str | None:

@@ -321,3 +321,43 @@ def test_a_scope_named_twice_is_swept_once(
     handled = handle(emulator, {"sweep": {"scopes": [SCOPE, f" {SCOPE}"], "kinds": ["operations"]}})
     assert [r.outcome for r in handled.results] == [Outcome.CANCELLED, Outcome.SWEEP_SUMMARY]
     assert methods(admin).count("operations.cancel") == 1
+
+
+def test_a_continuation_skips_what_the_chain_could_not_see_stop(
+    admin: EmulatorAdmin, emulator: DataprocEmulator
+) -> None:
+    """Operations show no 'cancelling' state: one whose cancel was accepted but that is
+    still running is named in the continuation so it is not selected again."""
+    for i in range(3):
+        admin.seed_operation(
+            name=f"{SCOPE}/operations/slow-{i}",
+            onCancel="ignore",
+            metadata={"createTime": ago(hours=3 - i)},
+        )
+    env = {
+        "TRIGGER_TOPIC": f"projects/{PROJECT}/topics/requests",
+        "MAX_CANCELS_PER_MESSAGE": "2",
+        "VERIFY_TIMEOUT_SECONDS": "0.5",
+    }
+    sweep = {"sweep": {"scopes": [SCOPE], "kinds": ["operations"], "max": 3}}
+    first = handle(emulator, sweep, **env)
+    assert {r.outcome for r in first.results if r.target} == {Outcome.STILL_RUNNING}
+    continuation = first.continuation
+    assert continuation is not None
+    assert continuation["sweep"]["skip"] == [f"{SCOPE}/operations/slow-{i}" for i in (0, 1)]
+    second = handle(emulator, continuation, **env)
+    assert [r.target for r in second.results if r.target] == [f"{SCOPE}/operations/slow-2"]
+    assert second.continuation is None
+
+
+def test_workflow_operations_are_left_to_the_jobs_kind(
+    admin: EmulatorAdmin, emulator: DataprocEmulator
+) -> None:
+    admin.seed_operation(
+        name=f"{SCOPE}/operations/workflow",
+        kind="workflow",
+        metadata={"clusterName": "etl"},
+    )
+    handled = handle(emulator, {"sweep": {"scopes": [SCOPE], "kinds": ["operations"]}})
+    assert summary_of(handled)["selected"] == 0
+    assert "operations.cancel" not in methods(admin)

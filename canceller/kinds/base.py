@@ -122,6 +122,10 @@ class Kind:
     def cluster_uuid(self, item: Resource) -> str | None:
         return None
 
+    def sweepable_item(self, item: Resource) -> bool:
+        """May a sweep select this listed item at all (before its filter)?"""
+        return True
+
     def applies(self, clause: Clause) -> bool:
         """Can this kind evaluate ``clause`` itself? A sweep never lets a kind ignore a
         clause it cannot check: that kind is left out of the sweep instead."""

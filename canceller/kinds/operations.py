@@ -17,6 +17,7 @@ from canceller.kinds.base import Clause, Kind, Phase, Resource, text
 
 CANCELLED_CODE = 1  # google.rpc.Code.CANCELLED
 _METADATA_PREFIX = "type.googleapis.com/google.cloud.dataproc.v1."
+_UNLABELLED_METADATA = frozenset({"WorkflowMetadata", "JobMetadata"})
 _METADATA_FIELDS = ("operationType", "batch", "clusterName", "clusterUuid", "description")
 
 
@@ -71,6 +72,18 @@ class Operations(Kind):
         if created is not None:
             state["createTime"] = _created_text(metadata)
         return state
+
+    def sweepable_item(self, item: Resource) -> bool:
+        """Workflow and job operations carry no labels (WorkflowMetadata, JobMetadata in
+        dataproc_v1_messages.py), so EXEMPT_LABEL cannot be checked on them, and
+        cancelling a workflow cancels its jobs, exempt ones too (shared reference): a
+        sweep leaves them to the jobs kind, which judges each job by its own labels. A
+        name given directly still stops them."""
+        type_url = _metadata(item).get("@type")
+        return not (
+            isinstance(type_url, str)
+            and type_url.removeprefix(_METADATA_PREFIX) in _UNLABELLED_METADATA
+        )
 
     def server_params(self, clauses: tuple[Clause, ...]) -> dict[str, str]:
         sent = [clause for clause in clauses if self.applies(clause)]
