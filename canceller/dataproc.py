@@ -78,13 +78,6 @@ class DataprocClient:
         self._budget = budget
         self._sleep = sleep
 
-    @property
-    def budget(self) -> RequestBudget:
-        """The request budget: ``budget.per_minute(Bucket.DEFAULT)`` (or ``GET_JOB``,
-        ``JOB_OPERATION``, optionally for one project and region) is how many requests a
-        minute this process may make, for work that sizes itself from it."""
-        return self._budget
-
     def get(self, name: str, deadline: Deadline) -> dict[str, Any]:
         """Read one resource (operation, batch, job or session) by its full name."""
         return self._call("GET", name, deadline)

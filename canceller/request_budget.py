@@ -128,7 +128,7 @@ class RequestBudget:
     def per_minute(self, bucket: Bucket, project: str = "", region: str = "") -> int:
         """How many requests of ``bucket`` this process may make a minute: the configured
         limit, or with ``project`` and ``region`` that key's limit now, lower for a while
-        after a 429. Work that sizes itself from it (e.g. a sweep) stays within budget."""
+        after a 429: what the shrink-and-recover behaviour can be observed by."""
         if not project and not region:
             return self._configured[bucket]
         with self._lock:
