@@ -292,7 +292,7 @@ def test_the_client_keeps_to_the_budget_against_the_emulator(
     # Sent at 60 with 15 in the window, answered 429: the limit fell to 15 a minute, so
     # the retry waited until it had grown back to 17 (one more every 120 / 15 = 8 s).
     assert stamped.stamps[-2:] == [60, 76]
-    assert client.budget.per_minute(Bucket.DEFAULT, PROJECT, REGION) == 17
+    assert shared.per_minute(Bucket.DEFAULT, PROJECT, REGION) == 17
 
     with pytest.raises(TransientFailure, match="has no slot before the deadline"):
         client.get(name, FakeDeadline(clock, 1))
