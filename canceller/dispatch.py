@@ -28,7 +28,7 @@ from canceller.clock import Deadline, utc_now
 from canceller.dataproc import DataprocClient
 from canceller.engine import CancelContext, Target, stop_all
 from canceller.kinds import KINDS
-from canceller.names import KIND_PATHS, InvalidName, parse_name
+from canceller.names import KIND_PATHS, UUID, InvalidName, parse_name
 from canceller.results import Outcome, Result
 from canceller.selection import SweepSpec
 from canceller.settings import Settings
@@ -36,7 +36,6 @@ from canceller.sweeps import run_sweep
 from canceller.trigger import Trigger
 
 _CLUSTER_NAME = re.compile(r"[a-z](?:[-a-z0-9]{0,49}[a-z0-9])?")
-_UUID = re.compile(r"[0-9a-fA-F-]{1,64}")
 # Monitored resource type -> (kind, label naming its place, label naming its ID).
 _INCIDENT_TARGETS = {
     BATCH_RESOURCE: ("batch", "location", "batch_id"),
@@ -209,7 +208,7 @@ def _incident_work(
         uuid = labels.get("job_uuid", "") if kind == "job" else ""
         try:
             name = parse_name(kind, text)
-            if uuid and not _UUID.fullmatch(uuid):
+            if uuid and not UUID.fullmatch(uuid):
                 raise InvalidName(f"job_uuid {uuid[:80]!r} is not a UUID")
         except InvalidName as invalid:
             reject(
@@ -220,7 +219,7 @@ def _incident_work(
     if incident.resource_type == CLUSTER_RESOURCE:
         cluster, uuid = labels.get("cluster_name", ""), labels.get("cluster_uuid", "")
         scope = f"projects/{project}/regions/{labels.get('region', '')}"
-        if not _CLUSTER_NAME.fullmatch(cluster) or (uuid and not _UUID.fullmatch(uuid)):
+        if not _CLUSTER_NAME.fullmatch(cluster) or (uuid and not UUID.fullmatch(uuid)):
             reject(
                 scope,
                 "the incident's cluster labels are not a valid cluster name/uuid",

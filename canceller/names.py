@@ -49,6 +49,8 @@ _URL = re.compile(
 )
 
 MAX_INPUT_CHARS = 512
+# Server-made UUIDs as incidents and sweeps name them (cluster_uuid, job_uuid).
+UUID = re.compile(r"[0-9a-fA-F-]{1,64}")
 
 
 class InvalidName(ValueError):

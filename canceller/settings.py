@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from canceller.kinds import SWEEPABLE
+
 # gcloud calls this global host for regional operation names over REST. The "region
 # does not match endpoint region 'global'" errors seen in client-library issues are gRPC's
 # (e.g. apache/airflow#12804); googleapis/google-cloud-go#1129 notes the REST API accepted
@@ -182,17 +184,14 @@ def _sweep_scopes(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
-SWEEP_KIND_NAMES = ("operations", "jobs", "sessions")  # batches: through their operations
-
-
 def _sweep_kinds(value: str) -> tuple[str, ...]:
     kinds = tuple(dict.fromkeys(item.strip() for item in value.split(",") if item.strip()))
-    if unknown := [kind for kind in kinds if kind not in SWEEP_KIND_NAMES]:
+    if unknown := [kind for kind in kinds if kind not in SWEEPABLE]:
         raise SettingsError(
             f"SWEEP_KINDS has {', '.join(unknown)}: expected a comma-separated list of "
-            f"{', '.join(SWEEP_KIND_NAMES)}"
+            f"{', '.join(SWEEPABLE)} (batches are swept through their operations)"
         )
-    return kinds or SWEEP_KIND_NAMES
+    return kinds or tuple(SWEEPABLE)
 
 
 _LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")

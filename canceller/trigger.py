@@ -29,6 +29,7 @@ from canceller.alerts import (
 from canceller.clock import parse_timestamp
 from canceller.kinds import SWEEPABLE
 from canceller.names import (
+    UUID,
     InvalidName,
     ResourceName,
     kind_named_by,
@@ -39,7 +40,7 @@ from canceller.selection import InvalidSweep, SweepSpec, parse_duration, parse_f
 from canceller.strict_json import InvalidJson, is_unicode, loads
 
 MAX_PAYLOAD_BYTES = 64 * 1024
-MAX_OPERATIONS_PER_MESSAGE = 100
+MAX_NAMES_PER_MESSAGE = 100
 MAX_REASON_BYTES = 1024
 MAX_REQUEST_ID_CHARS = 256
 MAX_SWEEP_MAX = 100_000  # the largest sweep.max; MAX_CANCELS_PER_MESSAGE caps it again
@@ -72,7 +73,6 @@ _SWEEP_KEYS = (
     "skip",
     "dryRun",
 )
-_CLUSTER_UUID = re.compile(r"[0-9a-fA-F-]{1,64}")
 _SWEEP_ID = re.compile(r"sweep-[\x21-\x7e]{1,256}")
 MAX_CONTINUATIONS = 1000  # a chain longer than this is a loop, not progress
 MAX_SKIPPED = 100  # names a continuation carries as already being stopped
@@ -299,11 +299,10 @@ def _decode_document(document: dict[str, Any], text: str, info: TriggerInfo) -> 
         names = document[key]
         if not isinstance(names, list) or not names:
             raise _Refused(text, f"'{key}' must be a non-empty list of names")
-        if len(names) > MAX_OPERATIONS_PER_MESSAGE:
+        if len(names) > MAX_NAMES_PER_MESSAGE:
             raise _Refused(
                 text,
-                f"'{key}' lists {len(names)} names; at most "
-                f"{MAX_OPERATIONS_PER_MESSAGE} per message",
+                f"'{key}' lists {len(names)} names; at most {MAX_NAMES_PER_MESSAGE} per message",
             )
     else:
         names = [document[key]]
@@ -389,7 +388,7 @@ def _skip(request: Mapping[str, Any]) -> frozenset[str]:
 def _cluster_uuid(value: object) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not _CLUSTER_UUID.fullmatch(value):
+    if not isinstance(value, str) or not UUID.fullmatch(value):
         raise InvalidSweep("sweep.clusterUuid must be a cluster UUID (hex digits and hyphens)")
     return value
 

@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any, ClassVar
 
 from canceller.clock import parse_timestamp
-from canceller.names import ResourceName, ScopeName
+from canceller.names import KIND_PATHS, ResourceName, ScopeName
 
 Resource = dict[str, Any]  # a resource as Dataproc's proto3 JSON has it
 
@@ -96,8 +96,8 @@ class Kind:
     # ---- sweeping ---------------------------------------------------------------------
 
     def collection(self, scope: ScopeName) -> str:
-        place = "locations" if self.name in ("batch", "session") else "regions"
-        return f"projects/{scope.project}/{place}/{scope.region}/{self.plural}"
+        place, collection, _ = KIND_PATHS[self.name]
+        return f"projects/{scope.project}/{place}/{scope.region}/{collection}"
 
     def listed_name(self, item: Resource, scope: ScopeName) -> object:
         """The full name of a listed item (to be validated like any other name)."""

@@ -68,9 +68,8 @@ class Operations(Kind):
         for key in _METADATA_FIELDS:
             if value := text(metadata.get(key)):
                 state[key] = value
-        created = self.created_at(resource)
-        if created is not None:
-            state["createTime"] = _created_text(metadata)
+        if created := _created_text(metadata):
+            state["createTime"] = created
         return state
 
     def sweepable_item(self, item: Resource) -> bool:
