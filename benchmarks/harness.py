@@ -29,8 +29,24 @@ REGION = "us-central1"
 LATENCY_MS = 20.0
 TARGET = "cancel_operation"
 BASELINE_DIR = Path(__file__).resolve().parent / "baseline_function"
-# A sweep lists whole regions: its operations get a region of their own.
+# A sweep lists whole regions: its operations get a region of their own, and so does
+# every figure that counts requests per region.
 SWEEP_REGION = "europe-west9"
+QUOTA_REGION = "europe-west1"  # ours, 100 operations that stop 45 s after their cancel
+GCLOUD_REGION = "europe-west2"  # the gcloud-style client, the same 100 operations
+ALERT_REGION = "europe-west3"  # the budget alert's 1,000 operations
+JOBS_REGION = "europe-west4"  # the 1,000-job sweep
+# A message may take RETRY_DEADLINE_SECONDS + VERIFY_TIMEOUT_SECONDS (120 s by default)
+# when the request budget makes it wait; the push timeout (the ack deadline) must be
+# longer, or the emulator pushes the message again while the first delivery runs.
+SIDE_ACK_DEADLINE = 600  # Pub/Sub's maximum
+# What the stack gives every function; a side of its own starts from this alone.
+STACK_ENV_KEYS = (
+    "PUBSUB_EMULATOR_HOST",
+    "DATAPROC_EMULATOR_HOST",
+    "GOOGLE_CLOUD_PROJECT",
+    "ALLOWED_PROJECTS",
+)
 
 
 @dataclass(frozen=True)
@@ -100,6 +116,14 @@ def operation_names(prefix: str, count: int, region: str = REGION) -> list[str]:
     return [f"projects/{PROJECT}/regions/{region}/operations/{prefix}-{i}" for i in range(count)]
 
 
+def job_names(prefix: str, count: int, region: str) -> list[str]:
+    return [f"projects/{PROJECT}/regions/{region}/jobs/{prefix}-{i}" for i in range(count)]
+
+
+def scope(region: str) -> str:
+    return f"projects/{PROJECT}/regions/{region}"
+
+
 def cpu_seconds(server: FunctionServer) -> float:
     """CPU time (user + system) used so far by the server's live processes."""
     ticks = 0
@@ -150,7 +174,35 @@ def open_bench(function_env: Mapping[str, str]) -> Iterator[Bench]:
         yield bench
 
 
-def wire(stack: LocalStack, topic: str, server: FunctionServer) -> None:
+@contextlib.contextmanager
+def own_side(bench: Bench, label: str, settings: Mapping[str, str]) -> Iterator[Side]:
+    """Our function in a server of its own, for one figure: the function's defaults
+    except ``settings``, its own trigger topic (also its TRIGGER_TOPIC, so continuations
+    come back to it), results topic and pull subscription. A fresh process, so its
+    request budget starts empty. Stopped, and its push subscription deleted, on exit."""
+    stack = bench.stack
+    trigger, results = f"{label}-requests", f"{label}-results"
+    env = {
+        **{key: stack.function_env[key] for key in STACK_ENV_KEYS},
+        "RESULTS_TOPIC": f"projects/{PROJECT}/topics/{results}",
+        "TRIGGER_TOPIC": f"projects/{PROJECT}/topics/{trigger}",
+        **settings,
+    }
+    with FunctionServer(REPO_ROOT, TARGET, env=env, log_dir=stack.log_dir / label) as server:
+        wire(stack, trigger, server, ack_deadline=SIDE_ACK_DEADLINE)
+        stack.pubsub.create_topic(PROJECT, results)
+        stack.pubsub.create_pull_subscription(
+            PROJECT, f"{results}-pull", results, ack_deadline=SIDE_ACK_DEADLINE
+        )
+        try:
+            yield Side(label, REPO_ROOT, env, server, trigger, results, f"{results}-pull")
+        finally:
+            bench.rest.delete_subscription(f"{trigger}-push")
+
+
+def wire(
+    stack: LocalStack, topic: str, server: FunctionServer, ack_deadline: int | None = None
+) -> None:
     """A trigger topic pushed to ``server``, as LocalStack wires its own function."""
     stack.pubsub.create_topic(PROJECT, topic)
     stack.pubsub.create_push_subscription(
@@ -158,5 +210,5 @@ def wire(stack: LocalStack, topic: str, server: FunctionServer) -> None:
         f"{topic}-push",
         topic,
         server.push_endpoint(PROJECT, topic),
-        ack_deadline=stack.ack_deadline,
+        ack_deadline=stack.ack_deadline if ack_deadline is None else ack_deadline,
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,18 +49,33 @@ class PubSubRest:
         self._base = f"{base_url}/v1/projects/{project}"
         self._session = requests.Session()
 
-    def publish(self, topic: str, payloads: Sequence[bytes]) -> list[str]:
-        """Publish in as few requests as Pub/Sub allows; returns the message ids."""
+    def publish(
+        self, topic: str, payloads: Sequence[bytes], attributes: dict[str, str] | None = None
+    ) -> list[str]:
+        """Publish in as few requests as Pub/Sub allows; returns the message ids.
+        ``attributes`` go on every message (a budget notification has three)."""
         ids: list[str] = []
         for start in range(0, len(payloads), MAX_MESSAGES_PER_PUBLISH):
             chunk = payloads[start : start + MAX_MESSAGES_PER_PUBLISH]
-            messages = [{"data": base64.b64encode(data).decode("ascii")} for data in chunk]
+            messages: list[dict[str, Any]] = [
+                {"data": base64.b64encode(data).decode("ascii")} for data in chunk
+            ]
+            if attributes:
+                for message in messages:
+                    message["attributes"] = dict(attributes)
             answer = self._post(f"/topics/{topic}:publish", {"messages": messages}, 30.0)
             ids.extend(str(message_id) for message_id in answer["messageIds"])
         return ids
 
     def pull(self, subscription: str, count: int, timeout: float) -> list[Pulled]:
-        """At least ``count`` messages (all acked), or ``PullTimeout`` after ``timeout`` s.
+        """At least ``count`` messages (all acked), or ``PullTimeout`` after ``timeout`` s."""
+        return self.pull_until(subscription, lambda pulled: len(pulled) >= count, timeout)
+
+    def pull_until(
+        self, subscription: str, enough: Callable[[list[Pulled]], bool], timeout: float
+    ) -> list[Pulled]:
+        """Messages (all acked) until ``enough`` of what came so far is true, or
+        ``PullTimeout`` after ``timeout`` s.
 
         Acks wait until the end (or ``ACK_AFTER_SECONDS``, well inside the 60 s ack
         deadline): an ack costs about 10 ms, and acking each pull of 100 (the
@@ -71,11 +86,12 @@ class PubSubRest:
         oldest = time.monotonic()
         path = f"/subscriptions/{subscription}"
         try:
-            while len(pulled) < count:
+            while not enough(pulled):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise PullTimeout(
-                        f"{subscription}: {len(pulled)} of {count} message(s) after {timeout:g} s"
+                        f"{subscription}: {len(pulled)} message(s) after {timeout:g} s, "
+                        "not what was expected"
                     )
                 try:
                     answer = self._post(f"{path}:pull", {"maxMessages": 1000}, remaining)
@@ -98,6 +114,11 @@ class PubSubRest:
         for start in range(0, len(ack_ids), ACK_IDS_PER_REQUEST):
             chunk = ack_ids[start : start + ACK_IDS_PER_REQUEST]
             self._post(f"{path}:acknowledge", {"ackIds": chunk}, 30.0)
+
+    def delete_subscription(self, subscription: str) -> None:
+        """So the emulator stops pushing to a server that is gone."""
+        response = self._session.delete(f"{self._base}/subscriptions/{subscription}", timeout=30)
+        response.raise_for_status()
 
     def close(self) -> None:
         self._session.close()

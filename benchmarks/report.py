@@ -18,7 +18,7 @@ class Row:
     figure: str
     ours: float
     reference: float | None  # the baseline or ideal; None: an absolute figure
-    unit: str  # "ms", "s" or "MiB"
+    unit: str  # "ms", "s", "MiB", "req" (requests per target) or "n" (a count)
     target: str  # as printed, e.g. "<= 1.2x"
     passed: bool | None  # None: informational, no target of its own
     note: str = ""  # why a target is missed, or what a row is evidence for
@@ -83,11 +83,11 @@ def render(rows: Sequence[Row]) -> str:
 def summary(rows: Sequence[Row]) -> str:
     """Says plainly whether every target was met, and why any was not."""
     missed = [row for row in rows if row.passed is False]
-    notes = [f"  * {row.figure}: {row.note}" for row in rows if row.note]
+    notes = [f"  * {row.figure.strip()}: {row.note}" for row in rows if row.note]
     if not missed:
         verdict = f"All {sum(r.passed is True for r in rows)} targets met."
     else:
-        verdict = f"TARGETS MISSED: {len(missed)} ({', '.join(r.figure for r in missed)})."
+        verdict = f"TARGETS MISSED: {len(missed)} ({'; '.join(r.figure.strip() for r in missed)})."
     return "\n".join([verdict, *(["Notes:", *notes] if notes else [])])
 
 
@@ -96,4 +96,8 @@ def _amount(value: float, unit: str) -> str:
         return f"{value:.1f} ms" if value < 10 else f"{value:.0f} ms"
     if unit == "s":
         return f"{value:.2f} s"
+    if unit == "req":
+        return f"{value:.2f} req"
+    if unit == "n":
+        return f"{value:,.0f}"
     return f"{value:.1f} {unit}"

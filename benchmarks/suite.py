@@ -8,12 +8,28 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from benchmarks import cold_start, detection, latency, sweep, throughput
-from benchmarks.harness import LATENCY_MS, Bench, open_bench, server_threads
+from benchmarks import (
+    budget_alert,
+    cold_start,
+    detection,
+    job_sweep,
+    latency,
+    quota_sweep,
+    sweep,
+    throughput,
+)
+from benchmarks.harness import LATENCY_MS, PROJECT, Bench, open_bench, server_threads
 from benchmarks.report import Row, render, summary
 from canceller.settings import load_settings
+from local_stack.stack import TRIGGER_TOPIC
 
-FUNCTION_ENV = {"MAX_CANCELS_PER_MESSAGE": "1000"}  # lets one sweep act on 1,000 operations
+FUNCTION_ENV = {
+    "MAX_CANCELS_PER_MESSAGE": "1000",  # lets one sweep act on 1,000 operations
+    # Figures about speed, not about the request budget: a budget this large never binds.
+    "DATAPROC_REQUESTS_PER_MINUTE": "100000",
+    "DATAPROC_JOB_CANCELS_PER_MINUTE": "100000",
+    "TRIGGER_TOPIC": f"projects/{PROJECT}/topics/{TRIGGER_TOPIC}",  # for continuations
+}
 
 
 @dataclass(frozen=True)
@@ -23,10 +39,16 @@ class Sizes:
     throughput_messages: int
     sweep_operations: int
     detection_repetitions: int
+    quota_operations: int  # per side
+    quota_cancel_seconds: float
+    alert_operations: int
+    alert_requests_per_minute: int
+    jobs: int
+    job_cancels_per_minute: int
 
 
-FULL = Sizes(150, 11, 1000, 1000, 3)
-QUICK = Sizes(30, 3, 200, 200, 1)
+FULL = Sizes(150, 11, 1000, 1000, 3, 100, 45.0, 1000, 600, 1000, 400)
+QUICK = Sizes(30, 3, 200, 200, 1, 30, 15.0, 300, 200, 300, 150)
 
 
 def figures(sizes: Sizes) -> dict[str, Callable[[Bench], list[Row]]]:
@@ -38,6 +60,15 @@ def figures(sizes: Sizes) -> dict[str, Callable[[Bench], list[Row]]]:
         "throughput": lambda bench: throughput.measure(bench, sizes.throughput_messages),
         "sweep": lambda bench: sweep.measure(bench, sizes.sweep_operations),
         "detection": lambda bench: detection.measure(bench, sizes.detection_repetitions),
+        "quota-sweep": lambda bench: quota_sweep.measure(
+            bench, sizes.quota_operations, sizes.quota_cancel_seconds
+        ),
+        "budget-alert": lambda bench: budget_alert.measure(
+            bench, sizes.alert_operations, sizes.alert_requests_per_minute
+        ),
+        "job-sweep": lambda bench: job_sweep.measure(
+            bench, sizes.jobs, sizes.job_cancels_per_minute
+        ),
         "cold-start": lambda bench: cold_start.measure(bench, sizes.cold_starts, rng),
     }
 
