@@ -78,9 +78,10 @@ class DataprocClient:
         self._budget = budget
         self._sleep = sleep
 
-    def get(self, name: str, deadline: Deadline) -> dict[str, Any]:
-        """Read one resource (operation, batch, job or session) by its full name."""
-        return self._call("GET", name, deadline)
+    def get(self, name: str, deadline: Deadline, *, urgent: bool = False) -> dict[str, Any]:
+        """Read one resource (operation, batch, job or session) by its full name.
+        ``urgent``: it verifies a stop already sent, so it goes ahead in the budget."""
+        return self._call("GET", name, deadline, urgent=urgent)
 
     def post(
         self, path: str, deadline: Deadline, body: dict[str, Any] | None = None
@@ -89,9 +90,16 @@ class DataprocClient:
         which operations.cancel requires; jobs.cancel takes ``{}``."""
         return self._call("POST", path, deadline, body=body)
 
-    def list(self, collection: str, deadline: Deadline, params: dict[str, str]) -> dict[str, Any]:
+    def list(
+        self,
+        collection: str,
+        deadline: Deadline,
+        params: dict[str, str],
+        *,
+        urgent: bool = False,
+    ) -> dict[str, Any]:
         """One page of ``collection`` (e.g. projects/P/regions/R/jobs)."""
-        return self._call("GET", collection, deadline, params)
+        return self._call("GET", collection, deadline, params, urgent=urgent)
 
     def _call(
         self,
@@ -100,6 +108,7 @@ class DataprocClient:
         deadline: Deadline,
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
+        urgent: bool = False,
     ) -> dict[str, Any]:
         url = f"{self._endpoint}/v1/{path}"
         key = budget_key(method, path)
@@ -107,7 +116,7 @@ class DataprocClient:
             _BACKOFF_INITIAL, _BACKOFF_MAX, _BACKOFF_MULTIPLIER
         )
         while True:
-            grant = self._take_slot(key, method, path, deadline)
+            grant = self._take_slot(key, method, path, deadline, urgent)
             try:
                 return self._attempt(method, url, params, body, deadline)
             except _Retryable as retryable:
@@ -121,9 +130,11 @@ class DataprocClient:
                     ) from None
                 self._sleep(delay)
 
-    def _take_slot(self, key: BudgetKey, method: str, path: str, deadline: Deadline) -> Grant:
+    def _take_slot(
+        self, key: BudgetKey, method: str, path: str, deadline: Deadline, urgent: bool
+    ) -> Grant:
         try:
-            return self._budget.acquire(key, deadline)
+            return self._budget.acquire(key, deadline, urgent)
         except BudgetTimeout as error:
             raise NoBudget(f"{method} {path}: {error}") from None
 

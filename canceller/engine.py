@@ -52,7 +52,7 @@ _OUTCOME_FOR_ERROR: tuple[tuple[type[api_exceptions.GoogleAPICallError], Outcome
 )
 # A group is listed at most this often, and less often the more pages a listing takes,
 # never less often than the longest gap of the poll schedule.
-_LIST_GAP_MIN, _LIST_GAP_PER_PAGE = 1.0, 0.5
+_LIST_GAP_MIN, _LIST_GAP_PER_PAGE = 1.0, 0.25
 _MAX_WATCH_PAGES = 1000  # a guard against a server that never stops paging
 
 
@@ -327,7 +327,8 @@ class _Watcher:
         self._pending: list[_Watch] = []
         self._listed_at: dict[tuple[str, ScopeName], float] = {}
         self._list_gap: dict[tuple[str, ScopeName], float] = {}
-        self._by_gets: set[tuple[str, ScopeName]] = set()
+        self._by_gets: set[tuple[str, ScopeName]] = set()  # listing failed: GETs only
+        self._pages: dict[tuple[str, ScopeName], int] = {}  # pages the last listing took
 
     def guarded(
         self,
@@ -386,7 +387,10 @@ class _Watcher:
         return groups
 
     def _listed(self, key: tuple[str, ScopeName], watches: list[_Watch]) -> bool:
-        return len(watches) > 1 and key not in self._by_gets
+        """List when there are several and the last listing of the scope took no more
+        pages than there are watches now (a scope can grow or shrink within a message)."""
+        pages = self._pages.get(key, 1)
+        return len(watches) > 1 and len(watches) >= pages and key not in self._by_gets
 
     def _until_next_round(self) -> float | None:
         if not self._pending:
@@ -433,7 +437,7 @@ class _Watcher:
     def _get(self, watch: _Watch) -> Result | _Watch | None:
         def check() -> Result | _Watch:
             try:
-                resource = self._client.get(watch.name.name, self._context.deadline)
+                resource = self._client.get(watch.name.name, self._context.deadline, urgent=True)
             except api_exceptions.GoogleAPICallError as error:
                 return watch.reporter.api_error(error, "verifying the stop", watch.last, watch.kind)
             return _settle(self._client, watch, resource, self._context)
@@ -457,9 +461,12 @@ class _Watcher:
         seen: dict[str, Resource] = {}
         params = {**kind.watch_params, "pageSize": str(kind.page_size)}
         pages = 0
+        started = time.monotonic()
         try:
             while pages < _MAX_WATCH_PAGES:
-                page = self._client.list(kind.collection(key[1]), self._context.deadline, params)
+                page = self._client.list(
+                    kind.collection(key[1]), self._context.deadline, params, urgent=True
+                )
                 pages += 1
                 for item in listed_items(page, kind):
                     name = kind.listed_name(item, key[1])
@@ -472,9 +479,8 @@ class _Watcher:
         except (api_exceptions.GoogleAPICallError, TransientFailure):
             self._by_gets.add(key)  # e.g. no list permission: GETs still work
             return due
-        if pages > len(watches):
-            self._by_gets.add(key)  # listing costs more than the GETs it replaces
-        self._listed_at[key] = time.monotonic()
+        self._pages[key] = pages  # more pages than watches: GETs, until the group grows
+        self._listed_at[key] = started
         self._list_gap[key] = min(MAX_INTERVAL, max(_LIST_GAP_MIN, _LIST_GAP_PER_PAGE * pages))
         for name, item in seen.items():
             watch = wanted[name]

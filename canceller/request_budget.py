@@ -24,7 +24,11 @@ time, reaching the configured value ``RECOVERY_SECONDS`` after the last 429. Onl
 to a request granted under the current limit halves it again: the others were already
 on the wire before the shrink, and counting each would floor the limit on one burst.
 
-Waiting is first come, first served per key: each waiter sleeps (outside the lock)
+Waiting is first come, first served per key, except that a call asked for with
+``urgent`` (the reads that verify a stop already sent) goes ahead of every ordinary
+waiter: the stops of a big sweep must not keep their own verification waiting for
+minutes, while the few urgent reads never hold the stops back for long. Each waiter
+sleeps (outside the lock)
 until the moment it would be its turn if nothing changed, then checks again; a new 429
 or a waiter giving up only moves that moment. The wait counts against the message's
 ``Deadline``: a slot that cannot be had before it raises ``BudgetTimeout`` at once.
@@ -45,7 +49,10 @@ from typing import NamedTuple
 
 from canceller.clock import Deadline
 
-WINDOW_SECONDS = 60.0  # Dataproc's quotas are per minute and reset every 60 s.
+# Dataproc's quotas are per minute and reset every 60 s; a grant is counted for one more
+# second, because a request reaches the server up to its round trip after we grant it.
+WINDOW_SECONDS = 61.0
+_URGENT_OFFSET = 1 << 62
 FLOOR_PER_MINUTE = 5  # a 429 never shrinks a limit below this (or the configured value)
 RECOVERY_SECONDS = 120.0  # from a halved limit back to the configured one, without 429s
 
@@ -135,13 +142,14 @@ class RequestBudget:
             state = self._keys.get(BudgetKey(project, region, bucket))
             return self._configured[bucket] if state is None else state.limit(self._clock())
 
-    def acquire(self, key: BudgetKey, deadline: Deadline) -> Grant:
+    def acquire(self, key: BudgetKey, deadline: Deadline, urgent: bool = False) -> Grant:
         """Wait for a slot of ``key`` and take it; ``BudgetTimeout`` if it would come too
         late for ``deadline``. Sleeps without holding the lock."""
         with self._lock:
             state = self._state(key)
-            ticket = next(self._tickets)
-            state.waiters.append(ticket)  # tickets grow, so the list stays sorted
+            # Urgent tickets are numbered below every ordinary one, so they sort first.
+            ticket = next(self._tickets) - (_URGENT_OFFSET if urgent else 0)
+            bisect.insort(state.waiters, ticket)
         try:
             while True:
                 with self._lock:

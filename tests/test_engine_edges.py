@@ -33,13 +33,15 @@ class ScriptedDataproc:
         self.calls.append((method, path))
         return self._answer(method, path, len(self.calls))
 
-    def get(self, name: str, deadline: Deadline) -> dict[str, Any]:
+    def get(self, name: str, deadline: Deadline, urgent: bool = False) -> dict[str, Any]:
         return self._call("GET", name)
 
     def post(self, path: str, deadline: Deadline, body: Any = None) -> dict[str, Any]:
         return self._call("POST", path)
 
-    def list(self, collection: str, deadline: Deadline, params: dict[str, str]) -> dict[str, Any]:
+    def list(
+        self, collection: str, deadline: Deadline, params: dict[str, str], urgent: bool = False
+    ) -> dict[str, Any]:
         return self._call("LIST", collection)
 
 

@@ -18,6 +18,7 @@ from canceller.clock import Deadline
 from canceller.dataproc import DataprocClient, TransientFailure
 from canceller.request_budget import (
     FLOOR_PER_MINUTE,
+    WINDOW_SECONDS,
     Bucket,
     BudgetKey,
     BudgetTimeout,
@@ -154,9 +155,10 @@ def test_waits_for_the_window_rather_than_exceed_it(clock: FakeClock) -> None:
         take(shared, clock)
         clock.advance(10)
     assert clock() == 30 and clock.sleeps == []
-    assert take(shared, clock).at == 60  # the first grant (at 0) has left the window
-    assert take(shared, clock).at == 70
-    assert clock.sleeps == [30, 10]
+    # the first grant (at 0) has left the window (a minute and a second of margin)
+    assert take(shared, clock).at == WINDOW_SECONDS
+    assert take(shared, clock).at == WINDOW_SECONDS + 10
+    assert clock.sleeps == [WINDOW_SECONDS - 30, 10]
 
 
 @pytest.mark.parametrize(("per_minute", "each"), [(20, 25), (2, 3)])
@@ -183,7 +185,8 @@ def test_never_more_than_n_in_any_window_under_concurrent_acquirers(
     times = [grant.at for grant in grants]
     assert most_in_one_window(times) == per_minute
     windows = 8 * each // per_minute
-    assert max(times) == 60 * (windows - 1)  # N at 0, N at 60, ...: used in full
+    # N at 0, N a window later, ...: used in full
+    assert max(times) == WINDOW_SECONDS * (windows - 1)
     # A waiter sleeps once, straight to its turn (with 2 a minute and 7 ahead, minutes
     # on): no herd of waiters waking for one slot and going back to sleep.
     assert len(clock.sleeps) <= min(8 * (windows - 1), len(grants) - per_minute)
@@ -196,9 +199,9 @@ def test_a_slot_after_the_deadline_is_a_timeout_at_once(clock: FakeClock) -> Non
     with pytest.raises(BudgetTimeout, match="budget of 2 default requests a minute"):
         take(shared, clock, within=59)
     assert clock.sleeps == []  # did not wait for what it could not get
-    assert take(shared, clock, within=61).at == 60
+    assert take(shared, clock, within=WINDOW_SECONDS + 1).at == WINDOW_SECONDS
     # the caller that gave up left the queue: a second slot is free at once
-    assert take(shared, clock, within=0.5).at == 60
+    assert take(shared, clock, within=0.5).at == WINDOW_SECONDS
 
 
 def test_buckets_and_keys_are_counted_apart(clock: FakeClock) -> None:
@@ -281,7 +284,7 @@ def test_the_client_keeps_to_the_budget_against_the_emulator(
         client.get(name, FakeDeadline(clock, 120))
     assert len(admin.requests()) == 45
     assert most_in_one_window(stamped.stamps) == 30
-    assert stamped.stamps[29] == 0 and stamped.stamps[30] == 60  # waited for the window
+    assert stamped.stamps[29] == 0 and stamped.stamps[30] == WINDOW_SECONDS  # waited
 
     admin.add_fault(
         method="GET", pathRegex="op-1$", times=1, status=429, statusName="RESOURCE_EXHAUSTED"
@@ -289,11 +292,40 @@ def test_the_client_keeps_to_the_budget_against_the_emulator(
     client.get(name, FakeDeadline(clock, 120))
     log = admin.requests()
     assert [entry["fault"] is not None for entry in log[-2:]] == [True, False]
-    # Sent at 60 with 15 in the window, answered 429: the limit fell to 15 a minute, so
+    # Sent a window on, with 15 in it, answered 429: the limit fell to 15 a minute, so
     # the retry waited until it had grown back to 17 (one more every 120 / 15 = 8 s).
-    assert stamped.stamps[-2:] == [60, 76]
+    assert stamped.stamps[-2:] == [WINDOW_SECONDS, WINDOW_SECONDS + 16]
     assert shared.per_minute(Bucket.DEFAULT, PROJECT, REGION) == 17
 
     with pytest.raises(TransientFailure, match="has no slot before the deadline"):
         client.get(name, FakeDeadline(clock, 1))
     assert len(admin.requests()) == len(log)  # nothing was sent
+
+
+def test_an_urgent_read_goes_ahead_of_waiting_stops() -> None:
+    """The reads that verify stops already sent must not wait behind a queue of stops."""
+    clock = SleepersClock(threads=3)
+    shared = budget(clock, per_minute=1)
+    shared.acquire(KEY, FakeDeadline(clock, 1))  # the window is full until WINDOW_SECONDS
+    order: list[tuple[str, float]] = []
+
+    def both_stops_queued() -> bool:
+        return len(shared._keys[KEY].waiters) == 2  # the budget's own queue, read only
+
+    def waiter(name: str, urgent: bool, wait_for_stops: bool) -> None:
+        try:
+            while wait_for_stops and not both_stops_queued():
+                threading.Event().wait(0.01)  # real time: the fake clock stands still
+            grant = shared.acquire(KEY, FakeDeadline(clock, 1000), urgent=urgent)
+            order.append((name, grant.at))
+        finally:
+            clock.done()
+
+    stops = [threading.Thread(target=waiter, args=(f"stop-{i}", False, False)) for i in (1, 2)]
+    read = threading.Thread(target=waiter, args=("read", True, True))
+    for thread in (*stops, read):
+        thread.start()
+    for thread in (*stops, read):
+        thread.join(timeout=30)
+    assert order[0] == ("read", WINDOW_SECONDS)
+    assert sorted(at for _, at in order[1:]) == [2 * WINDOW_SECONDS, 3 * WINDOW_SECONDS]
