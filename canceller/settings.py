@@ -12,8 +12,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from canceller.kinds import SWEEPABLE
-
 # gcloud calls this global host for regional operation names over REST. The "region
 # does not match endpoint region 'global'" errors seen in client-library issues are gRPC's
 # (e.g. apache/airflow#12804); googleapis/google-cloud-go#1129 notes the REST API accepted
@@ -184,14 +182,19 @@ def _sweep_scopes(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+# The sweepable kinds (canceller.kinds.SWEEPABLE; tests/test_settings.py holds them
+# equal): spelled out because deploy.sh loads this file alone, without the package.
+SWEEP_KIND_NAMES = ("operations", "jobs", "sessions")
+
+
 def _sweep_kinds(value: str) -> tuple[str, ...]:
     kinds = tuple(dict.fromkeys(item.strip() for item in value.split(",") if item.strip()))
-    if unknown := [kind for kind in kinds if kind not in SWEEPABLE]:
+    if unknown := [kind for kind in kinds if kind not in SWEEP_KIND_NAMES]:
         raise SettingsError(
             f"SWEEP_KINDS has {', '.join(unknown)}: expected a comma-separated list of "
-            f"{', '.join(SWEEPABLE)} (batches are swept through their operations)"
+            f"{', '.join(SWEEP_KIND_NAMES)} (batches are swept through their operations)"
         )
-    return kinds or tuple(SWEEPABLE)
+    return kinds or SWEEP_KIND_NAMES
 
 
 _LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")

@@ -98,3 +98,10 @@ def test_unknown_project_is_an_error_not_a_silent_allow_all() -> None:
         load_settings({"RESULTS_TOPIC": "projects/ops/topics/results"})
     with pytest.raises(SettingsError, match="short topic name"):
         load_settings({"RESULTS_TOPIC": "results", "ALLOWED_PROJECTS": "*"})
+
+
+def test_the_sweep_kinds_setting_knows_exactly_the_sweepable_kinds() -> None:
+    from canceller.kinds import SWEEPABLE
+    from canceller.settings import SWEEP_KIND_NAMES
+
+    assert tuple(SWEEPABLE) == SWEEP_KIND_NAMES
