@@ -216,7 +216,8 @@ What it does, in order
  12. Sweep job (with --sweep-schedule).
  13. Log metrics: FUNCTION-outcomes counts the function's result log lines, labelled by
      outcome, kind, project and trigger kind; FUNCTION-time-to-stop is the distribution of
-     the elapsed seconds of CANCELLED results, by kind.
+     the elapsed seconds of CANCELLED results, by kind; FUNCTION-sweep-found, -selected
+     and -acted the distributions of what each SWEEP_SUMMARY found, selected, stopped.
  14. Dashboard FUNCTION (deploy/monitoring/dashboard.json).
  15. Alert policies (with --notification-channel; deploy/monitoring/alert-*.json): the kill
      switch failed, trigger messages dead-lettered, the function failing, and with
@@ -411,6 +412,7 @@ configure() {
   SWEEP_JOB="$FUNCTION-sweep"
   METRIC="$FUNCTION-outcomes"
   TIME_METRIC="$FUNCTION-time-to-stop"
+  SWEEP_METRICS=("$FUNCTION-sweep-found" "$FUNCTION-sweep-selected" "$FUNCTION-sweep-acted")
   BQ_SUBSCRIPTION="$FUNCTION-results-bigquery"
   if [[ -n $RESULTS_TABLE ]]; then
     local parts
@@ -924,6 +926,28 @@ metricDescriptor:
 EOF
 }
 
+SWEEP_FIGURE=found # which count sweep_metric_body extracts: found, selected or acted
+
+sweep_metric_body() {
+  local field="sweep${SWEEP_FIGURE^}"
+  cat <<EOF
+filter: >-
+  ((resource.type="cloud_run_revision" AND resource.labels.service_name="$FUNCTION")
+  OR (resource.type="cloud_function" AND resource.labels.function_name="$FUNCTION"))
+  AND jsonPayload.outcome="SWEEP_SUMMARY" AND jsonPayload.$field:*
+valueExtractor: EXTRACT(jsonPayload.$field)
+bucketOptions:
+  exponentialBuckets:
+    numFiniteBuckets: 20
+    growthFactor: 2
+    scale: 1
+metricDescriptor:
+  metricKind: DELTA
+  valueType: DISTRIBUTION
+  unit: "1"
+EOF
+}
+
 write_metric_config() { # write_metric_config NAME WHAT BODY_FUNCTION
   local body digest
   body=$("$3")
@@ -956,6 +980,11 @@ step_log_metric() {
   step "Log metrics"
   ensure_log_metric "$METRIC" "Results by outcome" outcomes_metric_body
   ensure_log_metric "$TIME_METRIC" "Seconds to a verified stop" time_to_stop_metric_body
+  local metric
+  for metric in "${SWEEP_METRICS[@]}"; do
+    SWEEP_FIGURE=${metric##*-}
+    ensure_log_metric "$metric" "Targets each sweep $SWEEP_FIGURE" sweep_metric_body
+  done
 }
 
 # --- Monitoring: the files in deploy/monitoring, with their @@PLACEHOLDERS@@ filled in -----
@@ -1144,6 +1173,7 @@ $(quote gcloud functions delete "$FUNCTION" --gen2 --project="$PROJECT" --region
 $(quote gcloud scheduler jobs delete "$SWEEP_JOB" --project="$PROJECT" --location="$REGION" --quiet)
 $(quote gcloud logging metrics delete "$METRIC" --project="$PROJECT" --quiet)
 $(quote gcloud logging metrics delete "$TIME_METRIC" --project="$PROJECT" --quiet)
+$(for metric in "${SWEEP_METRICS[@]}"; do quote gcloud logging metrics delete "$metric" --project="$PROJECT" --quiet; echo; done)
 $(quote gcloud monitoring dashboards delete "$FUNCTION" --project="$PROJECT" --quiet)
 # The alert policies deploy.sh made for this function (label function=$FUNCTION), if any:
 $(quote gcloud alpha monitoring policies list --project="$PROJECT" \

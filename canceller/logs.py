@@ -73,7 +73,15 @@ def log(severity: str, message: str, stream: TextIO | None = None, **fields: Any
 
 
 def log_result(result: Result) -> None:
+    """One line per result; a sweep's summary also carries its counts, which deploy.sh's
+    log metrics (NAME-sweep-found, -selected, -acted) chart."""
     name = result.name
+    sweep = result.extra.get("sweep") if result.outcome is Outcome.SWEEP_SUMMARY else None
+    counts = (
+        {f"sweep{key.title()}": sweep[key] for key in ("found", "selected", "acted")}
+        if isinstance(sweep, dict)
+        else {}
+    )
     log(
         _SEVERITY[result.outcome],
         f"{result.outcome.value} {result.target or '(sweep)'}: {result.detail}",
@@ -86,4 +94,5 @@ def log_result(result: Result) -> None:
         triggerKind=result.trigger.kind,
         dryRun=result.dry_run,
         elapsedSeconds=round((result.finished_at - result.started_at).total_seconds(), 3),
+        **counts,
     )

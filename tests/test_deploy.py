@@ -306,7 +306,7 @@ def test_first_run_creates_everything_with_least_privilege(deploy: Deploy) -> No
     (job,) = _find(run.changes, "scheduler", "jobs", "create", "pubsub")
     assert _flag(job, "schedule") == SCHEDULE
     assert json.loads(_flag(job, "message-body")) == {"sweep": {}}
-    outcomes, time_to_stop = _find(run.changes, "logging", "metrics", "create")
+    outcomes, time_to_stop, *sweeps = _find(run.changes, "logging", "metrics", "create")
     assert outcomes[3] == f"{FUNCTION}-outcomes"
     config = run.files[_flag(outcomes, "config-from-file")]
     assert "EXTRACT(jsonPayload.outcome)" in config
@@ -316,6 +316,13 @@ def test_first_run_creates_everything_with_least_privilege(deploy: Deploy) -> No
     config = run.files[_flag(time_to_stop, "config-from-file")]
     assert "valueExtractor: EXTRACT(jsonPayload.elapsedSeconds)" in config
     assert "valueType: DISTRIBUTION" in config
+    assert [argv[3] for argv in sweeps] == [
+        f"{FUNCTION}-sweep-{figure}" for figure in ("found", "selected", "acted")
+    ]
+    for argv, field in zip(sweeps, ("sweepFound", "sweepSelected", "sweepActed"), strict=True):
+        config = run.files[_flag(argv, "config-from-file")]
+        assert f"valueExtractor: EXTRACT(jsonPayload.{field})" in config
+        assert 'jsonPayload.outcome="SWEEP_SUMMARY"' in config
     (dashboard,) = _find(run.changes, "monitoring", "dashboards", "create")
     assert json.loads(run.files[_flag(dashboard, "config-from-file")])["name"] == (
         f"projects/{PROJECT}/dashboards/{FUNCTION}"
@@ -779,6 +786,9 @@ def test_teardown_prints_commands_and_runs_none(deploy: Deploy) -> None:
         f"scheduler jobs delete {FUNCTION}-sweep",
         f"logging metrics delete {FUNCTION}-outcomes",
         f"logging metrics delete {FUNCTION}-time-to-stop",
+        f"logging metrics delete {FUNCTION}-sweep-found",
+        f"logging metrics delete {FUNCTION}-sweep-selected",
+        f"logging metrics delete {FUNCTION}-sweep-acted",
         f"monitoring dashboards delete {FUNCTION}",
         "alpha monitoring policies list",
         "alpha monitoring policies delete",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from canceller.logs import log, trace_request
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -44,3 +46,31 @@ def test_malformed_or_missing_headers_add_nothing() -> None:
     assert "logging.googleapis.com/trace" not in line_after(
         f"00-{TRACE}-00f067aa0ba902b7-01", None, None
     )
+
+
+def test_a_sweep_summary_line_carries_the_counts_the_dashboard_charts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from canceller.clock import utc_now
+    from canceller.logs import log_result
+    from canceller.results import Outcome, Result
+    from canceller.trigger import TriggerInfo
+
+    trace_request(None, None, None)
+    info = TriggerInfo("m-7", "2026-12-01T00:00:00Z", "//test", kind="sweep")
+    summary = {"id": "sweep-m-7", "found": 40, "selected": 12, "acted": 10, "remaining": 2}
+    log_result(Result(Outcome.SWEEP_SUMMARY, "", "d", info, utc_now(), extra={"sweep": summary}))
+    log_result(Result(Outcome.REJECTED, "x", "d", info, utc_now()))
+    summary_line, rejected_line = (
+        json.loads(line) for line in capsys.readouterr().out.splitlines()
+    )
+    assert (
+        summary_line["sweepFound"],
+        summary_line["sweepSelected"],
+        summary_line["sweepActed"],
+    ) == (
+        40,
+        12,
+        10,
+    )
+    assert "sweepFound" not in rejected_line
