@@ -26,9 +26,9 @@ on the wire before the shrink, and counting each would floor the limit on one bu
 
 Waiting is first come, first served per key, except that a call asked for with
 ``urgent`` (the reads that verify a stop already sent) goes ahead of every ordinary
-waiter: the stops of a big sweep must not keep their own verification waiting for
-minutes, while the few urgent reads never hold the stops back for long. Each waiter
-sleeps (outside the lock)
+waiter, and a tenth of every limit is kept for urgent calls: the stops of a big sweep
+must not keep their own verification waiting for minutes, while the few urgent reads
+never hold the stops back for long. Each waiter sleeps (outside the lock)
 until the moment it would be its turn if nothing changed, then checks again; a new 429
 or a waiter giving up only moves that moment. The wait counts against the message's
 ``Deadline``: a slot that cannot be had before it raises ``BudgetTimeout`` at once.
@@ -53,6 +53,7 @@ from canceller.clock import Deadline
 # second, because a request reaches the server up to its round trip after we grant it.
 WINDOW_SECONDS = 61.0
 _URGENT_OFFSET = 1 << 62
+URGENT_RESERVE = 10  # 1/10 of a limit is for urgent calls only
 FLOOR_PER_MINUTE = 5  # a 429 never shrinks a limit below this (or the configured value)
 RECOVERY_SECONDS = 120.0  # from a halved limit back to the configured one, without 429s
 
@@ -155,11 +156,11 @@ class RequestBudget:
                 with self._lock:
                     now = self._clock()
                     ahead = state.position(ticket)
-                    if state.admits(now, ahead):
+                    if state.admits(now, ahead, urgent):
                         state.leave(ticket)
                         state.grants.append(now)
                         return Grant(key, now, state.generation)
-                    wake, limit = state.next_chance(now, ahead), state.limit(now)
+                    wake, limit = state.next_chance(now, ahead, urgent), state.limit(now)
                 if wake - now >= deadline.remaining():
                     raise BudgetTimeout(
                         f"the budget of {limit} {key.bucket} requests a minute in "
@@ -223,19 +224,25 @@ class _KeyBudget:
             self.step_seconds = RECOVERY_SECONDS / (self.configured - self.current)
             self.next_step_at = now + self.step_seconds
 
-    def admits(self, now: float, ahead: int) -> bool:
+    def admits(self, now: float, ahead: int, urgent: bool) -> bool:
         """A slot is free now for the waiter with ``ahead`` others before it."""
         self._forget(now)
-        return len(self.grants) + ahead < self.limit(now)
+        return len(self.grants) + ahead < self.share(now, urgent)
 
-    def next_chance(self, now: float, ahead: int) -> float:
+    def share(self, now: float, urgent: bool) -> int:
+        """The limit, less a tenth kept for urgent calls: stops can never take the slots
+        the verification of earlier stops needs."""
+        limit = self.limit(now)
+        return limit if urgent else limit - limit // URGENT_RESERVE
+
+    def next_chance(self, now: float, ahead: int, urgent: bool) -> float:
         """When the waiter with ``ahead`` others before it gets a slot if the limit stays
         as it is now, or when the limit next grows, whichever is first.
 
         Future grant number n (1-based) is allowed once the grant ``limit`` places before
         it, in the sequence of past and future grants, has left the window; if that one
         is itself a future grant, its own time is found the same way, a window earlier."""
-        limit = self.limit(now)
+        limit = self.share(now, urgent)
         queued = ahead + 1
         windows_later = (queued - 1) // limit
         queued -= windows_later * limit  # now 1..limit
