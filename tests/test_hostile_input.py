@@ -4,8 +4,8 @@ emulator over HTTP.
 
 Counts, all derandomized: the same examples every run of the same suite (Hypothesis
 also draws on constants it finds in the loaded modules, so a subset may differ):
-    3,000  operation names (any object) through ``parse_operation_name``
-    1,000  batch names through ``parse_batch_name``
+    3,000  operation names (any object) through ``parse_name("operation", ...)``
+    1,000  batch names through ``parse_name("batch", ...)``
     4,000  Pub/Sub CloudEvents through ``decode_trigger`` and ``handle_trigger``
     2,000  Pub/Sub CloudEvents whose results must be publishable
    10,000  hostile JSON on purpose, class by class, through ``decode_trigger`` and
@@ -59,6 +59,9 @@ from canceller.strict_json import is_unicode
 from canceller.trigger import Trigger, decode_trigger
 from dataproc_emulator import DataprocEmulator
 from tests.support.result_contract import assert_valid_result
+
+# 20,000 generated payloads take minutes: behind the long marker, which .ci/run runs.
+pytestmark = pytest.mark.long
 
 
 def examples(count: int) -> settings:
