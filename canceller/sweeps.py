@@ -120,10 +120,12 @@ def run_sweep(
     for plural in spec.kinds or settings.sweep_kinds:
         kind = SWEEPABLE[plural]
         reason = why_not_swept(kind, spec, clauses)
-        if reason:
-            left_out.append(reason)
-        else:
+        if not reason:
             kinds.append(kind)
+        elif spec.kinds or not spec.operation_types:
+            # Said when the sweep named the kind, or a filter clause shut it out; an
+            # operationTypes sweep over the default kinds means operations, silently.
+            left_out.append(reason)
 
     listing = _Listing()
     now = datetime.now(UTC)
