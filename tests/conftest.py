@@ -1,4 +1,5 @@
-"""Fixtures shared by the test modules that talk to the Dataproc emulator in-process."""
+"""Fixtures shared by the test modules: the Dataproc emulator in-process, and the inbox of
+an end-to-end module's own ``stack``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import pytest
 
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
+from local_stack import LocalStack
+from tests.support.e2e import ResultInbox
 
 
 @pytest.fixture(scope="module")
@@ -23,3 +26,13 @@ def admin(emulator: DataprocEmulator) -> Iterator[EmulatorAdmin]:
     client.reset()
     yield client
     client.close()
+
+
+@pytest.fixture
+def inbox(stack: LocalStack) -> Iterator[ResultInbox]:
+    """Results of a module's ``stack`` fixture (each end-to-end module starts its own,
+    with its own settings), with the Dataproc emulator reset before every test."""
+    box = ResultInbox(stack)
+    box.admin.reset()
+    yield box
+    box.admin.close()

@@ -100,14 +100,6 @@ def stack() -> Iterator[LocalStack]:
         yield running
 
 
-@pytest.fixture
-def inbox(stack: LocalStack) -> Iterator[ResultInbox]:
-    box = ResultInbox(stack)
-    box.admin.reset()
-    yield box
-    box.admin.close()
-
-
 def test_every_class_is_answered_rejected_once_and_acked(
     inbox: ResultInbox, stack: LocalStack
 ) -> None:

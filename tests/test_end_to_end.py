@@ -35,14 +35,6 @@ def stack() -> Iterator[LocalStack]:
         yield running
 
 
-@pytest.fixture
-def inbox(stack: LocalStack) -> Iterator[ResultInbox]:
-    box = ResultInbox(stack)
-    box.admin.reset()
-    yield box
-    box.admin.close()
-
-
 def test_json_message_is_cancelled_verified_and_published(
     inbox: ResultInbox, stack: LocalStack
 ) -> None:

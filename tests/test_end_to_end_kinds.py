@@ -39,14 +39,6 @@ def stack() -> Iterator[LocalStack]:
         yield running
 
 
-@pytest.fixture
-def inbox(stack: LocalStack) -> Iterator[ResultInbox]:
-    box = ResultInbox(stack)
-    box.admin.reset()
-    yield box
-    box.admin.close()
-
-
 def incident(resource_type: str, labels: dict[str, str]) -> dict[str, Any]:
     return {
         "version": "1.2",
