@@ -111,7 +111,9 @@ class Kind:
         return {}
 
     def field_value(self, item: Resource, field: str) -> str | None:
-        raise NotImplementedError
+        """The value of one of ``filter_fields`` on a listed item; a kind without
+        filter fields (batches, never swept) has none."""
+        return None
 
     def labels(self, item: Resource) -> Mapping[str, str]:
         labels = item.get("labels")

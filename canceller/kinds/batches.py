@@ -59,8 +59,5 @@ class Batches(Kind):
             raise InvalidWork(f"the batch's operation {operation.name} is in another project")
         return operation
 
-    def field_value(self, item: Resource, field: str) -> str | None:
-        return None
-
 
 BATCHES = Batches()
