@@ -25,6 +25,11 @@ _HOST_PORT = re.compile(r"(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}")
 _ENDPOINT = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d{1,5})?/?")
 
 
+# Decoding, logging, building clients on a cold start: what a message costs besides its
+# Dataproc deadline and its publishes.
+MESSAGE_MARGIN_SECONDS = 15.0
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it and says what is expected."""
 
@@ -57,6 +62,22 @@ class Settings:
 
     def project_allowed(self, project: str) -> bool:
         return self.allowed_projects is None or project in self.allowed_projects
+
+    @property
+    def longest_message_seconds(self) -> float:
+        """The longest one message can keep its request open: the engine's deadline
+        (RETRY_DEADLINE_SECONDS + VERIFY_TIMEOUT_SECONDS: no stop is started that cannot be
+        watched for its window inside it), then the results' Publish and a continuation's,
+        each bounded by PUBLISH_TIMEOUT_SECONDS, and a margin for decoding, logging and the
+        platform's own start. deploy.sh derives the function timeout and the push
+        subscription's ack deadline from it, so the platform never kills a request after
+        its stops and before its results."""
+        return (
+            self.retry_deadline_seconds
+            + self.verify_timeout_seconds
+            + 2 * self.publish_timeout_seconds
+            + MESSAGE_MARGIN_SECONDS
+        )
 
     @property
     def exempt_label_text(self) -> str:
