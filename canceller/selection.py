@@ -17,10 +17,17 @@ from canceller.kinds import OPERATIONS, SWEEPABLE, Clause, Kind, Phase, Resource
 from canceller.names import ScopeName
 
 # gcloud's documented list filter: `field = value [AND field = value]...`, AND only;
-# `state` is the sessions' field, the others the operations' and jobs'.
-_CLAUSE = re.compile(
-    r"(?P<field>status\.state|state|labels\.[a-z][a-z0-9_-]{0,62}|clusterName|operationType)"
-    r"\s*=\s*(?P<value>\"[^\"\\]*\"|[A-Za-z0-9_.:/-]+)"
+# `state` is the sessions' field, the others the operations' and jobs'. Each pattern is
+# matched against one token (no whitespace in it) and cannot backtrack far: the filter is
+# split into tokens first, in one pass, so parsing stays linear in the filter's length.
+_FIELD = re.compile(r"status\.state|state|labels\.[a-z][a-z0-9_-]{0,62}|clusterName|operationType")
+_BARE_VALUE = re.compile(r"[A-Za-z0-9_.:/-]+")
+# A filter is a few clauses: 1 KiB holds a dozen. Anything longer is refused before it is
+# read, so a hostile filter costs nothing however it is built (issue 15, item 8).
+MAX_FILTER_CHARS = 1024
+_SUPPORTED = (
+    "use `field = value` joined by AND, with fields status.state, state, labels.KEY, "
+    "clusterName, operationType"
 )
 # At most 9 ASCII digits a part: enough for 366 days in seconds, and int() stays cheap.
 _DURATION = re.compile(
@@ -50,17 +57,30 @@ class SweepSpec:
 
 
 def parse_filter(text: str) -> tuple[Clause, ...]:
-    if not text.strip():
-        return ()
+    """The clauses of a sweep filter (the message's, or SWEEP_FILTER), each one that at
+    least one sweepable kind can check; ``InvalidSweep`` otherwise.
+
+    At most ``MAX_FILTER_CHARS`` characters, checked first. Then one pass splits the text
+    into tokens and each clause must be exactly ``FIELD = VALUE``: no regular expression
+    ever scans across whitespace, so no input, however it is spaced, can make parsing
+    slower than linear (a regex split on ``\\s+AND\\s+`` is quadratic in a run of spaces)."""
+    if len(text) > MAX_FILTER_CHARS:
+        raise InvalidSweep(
+            f"filter has {len(text)} characters: at most {MAX_FILTER_CHARS} are accepted"
+        )
     clauses = []
-    for part in re.split(r"\s+AND\s+", text.strip()):
-        match = _CLAUSE.fullmatch(part.strip())
-        if match is None:
-            raise InvalidSweep(
-                f"filter clause {part.strip()!r} is not supported: use `field = value` joined "
-                "by AND, with fields status.state, state, labels.KEY, clusterName, operationType"
-            )
-        clause = Clause(match["field"], match["value"].strip('"'))
+    for start, end, tokens in _clause_tokens(text):
+        shown = text[start:end][:200]
+        if len(tokens) != 3 or tokens[1] != "=" or not _FIELD.fullmatch(tokens[0]):
+            raise InvalidSweep(f"filter clause {shown!r} is not supported: {_SUPPORTED}")
+        value = tokens[2]
+        if value.startswith('"'):  # a whole quoted token: no quote inside
+            if "\\" in value:
+                raise InvalidSweep(f"filter clause {shown!r} has a backslash: {_SUPPORTED}")
+            value = value[1:-1]
+        elif not _BARE_VALUE.fullmatch(value):
+            raise InvalidSweep(f"filter clause {shown!r} is not supported: {_SUPPORTED}")
+        clause = Clause(tokens[0], value)
         if not any(kind.applies(clause) for kind in SWEEPABLE.values()):
             allowed = sorted(
                 {
@@ -72,6 +92,51 @@ def parse_filter(text: str) -> tuple[Clause, ...]:
             raise InvalidSweep(f"{clause.field} must be one of {', '.join(allowed)}")
         clauses.append(clause)
     return tuple(clauses)
+
+
+def _clause_tokens(text: str) -> list[tuple[int, int, list[str]]]:
+    """The filter's clauses as (start, end, tokens), split at each bare ``AND`` token.
+
+    Tokens are runs of non-space characters, ``=`` on its own, and double-quoted strings
+    (spaces and ``=`` kept inside); each character is looked at once. An ``AND`` with
+    nothing on one side, or an unclosed quote, is refused here."""
+    clauses: list[tuple[int, int, list[str]]] = []
+    tokens: list[str] = []
+    first = last = 0  # the current clause's extent in ``text``
+    index, length = 0, len(text)
+    while index < length:
+        char = text[index]
+        if char.isspace():
+            index += 1
+            continue
+        if char == '"':
+            close = text.find('"', index + 1)
+            if close < 0:
+                raise InvalidSweep(f"filter has an unclosed quote: {text[index : index + 40]!r}")
+            stop = close + 1
+        elif char == "=":
+            stop = index + 1
+        else:
+            stop = index + 1
+            while stop < length and not text[stop].isspace() and text[stop] not in '="':
+                stop += 1
+        token = text[index:stop]
+        if token == "AND":
+            if not tokens:
+                raise InvalidSweep(f"filter has an AND with no clause before it: {_SUPPORTED}")
+            clauses.append((first, last, tokens))
+            tokens = []
+        else:
+            if not tokens:
+                first = index
+            tokens.append(token)
+            last = stop
+        index = stop
+    if tokens:
+        clauses.append((first, last, tokens))
+    elif clauses:
+        raise InvalidSweep(f"filter ends with an AND and no clause after it: {_SUPPORTED}")
+    return clauses
 
 
 def parse_duration(value: object) -> float:
