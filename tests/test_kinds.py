@@ -3,12 +3,17 @@ its results carry, which sweep clauses it can check; and the one check schedule.
 
 from __future__ import annotations
 
+import ast
 import itertools
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from canceller.kinds import BATCHES, JOBS, OPERATIONS, SESSIONS, Clause, InvalidWork, Phase
+from canceller.kinds.operations import LABELLED_METADATA
 from canceller.names import ResourceName, ScopeName
 from canceller.verification import MAX_INTERVAL, poll_offsets
 
@@ -201,3 +206,92 @@ def test_session_state_and_batch_stop_path() -> None:
         BATCHES.stop_path(batch, {"operation": op.replace("my-project", "other-project")})
     with pytest.raises(InvalidWork, match="not a usable name"):
         BATCHES.stop_path(batch, {"operation": "../x"})
+
+
+# Every operation metadata message of Dataproc v1 and whether it has a ``labels`` field, as
+# the Google Cloud CLI's generated dataproc_v1_messages.py (SDK 528.0.0) defines them;
+# test_metadata_messages_are_the_sdks_own checks this copy against the installed SDK.
+METADATA_HAS_LABELS = {
+    "AnalyzeOperationMetadata": True,
+    "BatchOperationMetadata": True,
+    "ClusterOperationMetadata": True,
+    "JobMetadata": False,
+    "NodeGroupOperationMetadata": True,
+    "SessionOperationMetadata": True,
+    "WorkflowMetadata": False,
+}
+TYPE_PREFIX = "type.googleapis.com/google.cloud.dataproc.v1."
+
+
+def running_operation(metadata: dict[str, Any]) -> dict[str, Any]:
+    labels = {"dataproc-canceller": "exempt"}
+    return {"name": "projects/p/regions/r/operations/o", "metadata": {**metadata, "labels": labels}}
+
+
+@pytest.mark.parametrize(("message", "has_labels"), sorted(METADATA_HAS_LABELS.items()))
+def test_an_operation_is_swept_only_if_its_metadata_has_labels(
+    message: str, has_labels: bool
+) -> None:
+    """Exemption is read from the metadata's labels: a type without them cannot be
+    checked, so it must not be swept (a name given directly still stops it)."""
+    operation = running_operation({"@type": TYPE_PREFIX + message})
+    assert OPERATIONS.sweepable_item(operation) is has_labels
+    assert (message in LABELLED_METADATA) is has_labels
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {},  # no metadata type at all
+        {"@type": TYPE_PREFIX + "RepairOperationMetadata"},  # one Dataproc might add
+        {"@type": "type.googleapis.com/google.cloud.dataproc.v1beta2.ClusterOperationMetadata"},
+        {"@type": "BatchOperationMetadata"},  # not a type URL
+        {"@type": ["BatchOperationMetadata"]},
+    ],
+)
+def test_an_operation_of_unknown_metadata_type_is_not_swept(metadata: dict[str, Any]) -> None:
+    assert not OPERATIONS.sweepable_item(running_operation(metadata))
+    assert not OPERATIONS.sweepable_item({"name": "x", "metadata": "BatchOperationMetadata"})
+
+
+def test_the_allowlist_is_every_labelled_metadata_message() -> None:
+    assert {name for name, labels in METADATA_HAS_LABELS.items() if labels} == LABELLED_METADATA
+
+
+def sdk_messages() -> Path | None:
+    """The installed Google Cloud CLI's generated Dataproc v1 messages, if there is one."""
+    gcloud = shutil.which("gcloud")
+    if gcloud is None:
+        return None
+    root = subprocess.run(
+        [gcloud, "info", "--format=value(installation.sdk_root)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    ).stdout.strip()
+    path = Path(
+        root, "lib/googlecloudsdk/generated_clients/apis/dataproc/v1/dataproc_v1_messages.py"
+    )
+    return path if root and path.is_file() else None
+
+
+def test_metadata_messages_are_the_sdks_own() -> None:
+    """Every top-level ``*Metadata`` message of the SDK, with whether it has a ``labels``
+    field, read from the source (not imported: it needs the SDK's own libraries)."""
+    path = sdk_messages()
+    if path is None:
+        pytest.skip("no Google Cloud CLI with the generated Dataproc v1 messages")
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name.endswith("Metadata"):
+            fields = {
+                target.id
+                for statement in node.body
+                if isinstance(statement, ast.Assign)
+                for target in statement.targets
+                if isinstance(target, ast.Name)
+            }
+            found[node.name] = "labels" in fields
+    assert found == METADATA_HAS_LABELS

@@ -17,7 +17,18 @@ from canceller.kinds.base import Clause, Kind, Phase, Resource, text
 
 CANCELLED_CODE = 1  # google.rpc.Code.CANCELLED
 _METADATA_PREFIX = "type.googleapis.com/google.cloud.dataproc.v1."
-_UNLABELLED_METADATA = frozenset({"WorkflowMetadata", "JobMetadata"})
+# The operation metadata types whose message has a ``labels`` field (dataproc_v1_messages.py
+# of the Google Cloud CLI; tests/test_kinds.py holds this equal to it): only on these can
+# a sweep see EXEMPT_LABEL. WorkflowMetadata and JobMetadata have none.
+LABELLED_METADATA = frozenset(
+    {
+        "AnalyzeOperationMetadata",
+        "BatchOperationMetadata",
+        "ClusterOperationMetadata",
+        "NodeGroupOperationMetadata",
+        "SessionOperationMetadata",
+    }
+)
 _METADATA_FIELDS = ("operationType", "batch", "clusterName", "clusterUuid", "description")
 
 
@@ -73,15 +84,18 @@ class Operations(Kind):
         return state
 
     def sweepable_item(self, item: Resource) -> bool:
-        """Workflow and job operations carry no labels (WorkflowMetadata, JobMetadata in
-        dataproc_v1_messages.py), so EXEMPT_LABEL cannot be checked on them, and
-        cancelling a workflow cancels its jobs, exempt ones too (shared reference): a
-        sweep leaves them to the jobs kind, which judges each job by its own labels. A
-        name given directly still stops them."""
+        """Only an operation whose metadata type carries labels (``LABELLED_METADATA``):
+        anything else cannot be checked for EXEMPT_LABEL, so sweeping it would fail open.
+        Workflow and job operations have no labels, and cancelling a workflow cancels its
+        jobs, exempt ones too (shared reference): they are left to the jobs kind, which
+        judges each job by its own labels. An operation with no metadata type, or one
+        Dataproc adds later, is left alone until it is added here. A name given directly
+        still stops any of them."""
         type_url = _metadata(item).get("@type")
-        return not (
+        return (
             isinstance(type_url, str)
-            and type_url.removeprefix(_METADATA_PREFIX) in _UNLABELLED_METADATA
+            and type_url.startswith(_METADATA_PREFIX)
+            and type_url.removeprefix(_METADATA_PREFIX) in LABELLED_METADATA
         )
 
     def server_params(self, clauses: tuple[Clause, ...]) -> dict[str, str]:
