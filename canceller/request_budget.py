@@ -18,17 +18,28 @@ the burst (a kill switch wants its cancels out now) or half the sustained rate. 
 window lets all N go at once and then exactly N a minute; it costs one timestamp per
 request of the last minute (at most the limit, 100,000 by the settings).
 
+Regions are named by the messages, so a budget per region alone bounds nothing: a message
+naming many regions would bring a fresh budget with each. Hence a second window per
+project (``project_requests_per_minute``), summing every region and bucket of it: a grant
+must fit both its key's window and its project's. By default the settings make it the sum
+of one region's three limits, so it binds a message spread over several regions, and one
+region only when its three buckets are all (nearly) full at once.
+
 A 429 halves the limit of its key (never below ``FLOOR_PER_MINUTE``), since the quota is
 shared and somebody else may be using it; the limit then grows back by one request at a
 time, reaching the configured value ``RECOVERY_SECONDS`` after the last 429. Only a 429
 to a request granted under the current limit halves it again: the others were already
 on the wire before the shrink, and counting each would floor the limit on one burst.
+The quota is per region, so a 429 says nothing of the project's window: it never shrinks.
 
 Waiting is first come, first served per key, except that a call asked for with
 ``urgent`` (the reads that verify a stop already sent) goes ahead of every ordinary
 waiter, and a tenth of every limit is kept for urgent calls: the stops of a big sweep
 must not keep their own verification waiting for minutes, while the few urgent reads
-never hold the stops back for long. Each waiter sleeps (outside the lock)
+never hold the stops back for long. The project window keeps the same order and the same
+reserve among the calls its keys let through: a waiter joins its project's queue only
+while its key has a slot for it, so waiters held back by a full key elsewhere in the
+project never hold back a key with room. Each waiter sleeps (outside the lock)
 until the moment it would be its turn if nothing changed, then checks again; a new 429
 or a waiter giving up only moves that moment. The wait counts against the message's
 ``Deadline``: a slot that cannot be had before it raises ``BudgetTimeout`` at once.
@@ -112,8 +123,10 @@ class RequestBudget:
     """All Dataproc requests of one process share one of these; thread-safe.
 
     ``requests_per_minute`` applies to the default and the GetJob bucket, each counted
-    on its own; ``job_cancels_per_minute`` to the job-operation bucket. ``clock`` and
-    ``sleep`` are injectable for tests; ``clock`` must be the one the deadlines use."""
+    on its own; ``job_cancels_per_minute`` to the job-operation bucket;
+    ``project_requests_per_minute`` to all of one project's requests together (None: no
+    project window). ``clock`` and ``sleep`` are injectable for tests; ``clock`` must be
+    the one the deadlines use."""
 
     def __init__(
         self,
@@ -121,16 +134,20 @@ class RequestBudget:
         job_cancels_per_minute: int,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        *,
+        project_requests_per_minute: int | None = None,
     ) -> None:
         self._configured = {
             Bucket.DEFAULT: requests_per_minute,
             Bucket.GET_JOB: requests_per_minute,
             Bucket.JOB_OPERATION: job_cancels_per_minute,
         }
+        self._project_limit = project_requests_per_minute
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._keys: dict[BudgetKey, _KeyBudget] = {}
+        self._projects: dict[str, _KeyBudget] = {}
         self._tickets = itertools.count()
 
     def per_minute(self, bucket: Bucket, project: str = "", region: str = "") -> int:
@@ -144,10 +161,12 @@ class RequestBudget:
             return self._configured[bucket] if state is None else state.limit(self._clock())
 
     def acquire(self, key: BudgetKey, deadline: Deadline, urgent: bool = False) -> Grant:
-        """Wait for a slot of ``key`` and take it; ``BudgetTimeout`` if it would come too
-        late for ``deadline``. Sleeps without holding the lock."""
+        """Wait for a slot of ``key`` (and of its project's window) and take it;
+        ``BudgetTimeout`` if it would come too late for ``deadline``. Sleeps without
+        holding the lock."""
         with self._lock:
             state = self._state(key)
+            project = self._project_state(key.project)
             # Urgent tickets are numbered below every ordinary one, so they sort first.
             ticket = next(self._tickets) - (_URGENT_OFFSET if urgent else 0)
             bisect.insort(state.waiters, ticket)
@@ -156,21 +175,51 @@ class RequestBudget:
                 with self._lock:
                     now = self._clock()
                     ahead = state.position(ticket)
-                    if state.admits(now, ahead, urgent):
-                        state.leave(ticket)
-                        state.grants.append(now)
-                        return Grant(key, now, state.generation)
-                    wake, limit = state.next_chance(now, ahead, urgent), state.limit(now)
+                    if not state.admits(now, ahead, urgent):
+                        # Held back by its key: out of the project's queue meanwhile.
+                        waiting, wake = state, state.next_chance(now, ahead, urgent)
+                        if project is not None:
+                            project.leave(ticket)
+                    elif project is None:
+                        return self._grant(key, ticket, now, state)
+                    else:
+                        project.join(ticket)
+                        ahead = project.position(ticket)
+                        if project.admits(now, ahead, urgent):
+                            return self._grant(key, ticket, now, state, project)
+                        waiting, wake = project, project.next_chance(now, ahead, urgent)
+                    limit = waiting.limit(now)
                 if wake - now >= deadline.remaining():
+                    where = (
+                        f"{key.bucket} requests a minute in {key.project}/{key.region}"
+                        if waiting is state
+                        else f"requests a minute in project {key.project}, all regions"
+                    )
                     raise BudgetTimeout(
-                        f"the budget of {limit} {key.bucket} requests a minute in "
-                        f"{key.project}/{key.region} has no slot before the deadline"
+                        f"the budget of {limit} {where} has no slot before the deadline"
                     )
                 self._sleep(wake - now)
         except BaseException:
             with self._lock:
                 state.leave(ticket)
+                if project is not None:
+                    project.leave(ticket)
             raise
+
+    def _grant(
+        self,
+        key: BudgetKey,
+        ticket: int,
+        now: float,
+        state: _KeyBudget,
+        project: _KeyBudget | None = None,
+    ) -> Grant:
+        """Take the slot in each window; called under the lock."""
+        for window in (state, project):
+            if window is not None:
+                window.leave(ticket)
+                window.grants.append(now)
+        return Grant(key, now, state.generation)
 
     def throttled(self, grant: Grant) -> None:
         """Dataproc answered ``grant``'s request 429 RESOURCE_EXHAUSTED: shrink its key."""
@@ -185,10 +234,19 @@ class RequestBudget:
             state = self._keys[key] = _KeyBudget(self._configured[key.bucket])
         return state
 
+    def _project_state(self, project: str) -> _KeyBudget | None:
+        if self._project_limit is None:
+            return None
+        state = self._projects.get(project)
+        if state is None:
+            state = self._projects[project] = _KeyBudget(self._project_limit)
+        return state
+
 
 @dataclass
 class _KeyBudget:
-    """One key's window and limit; every method is called under the budget's lock."""
+    """One window and its limit: a key's, or a project's (which never shrinks); every
+    method is called under the budget's lock."""
 
     configured: int
     grants: deque[float] = field(default_factory=deque)  # the last minute's, oldest first
@@ -203,6 +261,11 @@ class _KeyBudget:
 
     def position(self, ticket: int) -> int:
         return bisect.bisect_left(self.waiters, ticket)
+
+    def join(self, ticket: int) -> None:
+        index = self.position(ticket)
+        if index == len(self.waiters) or self.waiters[index] != ticket:
+            self.waiters.insert(index, ticket)
 
     def leave(self, ticket: int) -> None:
         index = self.position(ticket)

@@ -344,3 +344,148 @@ def test_a_tenth_of_the_limit_is_kept_for_urgent_reads(clock: FakeClock) -> None
         take(shared, clock, within=30)
     urgent = shared.acquire(KEY, FakeDeadline(clock, 30), urgent=True)
     assert urgent.at == 0  # ... but for the reads that verify them
+
+
+# -- the project window: every region and bucket of a project together ---------------------
+
+
+def project_budget(
+    clock: FakeClock, per_minute: int = 30, cancels: int = 10, project: int = 20
+) -> RequestBudget:
+    return RequestBudget(
+        per_minute,
+        cancels,
+        clock=clock,
+        sleep=clock.sleep,
+        project_requests_per_minute=project,
+    )
+
+
+def region_key(index: int, bucket: Bucket = Bucket.DEFAULT) -> BudgetKey:
+    return BudgetKey(PROJECT, f"region-{index}", bucket)
+
+
+def test_made_up_regions_do_not_multiply_the_budget(clock: FakeClock) -> None:
+    """Each region has a budget of its own; the project's bounds them all together."""
+    shared = project_budget(clock, per_minute=30, project=20)
+    grants = [take(shared, clock, region_key(i)) for i in range(40)]
+    share = 20 - 20 // URGENT_RESERVE  # the project's, for ordinary calls
+    assert [grant.at for grant in grants[:share]] == [0.0] * share
+    assert grants[share].at == WINDOW_SECONDS  # its region was empty: the project was not
+    assert most_in_one_window([grant.at for grant in grants]) == share
+    other = BudgetKey("other-project", "region-0", Bucket.DEFAULT)
+    assert take(shared, clock, other).at == clock()  # another project has its own
+
+
+def test_every_bucket_counts_against_the_project(clock: FakeClock) -> None:
+    shared = project_budget(clock, per_minute=30, cancels=10, project=10)
+    for bucket in (Bucket.DEFAULT, Bucket.GET_JOB, Bucket.JOB_OPERATION):
+        for _ in range(3):
+            take(shared, clock, BudgetKey(PROJECT, REGION, bucket))
+    with pytest.raises(BudgetTimeout, match="budget of 10 requests a minute in project demo"):
+        take(shared, clock, BudgetKey(PROJECT, "europe-west1", Bucket.GET_JOB), within=30)
+    assert clock.sleeps == []
+
+
+def test_urgent_reads_keep_their_reserve_in_the_project_window(clock: FakeClock) -> None:
+    shared = project_budget(clock, per_minute=100, project=10)
+    for i in range(9):
+        assert take(shared, clock, region_key(i)).at == 0
+    with pytest.raises(BudgetTimeout):  # the tenth is kept for verification
+        take(shared, clock, region_key(9), within=30)
+    urgent = shared.acquire(region_key(9), FakeDeadline(clock, 30), urgent=True)
+    assert urgent.at == 0
+    with pytest.raises(BudgetTimeout):
+        shared.acquire(region_key(10), FakeDeadline(clock, 30), urgent=True)
+
+
+def test_the_project_window_never_shrinks_on_a_429(clock: FakeClock) -> None:
+    shared = project_budget(clock, per_minute=30, project=20)
+    first = take(shared, clock, region_key(0))
+    shared.throttled(first)
+    assert shared.per_minute(Bucket.DEFAULT, PROJECT, "region-0") == 15
+    assert shared.per_minute(Bucket.DEFAULT, PROJECT, "region-1") == 30
+    # 17 more fill the project's ordinary share of 18: the 429 took nothing from it.
+    assert [take(shared, clock, region_key(1 + i % 5)).at for i in range(17)] == [0.0] * 17
+
+
+def test_no_project_window_unless_asked(clock: FakeClock) -> None:
+    shared = budget(clock, per_minute=3)  # callers that predate the project window
+    for i in range(50):
+        take(shared, clock, region_key(i))
+    assert clock.sleeps == []
+
+
+class HeldClock(FakeClock):
+    """Sleepers wait (in real time) until the test lets time pass; the clock stands still."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asleep = threading.Event()
+        self.wake = threading.Event()
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds > 0, "the budget must never spin"
+        self.asleep.set()
+        assert self.wake.wait(timeout=30)
+        self.advance(seconds)
+
+
+def test_a_full_key_elsewhere_does_not_hold_back_a_key_with_room() -> None:
+    """A waiter joins the project's queue only while its own key has a slot for it: one
+    held back by a full bucket must not stand in line before calls that could go now."""
+    clock = HeldClock()
+    shared = RequestBudget(2, 10, clock=clock, sleep=clock.sleep, project_requests_per_minute=3)
+    full = region_key(1)
+    take(shared, clock, full)
+    take(shared, clock, full)  # the key is full until WINDOW_SECONDS; the project has 1 left
+    waited: list[Grant] = []
+    waiter = threading.Thread(target=lambda: waited.append(take(shared, clock, full)))
+    waiter.start()
+    assert clock.asleep.wait(timeout=30)
+    assert shared._projects[PROJECT].waiters == []  # the budget's own queue, read only
+    assert take(shared, clock, region_key(2), within=1).at == 0  # the project's last slot
+    clock.wake.set()
+    waiter.join(timeout=30)
+    assert [grant.at for grant in waited] == [WINDOW_SECONDS]
+
+
+def test_never_more_than_the_project_allows_under_concurrent_regions() -> None:
+    clock = SleepersClock(threads=8)
+    shared = RequestBudget(30, 10, clock=clock, sleep=clock.sleep, project_requests_per_minute=20)
+    grants: list[Grant] = []
+
+    def worker(region: int) -> None:
+        try:
+            for _ in range(10):
+                grants.append(take(shared, clock, region_key(region), within=10_000))
+        finally:
+            clock.done()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(grants) == 80
+    times = [grant.at for grant in grants]
+    share = 20 - 20 // URGENT_RESERVE
+    assert most_in_one_window(times) == share
+    windows = math.ceil(80 / share)
+    assert max(times) == WINDOW_SECONDS * (windows - 1)  # the project's share, used in full
+    # Queued in the project's order, each waiter sleeps straight to its turn: no herd.
+    assert len(clock.sleeps) <= len(grants) - share
+
+
+def test_the_client_cannot_be_made_to_exceed_the_project_budget(
+    admin: EmulatorAdmin, emulator: DataprocEmulator, clock: FakeClock
+) -> None:
+    """The reported attack: one message, many regions, one read in each."""
+    shared, stamped = project_budget(clock, per_minute=60, project=60), StampedSession(clock)
+    client = DataprocClient(stamped, emulator.base_url, 5.0, shared, sleep=clock.advance)
+    names = [f"projects/{PROJECT}/regions/us-fake{i}/operations/op-{i}" for i in range(90)]
+    admin.seed_operations([{"name": name} for name in names])
+    for name in names:
+        client.get(name, FakeDeadline(clock, 600))
+    assert len(admin.requests()) == 90
+    assert most_in_one_window(stamped.stamps) == 60 - 60 // URGENT_RESERVE
