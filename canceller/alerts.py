@@ -13,6 +13,25 @@ from dataclasses import dataclass
 from typing import Any
 
 BUDGET_ATTRIBUTES = ("billingAccountId", "budgetId", "schemaVersion")
+# A notification holds exactly what its publisher sends (the data fields of Cloud
+# Billing's "Manage programmatic budget alert notifications" page,
+# https://cloud.google.com/billing/docs/how-to/budgets-programmatic-notifications, and
+# the top level of a Monitoring incident, shared/reference/google-apis.md). Anything
+# else, a work key or a dryRun above all, would be silently dropped if read leniently:
+# it is refused, so nobody can believe it was obeyed.
+BUDGET_FIELDS = frozenset(
+    {
+        "budgetDisplayName",
+        "costAmount",
+        "costIntervalStart",
+        "budgetAmount",
+        "budgetAmountType",
+        "currencyCode",
+        "alertThresholdExceeded",
+        "forecastThresholdExceeded",
+    }
+)
+INCIDENT_FIELDS = frozenset({"version", "incident"})
 # Ranges of a budget's numbers: amounts in its currency; thresholds as fractions of the
 # budget (1.0 is 100 %). Anything outside is not a notification Billing sends.
 MAX_BUDGET_AMOUNT = 1e15
@@ -91,6 +110,16 @@ def parse_budget(attributes: Mapping[str, str], document: object) -> BudgetNotic
     1e308 or a threshold of -5 is a forgery or a defect, and must not decide a sweep."""
     if not isinstance(document, dict):
         raise InvalidAlert("a budget notification's data must be a JSON object")
+    if extra := sorted(set(attributes) - set(BUDGET_ATTRIBUTES)):
+        raise InvalidAlert(
+            f"a budget notification carries only the attributes {', '.join(BUDGET_ATTRIBUTES)}; "
+            f"this one also has {', '.join(key[:64] for key in extra[:5])}"
+        )
+    if extra := sorted(set(document) - BUDGET_FIELDS):
+        raise InvalidAlert(
+            "a budget notification holds only the fields Cloud Billing sends; this one also "
+            f"has {', '.join(key[:64] for key in extra[:5])}, which would be ignored: refused"
+        )
     if "forecastThresholdExceeded" in document:
         _amount(document, "forecastThresholdExceeded", MAX_THRESHOLD)
     return BudgetNotice(
@@ -116,6 +145,13 @@ def parse_incident(document: Mapping[str, Any]) -> IncidentNotice:
     """Raises only ``InvalidAlert``. Only the fields we act on are read, and each must be
     text (or absent): converting any other value could raise or invent a label, and
     the rest (``started_at``, ``ended_at``: integers or null) is never read."""
+    if extra := sorted(set(document) - INCIDENT_FIELDS):
+        raise InvalidAlert(
+            "an incident notification holds only version and incident; this one also has "
+            f"{', '.join(key[:64] for key in extra[:5])}, which would be ignored: refused"
+        )
+    if not isinstance(document.get("version", ""), str):
+        raise InvalidAlert("an incident notification's version must be text")
     incident = document.get("incident")
     if not isinstance(incident, dict):
         raise InvalidAlert("an incident notification's incident must be a JSON object")

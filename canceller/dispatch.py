@@ -2,12 +2,17 @@
 
 Alerts are translated into the work they imply (a budget over its threshold sweeps
 SWEEP_SCOPES; an open incident stops its batch, job or session, or its cluster's jobs
-and operations), the allowlist and the event's age are checked before any Dataproc
-call, and the work runs. Results are collected for everything that reached a final
-answer; a transient failure on one item does not hide the others. The caller publishes
-what is final (and any continuation) and then asks Pub/Sub to redeliver if anything is
-not: nothing is lost, and a redelivery repeats only idempotent work (reads, and stops
-of work still running).
+and operations), only from the budgets and alert policies allowed; the allowlist, the
+region and the event's age are checked before any Dataproc call, and the work runs.
+DRY_RUN=true is a floor: a message may ask for a dry run, never lift one.
+
+Results are collected for everything that reached a final answer; a transient failure
+on one item does not hide the others. A named list hands on what it could not start
+(no time to watch it, no request budget) in a continuation that carries only those
+names, so each name is answered once, by the message that stopped it; a message that
+could start nothing asks for its own redelivery instead (nothing of it was done, so
+nothing can be misreported). The caller publishes what is final (and any continuation)
+and then asks Pub/Sub to redeliver if anything is not: nothing is lost.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from canceller.alerts import (
     SESSION_RESOURCE,
     IncidentNotice,
 )
+from canceller.chains import MAX_CONTINUATIONS, Chain, Continuation
 from canceller.clock import Deadline, utc_now
 from canceller.dataproc import DataprocClient
 from canceller.engine import CancelContext, Target, stop_all
@@ -50,7 +56,7 @@ class Handled:
     results: list[Result] = field(default_factory=list)
     retry_reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # logged at INFO, never published
-    continuation: dict[str, Any] | None = None  # published to TRIGGER_TOPIC after results
+    continuation: Continuation | None = None  # published to TRIGGER_TOPIC after results
 
 
 @dataclass
@@ -60,6 +66,7 @@ class _Work:
     targets: list[Target] = field(default_factory=list)
     sweep: SweepSpec | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    named: bool = False  # a list of names: what is not started can be handed on
 
 
 def handle_trigger(
@@ -88,17 +95,16 @@ def handle_trigger(
     allowed: list[Target] = []
     for target in work.targets:
         name = target.name
-        if settings.project_allowed(name.project):
-            allowed.append(target)
-        else:
-            answer(
-                Outcome.REJECTED,
-                name.name,
-                f"project {name.project} is not in ALLOWED_PROJECTS; nothing was called",
-                name.kind,
-                name=name,
-                extra=work.extra,
+        if not settings.project_allowed(name.project):
+            refusal = f"project {name.project} is not in ALLOWED_PROJECTS; nothing was called"
+        elif not settings.region_known(name.location):
+            refusal = (
+                f"{name.location} is not a Dataproc region (DATAPROC_REGIONS); nothing was called"
             )
+        else:
+            allowed.append(target)
+            continue
+        answer(Outcome.REJECTED, name.name, refusal, name.kind, name=name, extra=work.extra)
     work.targets = allowed
     if not (work.targets or work.sweep):
         return handled
@@ -126,21 +132,56 @@ def handle_trigger(
         trigger=info,
         deadline=Deadline(settings.retry_deadline_seconds + settings.verify_timeout_seconds),
         verify_timeout=settings.verify_timeout_seconds,
-        dry_run=settings.dry_run if info.dry_run is None else info.dry_run,
+        dry_run=settings.dry_run or info.dry_run is True,
         max_concurrency=settings.max_concurrency,
         extra=work.extra,
     )
+    if settings.dry_run and info.dry_run is False:
+        handled.notes.append("the message asked for dryRun false; DRY_RUN=true keeps it a dry run")
+    chain = trigger.chain or Chain(id=info.chain)
     client = dataproc()
     if work.targets:
-        stopped = stop_all(client, work.targets, context)
+        can_hand_on = work.named and settings.trigger_topic is not None
+        stopped = stop_all(client, work.targets, context, hand_on_late=can_hand_on)
         handled.results.extend(stopped.results)
         handled.retry_reasons.extend(stopped.failures)
+        if stopped.unstarted:
+            _hand_on_names(stopped.unstarted, len(work.targets), chain, context, handled)
     if work.sweep:
-        swept = run_sweep(client, work.sweep, settings, context)
+        swept = run_sweep(client, work.sweep, chain, settings, context)
         handled.results.extend(swept.results)
         handled.retry_reasons.extend(swept.failures)
         handled.continuation = swept.continuation
     return handled
+
+
+def _hand_on_names(
+    unstarted: list[Target], count: int, chain: Chain, context: CancelContext, handled: Handled
+) -> None:
+    """The names this message could not start go on in a continuation of their own, so
+    what was started is never read again by this chain. A message that started nothing
+    made no progress: it asks for its own redelivery rather than hand on a copy of
+    itself (Pub/Sub's backoff then spaces the tries, and a dead-letter topic ends them)."""
+    why = f"{len(unstarted)} of {count} name(s) could not be started in this message"
+    if len(unstarted) == count:
+        handled.retry_reasons.append(f"{why}: no time or request budget to start any")
+        return
+    if chain.generation >= MAX_CONTINUATIONS:
+        handled.retry_reasons.append(f"{why} and the chain reached {MAX_CONTINUATIONS} messages")
+        return
+    plural = KINDS[unstarted[0].name.kind].plural
+    message: dict[str, Any] = {
+        plural: [target.name.name for target in unstarted],
+        "continuation": {"chainId": chain.id, "generation": chain.generation + 1},
+    }
+    info = context.trigger
+    for key, value in (("reason", info.reason), ("requestId", info.request_id)):
+        if value is not None:
+            message[key] = value
+    if context.dry_run:
+        message["dryRun"] = True
+    handled.continuation = Continuation(message, chain.id, chain.generation + 1)
+    handled.notes.append(f"{why}: handed on to continuation {chain.generation + 1} of {chain.id}")
 
 
 def handle_defect(trigger: Trigger, defect: Exception) -> Handled:
@@ -171,6 +212,14 @@ def _translate_alerts(
     budget, incident = trigger.budget, trigger.incident
     if budget is not None:
         extra = {"budget": budget.fields()}
+        if not settings.budget_allowed(budget.budget_id):
+            reject(
+                "",
+                f"budget {budget.budget_id[:128]} is not in ALLOWED_BUDGETS: its notifications "
+                "stop nothing; nothing was called",
+                extra=extra,
+            )
+            return _Work(extra=extra)
         if not budget.over(settings.budget_threshold):
             handled.notes.append(
                 f"budget {budget.display_name or budget.budget_id}: cost {budget.cost:g} of "
@@ -180,8 +229,20 @@ def _translate_alerts(
             return _Work(extra=extra)
         return _Work(sweep=SweepSpec(), extra=extra)
     if incident is not None:
+        if not settings.alert_policy_allowed(incident.policy_name):
+            reject(
+                "",
+                f"alert policy {incident.policy_name[:256]!r} is not in ALLOWED_ALERT_POLICIES: "
+                "its incidents stop nothing; nothing was called",
+                extra={"incident": incident.fields()},
+            )
+            return _Work()
         return _incident_work(incident, handled, reject)
-    return _Work(targets=[Target(name) for name in trigger.targets], sweep=trigger.sweep)
+    return _Work(
+        targets=[Target(name) for name in trigger.targets],
+        sweep=trigger.sweep,
+        named=bool(trigger.targets),
+    )
 
 
 def _incident_work(

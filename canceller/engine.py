@@ -19,9 +19,18 @@ returns a page of them for one request, so the cost of watching does not grow wi
 target count (a GET is only for what the listing cannot settle). A group whose listing
 costs more pages than it has targets goes back to GETs.
 
-Permanent API errors become their outcome; ``TransientFailure`` is collected so the
-message is redelivered after the rest is published; any other exception (a defect of
-ours) becomes ERROR for that one target, never an unanswered message.
+A stop of ours is ours to report, in the message that sent it: nothing that happens
+after a stop is sent asks for a redelivery (which would read the work again, find it
+stopped, and call it someone else's doing). A verification read that fails, or finds no
+budget, is tried again at the next check; a stop whose answer was lost is sent again
+while the work runs; at the end of the window the result says what was seen and what
+could not be. Only a target of which nothing is known to be ours leaves it unanswered:
+one whose first read or stop could not be sent (no budget, a transient failure), or
+whose every stop went unanswered for its whole window while it kept running. It is
+handed on when the caller can hand on, else collected as ``TransientFailure`` so the
+message is redelivered after the rest is published; either way it is read afresh.
+Permanent API errors become their outcome; any other exception (a defect of ours)
+becomes ERROR for that one target, never an unanswered message.
 """
 
 from __future__ import annotations
@@ -91,30 +100,39 @@ def stop_all(
     hand_on_late: bool = False,
 ) -> Outcomes:
     """Stop and verify every target, each watched until it ended, its verification window
-    ran out, or the message's deadline did. With ``hand_on_late`` (a sweep that can hand
+    ran out, or the message's deadline did. With ``hand_on_late`` (the caller can hand
     work on), a target is only started while its read and stop, request budget
-    included, fit before its verification window would overrun the message's deadline;
-    one that does not is returned in ``unstarted`` for the caller to hand on (the next
-    message reads it again). A transient failure is collected in ``failures`` either way,
-    so the message is redelivered."""
+    included, fit before its verification window would overrun the message's deadline,
+    so every stop sent is watched for its whole window; one that does not fit, or whose
+    read or stop could not be sent (no budget, a transient failure), is returned in
+    ``unstarted`` for the caller to hand on, and so is every target after it: what was
+    started is always a prefix of ``targets`` but for the few already running beside
+    it, which a chain's cursor needs. Without ``hand_on_late`` such a failure is
+    collected in ``failures``, so the message is redelivered."""
     outcomes = Outcomes()
     if not targets:
         return outcomes
-    watcher = _Watcher(client, context, outcomes)
+    watcher = _Watcher(client, context, outcomes, hand_on_late)
+    closed = False  # set once a target is handed on: every later one is handed on too
 
     def start(target: Target) -> Result | _Watch | Target | None:
+        nonlocal closed
         if not hand_on_late:
             return watcher.guarded(
                 target, lambda: _start(client, target, context, context.deadline)
             )
         window = context.deadline.remaining() - context.verify_timeout
-        if window <= 0:
+        if closed or window <= 0:
+            closed = True
             return target
         try:
             return watcher.guarded(
-                target, lambda: _start(client, target, context, Deadline(window)), NoBudget
+                target,
+                lambda: _start(client, target, context, Deadline(window)),
+                TransientFailure,
             )
-        except NoBudget:
+        except TransientFailure:
+            closed = True
             return target
 
     workers = min(context.max_concurrency, len(targets))
@@ -156,7 +174,10 @@ class _Watch:
     checks: int = 0
     offsets: Iterator[float] = field(default_factory=poll_offsets)
     refusal: api_exceptions.GoogleAPICallError | None = None  # stop not accepted yet
+    unanswered: str = ""  # a stop was sent and its answer lost: sent again while running
     sent: bool = False  # a stop of ours was accepted
+    failed_reads: int = 0  # verification reads that failed or found no budget
+    last_failure: str = ""
     note: str = ""
 
     def schedule_next(self, verify_timeout: float) -> None:
@@ -166,6 +187,10 @@ class _Watch:
     def out_of_time(self, now: float, verify_timeout: float, deadline: Deadline) -> bool:
         """Checked at least once, and its window or the message's deadline is over."""
         return self.checks > 0 and (now - self.stopped_at >= verify_timeout or deadline.expired())
+
+    def stop_due(self) -> bool:
+        """A stop must be sent again: refused as not possible yet, or its answer lost."""
+        return self.refusal is not None or bool(self.unanswered)
 
 
 def _start(
@@ -226,15 +251,26 @@ def _send_stop(
     deadline: Deadline,
     known: Resource | None = None,
 ) -> Result | _Watch:
-    """``known``: the watched resource as just read, so a refusal needs no read again."""
+    """``known``: the watched resource as just read (a stop sent again from a check), so
+    a refusal needs no read again. No budget for the first stop raises ``NoBudget``:
+    nothing was sent, and the caller may hand the target on. A stop sent again that finds
+    no budget, or any stop whose answer is lost, leaves the watch to send it again."""
     kind = KINDS[watch.reporter.target.name.kind]
     try:
         client.post(watch.stop_path, deadline, kind.stop_body)
+    except NoBudget:
+        if known is None:
+            raise
+        return watch
+    except TransientFailure as failure:
+        watch.unanswered = str(failure)
+        return _started(watch, context)
     except api_exceptions.GoogleAPICallError as error:
         if error_details(error)["status"] != "FAILED_PRECONDITION":
             return watch.reporter.api_error(error, kind.stopping_word, watch.last, watch.kind)
         return _refused(client, watch, context, error, deadline, known)
     watch.refusal = None
+    watch.unanswered = ""
     watch.sent = True
     return _started(watch, context)
 
@@ -292,7 +328,7 @@ def _settle(
     refused as not possible yet is tried again, on the watch's own schedule (``due``)."""
     watch.last = resource
     phase = watch.kind.phase(resource)
-    if phase is Phase.RUNNING and watch.refusal is not None and due:
+    if phase is Phase.RUNNING and watch.stop_due() and due:
         return _send_stop(client, watch, context, context.deadline, known=resource)
     if not phase.final:
         return watch
@@ -301,11 +337,17 @@ def _settle(
         detail = f"{reporter.kind.stopped_word}: {kind.ending(resource)}"
         outcome = Outcome.CANCELLED
     elif not watch.sent:
-        # Stopped or ended, but no stop of ours was ever accepted: not our doing.
+        # Stopped or ended, but no stop of ours was ever accepted: not our doing, or
+        # not provably (a stop whose answer was lost may have been the one that did it).
         outcome = Outcome.ALREADY_DONE
         detail = (
             f"the {kind.name} ended before a stop of ours was accepted: {kind.ending(resource)}"
         )
+        if watch.unanswered:
+            detail += (
+                "; a stop of ours was sent but Dataproc's answer was lost "
+                f"({watch.unanswered[:300]}), so it may have been ours"
+            )
     else:
         outcome = Outcome.COMPLETED_DESPITE_CANCEL
         detail = f"the {kind.name} finished despite the stop request: {kind.ending(resource)}"
@@ -320,10 +362,17 @@ def _settle(
 class _Watcher:
     """Takes started targets as they come and checks each on its own schedule."""
 
-    def __init__(self, client: DataprocClient, context: CancelContext, outcomes: Outcomes):
+    def __init__(
+        self,
+        client: DataprocClient,
+        context: CancelContext,
+        outcomes: Outcomes,
+        hand_on_late: bool,
+    ) -> None:
         self._client = client
         self._context = context
         self._outcomes = outcomes
+        self._hand_on_late = hand_on_late
         self._pending: list[_Watch] = []
         self._listed_at: dict[tuple[str, ScopeName], float] = {}
         self._list_gap: dict[tuple[str, ScopeName], float] = {}
@@ -428,11 +477,14 @@ class _Watcher:
             if watch not in self._pending:
                 continue
             watch.checks += 1
-            if watch.out_of_time(now, self._context.verify_timeout, self._context.deadline):
+            if not watch.out_of_time(now, self._context.verify_timeout, self._context.deadline):
+                watch.schedule_next(self._context.verify_timeout)
+            elif watch.unanswered and not watch.sent:
+                self._pending.remove(watch)
+                self._never_confirmed(watch)
+            else:
                 self._pending.remove(watch)
                 self._outcomes.results.append(self._still_running(watch))
-            else:
-                watch.schedule_next(self._context.verify_timeout)
 
     def _get(self, watch: _Watch) -> Result | _Watch | None:
         def check() -> Result | _Watch:
@@ -442,7 +494,21 @@ class _Watcher:
                 return watch.reporter.api_error(error, "verifying the stop", watch.last, watch.kind)
             return _settle(self._client, watch, resource, self._context)
 
-        return self.guarded(watch.reporter.target, check)
+        return self._check(watch, check)
+
+    def _check(self, watch: _Watch, step: Callable[[], Result | _Watch]) -> Result | _Watch | None:
+        """One check of a stop already sent: a transient failure (no budget included) is
+        counted and the watch goes on to its next check, never to a redelivery."""
+
+        def counted() -> Result | _Watch:
+            try:
+                return step()
+            except TransientFailure as failure:
+                watch.failed_reads += 1
+                watch.last_failure = str(failure)
+                return watch
+
+        return self.guarded(watch.reporter.target, counted)
 
     def _apply(self, watch: _Watch, outcome: Result | _Watch | None) -> None:
         if isinstance(outcome, _Watch):
@@ -488,27 +554,44 @@ class _Watcher:
         return [watch for watch in due if watch.name.name not in seen]
 
     def _settle_listed(self, watch: _Watch, item: Resource, due: bool) -> Result | _Watch | None:
-        return self.guarded(
-            watch.reporter.target,
-            lambda: _settle(self._client, watch, item, self._context, due),
-        )
+        return self._check(watch, lambda: _settle(self._client, watch, item, self._context, due))
+
+    def _never_confirmed(self, watch: _Watch) -> None:
+        """No stop of ours was confirmed for the whole window (every answer was lost) and
+        the work still runs: nothing is known to be ours, so it is handed on, or the
+        message redelivered, like work never started: it is read afresh either way."""
+        if self._hand_on_late:
+            self._outcomes.unstarted.append(watch.reporter.target)
+        else:
+            self._outcomes.failures.append(watch.unanswered)
 
     def _still_running(self, watch: _Watch) -> Result:
+        """The window (or the message's deadline) is over: say how long was really
+        watched, what was last seen, and what could not be read."""
         kind, timeout = watch.kind, self._context.verify_timeout
+        watched = max(0.0, time.monotonic() - watch.stopped_at)
         state = kind.state_word(watch.last) if watch.last else "unknown"
+        span = f"{watched:.1f} s"
+        if watched < timeout:
+            span += f" (the message's deadline ended the watch before VERIFY_TIMEOUT {timeout:g} s)"
+        unread = ""
+        if watch.failed_reads:
+            unread = (
+                f"; {watch.failed_reads} of {watch.checks} reads failed, the last: "
+                f"{watch.last_failure[:300]}"
+            )
         if watch.refusal is not None:
             return watch.reporter.api_error(
                 watch.refusal,
                 f"{watch.reporter.kind.stopping_word}, refused for the whole verification window "
-                f"({timeout:g} s); "
-                f"the {kind.name} is still {state}",
+                f"({span}); the {kind.name} is still {state}{unread}",
                 watch.last,
                 kind,
             )
         return watch.reporter.report(
             Outcome.STILL_RUNNING,
-            f"the stop was accepted but the {kind.name} was not done after {timeout:g} s "
-            f"({watch.checks} checks; it is {state}); it may still stop",
+            f"the stop was accepted but the {kind.name} was not done after {span} of watching "
+            f"({watch.checks} checks; it is {state}{unread}); it may still stop",
             watch.last or None,
             kind,
         )

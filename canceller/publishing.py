@@ -27,10 +27,11 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from google.pubsub_v1 import PublisherClient, PubsubMessage
 
+from canceller.chains import Continuation
+from canceller.clock import Deadline
 from canceller.results import Result
 
 # Pub/Sub's limits for one Publish request are 1,000 messages and 10 MB; the byte
@@ -66,13 +67,18 @@ class ResultPublisher:
             for result in results
         ]
         confirmed = 0
+        # One PUBLISH_TIMEOUT_SECONDS for all of them, however many requests they take:
+        # Settings.longest_message_seconds (and so the function's timeout) counts one.
+        deadline = Deadline(self._timeout)
         for request in _requests(messages):
             try:
+                if deadline.expired():
+                    raise TimeoutError(f"PUBLISH_TIMEOUT_SECONDS={self._timeout:g} ran out")
                 response = client.publish(
                     topic=self._topic,
                     messages=request,
                     retry=None,  # see the module docstring: redelivery, not a resend
-                    timeout=self._timeout,
+                    timeout=deadline.remaining(),
                 )
                 if len(response.message_ids) != len(request):
                     raise RuntimeError(
@@ -85,15 +91,16 @@ class ResultPublisher:
                 ) from None
             confirmed += len(request)
 
-    def hand_on(self, topic: str, message: dict[str, Any]) -> None:
+    def hand_on(self, topic: str, continuation: Continuation) -> None:
         """Publish a continuation to the trigger topic, confirmed like a result, so the
         work it carries is never dropped: unconfirmed, the trigger is redelivered."""
         client = self._get_client()
-        data = json.dumps(message, separators=(",", ":")).encode("utf-8")
+        data = json.dumps(continuation.message, separators=(",", ":")).encode("utf-8")
+        message = PubsubMessage(data=data, attributes=continuation.attributes())
         try:
             response = client.publish(
                 topic=topic,
-                messages=[PubsubMessage(data=data, attributes={"continuation": "true"})],
+                messages=[message],
                 retry=None,  # see the module docstring: redelivery, not a resend
                 timeout=self._timeout,
             )

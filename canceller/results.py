@@ -50,6 +50,14 @@ class Result:
     error: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # batch, budget, incident, sweep
     finished_at: datetime = field(default_factory=utc_now)
+    dedupe_key: str = ""  # default: the chain's id and the target
+
+    @property
+    def key(self) -> str:
+        """The same for every answer to one target of one request, whichever delivery,
+        redelivery or fork of its chain gave it: consumers keep one answer per key
+        (README, "What comes back"). At most 1,024 bytes, so it fits an attribute."""
+        return _clip_bytes(self.dedupe_key or f"{self.trigger.chain}/{self.target}")
 
     def to_message(self) -> dict[str, Any]:
         message: dict[str, Any] = {
@@ -59,6 +67,7 @@ class Result:
             "target": self.target[:512],
             "operation": self.operation[:512],
             "detail": self.detail,
+            "dedupeKey": self.key,
             "trigger": _trigger_fields(self.trigger),
             "dryRun": self.dry_run,
             "startedAt": rfc3339(self.started_at),
@@ -96,6 +105,7 @@ class Result:
             "kind": self.kind,
             "operation": self.operation,
             "triggerMessageId": self.trigger.message_id,
+            "dedupeKey": self.key,
         }
         if self.name is not None:
             attributes["project"] = self.name.project
@@ -105,7 +115,7 @@ class Result:
 
 
 def _trigger_fields(info: TriggerInfo) -> dict[str, str]:
-    fields = {"messageId": info.message_id, "kind": info.kind}
+    fields = {"messageId": info.message_id, "kind": info.kind, "chain": info.chain}
     if info.publish_time:
         fields["publishTime"] = info.publish_time
     if info.source:

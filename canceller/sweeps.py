@@ -1,13 +1,15 @@
 """Sweeps: list the work of some kinds in some scopes, stop the running work that matches.
 
-Scheduled jobs, budget alerts and cluster incidents all end here. Every page of every
-scope is read for every kind; selection happens on our side too
-(``canceller.selection``); work labelled EXEMPT_LABEL is counted and left alone; the
-oldest is stopped first. One message stops what fits in its deadline and
-MAX_CANCELS_PER_MESSAGE; the rest of the selection is handed on in a continuation
-message to TRIGGER_TOPIC, which sweeps again (what was stopped is no longer selected).
-One SWEEP_SUMMARY result says what was found, selected, done and handed on, so a sweep
-that stopped nothing still answers.
+Scheduled jobs, budget alerts and cluster incidents all end here. The listing asks only
+for what can still be running where the kind allows it (jobs: ACTIVE), and selection
+happens on our side too (``canceller.selection``); work labelled EXEMPT_LABEL is counted
+and left alone; the oldest is stopped first. One message stops what fits in its
+deadline, its request budget and MAX_CANCELS_PER_MESSAGE; the rest is handed on in a
+continuation message to TRIGGER_TOPIC that carries the chain's position
+(``canceller.chains``), so a continuation never selects again what the chain answered
+and a listing too long for one delivery is read across several. Every message of a
+sweep publishes one SWEEP_SUMMARY result saying what was found, selected, done and
+handed on, so a sweep that stopped nothing, or could not list, still answers.
 """
 
 from __future__ import annotations
@@ -19,8 +21,17 @@ from typing import Any
 
 from google.api_core import exceptions as api_exceptions
 
-from canceller.clock import utc_now
-from canceller.dataproc import DataprocClient, TransientFailure
+from canceller.chains import (
+    MAX_CONTINUATIONS,
+    MAX_SKIPPED,
+    NO_TIME,
+    Chain,
+    Continuation,
+    ListPosition,
+    SortKey,
+)
+from canceller.clock import Deadline, utc_now
+from canceller.dataproc import DataprocClient, NoBudget, TransientFailure
 from canceller.engine import (
     CancelContext,
     Outcomes,
@@ -41,31 +52,50 @@ from canceller.selection import (
     why_not_swept,
 )
 from canceller.settings import Settings
-from canceller.trigger import MAX_CONTINUATIONS, MAX_SKIPPED
 
 MAX_PAGES_PER_SCOPE = 1000  # a guard against a server that never stops paging
+MAX_SCOPES_PER_SWEEP = 50  # each costs a listing per kind: a message may not fan out more
+# A sweep that can hand on lists for at most this share of the time left before its
+# stops' verification windows, so a long listing still leaves time to act on its pages.
+_LISTING_SHARE = 0.5
 
 
 @dataclass
 class SweepOutcomes(Outcomes):
-    continuation: dict[str, Any] | None = None  # the message that carries on, if any
+    continuation: Continuation | None = None  # the message that carries on, if any
+
+
+@dataclass
+class _Candidate:
+    key: SortKey
+    target: Target
 
 
 @dataclass
 class _Listing:
+    """What one message read of its segment of the listing."""
+
     found: int = 0
     skipped: int = 0
     exempt: int = 0
-    selected: list[tuple[datetime, Target]] = field(default_factory=list)
+    pages: int = 0
+    candidates: list[_Candidate] = field(default_factory=list)
+    answered: dict[str, SortKey] = field(default_factory=dict)  # the chain's skips still seen
+    end: ListPosition | None = None  # where the next segment starts; None: listing read out
+    cut: str = ""  # why the segment ended before the listing did
+    token: str = ""  # the page token of the page being read
 
 
 def run_sweep(
-    client: DataprocClient, spec: SweepSpec, settings: Settings, context: CancelContext
+    client: DataprocClient,
+    spec: SweepSpec,
+    chain: Chain,
+    settings: Settings,
+    context: CancelContext,
 ) -> SweepOutcomes:
     started = utc_now()
-    sweep_id = spec.chain or f"sweep-{context.trigger.message_id}"
     # Every result of the sweep carries its id; the summary carries the whole account.
-    swept = replace(context, extra={**context.extra, "sweep": {"id": sweep_id}})
+    swept = replace(context, extra={**context.extra, "sweep": {"id": chain.id}})
     outcomes = SweepOutcomes()
 
     def answer(outcome: Outcome, target: str, detail: str, **fields: Any) -> None:
@@ -82,6 +112,7 @@ def run_sweep(
                 dry_run=context.dry_run,
                 error=extra.pop("error", None),
                 extra=extra,
+                dedupe_key=chain.dedupe_key(target or "sweep"),
             )
         )
 
@@ -94,94 +125,109 @@ def run_sweep(
             "nothing to sweep: give sweep.scopes or set SWEEP_SCOPES (projects/P/regions/R)",
         )
         return outcomes
+    if len(scope_texts) > MAX_SCOPES_PER_SWEEP:
+        answer(
+            Outcome.REJECTED,
+            "",
+            f"the sweep names {len(scope_texts)} scopes; at most {MAX_SCOPES_PER_SWEEP} "
+            "(each is listed once per kind): split it",
+        )
+        return outcomes
     try:
         clauses = parse_filter(filter_text)
     except InvalidSweep as invalid:
         answer(Outcome.REJECTED, "", f"the sweep filter cannot be applied safely: {invalid}")
         return outcomes
-    scopes: list[ScopeName] = []
-    for text in scope_texts:
+    scopes = _allowed_scopes(scope_texts, settings, answer)
+    kinds, left_out = _sweep_kinds(spec, settings, clauses)
+    order = [(scope, kind) for scope in scopes for kind in kinds]
+    start_at = _start_index(order, chain.list_from)
+    if start_at is None:
+        answer(
+            Outcome.REJECTED,
+            "",
+            "the continuation's listing position is not one of this sweep's scopes and kinds",
+        )
+        return outcomes
+
+    can_hand_on = settings.trigger_topic is not None and not context.dry_run
+    listing_deadline = context.deadline
+    if can_hand_on:
+        share = (context.deadline.remaining() - context.verify_timeout) * _LISTING_SHARE
+        listing_deadline = Deadline(max(0.0, share))
+    listing = _Listing()
+    now = datetime.now(UTC)
+    segment_full = f"the segment of {chain.pages} page(s) this chain is working through"
+    for index in range(start_at, len(order)):
+        scope, kind = order[index]
+        listing.token = chain.list_from.page_token if chain.list_from and index == start_at else ""
         try:
-            scope = parse_scope(text)
-        except InvalidName as invalid:
-            answer(Outcome.REJECTED, text[:512], f"not a sweep scope: {invalid}")
-            continue
-        if not settings.project_allowed(scope.project):
+            more = _list(
+                client, kind, scope, spec, clauses, settings, now, chain, listing_deadline, listing
+            )
+        except (NoBudget, TransientFailure) as failure:
+            listing.cut = str(failure)
+            if listing.pages == 0 and not isinstance(failure, NoBudget):
+                outcomes.failures.append(str(failure))  # nothing read: the redelivery lists
+            listing.end = ListPosition(scope.name, kind.plural, listing.token)
+            break
+        except api_exceptions.GoogleAPICallError as error:
+            outcome, detail, details = explain_api_error(error, f"listing {kind.plural}")
             answer(
-                Outcome.REJECTED,
-                scope.name,
-                f"project {scope.project} is not in ALLOWED_PROJECTS; not swept",
+                outcome,
+                kind.collection(scope),
+                detail,
+                kind=kind.name,
+                error=details,
                 project=scope.project,
             )
             continue
-        if scope not in scopes:  # a scope named twice is swept once
-            scopes.append(scope)
-    kinds, left_out = [], []
-    for plural in spec.kinds or settings.sweep_kinds:
-        kind = SWEEPABLE[plural]
-        reason = why_not_swept(kind, spec, clauses)
-        if not reason:
-            kinds.append(kind)
-        elif spec.kinds or not spec.operation_types:
-            # Said when the sweep named the kind, or a filter clause shut it out; an
-            # operationTypes sweep over the default kinds means operations, silently.
-            left_out.append(reason)
+        if more:
+            listing.end = ListPosition(scope.name, kind.plural, listing.token)
+            listing.cut = segment_full
+            break
+        if index + 1 < len(order) and chain.pages is not None and listing.pages >= chain.pages:
+            following = order[index + 1]
+            listing.end = ListPosition(following[0].name, following[1].plural, "")
+            listing.cut = segment_full
+            break
 
-    listing = _Listing()
-    now = datetime.now(UTC)
-    for scope in scopes:
-        for kind in kinds:
-            try:
-                _list(client, kind, scope, spec, clauses, settings, now, context, listing)
-            except TransientFailure as failure:
-                outcomes.failures.append(str(failure))
-                return outcomes  # nothing stopped yet: the redelivery sweeps again
-            except api_exceptions.GoogleAPICallError as error:
-                outcome, detail, details = explain_api_error(error, f"listing {kind.plural}")
-                answer(
-                    outcome,
-                    kind.collection(scope),
-                    detail,
-                    kind=kind.name,
-                    error=details,
-                    project=scope.project,
-                )
-
-    chosen = [target for _, target in sorted(listing.selected, key=lambda pair: pair[0])]
+    chosen = sorted(listing.candidates, key=lambda candidate: candidate.key)
     allowed = chosen[: spec.max] if spec.max else chosen
     # A dry run calls nothing per target (each was just listed), so it shows them all.
     per_message = len(allowed) if context.dry_run else settings.max_cancels_per_message
-    # Only a sweep that can hand work on leaves some for later; without TRIGGER_TOPIC it
-    # starts every target it took, as before continuations existed.
-    can_hand_on = settings.trigger_topic is not None and not context.dry_run
-    stopped = stop_all(client, allowed[:per_message], swept, hand_on_late=can_hand_on)
+    batch = allowed[:per_message]
+    stopped = stop_all(client, [c.target for c in batch], swept, hand_on_late=can_hand_on)
     outcomes.results.extend(stopped.results)
     outcomes.failures.extend(stopped.failures)
-    rest = stopped.unstarted + allowed[per_message:]
-    acted = min(len(allowed), per_message) - len(stopped.unstarted)
+    unstarted = {target.name.name for target in stopped.unstarted}
+    acted = len(batch) - len(unstarted)
+    rest = len(allowed) - acted
+    max_reached = spec.max is not None and acted >= spec.max
 
-    handed_on, why_kept = False, ""
+    handed_on, why_kept, next_chain = False, "", None
+    if unstarted and not acted:
+        # Nothing could be started (no time or request budget): nothing of this message
+        # was done, so asking for it again cannot misreport, and Pub/Sub's backoff spaces
+        # the tries where a copy of itself handed on would not.
+        outcomes.failures.append(
+            f"none of the {len(unstarted)} selected target(s) could be started in this message"
+        )
     if rest:
-        if outcomes.failures:
-            # The redelivery sweeps again and finds them; a continuation as well would
-            # sweep the same work twice at once.
-            why_kept = "a transient failure asks for this message again, which sweeps them"
-        elif acted == 0:
-            why_kept = "nothing could be started in this message, so nothing was handed on"
-        elif spec.generation >= MAX_CONTINUATIONS:
-            why_kept = f"the chain reached {MAX_CONTINUATIONS} continuations and ends here"
-        elif not settings.trigger_topic:
-            why_kept = "TRIGGER_TOPIC is not set, so they could not be handed on"
-        else:
-            still = {r.target for r in stopped.results if r.outcome is Outcome.STILL_RUNNING}
-            outcomes.continuation = _continuation(
-                spec, scopes, filter_text, kinds, len(rest), sweep_id, context, still
-            )
-            handed_on = True
+        next_chain = _same_segment(chain, listing, batch, unstarted)
+        why_kept = _why_not_handed_on(chain, settings, context, outcomes, acted)
+    elif listing.end is not None and not max_reached:
+        next_chain = _next_segment(chain, listing)
+        why_kept = _why_not_handed_on(chain, settings, context, outcomes, listing.pages)
+    if next_chain is not None and not why_kept:
+        outcomes.continuation = _continuation(
+            spec, scopes, filter_text, kinds, acted, next_chain, context
+        )
+        handed_on = True
 
     counts = Counter(result.outcome.value for result in stopped.results)
     summary: dict[str, Any] = {
-        "id": sweep_id,
+        "id": chain.id,
         "scopes": [scope.name for scope in scopes],
         "filter": filter_text,
         "kinds": [kind.plural for kind in kinds],
@@ -191,9 +237,11 @@ def run_sweep(
         "acted": acted,
         "max": spec.max or 0,
         "truncated": len(chosen) > len(allowed),
-        "remaining": len(rest),
+        "remaining": rest,
         "handedOn": handed_on,
-        "generation": spec.generation,
+        "generation": chain.generation,
+        "pages": listing.pages,
+        "listingComplete": listing.end is None and not outcomes.failures,
         "outcomes": dict(sorted(counts.items())),
     }
     projects = {scope.project for scope in scopes}
@@ -210,17 +258,24 @@ def run_sweep(
         parts.append(f"max {spec.max} cut the selection")
     if listing.exempt:
         parts.append(f"{listing.exempt} exempt ({settings.exempt_label_text}) left alone")
-    if rest:
+    if listing.end is not None:
+        parts.append(f"the listing was read to page {listing.pages} ({listing.cut[:300]})")
+    if rest or (listing.end is not None and not handed_on):
+        left = f"{rest} more" if rest else "the rest of the listing"
         parts.append(
-            f"{len(rest)} more handed on to a continuation message"
+            f"{left} handed on to a continuation message"
             if handed_on
-            else f"{len(rest)} more NOT stopped: {why_kept}"
+            else f"{left} NOT stopped: {why_kept}"
         )
+    elif handed_on:
+        parts.append("the rest of the listing handed on to a continuation message")
+    if outcomes.failures and not listing.pages and listing.cut:
+        parts.append(f"the listing failed ({listing.cut[:300]}): asking for this message again")
     parts.extend(left_out)
     if listing.skipped:
         parts.append(f"{listing.skipped} listed name(s) did not fit their scope and were skipped")
-    if spec.generation:
-        parts.append(f"continuation {spec.generation} of {sweep_id}")
+    if chain.generation:
+        parts.append(f"continuation {chain.generation} of {chain.id}")
     outcomes.results.append(
         Result(
             Outcome.SWEEP_SUMMARY,
@@ -230,9 +285,64 @@ def run_sweep(
             started,
             dry_run=context.dry_run,
             extra=extra,
+            dedupe_key=chain.dedupe_key(f"summary/{chain.generation}"),
         )
     )
     return outcomes
+
+
+def _allowed_scopes(texts: tuple[str, ...], settings: Settings, answer: Any) -> list[ScopeName]:
+    scopes: list[ScopeName] = []
+    for text in texts:
+        try:
+            scope = parse_scope(text)
+        except InvalidName as invalid:
+            answer(Outcome.REJECTED, text[:512], f"not a sweep scope: {invalid}")
+            continue
+        if not settings.project_allowed(scope.project):
+            answer(
+                Outcome.REJECTED,
+                scope.name,
+                f"project {scope.project} is not in ALLOWED_PROJECTS; not swept",
+                project=scope.project,
+            )
+            continue
+        if not settings.region_known(scope.region):
+            answer(
+                Outcome.REJECTED,
+                scope.name,
+                f"{scope.region} is not a Dataproc region (DATAPROC_REGIONS); not swept",
+                project=scope.project,
+            )
+            continue
+        if scope not in scopes:  # a scope named twice is swept once
+            scopes.append(scope)
+    return scopes
+
+
+def _sweep_kinds(
+    spec: SweepSpec, settings: Settings, clauses: tuple[Clause, ...]
+) -> tuple[list[Kind], list[str]]:
+    kinds, left_out = [], []
+    for plural in spec.kinds or settings.sweep_kinds:
+        kind = SWEEPABLE[plural]
+        reason = why_not_swept(kind, spec, clauses)
+        if not reason:
+            kinds.append(kind)
+        elif spec.kinds or not spec.operation_types:
+            # Said when the sweep named the kind, or a filter clause shut it out; an
+            # operationTypes sweep over the default kinds means operations, silently.
+            left_out.append(reason)
+    return kinds, left_out
+
+
+def _start_index(order: list[tuple[ScopeName, Kind]], position: ListPosition | None) -> int | None:
+    if position is None:
+        return 0
+    for index, (scope, kind) in enumerate(order):
+        if scope.name == position.scope and kind.plural == position.kind:
+            return index
+    return None
 
 
 def _list(
@@ -243,12 +353,21 @@ def _list(
     clauses: tuple[Clause, ...],
     settings: Settings,
     now: datetime,
-    context: CancelContext,
+    chain: Chain,
+    deadline: Deadline,
     listing: _Listing,
-) -> None:
+) -> bool:
+    """Read one scope's pages of one kind from ``listing.token`` until its listing ends
+    (False), or the chain's segment has all its pages (True: ``listing.token`` is the
+    next page's). A failure leaves ``listing.token`` at the page that was not read."""
     params = {**kind.server_params(clauses), "pageSize": str(kind.page_size)}
     for _ in range(MAX_PAGES_PER_SCOPE):
-        page = client.list(kind.collection(scope), context.deadline, params)
+        if chain.pages is not None and listing.pages >= chain.pages:
+            return True
+        if listing.token:
+            params["pageToken"] = listing.token
+        page = client.list(kind.collection(scope), deadline, params)
+        listing.pages += 1
         items = listed_items(page, kind)
         listing.found += len(items)
         for item in items:
@@ -265,11 +384,57 @@ def _list(
             if is_exempt(kind, item, settings.exempt_label):
                 listing.exempt += 1
                 continue
-            listing.selected.append((kind.created_at(item) or now, Target(name, seen=item)))
-        token = str(page.get("nextPageToken") or "")
-        if not token:
-            return
-        params["pageToken"] = token
+            key = SortKey(kind.created_at(item) or NO_TIME, name.name)
+            if chain.answered(key):
+                if name.name in chain.skip:
+                    listing.answered[name.name] = key
+                continue
+            listing.candidates.append(_Candidate(key, Target(name, seen=item)))
+        listing.token = str(page.get("nextPageToken") or "")
+        if not listing.token:
+            return False
+    return False
+
+
+def _same_segment(
+    chain: Chain, listing: _Listing, batch: list[_Candidate], unstarted: set[str]
+) -> Chain:
+    """The chain goes on in this segment: the cursor moves to the last target of the
+    answered prefix; what was answered beyond it is skipped, nearest first."""
+    first = next((i for i, c in enumerate(batch) if c.target.name.name in unstarted), len(batch))
+    after = batch[first - 1].key if first else chain.after
+    beyond = [c.key for c in batch[first:] if c.target.name.name not in unstarted]
+    beyond += [key for key in listing.answered.values() if after is None or key > after]
+    skip = frozenset(key.name for key in sorted(beyond)[:MAX_SKIPPED])
+    pages = listing.pages if listing.end is not None else chain.pages
+    return replace(chain, generation=chain.generation + 1, after=after, skip=skip, pages=pages)
+
+
+def _next_segment(chain: Chain, listing: _Listing) -> Chain:
+    """Every candidate of this segment is answered: the next starts where it ended."""
+    return Chain(id=chain.id, generation=chain.generation + 1, list_from=listing.end)
+
+
+def _why_not_handed_on(
+    chain: Chain,
+    settings: Settings,
+    context: CancelContext,
+    outcomes: SweepOutcomes,
+    progress: int,
+) -> str:
+    if context.dry_run:
+        return "a dry run is not handed on"
+    if outcomes.failures:
+        # The redelivery sweeps again and finds them; a continuation as well would
+        # sweep the same work twice at once.
+        return "this message is asked for again, and its redelivery sweeps them"
+    if progress == 0:
+        return "this message made no progress (nothing started, nothing listed): the chain ends"
+    if chain.generation >= MAX_CONTINUATIONS:
+        return f"the chain reached {MAX_CONTINUATIONS} continuations and ends here"
+    if not settings.trigger_topic:
+        return "TRIGGER_TOPIC is not set, so they could not be handed on"
+    return ""
 
 
 def _continuation(
@@ -277,19 +442,19 @@ def _continuation(
     scopes: list[ScopeName],
     filter_text: str,
     kinds: list[Kind],
-    remaining: int,
-    sweep_id: str,
+    acted: int,
+    chain: Chain,
     context: CancelContext,
-    still_running: set[str],
-) -> dict[str, Any]:
+) -> Continuation:
     """The sweep again, with everything resolved, so the next message selects the same
     way whatever the settings say by then (and the cluster incarnation an incident
-    named is kept)."""
+    named is kept), and the chain's position."""
+    fields, skip = chain.sweep_fields()
     request: dict[str, Any] = {
         "scopes": [scope.name for scope in scopes],
         "filter": filter_text,
         "kinds": [kind.plural for kind in kinds],
-        "continuation": {"sweepId": sweep_id, "generation": spec.generation + 1},
+        "continuation": fields,
     }
     if spec.older_than_seconds is not None:
         request["olderThan"] = spec.older_than_seconds
@@ -298,13 +463,12 @@ def _continuation(
     if spec.cluster_uuid:
         request["clusterUuid"] = spec.cluster_uuid
     if spec.max:
-        request["max"] = remaining
-    skip = sorted(spec.skip | still_running)
-    if skip:  # most recent last; beyond the cap a name may be stopped (idempotently) again
-        request["skip"] = skip[-MAX_SKIPPED:]
+        request["max"] = max(1, spec.max - acted)
+    if skip:
+        request["skip"] = skip
     message: dict[str, Any] = {"sweep": request}
     if context.trigger.reason is not None:
         message["reason"] = context.trigger.reason
     if context.trigger.request_id is not None:
         message["requestId"] = context.trigger.request_id
-    return message
+    return Continuation(message, chain.id, chain.generation)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
-import re
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -25,6 +24,13 @@ from canceller.alerts import (
     is_incident,
     parse_budget,
     parse_incident,
+)
+from canceller.chains import (
+    Chain,
+    InvalidChain,
+    first_chain,
+    parse_names_chain,
+    parse_sweep_chain,
 )
 from canceller.clock import parse_timestamp
 from canceller.kinds import SWEEPABLE
@@ -61,6 +67,8 @@ _NAME_KEYS = {
 _LIST_KEYS = frozenset({"operations", "batches", "jobs", "sessions"})
 _WORK_KEYS = (*_NAME_KEYS, "sweep")
 _COMMON_KEYS = ("reason", "requestId", "dryRun")
+# A named list's continuation (written by the function, canceller.chains) rides beside it.
+_CONTINUATION_KEY = "continuation"
 _SWEEP_KEYS = (
     "scopes",
     "olderThan",
@@ -73,9 +81,6 @@ _SWEEP_KEYS = (
     "skip",
     "dryRun",
 )
-_SWEEP_ID = re.compile(r"sweep-[\x21-\x7e]{1,256}")
-MAX_CONTINUATIONS = 1000  # a chain longer than this is a loop, not progress
-MAX_SKIPPED = 100  # names a continuation carries as already being stopped
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,12 @@ class TriggerInfo:
     kind: str = "unknown"
     reason: str | None = None
     request_id: str | None = None
-    dry_run: bool | None = None  # None: the DRY_RUN setting decides
+    dry_run: bool | None = None  # None: the DRY_RUN setting decides; never lifts it
+    chain: str = ""  # the request's chain id (canceller.chains): the first message's
+
+    def with_chain(self, prefix: str) -> TriggerInfo:
+        """This first message starts a chain named for it."""
+        return replace(self, chain=first_chain(prefix, self.message_id).id)
 
     def age_seconds(self, now: datetime) -> float | None:
         published = parse_timestamp(self.publish_time)
@@ -114,6 +124,7 @@ class Trigger:
     incident: IncidentNotice | None = None
     rejections: tuple[Rejection, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    chain: Chain | None = None  # a continuation's place in its chain; None: a first message
 
 
 class _Refused(Exception):
@@ -136,7 +147,7 @@ def decode_trigger(event: Any) -> Trigger:
     info = TriggerInfo(message_id="", publish_time=datetime.now(UTC).isoformat(), source="")
     notes: tuple[str, ...] = ()
     try:
-        info = _trigger_info(event)
+        info = _trigger_info(event).with_chain("names")
         message = _pubsub_message(event)
         body = _message_body(message)
         attributes = _attributes(message)
@@ -246,7 +257,12 @@ def _message_body(message: Mapping[str, Any]) -> str:
 def _decode_body(body: str, attributes: Mapping[str, str], info: TriggerInfo) -> Trigger:
     text = body.strip()
     if is_budget_notification(attributes):
-        return _budget_trigger(attributes, text, info)
+        return _budget_trigger(attributes, text, info.with_chain("sweep"))
+    if text and "operation" in attributes:
+        raise _Refused(
+            attributes["operation"],
+            "the attribute 'operation' is only read with an empty body: send one or the other",
+        )
     if not text:
         if "operation" in attributes:
             operation = attributes["operation"]
@@ -264,7 +280,7 @@ def _decode_body(body: str, attributes: Mapping[str, str], info: TriggerInfo) ->
             incident = parse_incident(document)
         except InvalidAlert as invalid:
             raise _Refused(text, str(invalid)) from None
-        return Trigger(replace(info, kind="incident"), incident=incident)
+        return Trigger(replace(info.with_chain("sweep"), kind="incident"), incident=incident)
     return _decode_document(document, text, info)
 
 
@@ -285,7 +301,7 @@ def _budget_trigger(attributes: Mapping[str, str], text: str, info: TriggerInfo)
 
 def _decode_document(document: dict[str, Any], text: str, info: TriggerInfo) -> Trigger:
     present = [key for key in _WORK_KEYS if key in document]
-    unknown = sorted(set(document) - set(_WORK_KEYS) - set(_COMMON_KEYS))
+    unknown = sorted(set(document) - {*_WORK_KEYS, *_COMMON_KEYS, _CONTINUATION_KEY})
     if unknown:
         raise _Refused(
             text, f"unknown field(s) {', '.join(unknown)}: a typo must not change what is stopped"
@@ -294,7 +310,18 @@ def _decode_document(document: dict[str, Any], text: str, info: TriggerInfo) -> 
         raise _Refused(text, f"the message must have exactly one of {', '.join(_WORK_KEYS)}")
     key = present[0]
     if key == "sweep":
-        return _sweep_trigger(document, text, info)
+        if _CONTINUATION_KEY in document:
+            raise _Refused(text, "a sweep carries its continuation inside 'sweep'")
+        return _sweep_trigger(document, text, info.with_chain("sweep"))
+    chain = None
+    if _CONTINUATION_KEY in document:
+        if key not in _LIST_KEYS:
+            raise _Refused(text, "'continuation' goes only with a list of names")
+        try:
+            chain = parse_names_chain(document[_CONTINUATION_KEY])
+        except InvalidChain as invalid:
+            raise _Refused(text, str(invalid)) from None
+        info = replace(info, chain=chain.id)
     if key in _LIST_KEYS:
         names = document[key]
         if not isinstance(names, list) or not names:
@@ -306,7 +333,8 @@ def _decode_document(document: dict[str, Any], text: str, info: TriggerInfo) -> 
             )
     else:
         names = [document[key]]
-    return _names_trigger(_NAME_KEYS[key], names, document, info)
+    trigger = _names_trigger(_NAME_KEYS[key], names, document, info)
+    return replace(trigger, chain=chain)
 
 
 def _names_trigger(
@@ -339,8 +367,16 @@ def _sweep_trigger(document: Mapping[str, Any], text: str, info: TriggerInfo) ->
     options = _common_options(document)
     if "dryRun" in request:
         options["dry_run"] = _boolean_option(request["dryRun"], "sweep.dryRun")
+    chain = None
+    if "continuation" in request:
+        try:
+            chain = parse_sweep_chain(request["continuation"], request.get("skip"))
+        except InvalidChain as invalid:
+            raise _Refused(text, str(invalid)) from None
+        info = replace(info, chain=chain.id)
+    elif "skip" in request:
+        raise _Refused(text, "sweep.skip is only for continuation messages")
     try:
-        chain, generation = _continuation(request.get("continuation"))
         spec = SweepSpec(
             scopes=_strings(request, "scopes"),
             filter=_optional_text(request, "filter"),
@@ -351,15 +387,12 @@ def _sweep_trigger(document: Mapping[str, Any], text: str, info: TriggerInfo) ->
             max=_positive_int(request, "max"),
             cluster_uuid=_cluster_uuid(request.get("clusterUuid")),
             kinds=_kinds(request),
-            chain=chain,
-            generation=generation,
-            skip=_skip(request),
         )
         if spec.filter:
             parse_filter(spec.filter)
     except InvalidSweep as invalid:
         raise _Refused(text, str(invalid)) from None
-    return Trigger(replace(info, kind="sweep", **options), sweep=spec)
+    return Trigger(replace(info, kind="sweep", **options), sweep=spec, chain=chain)
 
 
 def _kinds(request: Mapping[str, Any]) -> tuple[str, ...]:
@@ -372,46 +405,12 @@ def _kinds(request: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(kinds))
 
 
-def _skip(request: Mapping[str, Any]) -> frozenset[str]:
-    """Only a continuation carries names to skip, each a valid name of a sweepable kind."""
-    names = _strings(request, "skip")
-    if names and "continuation" not in request:
-        raise InvalidSweep("sweep.skip is only for continuation messages")
-    if len(names) > MAX_SKIPPED:
-        raise InvalidSweep(f"sweep.skip lists {len(names)} names; at most {MAX_SKIPPED}")
-    try:
-        return frozenset(parse_name(kind_named_by(text), text).name for text in names)
-    except InvalidName as invalid:
-        raise InvalidSweep(f"sweep.skip: {invalid}") from None
-
-
 def _cluster_uuid(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not UUID.fullmatch(value):
         raise InvalidSweep("sweep.clusterUuid must be a cluster UUID (hex digits and hyphens)")
     return value
-
-
-def _continuation(value: object) -> tuple[str | None, int]:
-    """A continuation names the sweep it continues and how many came before it, so a
-    chain that stopped making progress ends instead of looping."""
-    if value is None:
-        return None, 0
-    if not isinstance(value, dict) or set(value) != {"sweepId", "generation"}:
-        raise InvalidSweep('sweep.continuation must be {"sweepId": ..., "generation": N}')
-    sweep_id, generation = value["sweepId"], value["generation"]
-    if not isinstance(sweep_id, str) or not _SWEEP_ID.fullmatch(sweep_id):
-        raise InvalidSweep("sweep.continuation.sweepId must be a sweep id, sweep-...")
-    if (
-        isinstance(generation, bool)
-        or not isinstance(generation, int)
-        or not 1 <= generation <= MAX_CONTINUATIONS
-    ):
-        raise InvalidSweep(
-            f"sweep.continuation.generation must be a whole number from 1 to {MAX_CONTINUATIONS}"
-        )
-    return sweep_id, generation
 
 
 def _strings(request: Mapping[str, Any], key: str) -> tuple[str, ...]:

@@ -102,9 +102,12 @@ def test_examples_match_the_schema_and_decode(path: Path) -> None:
 
 
 def test_sweep_example_fields_reach_the_decoded_spec() -> None:
-    def spec(stem: str) -> Any:
+    def trigger(stem: str) -> Any:
         example = json.loads((SCHEMAS / "examples" / f"{stem}.json").read_text())
-        decoded = decode_trigger(as_event(example)).sweep
+        return decode_trigger(as_event(example))
+
+    def spec(stem: str) -> Any:
+        decoded = trigger(stem).sweep
         assert decoded is not None
         return decoded
 
@@ -113,8 +116,8 @@ def test_sweep_example_fields_reach_the_decoded_spec() -> None:
     assert kinds.older_than_seconds == 7200
     cluster = spec("trigger-sweep-cluster")
     assert cluster.cluster_uuid == "7c1e4b2a-3f5d-4e6a-9b8c-2d1f0e9a8b7c"
-    continued = spec("trigger-sweep-continuation")
-    assert (continued.chain, continued.generation) == ("sweep-20261127-nightly-bi", 2)
+    chain = trigger("trigger-sweep-continuation").chain
+    assert (chain.id, chain.generation) == ("sweep-20261127-nightly-bi", 2)
 
 
 def test_url_examples_name_their_kind_with_its_verb() -> None:

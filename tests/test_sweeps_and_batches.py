@@ -287,15 +287,17 @@ def test_what_one_message_cannot_stop_is_handed_on_or_said_to_be_left(
     summary = next(r for r in handed.results if r.outcome is Outcome.SWEEP_SUMMARY)
     fields = summary.to_message()["sweep"]
     assert (fields["acted"], fields["remaining"], fields["handedOn"]) == (20, 120, True)
-    assert handed.continuation == {
-        "sweep": {
-            "scopes": [SCOPE],
-            "filter": "labels.team = etl",
-            "kinds": ["operations"],
-            "continuation": {"sweepId": "sweep-m-9", "generation": 1},
-            "max": 120,
-        }
+    assert handed.continuation is not None
+    request = handed.continuation.message["sweep"]
+    carried = request.pop("continuation")
+    assert request == {
+        "scopes": [SCOPE],
+        "filter": "labels.team = etl",
+        "kinds": ["operations"],
+        "max": 130,  # of the 150 asked for, 20 were answered
     }
+    assert (carried["sweepId"], carried["generation"]) == ("sweep-m-9", 1)
+    assert carried["after"]["name"].startswith(f"{SCOPE}/operations/")  # the 20th stopped
     assert len(posts(admin)) == 40  # 20 per message, none twice
 
 

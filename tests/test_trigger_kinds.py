@@ -105,4 +105,6 @@ def test_sweep_kinds_cluster_uuid_and_continuation() -> None:
     assert spec is not None
     assert spec.kinds == ("jobs", "sessions")
     assert spec.cluster_uuid == "0b7e2c4a-1d2f-4e3a-9b8c-7d6e5f4a3b2c"
-    assert (spec.chain, spec.generation, spec.max) == ("sweep-4711", 3, 250)
+    assert trigger.chain is not None
+    assert (trigger.chain.id, trigger.chain.generation, spec.max) == ("sweep-4711", 3, 250)
+    assert trigger.info.chain == "sweep-4711"

@@ -83,11 +83,15 @@ class Jobs(Kind):
 
     def server_params(self, clauses: tuple[Clause, ...]) -> dict[str, str]:
         """ListJobsRequest takes ``clusterName`` as a parameter and a filter of
-        ``status.state = ACTIVE|NON_ACTIVE AND labels.K = V``. No state is added on our
-        part: JobStateMatcher documents ACTIVE as "non-terminal states: PENDING, RUNNING,
-        or CANCEL_PENDING", which read literally leaves out SETUP_DONE and ATTEMPT_FAILURE,
-        and a sweep must not miss running work to save pages (a user's own
-        ``status.state = ACTIVE`` clause is sent as given)."""
+        ``status.state = ACTIVE|NON_ACTIVE AND labels.K = V`` (with a filter,
+        ``jobStateMatcher`` is ignored). A sweep lists only ACTIVE jobs: a project's job
+        history can be many thousands of finished jobs, and listing them all can cost
+        more than a message's whole request budget. JobStateMatcher documents ACTIVE as
+        "PENDING, RUNNING, or CANCEL_PENDING"; read literally it leaves out SETUP_DONE
+        (set up, not yet running, and refused a cancel by Dataproc in that state) and
+        ATTEMPT_FAILURE (between two attempts of a restartable job). Both are passing
+        states on the way to RUNNING or PENDING, where the next sweep (or the chain's
+        next message) finds them. A user's own ``status.state`` clause is sent as given."""
         params: dict[str, str] = {}
         parts = []
         for clause in clauses:
@@ -95,6 +99,11 @@ class Jobs(Kind):
                 params["clusterName"] = clause.value
             else:
                 parts.append(f"{clause.field} = {clause.value}")
+        if not any(clause.field == "status.state" for clause in clauses):
+            if parts:
+                parts.insert(0, "status.state = ACTIVE")
+            else:
+                params["jobStateMatcher"] = "ACTIVE"
         if parts:
             params["filter"] = " AND ".join(parts)
         return params

@@ -1,0 +1,106 @@
+"""Messages through decode_trigger and handle_trigger against the Dataproc emulator, and
+chains followed message by message, as Pub/Sub would deliver their continuations."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cloudevents.http import CloudEvent
+
+from canceller.dispatch import Handled, handle_trigger
+from canceller.results import Result
+from canceller.runtime import Runtime
+from canceller.trigger import decode_trigger
+from dataproc_emulator import DataprocEmulator
+
+PROJECT, REGION = "demo-project", "us-central1"
+SCOPE = f"projects/{PROJECT}/regions/{REGION}"
+
+
+def environ(emulator: DataprocEmulator, **env: str) -> dict[str, str]:
+    return {
+        "RESULTS_TOPIC": f"projects/{PROJECT}/topics/results",
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "DATAPROC_EMULATOR_HOST": emulator.base_url.removeprefix("http://"),
+        "VERIFY_TIMEOUT_SECONDS": "5",
+        **env,
+    }
+
+
+def event(
+    body: Any, attributes: dict[str, str] | None = None, message_id: str = "m-1"
+) -> CloudEvent:
+    raw = body if isinstance(body, str) else json.dumps(body)
+    return CloudEvent(
+        {
+            "type": "google.cloud.pubsub.topic.v1.messagePublished",
+            "source": "//test",
+            "id": message_id,
+        },
+        {
+            "message": {
+                "data": base64.b64encode(raw.encode()).decode(),
+                "attributes": attributes or {},
+                "messageId": message_id,
+                "publishTime": datetime.now(UTC).isoformat(),
+            }
+        },
+    )
+
+
+def handle(
+    emulator: DataprocEmulator,
+    body: Any,
+    attributes: dict[str, str] | None = None,
+    message_id: str = "m-1",
+    runtime: Runtime | None = None,
+    **env: str,
+) -> Handled:
+    runtime = runtime or Runtime(environ(emulator, **env))
+    trigger = decode_trigger(event(body, attributes, message_id))
+    return handle_trigger(trigger, runtime.settings(), runtime.dataproc)
+
+
+@dataclass
+class ChainRun:
+    """Every message of a chain, in order, with what each answered."""
+
+    handled: list[Handled] = field(default_factory=list)
+    messages: list[Any] = field(default_factory=list)
+
+    @property
+    def results(self) -> list[Result]:
+        return [result for handled in self.handled for result in handled.results]
+
+    def targets(self) -> list[str]:
+        return [r.target for r in self.results if r.outcome.value != "SWEEP_SUMMARY"]
+
+
+def follow_chain(
+    emulator: DataprocEmulator,
+    body: Any,
+    *,
+    limit: int,
+    fresh_instance: bool = True,
+    **env: str,
+) -> ChainRun:
+    """Deliver ``body``, then each continuation it hands on, until the chain ends or
+    ``limit`` messages ran. ``fresh_instance``: each message on a new instance (its own
+    request budget), as Cloud Run spreads a chain's messages."""
+    env = {"TRIGGER_TOPIC": f"projects/{PROJECT}/topics/triggers", **env}
+    run = ChainRun()
+    runtime = None
+    for number in range(limit):
+        if fresh_instance or runtime is None:
+            runtime = Runtime(environ(emulator, **env))
+        run.messages.append(body)
+        handled = handle(emulator, body, message_id=f"m-{number}", runtime=runtime)
+        run.handled.append(handled)
+        if handled.continuation is None:
+            break
+        body = handled.continuation.message
+    return run
