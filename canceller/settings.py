@@ -7,6 +7,7 @@ every knob lives here, with its default, and a bad value becomes one clear
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -21,9 +22,91 @@ DEFAULT_DATAPROC_ENDPOINT = "https://dataproc.googleapis.com"
 
 _TOPIC_PATH = re.compile(r"projects/(?P<project>[^/]+)/topics/(?P<topic>[A-Za-z][\w.~+%-]{2,254})")
 _TOPIC_SHORT = re.compile(r"[A-Za-z][\w.~+%-]{2,254}")
-_HOST_PORT = re.compile(r"(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}")
-_ENDPOINT = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d{1,5})?/?")
+_ENDPOINT = re.compile(r"https://(?P<host>[a-z0-9.-]{1,253})(?::443)?/?")
+# The Dataproc hosts Google documents, all on googleapis.com: the global host; a
+# locational REGION-dataproc.googleapis.com and a regional dataproc.REGION.rep.googleapis.com
+# (https://docs.cloud.google.com/dataproc/docs/concepts/regional-endpoints, "Location and
+# regional endpoints"); a Private Service Connect endpoint's SERVICE-ENDPOINT.p.googleapis.com
+# (https://docs.cloud.google.com/vpc/docs/about-accessing-google-apis-endpoints). The
+# private. and restricted.googleapis.com VIPs keep the service's own host name (DNS points
+# it at them), so they need nothing here.
+_LOCATIONAL_HOST = re.compile(r"(?P<region>[a-z0-9-]{1,63})-dataproc\.googleapis\.com")
+_REP_HOST = re.compile(r"dataproc\.(?P<region>[a-z0-9-]{1,63})\.rep\.googleapis\.com")
+_PSC_HOST = re.compile(r"dataproc-[a-z][a-z0-9]{0,19}\.p\.googleapis\.com")
+_EMULATOR_HOST = re.compile(r"(?P<host>\[::1\]|localhost|[0-9.]{7,15}):(?P<port>[0-9]{1,5})")
 
+# Dataproc has no region list of its own: its regions are Compute Engine's ("Region names
+# follow a standard naming convention based on Compute Engine regions", the regional
+# endpoints page above; https://docs.cloud.google.com/compute/docs/regions-zones), plus
+# "global". The list: every region "scope" in Google's published list of its cloud's
+# regional address ranges, https://www.gstatic.com/ipranges/cloud.json, as of 2026-02-06.
+# Not every project can use us-central2, us-east7, us-west8 or europe-west15; they stay,
+# since refusing a region that works would stop nothing. A region Google opens later is
+# refused until it is added here or DATAPROC_REGIONS names it. Kept in this file because
+# deploy.sh loads it alone, without the package.
+DATAPROC_REGION_NAMES = frozenset(
+    {
+        "global",
+        "africa-south1",
+        "asia-east1",
+        "asia-east2",
+        "asia-northeast1",
+        "asia-northeast2",
+        "asia-northeast3",
+        "asia-south1",
+        "asia-south2",
+        "asia-southeast1",
+        "asia-southeast2",
+        "asia-southeast3",
+        "australia-southeast1",
+        "australia-southeast2",
+        "europe-central2",
+        "europe-north1",
+        "europe-north2",
+        "europe-southwest1",
+        "europe-west1",
+        "europe-west2",
+        "europe-west3",
+        "europe-west4",
+        "europe-west6",
+        "europe-west8",
+        "europe-west9",
+        "europe-west10",
+        "europe-west12",
+        "europe-west15",
+        "me-central1",
+        "me-central2",
+        "me-west1",
+        "northamerica-northeast1",
+        "northamerica-northeast2",
+        "northamerica-south1",
+        "southamerica-east1",
+        "southamerica-west1",
+        "us-central1",
+        "us-central2",
+        "us-east1",
+        "us-east4",
+        "us-east5",
+        "us-east7",
+        "us-south1",
+        "us-west1",
+        "us-west2",
+        "us-west3",
+        "us-west4",
+        "us-west8",
+    }
+)
+# The grammar of canceller/names.py's regions, bounded.
+_REGION = re.compile(r"global|[a-z]{2,20}(?:-[a-z]{1,20}){1,3}[0-9]{1,2}")
+
+# The sweep filter's longest accepted length: canceller.selection.MAX_FILTER_CHARS, spelled
+# out for the same reason (tests/test_settings.py holds them equal).
+MAX_SWEEP_FILTER_CHARS = 1024
+
+# An allowlist is a handful of names; more than this is a mistake in the setting.
+MAX_ALLOWLIST_ITEMS = 100
+_BUDGET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+MAX_POLICY_NAME_CHARS = 512  # Cloud Monitoring's longest alert policy display name
 
 # Decoding, logging, building clients on a cold start: what a message costs besides its
 # Dataproc deadline and its publishes.
@@ -59,9 +142,30 @@ class Settings:
     max_cancels_per_message: int
     dataproc_requests_per_minute: int  # per project, region and bucket (default, GetJob)
     dataproc_job_cancels_per_minute: int  # per project and region: CancelJob
+    dataproc_project_requests_per_minute: int  # per project: every region and bucket
+    dataproc_regions: frozenset[str]  # the regions a name or scope may name
+    allowed_budgets: frozenset[str] | None  # budget IDs that may start a sweep; None: any
+    allowed_alert_policies: frozenset[str] | None  # incident policy_name values; None: any
 
     def project_allowed(self, project: str) -> bool:
         return self.allowed_projects is None or project in self.allowed_projects
+
+    def region_known(self, region: str) -> bool:
+        """Whether ``region`` is a Dataproc region (or one DATAPROC_REGIONS names). Names
+        and scopes in unknown regions are to be refused before any call: the request
+        budget is counted per region, so made-up regions would each bring a fresh one."""
+        return region in self.dataproc_regions
+
+    def budget_allowed(self, budget_id: str) -> bool:
+        """Whether a budget notification with this ``budgetId`` may start a sweep: anyone
+        who can publish to the trigger topic can forge one, so ALLOWED_BUDGETS narrows
+        which budgets are believed."""
+        return self.allowed_budgets is None or budget_id in self.allowed_budgets
+
+    def alert_policy_allowed(self, policy_name: str) -> bool:
+        """Whether an incident of the alert policy ``policy_name`` (as the incident carries
+        it) may stop work: ALLOWED_ALERT_POLICIES narrows which alerts are believed."""
+        return self.allowed_alert_policies is None or policy_name in self.allowed_alert_policies
 
     @property
     def longest_message_seconds(self) -> float:
@@ -99,11 +203,22 @@ def load_settings(
         return project_cache[0]
 
     results_topic = _results_topic(env.get("RESULTS_TOPIC", ""), own_project)
+    regions = _regions(env.get("DATAPROC_REGIONS", ""))
+    # Shares of Dataproc's per-minute quotas, which the project's own workloads also use:
+    # 8 % of the 7,500 default and GetJob requests, half of the 400 job operations
+    # (/work/shared/reference/google-apis.md, "Dataproc API quotas").
+    # canceller.request_budget keeps to them.
+    requests_per_minute = int(
+        _number(env, "DATAPROC_REQUESTS_PER_MINUTE", 600, 1, 100_000, integer=True)
+    )
+    job_cancels_per_minute = int(
+        _number(env, "DATAPROC_JOB_CANCELS_PER_MINUTE", 200, 1, 100_000, integer=True)
+    )
     return Settings(
         results_topic=results_topic,
         function_project=env.get("GOOGLE_CLOUD_PROJECT") or results_topic.split("/")[1],
         allowed_projects=_allowed_projects(env.get("ALLOWED_PROJECTS", ""), own_project),
-        dataproc_endpoint=_endpoint(env.get("DATAPROC_ENDPOINT", "")),
+        dataproc_endpoint=_endpoint(env.get("DATAPROC_ENDPOINT", ""), regions),
         dataproc_emulator_host=_emulator_host(env.get("DATAPROC_EMULATOR_HOST", "")),
         verify_timeout_seconds=_number(env, "VERIFY_TIMEOUT_SECONDS", 60, 0, 3600),
         max_event_age_seconds=_number(env, "MAX_EVENT_AGE_SECONDS", 3600, 1, 7 * 24 * 3600),
@@ -112,7 +227,7 @@ def load_settings(
         publish_timeout_seconds=_number(env, "PUBLISH_TIMEOUT_SECONDS", 30, 0.1, 600),
         dry_run=_boolean(env, "DRY_RUN", False),
         sweep_scopes=_sweep_scopes(env.get("SWEEP_SCOPES", "")),
-        sweep_filter=env.get("SWEEP_FILTER", "").strip(),
+        sweep_filter=_sweep_filter(env.get("SWEEP_FILTER", "")),
         sweep_kinds=_sweep_kinds(env.get("SWEEP_KINDS", "")),
         exempt_label=_exempt_label(env.get("EXEMPT_LABEL")),
         trigger_topic=_optional_topic("TRIGGER_TOPIC", env.get("TRIGGER_TOPIC", ""), own_project),
@@ -121,16 +236,24 @@ def load_settings(
         max_cancels_per_message=int(
             _number(env, "MAX_CANCELS_PER_MESSAGE", 500, 1, 5000, integer=True)
         ),
-        # Shares of Dataproc's per-minute quotas, which the project's own workloads also
-        # use: 8 % of the 7,500 default and GetJob requests, half of the 400 job operations
-        # (/work/shared/reference/google-apis.md, "Dataproc API quotas").
-        # canceller.request_budget keeps to them.
-        dataproc_requests_per_minute=int(
-            _number(env, "DATAPROC_REQUESTS_PER_MINUTE", 600, 1, 100_000, integer=True)
+        dataproc_requests_per_minute=requests_per_minute,
+        dataproc_job_cancels_per_minute=job_cancels_per_minute,
+        # Every region's budgets together: by default the sum of one region's three (2 x
+        # 600 + 200 = 1,400), which one region's calls reach only with every bucket full,
+        # so it binds a message spread over regions. 300,000: that sum at the largest limits.
+        dataproc_project_requests_per_minute=int(
+            _number(
+                env,
+                "DATAPROC_PROJECT_REQUESTS_PER_MINUTE",
+                2 * requests_per_minute + job_cancels_per_minute,
+                1,
+                300_000,
+                integer=True,
+            )
         ),
-        dataproc_job_cancels_per_minute=int(
-            _number(env, "DATAPROC_JOB_CANCELS_PER_MINUTE", 200, 1, 100_000, integer=True)
-        ),
+        dataproc_regions=regions,
+        allowed_budgets=_allowlist(env, "ALLOWED_BUDGETS", _budget_id_problem),
+        allowed_alert_policies=_allowlist(env, "ALLOWED_ALERT_POLICIES", _policy_name_problem),
     )
 
 
@@ -180,23 +303,125 @@ def _allowed_projects(value: str, own_project: Callable[[], str | None]) -> froz
     return frozenset([project])
 
 
-def _endpoint(value: str) -> str:
+def _endpoint(value: str, regions: frozenset[str]) -> str:
+    """Only https to a Dataproc host on googleapis.com: the access token goes with every
+    request, so an http:// endpoint would send it in clear and any other host would be
+    handed it. A locational or regional host must name a known region. Plain http is for a
+    local emulator only, and that is DATAPROC_EMULATOR_HOST's job."""
     value = value.strip() or DEFAULT_DATAPROC_ENDPOINT
-    if not _ENDPOINT.fullmatch(value):
+    match = _ENDPOINT.fullmatch(value)
+    host = match["host"] if match else ""
+    regional = _LOCATIONAL_HOST.fullmatch(host) or _REP_HOST.fullmatch(host)
+    if not (
+        host == "dataproc.googleapis.com"
+        or (regional and regional["region"] in regions and regional["region"] != "global")
+        or _PSC_HOST.fullmatch(host)
+    ):
         raise SettingsError(
-            f"DATAPROC_ENDPOINT={value!r} is not a bare endpoint: expected e.g. "
-            "https://dataproc.googleapis.com or https://us-central1-dataproc.googleapis.com"
+            f"DATAPROC_ENDPOINT={value[:200]!r} is not accepted: expected https:// and a "
+            "Dataproc host of googleapis.com (dataproc.googleapis.com, "
+            "REGION-dataproc.googleapis.com, dataproc.REGION.rep.googleapis.com for a known "
+            "REGION, or a Private Service Connect dataproc-ENDPOINT.p.googleapis.com), in "
+            "lowercase, with no user, path, query or port but 443; plain http is only for a "
+            "local emulator, through DATAPROC_EMULATOR_HOST"
         )
-    return value.rstrip("/")
+    return f"https://{host}"
 
 
 def _emulator_host(value: str) -> str | None:
+    """host:port of a Dataproc emulator on this machine's loopback (127.0.0.0/8,
+    localhost or [::1]): requests to it are plain http with a fixed token, so they must
+    never leave the machine."""
     value = value.strip()
     if not value:
         return None
-    if not _HOST_PORT.fullmatch(value):
-        raise SettingsError(f"DATAPROC_EMULATOR_HOST={value!r} must be host:port")
+    match = _EMULATOR_HOST.fullmatch(value)
+    if match is None or not 1 <= int(match["port"]) <= 65535 or not _loopback(match["host"]):
+        raise SettingsError(
+            f"DATAPROC_EMULATOR_HOST={value[:200]!r} must be host:port on this machine's "
+            "loopback: 127.0.0.0/8 (e.g. 127.0.0.1:8085), localhost:PORT or [::1]:PORT"
+        )
     return value
+
+
+def _loopback(host: str) -> bool:
+    if host in ("localhost", "[::1]"):
+        return True
+    try:
+        return ipaddress.IPv4Address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _regions(value: str) -> frozenset[str]:
+    """DATAPROC_REGIONS, comma-separated, replaces the built-in list (name "global" too
+    if it is wanted): for a region Google opened after this list, or to narrow the list
+    to the regions the project uses."""
+    if not value.strip():
+        return DATAPROC_REGION_NAMES
+    items = _items("DATAPROC_REGIONS", value)
+    if bad := [item for item in items if not _REGION.fullmatch(item)]:
+        raise SettingsError(
+            f"DATAPROC_REGIONS has {', '.join(repr(item[:40]) for item in bad[:5])}: expected "
+            "comma-separated regions such as us-central1 or global"
+        )
+    return frozenset(items)
+
+
+def _sweep_filter(value: str) -> str:
+    """Only the length is checked here (the grammar is canceller.selection's, which this
+    file cannot import): a longer SWEEP_FILTER would be refused at every sweep."""
+    value = value.strip()
+    if len(value) > MAX_SWEEP_FILTER_CHARS:
+        raise SettingsError(
+            f"SWEEP_FILTER has {len(value)} characters: at most {MAX_SWEEP_FILTER_CHARS}"
+        )
+    return value
+
+
+def _allowlist(
+    env: Mapping[str, str], name: str, problem: Callable[[str], str | None]
+) -> frozenset[str] | None:
+    """A comma-separated allowlist; unset or empty allows anything (None). ``problem``
+    says what is wrong with one item, or None."""
+    value = env.get(name, "")
+    if not value.strip():
+        return None
+    items = _items(name, value)
+    for item in items:
+        if (why := problem(item)) is not None:
+            raise SettingsError(f"{name} has {item[:80]!r}: {why}")
+    return frozenset(items)
+
+
+def _items(name: str, value: str) -> list[str]:
+    """The comma-separated items of a list setting, each stripped; an empty item (",,",
+    a trailing comma) is refused rather than guessed at, and so is a list too long to be
+    anything but a mistake."""
+    items = [item.strip() for item in value.split(",")]
+    if "" in items:
+        raise SettingsError(f"{name} has an empty item: separate names with single commas")
+    if len(items) > MAX_ALLOWLIST_ITEMS:
+        raise SettingsError(f"{name} has {len(items)} items: at most {MAX_ALLOWLIST_ITEMS}")
+    return items
+
+
+def _budget_id_problem(item: str) -> str | None:
+    if _BUDGET_ID.fullmatch(item):
+        return None
+    return (
+        "expected budget IDs (the budgetId attribute of the budget's notifications, the "
+        "last part of billingAccounts/ACCOUNT/budgets/ID): letters, digits, - _ ., "
+        "at most 128 characters"
+    )
+
+
+def _policy_name_problem(item: str) -> str | None:
+    if len(item) > MAX_POLICY_NAME_CHARS:
+        return f"an alert policy name has at most {MAX_POLICY_NAME_CHARS} characters"
+    if not item.isprintable():
+        return "an alert policy name has no control or other unprintable characters"
+    return None
 
 
 def _sweep_scopes(value: str) -> tuple[str, ...]:

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from canceller.settings import DEFAULT_DATAPROC_ENDPOINT, SettingsError, load_settings
+from canceller.settings import (
+    DATAPROC_REGION_NAMES,
+    DEFAULT_DATAPROC_ENDPOINT,
+    MAX_SWEEP_FILTER_CHARS,
+    SettingsError,
+    load_settings,
+)
 
 BASE = {"RESULTS_TOPIC": "projects/ops/topics/results", "GOOGLE_CLOUD_PROJECT": "ops-project"}
 
@@ -24,6 +34,10 @@ def test_defaults() -> None:
     assert settings.sweep_scopes == ()
     assert settings.dataproc_requests_per_minute == 600  # 8 % of the 7,500 quotas
     assert settings.dataproc_job_cancels_per_minute == 200  # half of the 400 CancelJob quota
+    assert settings.dataproc_project_requests_per_minute == 1400  # one region's three
+    assert settings.dataproc_regions == DATAPROC_REGION_NAMES
+    assert settings.allowed_budgets is None and settings.budget_allowed("any-budget")
+    assert settings.allowed_alert_policies is None and settings.alert_policy_allowed("any")
 
 
 def test_request_budgets() -> None:
@@ -32,6 +46,12 @@ def test_request_budgets() -> None:
     )
     assert settings.dataproc_requests_per_minute == 100_000
     assert settings.dataproc_job_cancels_per_minute == 1
+    # the project's window follows the region's, so it never binds one region ...
+    assert settings.dataproc_project_requests_per_minute == 200_001
+    # ... unless it is set on its own
+    narrow = load_settings({**BASE, "DATAPROC_PROJECT_REQUESTS_PER_MINUTE": "300"})
+    assert narrow.dataproc_project_requests_per_minute == 300
+    assert narrow.dataproc_requests_per_minute == 600
 
 
 def test_short_topic_uses_the_functions_project() -> None:
@@ -59,13 +79,103 @@ def test_allowlist() -> None:
     assert anything.project_allowed("whatever-project")
 
 
-def test_endpoints() -> None:
-    regional = load_settings(
-        {**BASE, "DATAPROC_ENDPOINT": "https://us-central1-dataproc.googleapis.com/"}
-    )
-    assert regional.dataproc_endpoint == "https://us-central1-dataproc.googleapis.com"
-    emulated = load_settings({**BASE, "DATAPROC_EMULATOR_HOST": "127.0.0.1:8085"})
-    assert emulated.dataproc_emulator_host == "127.0.0.1:8085"
+@pytest.mark.parametrize(
+    ("endpoint", "expected"),
+    [
+        (
+            "https://us-central1-dataproc.googleapis.com/",
+            "https://us-central1-dataproc.googleapis.com",
+        ),
+        ("https://dataproc.googleapis.com:443", "https://dataproc.googleapis.com"),
+        (
+            " https://europe-west12-dataproc.googleapis.com ",
+            "https://europe-west12-dataproc.googleapis.com",
+        ),
+        (
+            "https://dataproc.me-central2.rep.googleapis.com",
+            "https://dataproc.me-central2.rep.googleapis.com",
+        ),
+        (
+            "https://dataproc-vialink1.p.googleapis.com/",
+            "https://dataproc-vialink1.p.googleapis.com",
+        ),
+    ],
+)
+def test_endpoints(endpoint: str, expected: str) -> None:
+    assert load_settings({**BASE, "DATAPROC_ENDPOINT": endpoint}).dataproc_endpoint == expected
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://dataproc.googleapis.com",  # the token in clear
+        "http://127.0.0.1:8085",  # an emulator is DATAPROC_EMULATOR_HOST's
+        "https://dataproc.example.com",
+        "https://dataproc.googleapis.com.evil.example",
+        "https://evil.example/dataproc.googleapis.com",
+        "https://evil.example#dataproc.googleapis.com",
+        "https://user@dataproc.googleapis.com",
+        "https://dataproc.googleapis.com@evil.example",
+        "https://dataproc.googleapis.com:8443",
+        "https://dataproc.googleapis.com:443:443",
+        "https://dataproc.googleapis.com/v1",
+        "https://dataproc.googleapis.com/?x=1",
+        "https://dataproc.googleapis.com//",
+        "https://DATAPROC.googleapis.com",
+        "https://storage.googleapis.com",  # Google's, but not Dataproc
+        "https://googleapis.com",
+        "https://us-fake9-dataproc.googleapis.com",  # not a region
+        "https://global-dataproc.googleapis.com",
+        "https://dataproc.us-fake9.rep.googleapis.com",
+        "https://x.dataproc.googleapis.com",
+        "https://dataproc-.p.googleapis.com",
+        "https://dataproc-1abc.p.googleapis.com",
+        "https://storage-vialink1.p.googleapis.com",
+        "https://private.googleapis.com",
+        "https://[::1]",
+        "dataproc.googleapis.com",
+    ],
+)
+def test_the_token_goes_only_to_googles_dataproc_hosts_over_https(endpoint: str) -> None:
+    with pytest.raises(
+        SettingsError, match=r"DATAPROC_ENDPOINT=.* is not accepted: expected https"
+    ):
+        load_settings({**BASE, "DATAPROC_ENDPOINT": endpoint})
+
+
+def test_a_regional_endpoint_names_a_known_region() -> None:
+    env = {**BASE, "DATAPROC_ENDPOINT": "https://moon-base1-dataproc.googleapis.com"}
+    with pytest.raises(SettingsError, match="for a known REGION"):
+        load_settings(env)
+    moon = load_settings({**env, "DATAPROC_REGIONS": "moon-base1"})
+    assert moon.dataproc_endpoint == "https://moon-base1-dataproc.googleapis.com"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8085", "127.1.2.3:1", "localhost:65535", "[::1]:8085"])
+def test_the_emulator_is_on_loopback(host: str) -> None:
+    assert load_settings({**BASE, "DATAPROC_EMULATOR_HOST": host}).dataproc_emulator_host == host
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "localhost",
+        "10.0.0.8:8085",
+        "0.0.0.0:8085",
+        "128.0.0.1:8085",
+        "256.0.0.1:8085",
+        "127.0.0.1:0",
+        "127.0.0.1:65536",
+        "127.0.0.1:8085/x",
+        "dataproc.example.com:80",
+        "localhost.example.com:80",
+        "[::2]:8085",
+        "user@127.0.0.1:8085",
+    ],
+)
+def test_the_emulator_is_never_off_the_machine(host: str) -> None:
+    with pytest.raises(SettingsError, match="must be host:port on this machine's loopback"):
+        load_settings({**BASE, "DATAPROC_EMULATOR_HOST": host})
 
 
 @pytest.mark.parametrize(
@@ -86,6 +196,25 @@ def test_endpoints() -> None:
         ({"DATAPROC_JOB_CANCELS_PER_MINUTE": "-5"}, "out of range"),
         ({"DATAPROC_ENDPOINT": "https://x.example/v1?x=1"}, "DATAPROC_ENDPOINT"),
         ({"DATAPROC_EMULATOR_HOST": "localhost"}, "must be host:port"),
+        ({"DATAPROC_PROJECT_REQUESTS_PER_MINUTE": "0"}, "expected 1 to 300000"),
+        ({"DATAPROC_PROJECT_REQUESTS_PER_MINUTE": "300001"}, "PROJECT_REQUESTS_PER_MINUTE="),
+        ({"DATAPROC_PROJECT_REQUESTS_PER_MINUTE": "1e3"}, "is not a whole number"),
+        ({"DATAPROC_REGIONS": "us-central1,,global"}, "DATAPROC_REGIONS has an empty item"),
+        ({"DATAPROC_REGIONS": "us-central1,"}, "DATAPROC_REGIONS has an empty item"),
+        ({"DATAPROC_REGIONS": "us-central1, US-EAST1"}, "DATAPROC_REGIONS has 'US-EAST1'"),
+        ({"DATAPROC_REGIONS": "projects/p/regions/r"}, "expected comma-separated regions"),
+        ({"DATAPROC_REGIONS": ",".join(["us-central1"] * 101)}, "101 items: at most 100"),
+        ({"SWEEP_FILTER": "labels.a = b " + " " * 1024 + "x"}, "SWEEP_FILTER has 1038 characters"),
+        ({"ALLOWED_BUDGETS": "b-1,,b-2"}, "ALLOWED_BUDGETS has an empty item"),
+        ({"ALLOWED_BUDGETS": "b-1,"}, "ALLOWED_BUDGETS has an empty item"),
+        ({"ALLOWED_BUDGETS": "billingAccounts/01/budgets/b-1"}, "the last part of"),
+        ({"ALLOWED_BUDGETS": "b 1"}, "expected budget IDs"),
+        ({"ALLOWED_BUDGETS": "b" * 129}, "at most 128 characters"),
+        ({"ALLOWED_BUDGETS": ",".join(f"b-{i}" for i in range(101))}, "at most 100"),
+        ({"ALLOWED_ALERT_POLICIES": "a,,b"}, "ALLOWED_ALERT_POLICIES has an empty item"),
+        ({"ALLOWED_ALERT_POLICIES": "p" * 513}, "at most 512 characters"),
+        ({"ALLOWED_ALERT_POLICIES": "bad\x00name"}, "no control"),
+        ({"ALLOWED_ALERT_POLICIES": "bad\nname"}, "no control"),
     ],
 )
 def test_errors_name_the_setting(overrides: dict[str, str], fragment: str) -> None:
@@ -105,3 +234,73 @@ def test_the_sweep_kinds_setting_knows_exactly_the_sweepable_kinds() -> None:
     from canceller.settings import SWEEP_KIND_NAMES
 
     assert tuple(SWEEPABLE) == SWEEP_KIND_NAMES
+
+
+def test_dataproc_regions() -> None:
+    """The built-in list knows real regions and global, not made-up ones; the setting
+    replaces it (global included only if named)."""
+    settings = load_settings(BASE)
+    for region in ("us-central1", "europe-west12", "northamerica-south1", "global"):
+        assert settings.region_known(region)
+    for region in ("us-central9", "moon-base1", "us-central1-a", "", "US-CENTRAL1"):
+        assert not settings.region_known(region)
+    assert all(region == region.strip().lower() for region in DATAPROC_REGION_NAMES)
+    narrow = load_settings({**BASE, "DATAPROC_REGIONS": " us-central1 , moon-base1"})
+    assert narrow.dataproc_regions == frozenset({"us-central1", "moon-base1"})
+    assert narrow.region_known("moon-base1")
+    assert not narrow.region_known("global") and not narrow.region_known("europe-west1")
+
+
+def test_allowed_budgets_and_alert_policies() -> None:
+    settings = load_settings(
+        {
+            **BASE,
+            "ALLOWED_BUDGETS": " 3f1c2a9e-0b7d-4c41-9a52-7d8e6f5a4b3c , b-123",
+            "ALLOWED_ALERT_POLICIES": "dataproc-runtime-over-6h, Dataproc job over budget (prod)",
+        }
+    )
+    assert settings.allowed_budgets == frozenset({"3f1c2a9e-0b7d-4c41-9a52-7d8e6f5a4b3c", "b-123"})
+    assert settings.budget_allowed("b-123")
+    assert not settings.budget_allowed("b-1234") and not settings.budget_allowed("")
+    assert settings.alert_policy_allowed("dataproc-runtime-over-6h")
+    assert settings.alert_policy_allowed("Dataproc job over budget (prod)")
+    assert not settings.alert_policy_allowed("dataproc-runtime-over-6h ")
+    assert not settings.alert_policy_allowed("Dataproc-runtime-over-6h")
+    unset = load_settings({**BASE, "ALLOWED_BUDGETS": "  ", "ALLOWED_ALERT_POLICIES": ""})
+    assert unset.allowed_budgets is None and unset.allowed_alert_policies is None
+
+
+def test_the_sweep_filter_cap_is_the_parsers() -> None:
+    from canceller.selection import MAX_FILTER_CHARS
+
+    assert MAX_SWEEP_FILTER_CHARS == MAX_FILTER_CHARS
+    longest = "labels.team = etl" + " " * (MAX_FILTER_CHARS - 17)
+    assert load_settings({**BASE, "SWEEP_FILTER": longest}).sweep_filter == longest.strip()
+
+
+def test_settings_load_on_their_own_from_the_file(tmp_path: Path) -> None:
+    """deploy.sh loads canceller/settings.py by path, without the package: it may use the
+    standard library only (a region list it needs must live in the file itself)."""
+    path = Path(__file__).parent.parent / "canceller" / "settings.py"
+    script = (
+        "import importlib.util, sys\n"
+        "before = set(sys.modules)\n"
+        "spec = importlib.util.spec_from_file_location('canceller_settings', sys.argv[1])\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "sys.modules[spec.name] = module\n"
+        "spec.loader.exec_module(module)\n"
+        "settings = module.load_settings({'RESULTS_TOPIC': 'projects/p-project/topics/results', "
+        "'GOOGLE_CLOUD_PROJECT': 'p-project'})\n"
+        "assert settings.region_known('us-central1'), settings\n"
+        "imported = {name.split('.')[0] for name in set(sys.modules) - before}\n"
+        "assert imported <= {*sys.stdlib_module_names, spec.name}, imported\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", script, str(path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
