@@ -114,7 +114,9 @@ class Runtime:
         _read_environment_once(session, endpoint)
         # One budget per process: the client is built once, so all its requests share it.
         budget = RequestBudget(
-            settings.dataproc_requests_per_minute, settings.dataproc_job_cancels_per_minute
+            settings.dataproc_requests_per_minute,
+            settings.dataproc_job_cancels_per_minute,
+            project_requests_per_minute=settings.dataproc_project_requests_per_minute,
         )
         return DataprocClient(session, endpoint, settings.request_timeout_seconds, budget)
 
