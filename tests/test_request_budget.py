@@ -94,7 +94,10 @@ class SleepersClock(FakeClock):
 
 
 class FakeDeadline(Deadline):
+    """A deadline on the fake clock; the base class sets up the rest of a deadline."""
+
     def __init__(self, clock: FakeClock, seconds: float) -> None:
+        super().__init__(seconds)
         self._clock = clock
         self._at = clock() + seconds
 
