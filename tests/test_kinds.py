@@ -180,7 +180,12 @@ def test_which_kind_can_check_which_clause() -> None:
 
 def test_server_side_narrowing_per_kind() -> None:
     clauses = (Clause("clusterName", "etl"), Clause("labels.team", "etl"))
-    assert JOBS.server_params(clauses) == {"clusterName": "etl", "filter": "labels.team = etl"}
+    # A sweep lists active jobs only, unless the filter asks for a state itself.
+    assert JOBS.server_params(clauses) == {
+        "clusterName": "etl",
+        "filter": "status.state = ACTIVE AND labels.team = etl",
+    }
+    assert JOBS.server_params(clauses[:1]) == {"clusterName": "etl", "jobStateMatcher": "ACTIVE"}
     assert JOBS.server_params((Clause("status.state", "ACTIVE"),)) == {
         "filter": "status.state = ACTIVE"
     }
