@@ -1,11 +1,14 @@
 """Time: RFC 3339 stamps for results, and the deadline that bounds all retries of one message.
 
 Every wait (backoff, polling, publish) asks one ``Deadline`` how long is left, so a
-message's handling can never outlive the function's timeout by accident.
+message's handling can never outlive the function's timeout by accident. The same
+deadline carries the message's allowance of Dataproc calls, so that neither time nor a
+flood of calls is unbounded for one message, whatever it asks for.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -27,14 +30,39 @@ def parse_timestamp(text: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+class CallAllowance:
+    """How many more calls one message may make; shared by its threads."""
+
+    def __init__(self, calls: int) -> None:
+        self.limit = calls
+        self._left = calls
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self._left <= 0:
+                return False
+            self._left -= 1
+            return True
+
+
 class Deadline:
     """A point on the monotonic clock; ``remaining()`` never goes below zero."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, calls: CallAllowance | None = None) -> None:
         self._expires = time.monotonic() + seconds
+        self.calls = calls
 
     def remaining(self) -> float:
         return max(0.0, self._expires - time.monotonic())
 
     def expired(self) -> bool:
         return self.remaining() <= 0.0
+
+    def within(self, seconds: float) -> Deadline:
+        """A shorter deadline for part of the message's work, drawing on the same calls."""
+        return Deadline(min(max(0.0, seconds), self.remaining()), self.calls)
+
+    def take_call(self) -> bool:
+        """One more call of the message's allowance; False when it is spent."""
+        return self.calls is None or self.calls.take()

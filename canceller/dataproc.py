@@ -133,6 +133,11 @@ class DataprocClient:
     def _take_slot(
         self, key: BudgetKey, method: str, path: str, deadline: Deadline, urgent: bool
     ) -> Grant:
+        # A read that verifies a stop already sent is never cut off by the allowance:
+        # its number is bounded by the stops, and a stop we made is ours to report.
+        if not urgent and not deadline.take_call():
+            limit = deadline.calls.limit if deadline.calls else 0
+            raise NoBudget(f"{method} {path}: this message has made its {limit} calls")
         try:
             return self._budget.acquire(key, deadline, urgent)
         except BudgetTimeout as error:

@@ -30,7 +30,7 @@ from canceller.alerts import (
     IncidentNotice,
 )
 from canceller.chains import MAX_CONTINUATIONS, Chain, Continuation
-from canceller.clock import Deadline, utc_now
+from canceller.clock import CallAllowance, Deadline, utc_now
 from canceller.dataproc import DataprocClient
 from canceller.engine import CancelContext, Target, stop_all
 from canceller.kinds import KINDS
@@ -130,7 +130,10 @@ def handle_trigger(
 
     context = CancelContext(
         trigger=info,
-        deadline=Deadline(settings.retry_deadline_seconds + settings.verify_timeout_seconds),
+        deadline=Deadline(
+            settings.retry_deadline_seconds + settings.verify_timeout_seconds,
+            CallAllowance(calls_per_message(settings)),
+        ),
         verify_timeout=settings.verify_timeout_seconds,
         dry_run=settings.dry_run or info.dry_run is True,
         max_concurrency=settings.max_concurrency,
@@ -182,6 +185,15 @@ def _hand_on_names(
         message["dryRun"] = True
     handled.continuation = Continuation(message, chain.id, chain.generation + 1)
     handled.notes.append(f"{why}: handed on to continuation {chain.generation + 1} of {chain.id}")
+
+
+def calls_per_message(settings: Settings) -> int:
+    """The most Dataproc calls one message may start work with, whatever it asks for:
+    three for each stop it may start (a read, the stop, the stop sent again) and a
+    thousand listing pages; the reads that verify stops already sent are not counted.
+    It bounds one message's fan-out on top of the per-minute budgets; what is past it
+    is handed on like work there was no time for."""
+    return 3 * settings.max_cancels_per_message + 1000
 
 
 def handle_defect(trigger: Trigger, defect: Exception) -> Handled:

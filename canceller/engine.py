@@ -128,7 +128,7 @@ def stop_all(
         try:
             return watcher.guarded(
                 target,
-                lambda: _start(client, target, context, Deadline(window)),
+                lambda: _start(client, target, context, context.deadline.within(window)),
                 TransientFailure,
             )
         except TransientFailure:
@@ -138,6 +138,8 @@ def stop_all(
     workers = min(context.max_concurrency, len(targets))
     with _executor(workers) as pool:
         watcher.run([pool.submit(start, target) for target in targets])
+    order = {target.name: index for index, target in enumerate(targets)}
+    outcomes.unstarted.sort(key=lambda target: order[target.name])  # handed on in order
     return outcomes
 
 

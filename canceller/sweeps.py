@@ -154,7 +154,7 @@ def run_sweep(
     listing_deadline = context.deadline
     if can_hand_on:
         share = (context.deadline.remaining() - context.verify_timeout) * _LISTING_SHARE
-        listing_deadline = Deadline(max(0.0, share))
+        listing_deadline = context.deadline.within(share)
     listing = _Listing()
     now = datetime.now(UTC)
     segment_full = f"the segment of {chain.pages} page(s) this chain is working through"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from canceller.clock import Deadline
+from canceller.clock import CallAllowance, Deadline
 from canceller.dataproc import DataprocClient
 from canceller.engine import CancelContext, Target, stop_all
 from canceller.names import ResourceName, parse_name
@@ -300,3 +300,27 @@ def test_results_carry_the_name_parts() -> None:
         name.name,
         name.name,
     )
+
+
+def test_a_message_never_makes_more_calls_than_its_allowance(
+    admin: EmulatorAdmin, client: DataprocClient
+) -> None:
+    """What is past the allowance is handed on; stops already sent are still verified."""
+    names = [f"projects/{PROJECT}/regions/{REGION}/operations/allowance-{i}" for i in range(5)]
+    admin.seed_operations([{"name": n, "cancelSeconds": 0.2} for n in names])
+    context = CancelContext(
+        trigger=TriggerInfo("m-1", "2026-11-27T10:00:00Z", "//pubsub/test", kind="operation"),
+        deadline=Deadline(20, CallAllowance(5)),
+        verify_timeout=5,
+        dry_run=False,
+        max_concurrency=1,
+    )
+    outcomes = stop_all(
+        client, [Target(parse_name("operation", n)) for n in names], context, hand_on_late=True
+    )
+    assert [r.outcome for r in outcomes.results] == [Outcome.CANCELLED] * 2
+    assert [t.name.name for t in outcomes.unstarted] == names[2:]
+    unverified = [
+        r for r in admin.requests() if r["method"] == "POST" or "allowance-2" in r["path"]
+    ]
+    assert len(unverified) == 3  # 2 stops, and the third target's read: 5 calls to start work
