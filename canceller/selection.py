@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from canceller.kinds import OPERATIONS, SWEEPABLE, Clause, Kind, Phase, Resource
-from canceller.names import ScopeName
 
 # gcloud's documented list filter: `field = value [AND field = value]...`, AND only;
 # `state` is the sessions' field, the others the operations' and jobs'. Each pattern is
@@ -49,11 +48,6 @@ class SweepSpec:
     max: int | None = None  # None: no limit but MAX_CANCELS_PER_MESSAGE per message
     cluster_uuid: str | None = None  # an incident names one incarnation of a cluster
     kinds: tuple[str, ...] = ()  # empty: the SWEEP_KINDS setting
-    chain: str | None = None  # the sweep id this continues, for a continuation message
-    generation: int = 0  # 0 for a first sweep, n for its n-th continuation
-    # Names this chain already stopped without seeing the stop take effect (an operation
-    # shows no "cancelling" state): a continuation does not select them again.
-    skip: frozenset[str] = frozenset()
 
 
 def parse_filter(text: str) -> tuple[Clause, ...]:
@@ -185,7 +179,6 @@ def selects(
     spec: SweepSpec,
     clauses: tuple[Clause, ...],
     item: Resource,
-    scope: ScopeName,
     now: datetime,
 ) -> bool:
     """Running (not already being stopped) and matching every rule of the sweep."""
@@ -194,8 +187,6 @@ def selects(
     if not all(kind.holds(clause, item) for clause in clauses):
         return False
     if spec.operation_types and OPERATIONS.operation_type(item) not in spec.operation_types:
-        return False
-    if spec.skip and kind.listed_name(item, scope) in spec.skip:
         return False
     if spec.cluster_uuid and kind.cluster_uuid(item) != spec.cluster_uuid:
         return False

@@ -379,7 +379,7 @@ def _list(
             if name.scope != scope:
                 listing.skipped += 1
                 continue
-            if not selects(kind, spec, clauses, item, scope, now):
+            if not selects(kind, spec, clauses, item, now):
                 continue
             if is_exempt(kind, item, settings.exempt_label):
                 listing.exempt += 1
