@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from canceller.kinds import KINDS, SWEEPABLE
 from tests.test_monitoring_files import assert_strictly_valid, decode_all, kind_of, sdk_root
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,7 +44,6 @@ SUBSCRIPTION = f"projects/{PROJECT}/subscriptions/eventarc-{REGION}-{FUNCTION}-6
 SCHEDULE = "0 * * * *"
 PERMISSIONS = [
     "dataproc.batches.get",
-    "dataproc.batches.list",
     "dataproc.jobs.cancel",
     "dataproc.jobs.get",
     "dataproc.jobs.list",
@@ -329,6 +329,29 @@ def test_first_run_creates_everything_with_least_privilege(deploy: Deploy) -> No
     )
     assert not _find(run.calls, "alpha", "monitoring"), "no alert policy without a channel"
     assert not [argv for argv in run.calls if argv[0] == "bq"], "no table without the flag"
+
+
+# The stop each kind makes, as a Dataproc permission: a batch is stopped through its operation
+# (canceller/kinds/batches.py, stop_path), so it needs no batch permission of its own to stop.
+STOP_PERMISSIONS = {
+    "operation": "dataproc.operations.cancel",
+    "batch": "dataproc.operations.cancel",
+    "job": "dataproc.jobs.cancel",
+    "session": "dataproc.sessions.terminate",
+}
+
+
+def test_role_holds_exactly_what_the_code_calls() -> None:
+    """Every kind is read with GET and stopped with its verb; only the kinds a sweep lists
+    (canceller.kinds.SWEEPABLE: batches are swept through their operations) are listed."""
+    assert set(STOP_PERMISSIONS) == set(KINDS), "a new kind needs its stop permission here"
+    called = (
+        {f"dataproc.{kind.plural}.get" for kind in KINDS.values()}
+        | {f"dataproc.{plural}.list" for plural in SWEEPABLE}
+        | set(STOP_PERMISSIONS.values())
+    )
+    assert sorted(called) == PERMISSIONS
+    assert "dataproc.batches.list" not in called
 
 
 def test_iam_grants_are_exactly_what_the_function_and_its_trigger_need(deploy: Deploy) -> None:
