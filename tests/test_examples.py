@@ -30,6 +30,13 @@ EXPECTED_KIND = {
 }
 # Examples that carry malformed names on purpose: how many each, and the kind they claim.
 JOB = "projects/acme-data-prod/regions/us-central1/jobs/"
+OPERATION = "projects/acme-data-prod/regions/us-central1/operations/op-1"
+SCOPE = "projects/acme-data-prod/regions/us-central1"
+SESSION = "projects/acme-data-prod/locations/us-central1/sessions/"
+NAMED = {"chainId": "names-42", "generation": 1}
+SWEPT = {"sweepId": "sweep-42", "generation": 2}
+CURSOR = {"time": "2026-11-27T18:42:07.319254Z", "name": f"{SESSION}nb-1"}
+START = {"scope": SCOPE, "kind": "jobs", "pageToken": ""}
 HOSTILE = {"trigger-operations": 1, "trigger-jobs": 1, "trigger-sessions": 1}
 
 
@@ -71,6 +78,7 @@ def test_there_is_an_example_of_each_form() -> None:
         "trigger-sweep-kinds",
         "trigger-sweep-cluster",
         "trigger-sweep-continuation",
+        "trigger-operations-continuation",
         "incident-job-open",
         "incident-job-reused-id",
         "incident-session-open",
@@ -116,8 +124,60 @@ def test_sweep_example_fields_reach_the_decoded_spec() -> None:
     assert kinds.older_than_seconds == 7200
     cluster = spec("trigger-sweep-cluster")
     assert cluster.cluster_uuid == "7c1e4b2a-3f5d-4e6a-9b8c-2d1f0e9a8b7c"
-    chain = trigger("trigger-sweep-continuation").chain
-    assert (chain.id, chain.generation) == ("sweep-20261127-nightly-bi", 2)
+    continued = trigger("trigger-sweep-continuation")
+    chain = continued.chain
+    assert (chain.id, chain.generation) == ("sweep-16802739401283746", 3)
+    assert continued.info.chain == chain.id
+    assert chain.after is not None and chain.after.name.endswith("/sessions/bi-notebook-churn")
+    assert chain.list_from is not None
+    assert (chain.list_from.kind, chain.list_from.page_token, chain.pages) == ("sessions", "", 2)
+    assert len(chain.skip) == 2
+
+
+def _example_data(stem: str) -> dict[str, Any]:
+    return json.loads((SCHEMAS / "examples" / f"{stem}.json").read_text())["data"]
+
+
+def test_sweep_continuation_example_is_written_as_the_function_writes_it() -> None:
+    """Its position reads back into the fields the function would write for it (a cursor
+    to the microsecond, the segment, its pages and the names skipped, sorted)."""
+    data = _example_data("trigger-sweep-continuation")
+    chain = decode_trigger(as_event({"data": data, "attributes": {}})).chain
+    assert chain is not None
+    fields, skip = chain.sweep_fields()
+    assert fields == data["sweep"]["continuation"]
+    assert skip == data["sweep"]["skip"]
+
+
+def test_named_continuation_example_decodes_to_its_chain() -> None:
+    """A list handed on keeps its chain: the results of its names carry the first
+    message's chain id (trigger.chain, dedupeKey), not this message's id."""
+    data = _example_data("trigger-operations-continuation")
+    trigger = decode_trigger(as_event({"data": data, "attributes": {}}))
+    assert not trigger.rejections
+    assert trigger.chain is not None
+    assert (trigger.chain.id, trigger.chain.generation) == (
+        data["continuation"]["chainId"],
+        data["continuation"]["generation"],
+    )
+    assert trigger.info.chain == trigger.chain.id != f"names-{trigger.info.message_id}"
+    assert [target.name for target in trigger.targets] == data["operations"]
+    # The keys the function writes (canceller.dispatch hands on the names not started).
+    assert list(data) == ["operations", "continuation", "reason", "requestId"]
+    assert isinstance(data["requestId"], str)  # echoed as the text it became
+
+
+def test_a_first_message_starts_its_own_chain() -> None:
+    for stem, chain in (
+        ("trigger-operations", "names-1"),
+        ("trigger-sweep", "sweep-1"),
+        ("budget-notification-over", "sweep-1"),
+        ("incident-job-open", "sweep-1"),
+    ):
+        example = json.loads((SCHEMAS / "examples" / f"{stem}.json").read_text())
+        trigger = decode_trigger(as_event(example))
+        assert trigger.chain is None
+        assert trigger.info.chain == chain, stem
 
 
 def test_url_examples_name_their_kind_with_its_verb() -> None:
@@ -157,6 +217,34 @@ def test_url_examples_name_their_kind_with_its_verb() -> None:
         {"sweep": {"continuation": {"sweepId": "sweep-1", "generation": 0}}},
         {"sweep": {"continuation": {"sweepId": "sweep-1", "generation": 1001}}},
         {"sweep": {"max": 100_001}},
+        # A named list's continuation: only beside a list, only a names- chain, only its
+        # two fields; a sweep carries its own inside 'sweep'.
+        {"operation": OPERATION, "continuation": NAMED},
+        {"sweep": {}, "continuation": NAMED},
+        {"operations": [OPERATION], "continuation": {**NAMED, "chainId": "sweep-42"}},
+        {"operations": [OPERATION], "continuation": {**NAMED, "generation": 0}},
+        {"jobs": [JOB + "a"], "continuation": {**NAMED, "generation": 1001}},
+        {"jobs": [JOB + "a"], "continuation": {"chainId": "names-42"}},
+        {"sessions": [SESSION + "nb-1"], "continuation": {**NAMED, "after": CURSOR}},
+        {"operations": [OPERATION], "continuation": {**NAMED, "chainId": "names-a b"}},
+        # A sweep's position.
+        {"sweep": {"continuation": {**SWEPT, "chainId": "names-42"}}},
+        {"sweep": {"continuation": {**SWEPT, "after": {"time": CURSOR["time"]}}}},
+        {"sweep": {"continuation": {**SWEPT, "after": {**CURSOR, "name": "nb-1"}}}},
+        {"sweep": {"continuation": {**SWEPT, "after": {**CURSOR, "time": "yesterday"}}}},
+        {"sweep": {"continuation": {**SWEPT, "listFrom": {"scope": SCOPE, "kind": "jobs"}}}},
+        {"sweep": {"continuation": {**SWEPT, "listFrom": {**START, "scope": "projects/p"}}}},
+        {"sweep": {"continuation": {**SWEPT, "listFrom": {**START, "pageToken": "a b"}}}},
+        {"sweep": {"continuation": {**SWEPT, "listFrom": {**START, "pageToken": "t" * 2049}}}},
+        {"sweep": {"continuation": {**SWEPT, "listFrom": {**START, "pageToken": 7}}}},
+        {"sweep": {"continuation": {**SWEPT, "pages": 0}}},
+        {"sweep": {"continuation": {**SWEPT, "pages": 10_001}}},
+        {"sweep": {"continuation": {**SWEPT, "pages": True}}},
+        {"sweep": {"continuation": SWEPT, "skip": ["not a name"]}},
+        {"sweep": {"continuation": SWEPT, "skip": [f"{SESSION}nb-{i}" for i in range(101)]}},
+        {"sweep": {"skip": [f"{SESSION}nb-1"]}},
+        # An incident holds only what Monitoring sends.
+        {"version": "1.2", "incident": {"state": "open"}, "dryRun": True},
     ],
 )
 def test_schema_and_decoder_both_refuse(data: dict[str, Any]) -> None:
@@ -174,9 +262,72 @@ def test_schema_and_decoder_both_refuse(data: dict[str, Any]) -> None:
         {"jobs": ["projects/acme-data-prod/regions/us-central1/jobs/a", "not a name"]},
         {"sweep": {"kinds": ["jobs", "jobs"], "clusterUuid": "0D2E6F0A-9c1b"}},
         {"sweep": {"continuation": {"sweepId": "sweep-42", "generation": 1000}}},
+        {"jobs": [JOB + "a"], "continuation": {**NAMED, "generation": 1000}, "dryRun": True},
+        {
+            "batches": ["projects/acme-data-prod/locations/us-central1/batches/daily-1"],
+            "continuation": NAMED,
+        },
+        {
+            "sweep": {
+                "continuation": {
+                    **SWEPT,
+                    "after": CURSOR,
+                    "listFrom": {**START, "pageToken": "CgZqb2ItNDI~!"},
+                    "pages": 10_000,
+                },
+                "skip": [f"{SESSION}nb-2", f"{JOB}j-3", OPERATION],
+            }
+        },
+        {
+            "sweep": {
+                "continuation": {
+                    **SWEPT,
+                    "after": {**CURSOR, "time": "9999-12-31T23:59:59.999999Z"},
+                }
+            }
+        },
     ],
 )
 def test_schema_and_decoder_both_accept(data: dict[str, Any]) -> None:
     assert TRIGGER_SCHEMA.is_valid(data)
     trigger = decode_trigger(as_event({"data": data, "attributes": {}}))
     assert trigger.targets or trigger.sweep
+
+
+BUDGET = json.loads((SCHEMAS / "examples" / "budget-notification-over.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("attributes", "data"),
+    [
+        ({**BUDGET["attributes"], "dryRun": "true"}, BUDGET["data"]),
+        ({**BUDGET["attributes"], "operation": OPERATION}, BUDGET["data"]),
+        (BUDGET["attributes"], {**BUDGET["data"], "dryRun": False}),
+        (BUDGET["attributes"], {**BUDGET["data"], "sweep": {"scopes": [SCOPE]}}),
+        (BUDGET["attributes"], {**BUDGET["data"], "costAmount": -1}),
+    ],
+    ids=["extra attribute", "operation attribute", "dryRun field", "sweep field", "negative cost"],
+)
+def test_a_budget_notification_holds_only_what_billing_sends(
+    attributes: dict[str, str], data: dict[str, Any]
+) -> None:
+    """Anything more would be ignored if it were read, so it is refused: nobody may believe
+    a dryRun (or a sweep) beside a budget was obeyed. Attributes are not the JSON Schema's
+    to describe; the data is."""
+    if set(attributes) == set(BUDGET["attributes"]):
+        assert not TRIGGER_SCHEMA.is_valid(data)
+    trigger = decode_trigger(as_event({"data": data, "attributes": attributes}))
+    assert trigger.rejections and trigger.budget is None and trigger.sweep is None
+
+
+def test_the_operation_attribute_is_read_only_with_an_empty_body() -> None:
+    for data in ("", "  \n"):
+        (target,) = decode_trigger(
+            as_event({"data": data, "attributes": {"operation": OPERATION}})
+        ).targets
+        assert target.name == OPERATION
+    for data in (f"{SCOPE}/operations/op-2", {"operation": f"{SCOPE}/operations/op-2"}):
+        trigger = decode_trigger(as_event({"data": data, "attributes": {"operation": OPERATION}}))
+        assert not trigger.targets
+        (rejection,) = trigger.rejections
+        assert "only read with an empty body" in rejection.detail
