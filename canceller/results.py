@@ -15,7 +15,7 @@ from canceller.clock import rfc3339, utc_now
 from canceller.names import ResourceName
 from canceller.trigger import TriggerInfo
 
-SCHEMA_VERSION = "1.1"  # 1.1 added kind, target and the job, session and batch states
+SCHEMA_VERSION = "1.2"  # 1.2: dedupeKey, trigger.chain, sweep pages and listingComplete
 _ATTRIBUTE_MAX_BYTES = 1024  # Pub/Sub's limit for an attribute value
 
 

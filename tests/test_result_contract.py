@@ -6,7 +6,7 @@ or the topic would let through what the contract forbids, so they are compared h
 field by field, in both directions, through every nested definition.
 
 Each change of result.proto becomes a new revision of the topic's schema, and messages
-of the earlier revision (an old function still running during a deploy, replays) must
+of an earlier revision (an old function still running during a deploy, replays) must
 still be accepted, and the BigQuery table made from it can only gain columns: so every
 field of every earlier revision is checked to be still there, unchanged.
 """
@@ -99,6 +99,25 @@ REVISION_1 = [
     ("Result.Sweep.truncated", 8, "bool", False),
     ("Result.Sweep.outcomes", 9, "map<string, int32>", False),
 ]
+# Added by revision 2 (schemaVersion "1.1").
+REVISION_2 = [
+    ("Result.kind", 21, "string", False),
+    ("Result.target", 22, "string", False),
+    ("Result.OperationState.batch_state", 12, "string", False),
+    ("Result.OperationState.job_state", 13, "string", False),
+    ("Result.OperationState.job_uuid", 14, "string", False),
+    ("Result.OperationState.session_state", 15, "string", False),
+    ("Result.OperationState.session_uuid", 16, "string", False),
+    ("Result.OperationState.state_details", 17, "string", False),
+    ("Result.Sweep.kinds", 10, "string", True),
+    ("Result.Sweep.exempt", 11, "int32", False),
+    ("Result.Sweep.remaining", 12, "int32", False),
+    ("Result.Sweep.handed_on", 13, "bool", False),
+    ("Result.Sweep.generation", 14, "int32", False),
+]
+EARLIER_REVISIONS = REVISION_1 + REVISION_2
+# The JSON names of the fields revision 3 (schemaVersion "1.2") added, by dotted path.
+REVISION_3_PATHS = ("dedupeKey", "trigger.chain", "sweep.pages", "sweep.listingComplete")
 
 # Field numbers of descriptor.proto, for reading comments from SourceCodeInfo paths.
 _FILE_MESSAGE_TYPE = 4
@@ -269,11 +288,11 @@ def _fields(message: Descriptor, prefix: str = "") -> dict[str, tuple[int, str, 
     return found
 
 
-def test_this_revision_keeps_every_field_of_the_earlier_one() -> None:
+def test_this_revision_keeps_every_field_of_the_earlier_ones() -> None:
     now = _fields(result_class().DESCRIPTOR)
     changed = [
         f"{name}: was {number} {kind}{' repeated' if repeated else ''}, now {now.get(name)}"
-        for name, number, kind, repeated in REVISION_1
+        for name, number, kind, repeated in EARLIER_REVISIONS
         if now.get(name) != (number, kind, repeated)
     ]
     assert changed == [], "\n".join(changed)
@@ -281,18 +300,19 @@ def test_this_revision_keeps_every_field_of_the_earlier_one() -> None:
 
 def test_fields_are_added_at_the_end_with_new_numbers() -> None:
     """In every message the fields are written in number order and the earlier
-    revision's are 1..n, so a new field comes last with a new number (and becomes the
+    revisions' are 1..n, so a new field comes last with a new number (and becomes the
     last column of its record in BigQuery)."""
-    last_of_revision_1: dict[str, int] = {}
-    for name, number, _, _ in REVISION_1:
+    last_of_earlier: dict[str, int] = {}
+    for name, number, _, _ in EARLIER_REVISIONS:
         message = name.rsplit(".", 1)[0]
-        last_of_revision_1[message] = max(last_of_revision_1.get(message, 0), number)
+        last_of_earlier[message] = max(last_of_earlier.get(message, 0), number)
     for message in [result_class().DESCRIPTOR, *result_class().DESCRIPTOR.nested_types]:
         key = message.full_name.removeprefix("dataproccanceller.v1.")
         numbers = [field.number for field in message.fields]
         assert numbers == sorted(numbers), f"{key}: fields are not in number order"
-        earlier = last_of_revision_1.get(key, 0)
+        earlier = last_of_earlier.get(key, 0)
         assert numbers[:earlier] == list(range(1, earlier + 1)), key
+        assert numbers == list(range(1, len(numbers) + 1)), f"{key}: a number was skipped"
 
 
 def test_the_proto_documents_its_revisions() -> None:
@@ -394,6 +414,11 @@ REFUSED_BY_BOTH = {
     "handed on as text": ("SWEEP_SUMMARY", "sweep.handedOn", "true"),
     "exempt beyond 32 bits": ("SWEEP_SUMMARY", "sweep.exempt", INT32_MAX + 1),
     "fractional remaining": ("SWEEP_SUMMARY", "sweep.remaining", 0.5),
+    "dedupe key as a number": ("CANCELLED", "dedupeKey", 7),
+    "chain as a list": ("CANCELLED", "trigger.chain", ["names-1"]),
+    "pages beyond 32 bits": ("SWEEP_SUMMARY", "sweep.pages", INT32_MAX + 1),
+    "fractional pages": ("SWEEP_SUMMARY", "sweep.pages", 1.5),
+    "listing complete as text": ("SWEEP_SUMMARY", "sweep.listingComplete", "true"),
 }
 
 
@@ -425,6 +450,9 @@ ONLY_JSON_SCHEMA_REFUSES = {
     "negative exempt count": ("SWEEP_SUMMARY", "sweep.exempt", -1),
     "generation beyond the chain's end": ("SWEEP_SUMMARY", "sweep.generation", 1001),
     "schema version of revision 1": ("CANCELLED", "schemaVersion", "1.0"),
+    "schema version of revision 2": ("CANCELLED", "schemaVersion", "1.1"),
+    "dedupe key too long": ("CANCELLED", "dedupeKey", "k" * 1025),
+    "negative pages": ("SWEEP_SUMMARY", "sweep.pages", -1),
     "a summary about one target": ("SWEEP_SUMMARY", "target", "projects/p/regions/r/jobs/j"),
     "a summary of a kind": ("SWEEP_SUMMARY", "kind", "job"),
     "a job with an operation": ("CANCELLED", "operation", "projects/p/regions/r/operations/o"),
@@ -451,7 +479,7 @@ def test_json_schema_refuses_what_the_proto_mapping_accepts(case: tuple[str, str
         assert_valid_result(payload)
 
 
-@pytest.mark.parametrize("path", ["trigger.messageId", "kind", "target"])
+@pytest.mark.parametrize("path", ["trigger.messageId", "kind", "target", "dedupeKey"])
 def test_missing_required_field_is_refused(path: str) -> None:
     payload = copy.deepcopy(_example("CANCELLED"))
     *parents, last = path.split(".")
@@ -468,9 +496,39 @@ def test_revision_1_results_are_still_accepted_by_the_topic() -> None:
     the topic's schema: a revision only adds fields."""
     payload = copy.deepcopy(_example("CANCELLED"))
     payload["schemaVersion"] = "1.0"
-    for key in ("kind", "target"):
+    for key in ("kind", "target", "dedupeKey"):
         del payload[key]
+    del payload["trigger"]["chain"]
     assert proto_error(payload) is None
+
+
+def test_revision_2_results_are_still_accepted_by_the_topic() -> None:
+    """A 1.1 result, without the fields revision 3 added, still passes the topic's schema."""
+    for outcome in ("CANCELLED", "SWEEP_SUMMARY"):
+        payload = copy.deepcopy(_example(outcome))
+        payload["schemaVersion"] = "1.1"
+        for path in REVISION_3_PATHS:
+            *parents, last = path.split(".")
+            target = payload
+            for key in parents:
+                target = target[key]
+            target.pop(last, None)
+        assert proto_error(payload) is None
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
+def test_example_dedupe_key_is_its_chain_and_target(path: Path) -> None:
+    """One answer per target of one request: the chain id (a sweep's id on every result
+    of the sweep) and the target; a sweep's summary is its generation's."""
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    chain = payload["trigger"]["chain"]
+    assert chain.startswith(("names-", "sweep-"))
+    if "sweep" in payload:
+        assert payload["sweep"]["id"] == chain
+    if payload["outcome"] == "SWEEP_SUMMARY":
+        assert payload["dedupeKey"] == f"{chain}/summary/{payload['sweep']['generation']}"
+    else:
+        assert payload["dedupeKey"] == f"{chain}/{payload['target'] or 'sweep'}"
 
 
 @pytest.mark.parametrize("kind", KINDS)
