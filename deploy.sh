@@ -64,6 +64,12 @@ readonly DATAPROC_JOB_OPERATION_QUOTA=400
 # A metric-absence condition's duration (the sweep alert) stays under a day.
 readonly MAX_SILENCE_SECONDS=84600
 readonly MAX_EVENT_FUNCTION_TIMEOUT=540 # seconds: the ceiling for event-driven functions
+# The trigger's push subscription: Pub/Sub waits this long for the function's answer (for a
+# push subscription the ack deadline is also the push request's timeout), at most 600 s. It is
+# the function timeout plus ACK_MARGIN, for a cold start, which need not count against the
+# function's own timeout; 540 + 60 is exactly Pub/Sub's ceiling.
+readonly MAX_ACK_DEADLINE=600
+readonly ACK_MARGIN=60
 
 PROJECT=${CANCELLER_PROJECT:-}
 REGION=${CANCELLER_REGION:-us-central1}
@@ -73,7 +79,7 @@ RESULTS_TOPIC=${CANCELLER_RESULTS_TOPIC:-dataproc-cancel-results}
 DEAD_LETTER_TOPIC=${CANCELLER_DEAD_LETTER_TOPIC:-}
 TARGET_PROJECTS=${CANCELLER_TARGET_PROJECTS:-}
 VERIFY_TIMEOUT=${CANCELLER_VERIFY_TIMEOUT:-60}
-FUNCTION_TIMEOUT=${CANCELLER_TIMEOUT:-}
+FUNCTION_TIMEOUT=${CANCELLER_TIMEOUT:-} # "": sized from the settings (step_project)
 MEMORY=${CANCELLER_MEMORY:-256Mi}
 MAX_INSTANCES=${CANCELLER_MAX_INSTANCES:-10}
 RUNTIME=${CANCELLER_RUNTIME:-python312}
@@ -100,6 +106,8 @@ CURRENT_STEP=""      # named when the script fails
 CHANGES=0            # commands that changed something (or would, in a dry run)
 WORK_DIR=""          # generated files; removed on exit
 PROJECT_NUMBER=""    # names the Pub/Sub service agent
+LONGEST_MESSAGE=""   # seconds one message may keep its request open (canceller/settings.py)
+ACK_DEADLINE=""      # the trigger subscription's, from the function timeout
 DEPLOY=()            # the gcloud functions deploy command, without its digest label
 SERVICE=""           # the function's Cloud Run service, once deployed
 TRIGGER=""           # the function's Eventarc trigger, once deployed
@@ -140,9 +148,12 @@ Flags (each also read from the environment variable shown; flags win)
                             created and granted. Default: the deployment project.
   --verify-timeout SECONDS  CANCELLER_VERIFY_TIMEOUT How long the function checks that a
                             cancel took effect (VERIFY_TIMEOUT_SECONDS). 0-240, default 60.
-  --timeout SECONDS         CANCELLER_TIMEOUT        Function timeout. Default: twice the
-                            verify timeout plus 60, at most $MAX_EVENT_FUNCTION_TIMEOUT; at least the
-                            verify timeout plus 30.
+  --timeout SECONDS         CANCELLER_TIMEOUT        Function timeout. Default, and least
+                            accepted: the longest one message may take, from the function
+                            settings (RETRY_DEADLINE_SECONDS + VERIFY_TIMEOUT_SECONDS +
+                            2 x PUBLISH_TIMEOUT_SECONDS + 15; 195 with the defaults); at most
+                            $MAX_EVENT_FUNCTION_TIMEOUT, the ceiling for event-driven functions. The trigger's
+                            ack deadline is set to the timeout plus $ACK_MARGIN (at most $MAX_ACK_DEADLINE).
   --memory SIZE             CANCELLER_MEMORY         Default: 256Mi.
   --max-instances N         CANCELLER_MAX_INSTANCES  Default: 10.
   --runtime RUNTIME         CANCELLER_RUNTIME        Default: python312.
@@ -188,8 +199,9 @@ Flags (each also read from the environment variable shown; flags win)
                             and a BigQuery subscription on the results topic. Needs python3.
 
 What it does, in order
-  1. Project and settings: find the project and its number; check the function settings
-     with canceller/settings.py when python3 is available.
+  1. Project and settings: check the function settings with canceller/settings.py (needs
+     python3) and size the function timeout and ack deadline from them; find the project
+     and its number.
   2. APIs: enable the ones that are not yet enabled (Cloud Functions, Cloud Run, Cloud
      Build, Artifact Registry, Eventarc, Pub/Sub, Logging, IAM, Resource Manager, and
      Cloud Monitoring, and Cloud Scheduler with --sweep-schedule, BigQuery with
@@ -212,9 +224,10 @@ What it does, in order
      unauthenticated calls, internal-only ingress). Skipped when the source files and
      every setting are unchanged since the last deployment (label deploy_digest).
  10. Invoker: roles/run.invoker for FUNCTION-invoker on the function's service.
- 11. Dead-lettering: on the subscription Eventarc created for the trigger, a dead-letter
-     policy to the dead-letter topic; the Pub/Sub service agent gets publisher on that
-     topic and subscriber on that subscription, which dead-lettering needs.
+ 11. Trigger subscription: on the subscription Eventarc created for the trigger, the ack
+     deadline (the function timeout plus $ACK_MARGIN s) and a dead-letter policy to the
+     dead-letter topic; the Pub/Sub service agent gets publisher on that topic and
+     subscriber on that subscription, which dead-lettering needs.
  12. Sweep job (with --sweep-schedule).
  13. Log metrics: FUNCTION-outcomes counts the function's result log lines, labelled by
      outcome, kind, project and trigger kind; FUNCTION-time-to-stop is the distribution of
@@ -326,8 +339,9 @@ validate_config() {
     check_match "target project" "$target" "$PROJECT_ID_RE" "a project ID (not * nor a number)"
   done
   check_range "--verify-timeout" "$VERIFY_TIMEOUT" 0 240
-  FUNCTION_TIMEOUT=${FUNCTION_TIMEOUT:-$(default_timeout)}
-  check_range "--timeout" "$FUNCTION_TIMEOUT" $((VERIFY_TIMEOUT + 30)) "$MAX_EVENT_FUNCTION_TIMEOUT"
+  # Whether it fits one message's work is judged with the settings (size_function).
+  [[ -z $FUNCTION_TIMEOUT ]] ||
+    check_range "--timeout" "$FUNCTION_TIMEOUT" 1 "$MAX_EVENT_FUNCTION_TIMEOUT"
   check_match "--memory" "$MEMORY" '^[0-9]+(Mi|Gi)$' "e.g. 256Mi or 1Gi"
   check_range "--max-instances" "$MAX_INSTANCES" 1 1000
   check_match "--runtime" "$RUNTIME" '^python3[0-9]+$' "a Python runtime, e.g. python312"
@@ -451,11 +465,6 @@ silence_seconds() {
   ((seconds > MAX_SILENCE_SECONDS)) || echo "$seconds"
 }
 
-default_timeout() {
-  local timeout=$((2 * VERIFY_TIMEOUT + 60))
-  echo $((timeout < MAX_EVENT_FUNCTION_TIMEOUT ? timeout : MAX_EVENT_FUNCTION_TIMEOUT))
-}
-
 # --- running commands ------------------------------------------------------------------
 
 join_by() { # join_by SEPARATOR ITEMS...
@@ -568,6 +577,7 @@ sha256() {
 
 step_project() {
   step "Project and settings"
+  check_function_settings # first: a refusal here comes before any gcloud call
   if [[ $MODE == dry-run ]]; then
     PROJECT_NUMBER="<PROJECT_NUMBER>"
   else
@@ -581,22 +591,25 @@ step_project() {
     "requests a minute: $((requests * MAX_INSTANCES)) in all (of Dataproc's default" \
     "$DATAPROC_REQUEST_QUOTA per project and region); and $cancels job cancels a minute:" \
     "$((cancels * MAX_INSTANCES)) in all (of $DATAPROC_JOB_OPERATION_QUOTA)"
-  check_function_settings
 }
 
 # The function reads its settings once per instance; a bad value would fail every
-# message. canceller/settings.py itself judges them here, before anything is deployed.
+# message. canceller/settings.py itself judges them here, before anything is deployed, with
+# exactly the environment the function will get, and says how long one message may take
+# (Settings.longest_message_seconds), which sizes the function's timeout. Without python3
+# the script refuses rather than guess: a timeout computed here from its own defaults could
+# fall short of the settings the function really gets.
 check_function_settings() {
-  if ! command -v python3 >/dev/null; then
-    unchanged "function settings not checked: python3 not found"
-    return 0
-  fi
-  local name pairs=()
+  command -v python3 >/dev/null ||
+    fail "python3 not found: deploy.sh needs it to check the function settings with" \
+      "canceller/settings.py and to size the function timeout from them (install python3, rerun)"
+  local name pairs=() figures
   for name in "${!FUNCTION_ENV[@]}"; do
     pairs+=("$name=${FUNCTION_ENV[$name]}")
   done
-  env -i PATH="$PATH" HOME="${HOME:-/}" "${pairs[@]}" python3 - "$SETTINGS_FILE" <<'PY'
+  figures=$(env -i PATH="$PATH" HOME="${HOME:-/}" "${pairs[@]}" python3 - "$SETTINGS_FILE" <<'PY'
 import importlib.util
+import math
 import sys
 
 spec = importlib.util.spec_from_file_location("canceller_settings", sys.argv[1])
@@ -604,11 +617,45 @@ module = importlib.util.module_from_spec(spec)
 sys.modules[spec.name] = module
 spec.loader.exec_module(module)
 try:
-    module.load_settings()
+    settings = module.load_settings()
 except module.SettingsError as error:
     sys.exit(f"  ! function setting: {error}")
+longest = settings.longest_message_seconds
+parts = (
+    settings.retry_deadline_seconds,
+    settings.verify_timeout_seconds,
+    settings.publish_timeout_seconds,
+)
+margin = longest - parts[0] - parts[1] - 2 * parts[2]
+# The whole seconds a function timeout needs, then the terms of the sum, for the message.
+print(math.ceil(longest), *(f"{value:g}" for value in (*parts, margin)), sep="\t")
 PY
+  )
   unchanged "function settings accepted by canceller/settings.py"
+  size_function "$figures"
+}
+
+# The function timeout and the trigger subscription's ack deadline, from what one message
+# may take: the platform must never end a request after its stops and before its results.
+size_function() { # size_function "LONGEST<TAB>RETRY<TAB>VERIFY<TAB>PUBLISH<TAB>MARGIN"
+  local retry verify publish margin sum
+  IFS=$'\t' read -r LONGEST_MESSAGE retry verify publish margin <<<"$1"
+  sum="RETRY_DEADLINE_SECONDS $retry + VERIFY_TIMEOUT_SECONDS $verify + 2 x PUBLISH_TIMEOUT_SECONDS $publish + $margin s of margin"
+  ((LONGEST_MESSAGE <= MAX_EVENT_FUNCTION_TIMEOUT)) ||
+    fail "one message may take up to $LONGEST_MESSAGE s ($sum), more than the" \
+      "$MAX_EVENT_FUNCTION_TIMEOUT s an event-driven function may run: lower --verify-timeout," \
+      "or the RETRY_DEADLINE_SECONDS or PUBLISH_TIMEOUT_SECONDS setting"
+  if [[ -z $FUNCTION_TIMEOUT ]]; then
+    FUNCTION_TIMEOUT=$LONGEST_MESSAGE
+  elif ((FUNCTION_TIMEOUT < LONGEST_MESSAGE)); then
+    fail "--timeout $FUNCTION_TIMEOUT is shorter than one message may take, $LONGEST_MESSAGE s" \
+      "($sum): the platform would end a request after its stops and before its results." \
+      "Give --timeout $LONGEST_MESSAGE or more (at most $MAX_EVENT_FUNCTION_TIMEOUT), or leave it out"
+  fi
+  ACK_DEADLINE=$((FUNCTION_TIMEOUT + ACK_MARGIN))
+  ((ACK_DEADLINE <= MAX_ACK_DEADLINE)) || ACK_DEADLINE=$MAX_ACK_DEADLINE
+  unchanged "one message may take up to $LONGEST_MESSAGE s ($sum): function timeout" \
+    "$FUNCTION_TIMEOUT s, trigger ack deadline $ACK_DEADLINE s"
 }
 
 step_apis() {
@@ -824,12 +871,25 @@ step_invoker() {
   fi
 }
 
-# Eventarc creates the trigger's push subscription and gives no flag for a dead-letter
-# policy; Eventarc's documentation says to update that subscription, which is done here.
+# Eventarc creates the trigger's push subscription itself; neither `gcloud functions deploy`
+# nor Eventarc takes its dead-letter policy or its ack deadline. Eventarc's documentation
+# says to update that subscription (https://cloud.google.com/eventarc/docs/retry-events,
+# "Configure retries": find it as the trigger's transport.pubsub.subscription, then
+# `gcloud pubsub subscriptions update`), which is done here.
+#
+# The ack deadline matters because for a push subscription it is also the push request's
+# timeout (Pub/Sub's Subscription reference, ackDeadlineSeconds: "For push delivery, this
+# value is also used to set the request timeout for the call to the push endpoint";
+# https://cloud.google.com/pubsub/docs/reference/rest/v1/projects.subscriptions): shorter
+# than the function's work, and Pub/Sub gives up on a request that is still stopping work
+# and delivers the message again, to a second instance, while the first goes on. What
+# Eventarc sets is not documented; users report 10 s, the API's default when none is given
+# (https://github.com/hashicorp/terraform-provider-google/issues/17701,
+# https://github.com/battlecode/galaxy/issues/239). So it is read and set, never assumed.
 # A redeploy that recreates the trigger creates a new subscription: rerun to cover it.
-step_dead_lettering() {
-  step "Dead-lettering"
-  local subscription policy wanted
+step_trigger_subscription() {
+  step "Trigger subscription"
+  local subscription state wanted
   if [[ $MODE == dry-run ]]; then
     subscription="<TRIGGER_SUBSCRIPTION>"
   else
@@ -837,17 +897,18 @@ step_dead_lettering() {
       --format='value(transport.pubsub.subscription)')
     [[ -n $subscription ]] || fail "Eventarc trigger $TRIGGER has no Pub/Sub subscription"
   fi
-  wanted="projects/$PROJECT/topics/$DEAD_LETTER_TOPIC"$'\t'"$MAX_DELIVERY_ATTEMPTS"
-  policy=$(read_state gcloud pubsub subscriptions describe "$subscription" \
-    --format='value(deadLetterPolicy.deadLetterTopic,deadLetterPolicy.maxDeliveryAttempts)')
+  wanted="projects/$PROJECT/topics/$DEAD_LETTER_TOPIC"$'\t'"$MAX_DELIVERY_ATTEMPTS"$'\t'"$ACK_DEADLINE"
+  state=$(read_state gcloud pubsub subscriptions describe "$subscription" \
+    --format='value(deadLetterPolicy.deadLetterTopic,deadLetterPolicy.maxDeliveryAttempts,ackDeadlineSeconds)')
   ensure_binding "pubsub topics" "$DEAD_LETTER_TOPIC" roles/pubsub.publisher \
     "$(pubsub_agent)" --project="$PROJECT"
   ensure_binding "pubsub subscriptions" "$subscription" roles/pubsub.subscriber \
     "$(pubsub_agent)"
-  if [[ $policy == "$wanted" ]]; then
-    unchanged "$subscription dead-letters to $DEAD_LETTER_TOPIC after $MAX_DELIVERY_ATTEMPTS attempts"
+  if [[ $state == "$wanted" ]]; then
+    unchanged "$subscription waits $ACK_DEADLINE s for the function and dead-letters to" \
+      "$DEAD_LETTER_TOPIC after $MAX_DELIVERY_ATTEMPTS attempts"
   else
-    run gcloud pubsub subscriptions update "$subscription" \
+    run gcloud pubsub subscriptions update "$subscription" --ack-deadline="$ACK_DEADLINE" \
       --dead-letter-topic="projects/$PROJECT/topics/$DEAD_LETTER_TOPIC" \
       --max-delivery-attempts="$MAX_DELIVERY_ATTEMPTS"
   fi
@@ -1241,7 +1302,7 @@ main() {
   step_bigquery
   step_function
   step_invoker
-  step_dead_lettering
+  step_trigger_subscription
   step_sweep_job
   step_log_metric
   step_dashboard

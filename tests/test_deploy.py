@@ -42,6 +42,9 @@ SERVICE = f"projects/{PROJECT}/locations/{REGION}/services/{FUNCTION}"
 TRIGGER = f"projects/{PROJECT}/locations/{REGION}/triggers/{FUNCTION}-681513"
 SUBSCRIPTION = f"projects/{PROJECT}/subscriptions/eventarc-{REGION}-{FUNCTION}-681513-sub-402"
 SCHEDULE = "0 * * * *"
+# Settings.longest_message_seconds with the default settings: RETRY_DEADLINE_SECONDS 60 +
+# VERIFY_TIMEOUT_SECONDS 60 + 2 x PUBLISH_TIMEOUT_SECONDS 30 + a margin of 15.
+DEFAULT_TIMEOUT = 195
 PERMISSIONS = [
     "dataproc.batches.get",
     "dataproc.jobs.cancel",
@@ -192,14 +195,14 @@ def deploy(tmp_path: Path) -> Deploy:
     scratch.mkdir()
     counter = iter(range(1, 100))
 
-    def run(args: Iterable[str], rules: list[Rule] = BASE_RULES) -> Run:
+    def run(args: Iterable[str], rules: list[Rule] = BASE_RULES, path: str | None = None) -> Run:
         number = next(counter)
         log = tmp_path / f"calls-{number}.jsonl"
         state = tmp_path / f"state-{number}.json"
         state.write_text(json.dumps(rules), encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CANCELLER_", "CLOUDSDK_"))}
         env |= {
-            "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}",
+            "PATH": f"{bin_dir}{os.pathsep}{path or env['PATH']}",
             "FAKE_GCLOUD_LOG": str(log),
             "FAKE_GCLOUD_STATE": str(state),
             "TMPDIR": str(scratch),
@@ -302,6 +305,7 @@ def test_first_run_creates_everything_with_least_privilege(deploy: Deploy) -> No
     assert _flag(policy, "dead-letter-topic").endswith(
         "/topics/dataproc-cancel-requests-dead-letter"
     )
+    assert _flag(policy, "ack-deadline") == str(DEFAULT_TIMEOUT + 60)
 
     (job,) = _find(run.changes, "scheduler", "jobs", "create", "pubsub")
     assert _flag(job, "schedule") == SCHEDULE
@@ -403,7 +407,8 @@ def test_function_is_deployed_private_retrying_and_configured(deploy: Deploy) ->
     assert _flag(argv, "trigger-topic") == "dataproc-cancel-requests"
     assert _flag(argv, "service-account") == FUNCTION_SA
     assert _flag(argv, "trigger-service-account") == INVOKER_SA
-    assert int(_flag(argv, "timeout").removesuffix("s")) >= 90 + 60
+    # RETRY_DEADLINE_SECONDS + VERIFY_TIMEOUT_SECONDS + 2 x PUBLISH_TIMEOUT_SECONDS + 15
+    assert _flag(argv, "timeout") == f"{60 + 90 + 2 * 30 + 15}s"
     assert _env(argv) == {
         "GOOGLE_CLOUD_PROJECT": PROJECT,
         "RESULTS_TOPIC": f"projects/{PROJECT}/topics/dataproc-cancel-results",
@@ -418,6 +423,131 @@ def test_function_is_deployed_private_retrying_and_configured(deploy: Deploy) ->
         "DRY_RUN": "true",
     }
     assert re.fullmatch(r"deploy_digest=[0-9a-f]{32}", _flag(argv, "update-labels"))
+
+
+# --- (issue 15, item 7) a timeout that fits one message's work --------------------------
+
+
+def _timeouts(run: Run) -> tuple[int, int]:
+    """The function timeout deployed and the ack deadline set on the trigger's subscription."""
+    (deployed,) = _find(run.changes, "functions", "deploy")
+    (subscription,) = _find(run.changes, "pubsub", "subscriptions", "update")
+    assert subscription[3] == SUBSCRIPTION
+    return int(_flag(deployed, "timeout").removesuffix("s")), int(
+        _flag(subscription, "ack-deadline")
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "timeout"),
+    [
+        ([], DEFAULT_TIMEOUT),
+        # Today's 2 x verify + 60 gave 60 s: less than the 60 s retry deadline plus publishing.
+        (["--verify-timeout=0"], 60 + 0 + 60 + 15),
+        (["--setting", "RETRY_DEADLINE_SECONDS=120"], 120 + 60 + 60 + 15),
+        (["--setting", "PUBLISH_TIMEOUT_SECONDS=2.5"], 60 + 60 + 5 + 15),
+        # Rounded up: 60 + 60 + 2 x 0.3 + 15 = 135.6.
+        (["--setting", "PUBLISH_TIMEOUT_SECONDS=0.3"], 136),
+        (["--verify-timeout=240", "--setting", "RETRY_DEADLINE_SECONDS=225"], 540),
+        (["--timeout=300"], 300),  # longer than needed is the caller's choice
+    ],
+    ids=["defaults", "no verification", "retry", "publish", "rounded up", "ceiling", "explicit"],
+)
+def test_function_timeout_and_ack_deadline_come_from_the_settings(
+    deploy: Deploy, flags: list[str], timeout: int
+) -> None:
+    """The function timeout is Settings.longest_message_seconds of the very settings the
+    function gets (rounded up); the push subscription waits that long plus a minute, at most
+    Pub/Sub's 600 s, so it never gives up on a request that is still stopping work."""
+    run = deploy([*ARGS, *flags])
+    assert run.returncode == 0, run.stderr
+    assert _timeouts(run) == (timeout, min(timeout + 60, 600))
+    said = " ".join(run.stdout.split())
+    assert f"function timeout {timeout} s, trigger ack deadline {min(timeout + 60, 600)} s" in said
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ["--timeout=90", "--setting", "RETRY_DEADLINE_SECONDS=120"],
+            "--timeout 90 is shorter than one message may take, 255 s (RETRY_DEADLINE_SECONDS"
+            " 120 + VERIFY_TIMEOUT_SECONDS 60 + 2 x PUBLISH_TIMEOUT_SECONDS 30 + 15 s of margin)",
+        ),
+        (
+            ["--verify-timeout=0", "--timeout=60"],
+            "--timeout 60 is shorter than one message may take, 135 s",
+        ),
+        (["--timeout=194"], "Give --timeout 195 or more (at most 540)"),
+        (
+            ["--verify-timeout=240", "--setting", "RETRY_DEADLINE_SECONDS=300"],
+            "one message may take up to 615 s (RETRY_DEADLINE_SECONDS 300 + VERIFY_TIMEOUT_SECONDS"
+            " 240 + 2 x PUBLISH_TIMEOUT_SECONDS 30 + 15 s of margin), more than the 540 s an"
+            " event-driven function may run",
+        ),
+        (
+            ["--setting", "PUBLISH_TIMEOUT_SECONDS=300"],
+            "one message may take up to 735 s",
+        ),
+    ],
+    ids=[
+        "shorter than a 120 s deadline",
+        "no verification",
+        "one second short",
+        "ceiling",
+        "publishing",
+    ],
+)
+def test_a_timeout_that_cannot_hold_one_message_is_refused(
+    deploy: Deploy, flags: list[str], message: str
+) -> None:
+    for args in ([*ARGS, *flags], [*ARGS, *flags, "--dry-run"]):
+        run = deploy(args)
+        assert run.returncode == 1
+        assert message in " ".join(run.stderr.split())
+        assert 'FAILED in step "Project and settings"' in run.stderr
+        assert run.calls == [], "refused before any gcloud call"
+
+
+def test_rerun_sets_the_ack_deadline_eventarc_left(deploy: Deploy) -> None:
+    """A subscription still at Eventarc's deadline (users report 10 s) is corrected, alone."""
+    first = deploy(FULL_ARGS)
+    dead_letter = f"projects/{PROJECT}/topics/dataproc-cancel-requests-dead-letter"
+    rules = [
+        rule(rf"^pubsub subscriptions describe {SUBSCRIPTION} ", f"{dead_letter}\t10\t10\n"),
+        *_rules_after(first),
+    ]
+    again = deploy(FULL_ARGS, rules)
+    assert again.returncode == 0, again.stderr
+    assert again.changes == [
+        [
+            "pubsub",
+            "subscriptions",
+            "update",
+            SUBSCRIPTION,
+            f"--ack-deadline={DEFAULT_TIMEOUT + 60}",
+            f"--dead-letter-topic={dead_letter}",
+            "--max-delivery-attempts=10",
+        ]
+    ]
+
+
+def test_without_python3_it_refuses_rather_than_guess(deploy: Deploy, tmp_path: Path) -> None:
+    """The timeout is computed by canceller/settings.py; without python3 nothing is deployed."""
+    tools = tmp_path / "no-python"
+    tools.mkdir()
+    for directory in os.environ["PATH"].split(os.pathsep):
+        if not Path(directory).is_dir():
+            continue
+        for program in Path(directory).iterdir():
+            link = tools / program.name
+            if not program.name.startswith("python") and not link.exists():
+                link.symlink_to(program)
+    run = deploy(ARGS, path=str(tools))
+    assert run.returncode == 1
+    assert "python3 not found: deploy.sh needs it" in run.stderr
+    assert 'FAILED in step "Project and settings"' in run.stderr
+    assert run.calls == []
 
 
 def _env(deploy_argv: list[str]) -> dict[str, str]:
@@ -563,7 +693,8 @@ def _rules_after(first: Run) -> list[Rule]:
         rule(r"^pubsub topics describe ", "present\n"),
         rule(
             rf"^pubsub subscriptions describe {SUBSCRIPTION} ",
-            f"projects/{PROJECT}/topics/dataproc-cancel-requests-dead-letter\t10\n",
+            f"projects/{PROJECT}/topics/dataproc-cancel-requests-dead-letter\t10"
+            f"\t{DEFAULT_TIMEOUT + 60}\n",
         ),
         rule(
             rf"^pubsub subscriptions describe {BQ_SUBSCRIPTION} ",
@@ -739,7 +870,8 @@ def test_bad_function_setting_fails_before_any_change(deploy: Deploy) -> None:
         (["--setting", "TOKEN=x"], "--setting TOKEN is not one of"),
         (["--setting", "TRIGGER_TOPIC=x"], "--setting TRIGGER_TOPIC is not one of"),
         (["--verify-timeout", "600"], "--verify-timeout '600' is not valid"),
-        (["--timeout", "70"], "--timeout '70' is not valid"),
+        (["--timeout", "600"], "--timeout '600' is not valid: a whole number from 1 to 540"),
+        (["--timeout", "3m"], "--timeout '3m' is not valid"),
         (["--target-projects", "*"], "target project '*' is not valid"),
         (["--results-topic", "dataproc-cancel-requests"], "must differ"),
         (["--max-delivery-attempts", "200"], "--max-delivery-attempts '200' is not valid"),
