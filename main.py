@@ -52,10 +52,13 @@ def cancel_operation(event: CloudEvent) -> None:
         if handled.continuation is not None and settings.trigger_topic:
             _runtime.publisher().hand_on(settings.trigger_topic, handled.continuation)
     except PublishFailed as failure:
+        # The redelivery reads the work afresh and may find our own stop done: this line
+        # keeps what this delivery saw (CANCELLED, say) where an operator can find it.
         log(
             "ERROR",
             f"results not confirmed, asking for redelivery: {failure}",
             messageId=trigger.info.message_id,
+            unconfirmed=[f"{r.outcome.value} {r.key}" for r in handled.results][:100],
         )
         raise
     for result in handled.results:

@@ -92,6 +92,7 @@ def log_result(result: Result) -> None:
         project=name.project if name else result.extra.get("project", ""),
         messageId=result.trigger.message_id,
         triggerKind=result.trigger.kind,
+        dedupeKey=result.key,
         dryRun=result.dry_run,
         elapsedSeconds=round((result.finished_at - result.started_at).total_seconds(), 3),
         **counts,

@@ -83,6 +83,7 @@ class _Listing:
     answered: dict[str, SortKey] = field(default_factory=dict)  # the chain's skips still seen
     end: ListPosition | None = None  # where the next segment starts; None: listing read out
     cut: str = ""  # why the segment ended before the listing did
+    failed: bool = False  # a scope's listing was refused: the listing is not complete
     token: str = ""  # the page token of the page being read
 
 
@@ -112,7 +113,7 @@ def run_sweep(
                 dry_run=context.dry_run,
                 error=extra.pop("error", None),
                 extra=extra,
-                dedupe_key=chain.dedupe_key(target or "sweep"),
+                dedupe_key=chain.dedupe_key(target or "message"),
             )
         )
 
@@ -172,6 +173,7 @@ def run_sweep(
             listing.end = ListPosition(scope.name, kind.plural, listing.token)
             break
         except api_exceptions.GoogleAPICallError as error:
+            listing.failed = True
             outcome, detail, details = explain_api_error(error, f"listing {kind.plural}")
             answer(
                 outcome,
@@ -241,7 +243,7 @@ def run_sweep(
         "handedOn": handed_on,
         "generation": chain.generation,
         "pages": listing.pages,
-        "listingComplete": listing.end is None and not outcomes.failures,
+        "listingComplete": listing.end is None and not listing.failed,
         "outcomes": dict(sorted(counts.items())),
     }
     projects = {scope.project for scope in scopes}

@@ -328,13 +328,12 @@ def print_table(published: dict[str, str], collected: Collected, stack: LocalSta
     for result in collected.results:
         by_trigger[result["trigger"]["messageId"]].append(result)
     # A continuation message is published by the function, so its id is not ours: its
-    # results are shown under the sweep it continues, which they name.
+    # results are shown under the message that started its chain, which they name.
     continued: dict[str, list[str]] = defaultdict(list)
     for message_id, results in by_trigger.items():
         if message_id not in published:
-            sweep_id = next((r["sweep"]["id"] for r in results if "sweep" in r), "")
-            continued[sweep_id].append(message_id)
-    handed_on = {c["sweep"]["continuation"]["sweepId"]: c for c in collected.continuations}
+            continued[results[0]["trigger"]["chain"]].append(message_id)
+    handed_on = {chain_of(c): c for c in collected.continuations}
     notes = {
         record.get("messageId"): record["message"]
         for record in stack.function.json_log_records()
@@ -346,10 +345,10 @@ def print_table(published: dict[str, str], collected: Collected, stack: LocalSta
         if not answered:
             print(f"  (no result published) log: {notes.get(message_id, '?')}")
         print_results(answered)
-        sweep_id = f"sweep-{message_id}"
-        if sweep_id in handed_on:
-            print(f"  -> handed on to {TRIGGER_TOPIC}: {json.dumps(handed_on[sweep_id])}")
-        for continuation_id in continued.get(sweep_id, []):
+        chain = answered[0]["trigger"]["chain"] if answered else ""
+        if chain in handed_on:
+            print(f"  -> handed on to {TRIGGER_TOPIC}: {json.dumps(handed_on[chain])}")
+        for continuation_id in continued.get(chain, []):
             print(f"  continuation (message {continuation_id}):")
             print_results(by_trigger[continuation_id])
     counts = Counter(result["outcome"] for result in collected.results)
@@ -361,6 +360,13 @@ def print_table(published: dict[str, str], collected: Collected, stack: LocalSta
         + "; by kind: "
         + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
     )
+
+
+def chain_of(continuation: dict[str, Any]) -> str:
+    """The chain a continuation carries on: a sweep's, or a list of names'."""
+    if "sweep" in continuation:
+        return str(continuation["sweep"]["continuation"]["sweepId"])
+    return str(continuation["continuation"]["chainId"])
 
 
 def print_results(results: list[dict[str, Any]]) -> None:

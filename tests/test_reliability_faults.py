@@ -57,6 +57,10 @@ FUNCTION_ENV = {
 }
 READ_TIMEOUT = {"action": "delay", "delaySeconds": 1.5}
 ALREADY_CANCELLED = "the operation was already cancelled when this request first read it"
+ANSWER_LOST = (
+    "the operation ended before a stop of ours was accepted: the operation is done with "
+    "error code 1 (CANCELLED); a stop of ours was sent but Dataproc's answer was lost"
+)
 REFUSED_AS_DONE = "the operation finished before the cancel arrived"
 
 
@@ -141,13 +145,14 @@ CASES = [
         for code in (429, 500, 502, 503, 504)
     ),
     Case("read-timeout-outlasts", READ_TIMEOUT, 3, redelivered=True),
-    # The cancel reaches Dataproc but its answer never comes back in time: the first
-    # delivery cannot tell it worked; the redelivery reads the truth and says so.
+    # The cancel reaches Dataproc but its answer never comes back in time: the delivery
+    # that sent it keeps watching (a redelivery would read it stopped and call it
+    # someone else's doing), sees it cancelled, and says the stop may have been its own.
     Case(
         "cancel-timeout-outlasts",
         READ_TIMEOUT,
         3,
-        redelivered=True,
+        redelivered=False,
         outcome="ALREADY_DONE",
         on_cancel_only=True,
     ),
@@ -193,7 +198,8 @@ def test_dataproc_fault_ends_with_the_true_outcome(case: Case, matrix: Matrix, e
     assert result["requestId"] == case.id
     assert ended_cancelled(result), result  # the operation's true fate: cancelled
     if case.outcome == "ALREADY_DONE":
-        assert result["detail"] == ALREADY_CANCELLED
+        assert result["detail"].startswith(ANSWER_LOST), result["detail"]
+        assert result["detail"].endswith("so it may have been ours"), result["detail"]
 
     redelivered = matrix.redeliveries[message_id] > 0
     assert redelivered == case.redelivered, (
@@ -284,6 +290,13 @@ def _outage_then_recovery(
     proxy.refuse(stop_listening=stop_listening)
     message_id = inbox.publish({"operation": op(op_id), "requestId": op_id})
     _wait_for_log(stack, message_id, UNCONFIRMED_MARK, failed_deliveries)
+    # What the first delivery saw stays in its log line: its own stop, CANCELLED.
+    first = next(
+        record
+        for record in stack.function.json_log_records()
+        if record.get("messageId") == message_id and UNCONFIRMED_MARK in record["message"]
+    )
+    assert first["unconfirmed"] == [f"CANCELLED names-{message_id}/{op(op_id)}"]
     inbox.drain(0.5)
     assert inbox.arrived(message_id) == []  # nothing got through while refused
     proxy.pass_through()
