@@ -49,9 +49,10 @@ readonly BASE_APIS=(
   run.googleapis.com
 )
 # Function settings (canceller/settings.py) a user may set with --setting. RESULTS_TOPIC,
-# TRIGGER_TOPIC, ALLOWED_PROJECTS, VERIFY_TIMEOUT_SECONDS, GOOGLE_CLOUD_PROJECT and the
-# two DATAPROC_*_PER_MINUTE budgets come from the flags, and DATAPROC_EMULATOR_HOST is for
-# local tests only.
+# TRIGGER_TOPIC, ALLOWED_PROJECTS, VERIFY_TIMEOUT_SECONDS, GOOGLE_CLOUD_PROJECT, the two
+# DATAPROC_*_PER_MINUTE budgets, ALLOWED_BUDGETS and ALLOWED_ALERT_POLICIES come from the
+# flags (the last two decide who may publish too), and DATAPROC_EMULATOR_HOST is for local
+# tests only.
 readonly USER_SETTINGS=(
   BUDGET_THRESHOLD DATAPROC_ENDPOINT DRY_RUN EXEMPT_LABEL MAX_CANCELS_PER_MESSAGE
   MAX_CONCURRENCY MAX_EVENT_AGE_SECONDS PUBLISH_TIMEOUT_SECONDS REQUEST_TIMEOUT_SECONDS
@@ -70,6 +71,15 @@ readonly MAX_EVENT_FUNCTION_TIMEOUT=540 # seconds: the ceiling for event-driven 
 # function's own timeout; 540 + 60 is exactly Pub/Sub's ceiling.
 readonly MAX_ACK_DEADLINE=600
 readonly ACK_MARGIN=60
+# Who may publish to the trigger topic may stop everything the function may touch. Budget
+# notifications are published by this Google-wide account (Cloud Billing's "Set up
+# programmatic notifications"; the Budget API wants pubsub.topics.setIamPolicy on the topic
+# from whoever connects a budget to it, googleapis/googleapis
+# google/cloud/billing/budgets/v1/budget_model.proto, NotificationsRule.pubsub_topic).
+readonly BUDGET_PUBLISHER=serviceAccount:billing-budget-alert@system.gserviceaccount.com
+# Topic-level roles that hold pubsub.topics.publish besides roles/pubsub.publisher (reported,
+# never changed: they are someone's administration, not a publisher list).
+readonly BROADER_PUBLISH_ROLES=(roles/pubsub.editor roles/pubsub.admin roles/owner roles/editor)
 
 PROJECT=${CANCELLER_PROJECT:-}
 REGION=${CANCELLER_REGION:-us-central1}
@@ -100,6 +110,19 @@ CHANNELS=()
 if [[ -n ${CANCELLER_NOTIFICATION_CHANNELS:-} ]]; then
   IFS=',' read -r -a CHANNELS <<<"${CANCELLER_NOTIFICATION_CHANNELS// /}"
 fi
+PUBLISHERS=() # members besides the function itself that may publish to the trigger topic
+if [[ -n ${CANCELLER_PUBLISHERS:-} ]]; then
+  IFS=',' read -r -a PUBLISHERS <<<"${CANCELLER_PUBLISHERS// /}"
+fi
+ALLOWED_BUDGETS=() # budget IDs whose notifications may stop work (and may be published)
+if [[ -n ${CANCELLER_ALLOWED_BUDGETS:-} ]]; then
+  IFS=',' read -r -a ALLOWED_BUDGETS <<<"${CANCELLER_ALLOWED_BUDGETS// /}"
+fi
+ALLOWED_ALERT_POLICIES=() # alert policy names (an incident's policy_name) that may stop work
+if [[ -n ${CANCELLER_ALLOWED_ALERT_POLICIES:-} ]]; then
+  IFS=',' read -r -a ALLOWED_ALERT_POLICIES <<<"$CANCELLER_ALLOWED_ALERT_POLICIES"
+fi
+REMOVE_OTHER_INVOKERS=${CANCELLER_REMOVE_OTHER_INVOKERS:-false}
 MODE=deploy # deploy | dry-run | teardown
 
 CURRENT_STEP=""      # named when the script fails
@@ -192,6 +215,30 @@ Flags (each also read from the environment variable shown; flags win)
                             repeatable. With at least one, create the alert policies of
                             deploy/monitoring/alert-*.json, notifying these channels (needs
                             the gcloud alpha component: gcloud components install alpha).
+  --publisher MEMBER        CANCELLER_PUBLISHERS (comma-separated)
+                            Who may publish to the trigger topic, and so stop everything the
+                            function may touch: user:EMAIL, group:EMAIL, serviceAccount:EMAIL,
+                            domain:DOMAIN, principal://... or principalSet://...; repeatable.
+                            roles/pubsub.publisher on the trigger topic is set to exactly these,
+                            the function itself (it publishes a big sweep's continuation), and
+                            the publishers of --allowed-budget and --allowed-alert-policy;
+                            anyone else holding it is removed, and said so. Broader roles on
+                            the topic or the project are reported, not changed.
+  --allowed-budget ID       CANCELLER_ALLOWED_BUDGETS (comma-separated)
+                            A budget whose notifications may sweep (ALLOWED_BUDGETS); repeatable.
+                            With at least one, billing-budget-alert@system.gserviceaccount.com
+                            may publish to the trigger topic. Default: no budget may publish.
+  --allowed-alert-policy NAME  CANCELLER_ALLOWED_ALERT_POLICIES (comma-separated)
+                            An alert policy (its display name, an incident's policy_name) whose
+                            incidents may stop work (ALLOWED_ALERT_POLICIES); repeatable. With at
+                            least one, the Monitoring notification agent
+                            service-PROJECT_NUMBER@gcp-sa-monitoring-notification may publish to
+                            the trigger topic (if that grant fails because the agent does not
+                            exist yet, create the Pub/Sub channel first: --print-wiring).
+                            Default: no alert policy may publish.
+  --remove-other-invokers   CANCELLER_REMOVE_OTHER_INVOKERS=true  Remove roles/run.invoker on
+                            the function's Cloud Run service from everyone but FUNCTION-invoker
+                            (e.g. allUsers). Without it they are only reported.
   --results-bigquery-table PROJECT.DATASET.TABLE  CANCELLER_RESULTS_BIGQUERY_TABLE
                             Also keep every result in this BigQuery table: the dataset (if
                             missing, in --region) and the table (schema
@@ -216,14 +263,18 @@ What it does, in order
   6. Topics: the trigger topic; the results topic, bound to the schema with JSON encoding
      so malformed results are refused at publish time; the dead-letter topic and a pull
      subscription on it (7 days' retention, never expires).
-  7. Publishers: roles/pubsub.publisher on the results topic (results) and on the
-     trigger topic (a big sweep hands the rest of its work on there), and on no other.
+  7. Publishers: roles/pubsub.publisher on the results topic for the function (results);
+     on the trigger topic for exactly the function (a big sweep hands the rest of its work
+     on there), each --publisher, and the budget and Monitoring publishers of
+     --allowed-budget and --allowed-alert-policy: others are removed. Members with broader
+     roles on the topic, or publishing roles on the project, are reported.
   8. Trigger identity: the Pub/Sub service agent may mint tokens for FUNCTION-invoker
      (needed by projects whose Pub/Sub agent predates April 2021).
   9. Function: gcloud functions deploy (2nd gen, Pub/Sub trigger, --retry, no
      unauthenticated calls, internal-only ingress). Skipped when the source files and
      every setting are unchanged since the last deployment (label deploy_digest).
- 10. Invoker: roles/run.invoker for FUNCTION-invoker on the function's service.
+ 10. Invoker: roles/run.invoker for FUNCTION-invoker on the function's service; anyone
+     else holding it is reported (removed with --remove-other-invokers).
  11. Trigger subscription: on the subscription Eventarc created for the trigger, the ack
      deadline (the function timeout plus $ACK_MARGIN s) and a dead-letter policy to the
      dead-letter topic; the Pub/Sub service agent gets publisher on that topic and
@@ -265,13 +316,15 @@ parse_args() {
     --dry-run) MODE=dry-run && shift ;;
     --teardown) MODE=teardown && shift ;;
     --print-wiring) PRINT_WIRING=true && shift ;;
+    --remove-other-invokers) REMOVE_OTHER_INVOKERS=true && shift ;;
     -h | --help) usage && exit 0 ;;
     --project | --region | --function | --trigger-topic | --results-topic | \
       --dead-letter-topic | --target-projects | --verify-timeout | --timeout | --memory | \
       --max-instances | --runtime | --max-delivery-attempts | --setting | \
       --sweep-schedule | --sweep-time-zone | --billing-account | --budget-amount | \
       --dataproc-requests-per-minute | --dataproc-job-cancels-per-minute | \
-      --notification-channel | --results-bigquery-table)
+      --notification-channel | --results-bigquery-table | --publisher | --allowed-budget | \
+      --allowed-alert-policy)
       (($# >= 2)) || usage_error "$1 needs a value"
       set_flag "$1" "$2"
       shift 2
@@ -305,6 +358,9 @@ set_flag() {
   --dataproc-job-cancels-per-minute) JOB_CANCELS_PER_MINUTE=$2 ;;
   --notification-channel) CHANNELS+=("$2") ;;
   --results-bigquery-table) RESULTS_TABLE=$2 ;;
+  --publisher) PUBLISHERS+=("$2") ;;
+  --allowed-budget) ALLOWED_BUDGETS+=("$2") ;;
+  --allowed-alert-policy) ALLOWED_ALERT_POLICIES+=("$2") ;;
   esac
 }
 
@@ -323,6 +379,8 @@ check_range() { # check_range WHAT VALUE LOW HIGH
 
 readonly PROJECT_ID_RE='^[a-z][a-z0-9-]{4,28}[a-z0-9]$'
 readonly TOPIC_RE='^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$'
+# An IAM principal that names someone: not allUsers or allAuthenticatedUsers.
+readonly MEMBER_RE='^((user|group|serviceAccount):[^@[:space:],;]+@[^@[:space:],;]+|domain:[A-Za-z0-9.-]+|principal(Set)?://[^[:space:],;]+)$'
 
 validate_config() {
   check_match "--region" "$REGION" '^[a-z]+-[a-z]+[0-9]+$' "e.g. us-central1"
@@ -366,6 +424,30 @@ validate_config() {
   fi
   [[ $PRINT_WIRING == true || $PRINT_WIRING == false ]] ||
     usage_error "CANCELLER_PRINT_WIRING must be true or false"
+  [[ $REMOVE_OTHER_INVOKERS == true || $REMOVE_OTHER_INVOKERS == false ]] ||
+    usage_error "CANCELLER_REMOVE_OTHER_INVOKERS must be true or false"
+  local member budget index
+  for member in "${PUBLISHERS[@]}"; do
+    [[ $member != allUsers && $member != allAuthenticatedUsers ]] ||
+      usage_error "--publisher $member would let anyone stop everything the function may touch"
+    check_match "--publisher" "$member" "$MEMBER_RE" \
+      "user:EMAIL, group:EMAIL, serviceAccount:EMAIL, domain:DOMAIN, principal://... or principalSet://..."
+  done
+  for budget in "${ALLOWED_BUDGETS[@]}"; do
+    check_match "--allowed-budget" "$budget" '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$' \
+      "a budget ID (the last part of billingAccounts/ACCOUNT/budgets/ID), e.g. 0a1b2c3d-..."
+  done
+  for index in "${!ALLOWED_ALERT_POLICIES[@]}"; do
+    ALLOWED_ALERT_POLICIES[index]=$(trim "${ALLOWED_ALERT_POLICIES[index]}")
+    check_match "--allowed-alert-policy" "${ALLOWED_ALERT_POLICIES[index]}" '^[^,;]{1,512}$' \
+      "an alert policy's display name (an incident's policy_name), without ',' or ';'"
+  done
+}
+
+trim() { # trim TEXT: without leading and trailing blanks
+  local text=$1
+  text=${text#"${text%%[![:space:]]*}"}
+  printf '%s' "${text%"${text##*[![:space:]]}"}"
 }
 
 # FUNCTION_ENV holds the function's environment; its values cannot hold ';', the
@@ -387,6 +469,10 @@ build_function_env() {
     [DATAPROC_REQUESTS_PER_MINUTE]=$(per_instance "$REQUESTS_PER_MINUTE")
     [DATAPROC_JOB_CANCELS_PER_MINUTE]=$(per_instance "$JOB_CANCELS_PER_MINUTE")
   )
+  # Unset means any budget, any policy; the flags narrow them (and let their publisher in).
+  ((${#ALLOWED_BUDGETS[@]} == 0)) || FUNCTION_ENV[ALLOWED_BUDGETS]=$(join_by , "${ALLOWED_BUDGETS[@]}")
+  ((${#ALLOWED_ALERT_POLICIES[@]} == 0)) ||
+    FUNCTION_ENV[ALLOWED_ALERT_POLICIES]=$(join_by , "${ALLOWED_ALERT_POLICIES[@]}")
   local setting name
   for setting in "${SETTINGS[@]}"; do
     [[ $setting == *=* ]] || usage_error "--setting '$setting' is not NAME=VALUE"
@@ -493,6 +579,8 @@ step() {
 
 unchanged() { printf '  = %s\n' "$*"; }
 
+warn() { printf '  ! %s\n' "$*"; } # something found that the reader should know
+
 fail() {
   printf '  ! %s\n' "$*" >&2
   return 1
@@ -535,6 +623,14 @@ read_bq() {
   if out=$(bq "$@" 2>/dev/null); then
     printf '%s\n' "$out"
   fi
+}
+
+# RESOURCE's IAM policy, one "ROLE<TAB>MEMBER" line per member of each binding.
+read_policy() { # read_policy "KIND WORDS" RESOURCE FLAGS...
+  local -a kind
+  read -r -a kind <<<"$1"
+  read_state gcloud "${kind[@]}" get-iam-policy "$2" "${@:3}" --flatten='bindings[].members' \
+    --format='value(bindings.role,bindings.members)'
 }
 
 # Does RESOURCE's IAM policy bind ROLE to MEMBER? Compared exactly, not with --filter,
@@ -775,14 +871,81 @@ step_topics() {
   fi
 }
 
-# Results go to the results topic; a big sweep publishes a continuation message (the
-# rest of its work) to the trigger topic. No other topic.
+monitoring_agent() {
+  echo "serviceAccount:service-$PROJECT_NUMBER@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
+}
+
+# Results go to the results topic; a big sweep publishes a continuation message (the rest of
+# its work) to the trigger topic. No other topic.
+#
+# Whoever may publish to the trigger topic may stop everything the function may touch, so
+# roles/pubsub.publisher there is exactly: the function (continuations), each --publisher,
+# the Billing budget account with --allowed-budget, the Monitoring notification agent with
+# --allowed-alert-policy. Anyone else is removed, and said so. Broader topic-level roles,
+# and project-level ones (which reach every topic of the project), are reported, not changed.
 step_publishers() {
   step "Publishers"
   ensure_binding "pubsub topics" "$RESULTS_TOPIC" roles/pubsub.publisher \
     "serviceAccount:$FUNCTION_SA" --project="$PROJECT"
-  ensure_binding "pubsub topics" "$TRIGGER_TOPIC" roles/pubsub.publisher \
-    "serviceAccount:$FUNCTION_SA" --project="$PROJECT"
+
+  local -A wanted=(["serviceAccount:$FUNCTION_SA"]=1)
+  local member role policy line members lines keep
+  for member in "${PUBLISHERS[@]}"; do
+    wanted[$member]=1
+  done
+  ((${#ALLOWED_BUDGETS[@]} == 0)) || wanted[$BUDGET_PUBLISHER]=1
+  ((${#ALLOWED_ALERT_POLICIES[@]} == 0)) || wanted[$(monitoring_agent)]=1
+  if [[ -n ${wanted[$BUDGET_PUBLISHER]:-} && ${#ALLOWED_BUDGETS[@]} -eq 0 ]]; then
+    warn "$BUDGET_PUBLISHER may publish but no --allowed-budget is given: a notification of" \
+      "any budget pointed at the trigger topic would sweep"
+  fi
+  if [[ -n ${wanted[$(monitoring_agent)]:-} && ${#ALLOWED_ALERT_POLICIES[@]} -eq 0 ]]; then
+    warn "the Monitoring notification agent may publish but no --allowed-alert-policy is" \
+      "given: an incident of any alert policy notifying the trigger topic would stop work"
+  fi
+  policy=$(read_policy "pubsub topics" "$TRIGGER_TOPIC" --project="$PROJECT")
+  mapfile -t members < <(printf '%s\n' "${!wanted[@]}" | LC_ALL=C sort)
+  for member in "${members[@]}"; do
+    if grep -Fxq -- "roles/pubsub.publisher"$'\t'"$member" <<<"$policy"; then
+      unchanged "$member may publish to $TRIGGER_TOPIC"
+    else
+      run_iam gcloud pubsub topics add-iam-policy-binding "$TRIGGER_TOPIC" --project="$PROJECT" \
+        --member="$member" --role=roles/pubsub.publisher --format=none
+    fi
+  done
+  mapfile -t lines <<<"$policy"
+  for line in "${lines[@]}"; do
+    IFS=$'\t' read -r role member <<<"$line"
+    [[ -n $member ]] || continue
+    if [[ $role == roles/pubsub.publisher && -z ${wanted[$member]:-} ]]; then
+      case $member in
+      "$BUDGET_PUBLISHER") keep="--allowed-budget ID for each budget that may sweep" ;;
+      "$(monitoring_agent)") keep="--allowed-alert-policy NAME for each policy that may stop work" ;;
+      *) keep="--publisher $member" ;;
+      esac
+      warn "$member may publish to the trigger topic $TRIGGER_TOPIC, and so stop everything" \
+        "the function may touch, but was not named: removing it (to keep it: $keep)"
+      run gcloud pubsub topics remove-iam-policy-binding "$TRIGGER_TOPIC" --project="$PROJECT" \
+        --member="$member" --role=roles/pubsub.publisher --format=none
+    elif [[ " ${BROADER_PUBLISH_ROLES[*]} " == *" $role "* ]]; then
+      warn "$member holds $role on the trigger topic $TRIGGER_TOPIC: it may publish there" \
+        "(and so stop everything the function may touch); deploy.sh leaves it: remove it if it" \
+        "need not (gcloud pubsub topics remove-iam-policy-binding)"
+    fi
+  done
+  report_project_publishers
+}
+
+# Project-level grants reach the trigger topic too. Only reported: they are the project's.
+report_project_publishers() {
+  local policy role holders
+  policy=$(read_policy projects "$PROJECT")
+  for role in roles/pubsub.publisher "${BROADER_PUBLISH_ROLES[@]}"; do
+    holders=$(awk -F'\t' -v role="$role" '$1 == role { print $2 }' <<<"$policy" | paste -sd, -)
+    [[ -z $holders ]] ||
+      warn "project-level $role on $PROJECT, so may publish to the trigger topic too:" \
+        "${holders//,/, } (deploy.sh changes no project-level grant)"
+  done
 }
 
 pubsub_agent() { echo "serviceAccount:service-$PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com"; }
@@ -859,16 +1022,33 @@ read_function_resources() {
     fail "function $FUNCTION has no Cloud Run service or Eventarc trigger yet: '$resources'"
 }
 
+# Only the push identity may invoke the function: anyone else holding roles/run.invoker on
+# its Cloud Run service could hand it a message directly, past the trigger topic and its
+# publishers. Reported; removed with --remove-other-invokers.
 step_invoker() {
   step "Invoker"
   read_function_resources
-  if has_binding roles/run.invoker "serviceAccount:$INVOKER_SA" \
-    gcloud run services get-iam-policy "${SERVICE##*/}" --project="$PROJECT" --region="$REGION"; then
+  local service=${SERVICE##*/} policy member members invoker="serviceAccount:$INVOKER_SA"
+  policy=$(read_policy "run services" "$service" --project="$PROJECT" --region="$REGION")
+  if grep -Fxq -- "roles/run.invoker"$'\t'"$invoker" <<<"$policy"; then
     unchanged "$INVOKER_SA may invoke the function"
   else
     run_iam gcloud functions add-invoker-policy-binding "$FUNCTION" --project="$PROJECT" \
-      --region="$REGION" --member="serviceAccount:$INVOKER_SA" --format=none
+      --region="$REGION" --member="$invoker" --format=none
   fi
+  mapfile -t members < <(awk -F'\t' '$1 == "roles/run.invoker" { print $2 }' <<<"$policy")
+  for member in "${members[@]}"; do
+    [[ $member != "$invoker" ]] || continue
+    if [[ $REMOVE_OTHER_INVOKERS == true ]]; then
+      warn "$member may invoke the function (roles/run.invoker on $service): removing it"
+      # --all: every binding of the member to the role, conditional ones included.
+      run gcloud run services remove-iam-policy-binding "$service" --project="$PROJECT" \
+        --region="$REGION" --member="$member" --role=roles/run.invoker --all --format=none
+    else
+      warn "$member may invoke the function (roles/run.invoker on $service), as if the" \
+        "trigger had delivered its message: rerun with --remove-other-invokers to remove it"
+    fi
+  done
 }
 
 # Eventarc creates the trigger's push subscription itself; neither `gcloud functions deploy`
@@ -1212,17 +1392,17 @@ $(quote gcloud billing budgets create --billing-account="${BILLING_ACCOUNT:-BILL
 $(quote gcloud billing budgets update BUDGET_ID \
     --billing-account="${BILLING_ACCOUNT:-BILLING_ACCOUNT_ID}" \
     --notifications-rule-pubsub-topic="$topic")
-# Budget notifications are published by this Google account (the console grants it too):
-$(quote gcloud pubsub topics add-iam-policy-binding "$TRIGGER_TOPIC" --project="$PROJECT" \
-    --member=serviceAccount:billing-budget-alert@system.gserviceaccount.com \
-    --role=roles/pubsub.publisher)
-# A Monitoring notification channel on the trigger topic, and the right for Monitoring
-# to publish there; then add the channel to an alerting policy on Dataproc resources:
+# Budget notifications are published by ${BUDGET_PUBLISHER#serviceAccount:}.
+# deploy.sh keeps the trigger topic's publishers to those it is told of: rerun it with
+# --allowed-budget BUDGET_ID (the budget's ID, printed by the create command), and the
+# function acts on that budget's notifications, and that account may publish them.
+# A Monitoring notification channel on the trigger topic; then add the channel to an
+# alerting policy on Dataproc resources, and rerun deploy.sh with --allowed-alert-policy
+# 'POLICY DISPLAY NAME' for each: the function acts on those policies' incidents only,
+# and the Monitoring notification agent ($(monitoring_agent))
+# may publish them.
 $(quote gcloud beta monitoring channels create --project="$PROJECT" \
     --display-name="$FUNCTION trigger" --type=pubsub --channel-labels=topic="$topic")
-$(quote gcloud pubsub topics add-iam-policy-binding "$TRIGGER_TOPIC" --project="$PROJECT" \
-    --member="serviceAccount:service-$PROJECT_NUMBER@gcp-sa-monitoring-notification.iam.gserviceaccount.com" \
-    --role=roles/pubsub.publisher)
 EOF
 }
 

@@ -42,6 +42,8 @@ SERVICE = f"projects/{PROJECT}/locations/{REGION}/services/{FUNCTION}"
 TRIGGER = f"projects/{PROJECT}/locations/{REGION}/triggers/{FUNCTION}-681513"
 SUBSCRIPTION = f"projects/{PROJECT}/subscriptions/eventarc-{REGION}-{FUNCTION}-681513-sub-402"
 SCHEDULE = "0 * * * *"
+TRIGGER_TOPIC = "dataproc-cancel-requests"
+TRIGGER_TOPIC_KIND = "pubsub topics"
 # Settings.longest_message_seconds with the default settings: RETRY_DEADLINE_SECONDS 60 +
 # VERIFY_TIMEOUT_SECONDS 60 + 2 x PUBLISH_TIMEOUT_SECONDS 30 + a margin of 15.
 DEFAULT_TIMEOUT = 195
@@ -70,11 +72,26 @@ CHANNELS = [
 TABLE = "finops-data-1.dataproc.cancel_results"
 BQ_TABLE = "finops-data-1:dataproc.cancel_results"
 BQ_SUBSCRIPTION = f"{FUNCTION}-results-bigquery"
-# Everything: alert policies and the BigQuery table too.
+# Who may pull the switch besides the function: people, budgets, alert policies.
+PUBLISHERS = ["user:oncall@example.com", "group:finops-admins@example.com"]
+BUDGETS = ["0a1b2c3d-4e5f-4789-abcd-ef0123456789", "etl.monthly"]
+ALERT_POLICIES = [
+    "Dataproc cluster job running longer than 6 hours",
+    "Dataproc interactive session with running executors for 8 hours",
+]
+BUDGET_PUBLISHER = "serviceAccount:billing-budget-alert@system.gserviceaccount.com"
+MONITORING_AGENT = (
+    f"serviceAccount:service-{PROJECT_NUMBER}"
+    "@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
+)
+# Everything: alert policies, the BigQuery table, publishers and allowlists too.
 FULL_ARGS = [
     *ARGS,
     *(f"--notification-channel={channel}" for channel in CHANNELS),
     f"--results-bigquery-table={TABLE}",
+    *(f"--publisher={member}" for member in PUBLISHERS),
+    *(f"--allowed-budget={budget}" for budget in BUDGETS),
+    *(f"--allowed-alert-policy={policy}" for policy in ALERT_POLICIES),
 ]
 POLICY_NAMES = [
     f"{FUNCTION}: the kill switch failed to stop work",
@@ -374,6 +391,12 @@ def test_iam_grants_are_exactly_what_the_function_and_its_trigger_need(deploy: D
             ("pubsub topics", "dataproc-cancel-results", "roles/pubsub.publisher", function),
             # A big sweep hands the rest of its work on as a message to the trigger topic.
             ("pubsub topics", "dataproc-cancel-requests", "roles/pubsub.publisher", function),
+            # Whoever else may pull the switch: named people, the budgets' and the alert
+            # policies' publishers.
+            *(
+                ("pubsub topics", "dataproc-cancel-requests", "roles/pubsub.publisher", member)
+                for member in [*PUBLISHERS, BUDGET_PUBLISHER, MONITORING_AGENT]
+            ),
             (
                 "iam service-accounts",
                 INVOKER_SA,
@@ -656,6 +679,161 @@ def test_results_table_dataset_and_bigquery_subscription(deploy: Deploy) -> None
     assert order == sorted(order) and order[-1] < run.changes.index(deployed)
 
 
+# --- (issue 15, item 11) who may pull the switch -------------------------------------------
+
+INTRUDER = "user:intruder@example.com"
+TOPIC_EDITOR = "user:pubsub-editor@example.com"
+COMPUTE_SA = f"serviceAccount:{PROJECT_NUMBER}-compute@developer.gserviceaccount.com"
+PIPELINE_SA = f"serviceAccount:pipeline@{PROJECT}.iam.gserviceaccount.com"
+OTHER_INVOKERS = ["allUsers", "allAuthenticatedUsers", "user:developer@example.com"]
+
+
+def _policy(*bindings: tuple[str, str]) -> str:
+    """An IAM policy as deploy.sh reads it: one 'ROLE<TAB>MEMBER' line per member."""
+    return "".join(f"{role}\t{member}\n" for role, member in bindings)
+
+
+def _foreign_grants() -> list[Rule]:
+    """Grants someone else made: publishers nobody named on the trigger topic, broader roles
+    on it and on the project, and invokers of the function besides its push identity."""
+    return [
+        rule(
+            r"^pubsub topics get-iam-policy dataproc-cancel-requests ",
+            _policy(
+                ("roles/pubsub.publisher", f"serviceAccount:{FUNCTION_SA}"),
+                ("roles/pubsub.publisher", PUBLISHERS[0]),
+                ("roles/pubsub.publisher", INTRUDER),
+                ("roles/pubsub.publisher", BUDGET_PUBLISHER),
+                ("roles/pubsub.publisher", MONITORING_AGENT),
+                ("roles/pubsub.publisher", "allAuthenticatedUsers"),
+                ("roles/pubsub.editor", TOPIC_EDITOR),
+                ("roles/pubsub.viewer", "user:auditor@example.com"),
+            ),
+        ),
+        rule(
+            rf"^projects get-iam-policy {PROJECT} ",
+            _policy(
+                ("roles/editor", COMPUTE_SA),
+                ("roles/owner", "user:owner@example.com"),
+                ("roles/pubsub.publisher", PIPELINE_SA),
+                ("roles/viewer", "user:auditor@example.com"),
+            ),
+        ),
+        rule(
+            rf"^run services get-iam-policy {FUNCTION} ",
+            _policy(
+                ("roles/run.invoker", f"serviceAccount:{INVOKER_SA}"),
+                *(("roles/run.invoker", member) for member in OTHER_INVOKERS),
+                ("roles/run.viewer", "user:auditor@example.com"),
+            ),
+        ),
+        *BASE_RULES,
+    ]
+
+
+def _removals(calls: list[list[str]]) -> list[tuple[str, str, str, str]]:
+    """(kind, resource, role, member) of every IAM grant the calls remove."""
+    removed = []
+    for argv in calls:
+        if "remove-iam-policy-binding" in argv:
+            at = argv.index("remove-iam-policy-binding")
+            kind, resource = " ".join(argv[:at]), argv[at + 1]
+            removed.append((kind, resource, _flag(argv, "role"), _flag(argv, "member")))
+    return removed
+
+
+def _trigger_publishers_added(calls: list[list[str]]) -> list[str]:
+    return [
+        member
+        for kind, resource, role, member in _bindings(calls)
+        if (kind, resource, role) == ("pubsub topics", TRIGGER_TOPIC, "roles/pubsub.publisher")
+    ]
+
+
+def test_trigger_topic_publishers_are_exactly_those_named(deploy: Deploy) -> None:
+    """Publisher on the trigger topic is exactly: the function, each --publisher, and the
+    budget and Monitoring publishers only with their allowlists. Others are removed and
+    named; broader roles on the topic or the project are reported, never changed."""
+    run = deploy(
+        [*ARGS, f"--publisher={PUBLISHERS[0]}", f"--publisher={PUBLISHERS[1]}"], _foreign_grants()
+    )
+    assert run.returncode == 0, run.stderr
+    assert _trigger_publishers_added(run.changes) == [PUBLISHERS[1]]
+    removed = [
+        (TRIGGER_TOPIC_KIND, TRIGGER_TOPIC, "roles/pubsub.publisher", member)
+        for member in (INTRUDER, BUDGET_PUBLISHER, MONITORING_AGENT, "allAuthenticatedUsers")
+    ]
+    assert [r for r in _removals(run.changes) if r[0] == TRIGGER_TOPIC_KIND] == removed
+    said = " ".join(run.stdout.split())
+    assert f"{INTRUDER} may publish to the trigger topic {TRIGGER_TOPIC}, and so stop" in said
+    assert f"to keep it: --publisher {INTRUDER}" in said
+    assert "to keep it: --allowed-budget ID for each budget that may sweep" in said
+    assert "to keep it: --allowed-alert-policy NAME for each policy that may stop work" in said
+    assert f"{TOPIC_EDITOR} holds roles/pubsub.editor on the trigger topic" in said
+    assert f"project-level roles/editor on {PROJECT}" in said and COMPUTE_SA in said
+    assert f"project-level roles/pubsub.publisher on {PROJECT}" in said and PIPELINE_SA in said
+    assert "user:owner@example.com" in said
+    assert "auditor" not in said, "a role that cannot publish is nobody's business here"
+    assert not [
+        argv
+        for argv in run.changes
+        if argv[0] == "projects" and "remove-iam-policy-binding" in argv
+    ], "project grants are never changed"
+
+
+def test_budget_and_alert_policy_allowlists_let_their_publishers_in(deploy: Deploy) -> None:
+    policies = [f" {ALERT_POLICIES[0]} ", ALERT_POLICIES[1]]  # blanks around a name are not kept
+    run = deploy(
+        [
+            *ARGS,
+            *(f"--allowed-budget={budget}" for budget in BUDGETS),
+            *(f"--allowed-alert-policy={policy}" for policy in policies),
+        ]
+    )
+    assert run.returncode == 0, run.stderr
+    (argv,) = _find(run.changes, "functions", "deploy")
+    env = _env(argv)
+    assert env["ALLOWED_BUDGETS"] == ",".join(BUDGETS)
+    assert env["ALLOWED_ALERT_POLICIES"] == ",".join(ALERT_POLICIES)
+    assert sorted(_trigger_publishers_added(run.changes)) == sorted(
+        [f"serviceAccount:{FUNCTION_SA}", BUDGET_PUBLISHER, MONITORING_AGENT]
+    )
+    # Without them, no budget or alert policy may publish, and the settings stay unset: any.
+    plain = deploy(ARGS)
+    assert _trigger_publishers_added(plain.changes) == [f"serviceAccount:{FUNCTION_SA}"]
+    (argv,) = _find(plain.changes, "functions", "deploy")
+    assert not {"ALLOWED_BUDGETS", "ALLOWED_ALERT_POLICIES"} & set(_env(argv))
+
+
+def test_a_budget_publisher_without_an_allowlist_is_warned_about(deploy: Deploy) -> None:
+    run = deploy([*ARGS, f"--publisher={BUDGET_PUBLISHER}", f"--publisher={MONITORING_AGENT}"])
+    assert run.returncode == 0, run.stderr
+    said = " ".join(run.stdout.split())
+    assert "but no --allowed-budget is given: a notification of any budget" in said
+    assert "but no --allowed-alert-policy is given: an incident of any alert policy" in said
+
+
+def test_other_invokers_are_reported_and_removed_only_on_request(deploy: Deploy) -> None:
+    run = deploy(ARGS, _foreign_grants())
+    assert run.returncode == 0, run.stderr
+    said = " ".join(run.stdout.split())
+    for member in OTHER_INVOKERS:
+        assert f"{member} may invoke the function (roles/run.invoker on {FUNCTION}), as if" in said
+    assert "rerun with --remove-other-invokers" in said
+    assert not _find(run.changes, "run", "services", "remove-iam-policy-binding")
+    assert not _find(run.changes, "functions", "add-invoker-policy-binding"), "already there"
+
+    removing = deploy([*ARGS, "--remove-other-invokers"], _foreign_grants())
+    assert removing.returncode == 0, removing.stderr
+    calls = _find(removing.changes, "run", "services", "remove-iam-policy-binding")
+    assert [(argv[3], _flag(argv, "member"), _flag(argv, "role")) for argv in calls] == [
+        (FUNCTION, member, "roles/run.invoker") for member in OTHER_INVOKERS
+    ]
+    for argv in calls:
+        assert _flag(argv, "region") == REGION and _flag(argv, "project") == PROJECT
+        assert "--all" in argv, "conditional bindings too"
+
+
 def _rules_after(first: Run) -> list[Rule]:
     """What gcloud (and bq) would answer once the first run's changes exist."""
     (deployed,) = _find(first.changes, "functions", "deploy")
@@ -885,6 +1063,14 @@ def test_bad_function_setting_fails_before_any_change(deploy: Deploy) -> None:
         (["--dataproc-requests-per-minute", "0"], "--dataproc-requests-per-minute '0'"),
         (["--dataproc-job-cancels-per-minute", "401"], "a whole number from 1 to 400"),
         (["--sweep-schedule", '0 * * * *"; rm'], "--sweep-schedule"),
+        (["--publisher", "allUsers"], "--publisher allUsers would let anyone stop everything"),
+        (["--publisher", "allAuthenticatedUsers"], "would let anyone stop everything"),
+        (["--publisher", "oncall@example.com"], "--publisher 'oncall@example.com' is not valid"),
+        (["--publisher", "user:a@x.com,user:b@x.com"], "--publisher 'user:a@x.com,user:b@x.com'"),
+        (["--allowed-budget", "a,b"], "--allowed-budget 'a,b' is not valid: a budget ID"),
+        (["--allowed-alert-policy", "Long job; rm"], "--allowed-alert-policy 'Long job; rm'"),
+        (["--allowed-alert-policy", "Jobs, sessions"], "without ',' or ';'"),
+        (["--allowed-alert-policy", "  "], "--allowed-alert-policy '' is not valid"),
     ],
 )
 def test_usage_errors_are_reported_before_any_call(
@@ -1074,6 +1260,9 @@ def test_real_gcloud_accepts_every_command(deploy: Deploy, tmp_path: Path) -> No
     assert first.returncode == 0, first.stderr
     again = deploy(FULL_ARGS, _rules_after(first))
     changed = deploy(FULL_ARGS, _changed_monitoring_rules(first))  # the update commands
+    # Removing publishers nobody named and other invokers; the ack deadline alone.
+    foreign = deploy([*FULL_ARGS, "--remove-other-invokers"], _foreign_grants())
+    assert _removals(foreign.changes), "the removal commands are checked too"
     teardown = deploy(["--teardown", *FULL_ARGS])
     deletions = _teardown_commands(teardown.stdout)
     for argv in deletions:  # xargs supplies the policy's name
@@ -1085,6 +1274,7 @@ def test_real_gcloud_accepts_every_command(deploy: Deploy, tmp_path: Path) -> No
             *first.calls,
             *again.calls,
             *changed.calls,
+            *foreign.calls,
             *_printed_gcloud_commands(first.stdout),
             *deletions,
         ]
@@ -1094,7 +1284,7 @@ def test_real_gcloud_accepts_every_command(deploy: Deploy, tmp_path: Path) -> No
     # Files that deploy.sh generated and deleted again (log metric configs, rendered policies
     # and dashboards), put back where the commands name them: gcloud reads and decodes them
     # while it parses the flags.
-    for run in (first, changed):
+    for run in (first, changed, foreign):
         for path, text in run.files.items():
             if not Path(path).is_relative_to(REPO):
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
