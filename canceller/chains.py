@@ -1,45 +1,58 @@
 """Chains: one request carried across messages, that always ends and never repeats itself.
 
 A message stops only what it can watch for its whole verification window inside its
-deadline and its request budget; the rest is handed on in a continuation message to
-TRIGGER_TOPIC. The messages of one request form a chain with one id (the first
-message's), and each continuation carries exactly what its chain still owes:
+deadline, its request budget and its call allowance; the rest is handed on in a
+continuation message to TRIGGER_TOPIC. The messages of one request form a chain with
+one id (the first message's), and each continuation carries exactly what its chain
+still owes:
 
-- a named list carries only the names no message of the chain started yet, so every
-  name is read, stopped and reported once, by the message that started it;
-- a sweep carries its position: the part of the listing it is working through (a
-  segment, from a page position, so a listing too long for one delivery is read across
-  several), a cursor in the segment's selection order (creation time, then name) before
-  which everything already has a final result in this chain, and the few names beyond
-  the cursor that were settled out of order. A continuation never selects what the chain
-  already answered, whatever Dataproc said to it (refused for good included), so the
-  younger work behind it is reached.
+- a named list carries only the names no message of the chain answered yet (and marks
+  those whose stop was sent but never confirmed, so that finding them stopped is not
+  told as someone else's doing), so every name is answered once, by the message that
+  stopped it;
+- a sweep carries the targets its chain answered, as short digests, most recent first.
+  Work that ended drops out of a listing of running work by itself; what the chain
+  answered and is still running (a stop refused for good, an operation slow to end)
+  would be selected again without them. A continuation never selects a digest it
+  carries, so it never repeats a doomed stop and reaches the work behind it. When the
+  listing itself is too long for one delivery, the sweep also carries the part of the
+  listing it works through (a segment from a page position, read again by each message
+  until none of its candidates is left, then the next one). No cursor by time or
+  position inside a listing is carried: a listing of running work shrinks as work is
+  stopped, so a page read again does not hold what it held.
 
-Every continuation must make progress (settle at least one target, or move to the
-next segment of the listing), so a chain ends after at most one generation per target
-and segment; MAX_CONTINUATIONS is only a backstop. Results carry
+Every continuation must make progress (answer a target it had not answered, or move on
+in the listing), so a chain ends; MAX_CONTINUATIONS is only a backstop. Results carry
 ``dedupeKey`` = chain id + target: Pub/Sub delivers at least once, so a redelivered or
 forked message can answer a target twice, and consumers keep one answer per key.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
-from canceller.clock import parse_timestamp
-from canceller.names import InvalidName, kind_named_by, parse_name, parse_scope
+from canceller.names import InvalidName, parse_scope
 
 MAX_CONTINUATIONS = 1000  # a backstop: a chain makes progress or ends long before this
-MAX_SKIPPED = 100  # settled names beyond the cursor (at most MAX_CONCURRENCY of them)
+# Digests of answered targets a sweep continuation carries: 2,000 of 16 characters fit
+# well inside a message's 64 KiB, however long the names. Past it the oldest answers are
+# dropped first, and such a target, if still running, may be answered once more.
+MAX_SKIPPED = 2000
+DIGEST_CHARS = 16  # 64 bits of SHA-256: a collision among 2,000 names is ~1e-13
 MAX_PAGE_TOKEN_CHARS = 2048
 MAX_SEGMENT_PAGES = 10_000
-# Work that shows no creation time sorts after everything that does, by name.
-NO_TIME = datetime.max.replace(tzinfo=UTC)
 CHAIN_ID = re.compile(r"(?:sweep|names)-[\x21-\x7e]{1,256}")
 _PAGE_TOKEN = re.compile(rf"[\x21-\x7e]{{1,{MAX_PAGE_TOKEN_CHARS}}}")
+_DIGEST = re.compile(rf"[0-9a-f]{{{DIGEST_CHARS}}}")
+
+
+def digest(name: str) -> str:
+    """A target's short, fixed-length stand-in in a continuation's ``skip`` list."""
+    return hashlib.sha256(name.encode("utf-8")).hexdigest()[:DIGEST_CHARS]
 
 
 @dataclass(frozen=True)
@@ -58,20 +71,6 @@ class Continuation:
 
 class InvalidChain(ValueError):
     """A continuation's chain fields are not ones this function writes."""
-
-
-@dataclass(frozen=True, order=True)
-class SortKey:
-    """A sweep's selection order: oldest first, then by name, so the order is total and
-    the same in every message of the chain."""
-
-    time: datetime
-    name: str
-
-    def to_json(self) -> dict[str, str]:
-        """Microseconds, as parsed: a coarser time would sort before the item it names."""
-        moment = self.time.astimezone(UTC).isoformat(timespec="microseconds")
-        return {"time": moment.replace("+00:00", "Z"), "name": self.name}
 
 
 @dataclass(frozen=True)
@@ -93,28 +92,29 @@ class Chain:
 
     id: str
     generation: int = 0
-    after: SortKey | None = None  # the cursor: everything up to it is answered
-    skip: frozenset[str] = frozenset()  # answered beyond the cursor
+    skip: tuple[str, ...] = ()  # digests of what the chain answered, most recent first
     list_from: ListPosition | None = None  # the segment's start (None: the beginning)
     pages: int | None = None  # the segment's length in pages (None: to the listing's end)
+    attempted: frozenset[str] = frozenset()  # a named list's: stopped, answer never came
 
     def dedupe_key(self, target: str) -> str:
         return f"{self.id}/{target}"
 
-    def answered(self, key: SortKey) -> bool:
-        """Already has a final result in this chain: at or before the cursor, or skipped."""
-        return (self.after is not None and key <= self.after) or key.name in self.skip
+    def answered(self, name: str) -> bool:
+        return digest(name) in self._skipped
+
+    @cached_property
+    def _skipped(self) -> frozenset[str]:
+        return frozenset(self.skip)
 
     def sweep_fields(self) -> tuple[dict[str, Any], list[str]]:
         """The sweep continuation's ``continuation`` object and ``skip`` list."""
         fields: dict[str, Any] = {"sweepId": self.id, "generation": self.generation}
-        if self.after is not None:
-            fields["after"] = self.after.to_json()
         if self.list_from is not None:
             fields["listFrom"] = self.list_from.to_json()
         if self.pages is not None:
             fields["pages"] = self.pages
-        return fields, sorted(self.skip)
+        return fields, list(self.skip)
 
 
 def first_chain(prefix: str, message_id: str) -> Chain:
@@ -128,26 +128,39 @@ def parse_sweep_chain(value: object, skip: object) -> Chain:
     ``Chain.sweep_fields`` writes them; anything else raises ``InvalidChain``."""
     if not isinstance(value, dict) or not {"sweepId", "generation"} <= set(value):
         raise InvalidChain('sweep.continuation must be {"sweepId": ..., "generation": N, ...}')
-    if unknown := sorted(set(value) - {"sweepId", "generation", "after", "listFrom", "pages"}):
+    if unknown := sorted(set(value) - {"sweepId", "generation", "listFrom", "pages"}):
         raise InvalidChain(f"unknown sweep.continuation field(s) {', '.join(unknown)}")
-    chain_id = _chain_id(value["sweepId"], "sweep.continuation.sweepId", "sweep-")
     return Chain(
-        id=chain_id,
+        id=_chain_id(value["sweepId"], "sweep.continuation.sweepId", "sweep-"),
         generation=_generation(value["generation"], "sweep.continuation.generation"),
-        after=_sort_key(value["after"]) if "after" in value else None,
         skip=_skip(skip),
         list_from=_list_position(value["listFrom"]) if "listFrom" in value else None,
         pages=_pages(value["pages"]) if "pages" in value else None,
     )
 
 
-def parse_names_chain(value: object) -> Chain:
-    """A named list's ``continuation``: ``{"chainId": "names-...", "generation": N}``."""
-    if not isinstance(value, dict) or set(value) != {"chainId", "generation"}:
-        raise InvalidChain('continuation must be {"chainId": "names-...", "generation": N}')
+def parse_names_chain(value: object, names: object) -> Chain:
+    """A named list's ``continuation``: ``{"chainId": "names-...", "generation": N}``,
+    and ``attempted``: those of ``names`` an earlier message sent a stop that was never
+    confirmed."""
+    if not isinstance(value, dict) or not {"chainId", "generation"} <= set(value):
+        raise InvalidChain(
+            'continuation must be {"chainId": "names-...", "generation": N, "attempted": [...]}'
+        )
+    if unknown := sorted(set(value) - {"chainId", "generation", "attempted"}):
+        raise InvalidChain(f"unknown continuation field(s) {', '.join(unknown)}")
+    attempted = value.get("attempted", [])
+    listed = (
+        set(names) if isinstance(names, list) and all(isinstance(n, str) for n in names) else set()
+    )
+    if not isinstance(attempted, list) or not all(
+        isinstance(name, str) and name in listed for name in attempted
+    ):
+        raise InvalidChain("continuation.attempted must list some of the message's own names")
     return Chain(
         id=_chain_id(value["chainId"], "continuation.chainId", "names-"),
         generation=_generation(value["generation"], "continuation.generation"),
+        attempted=frozenset(attempted),
     )
 
 
@@ -163,30 +176,19 @@ def _generation(value: object, where: str) -> int:
     return value
 
 
-def _sort_key(value: object) -> SortKey:
-    if not isinstance(value, dict) or set(value) != {"time", "name"}:
-        raise InvalidChain('sweep.continuation.after must be {"time": ..., "name": ...}')
-    moment = parse_timestamp(value["time"]) if isinstance(value["time"], str) else None
-    if moment is None:
-        raise InvalidChain("sweep.continuation.after.time must be an RFC 3339 time")
-    return SortKey(moment, _work_name(value["name"], "sweep.continuation.after.name"))
-
-
-def _skip(value: object) -> frozenset[str]:
+def _skip(value: object) -> tuple[str, ...]:
     if value is None:
-        return frozenset()
-    if not isinstance(value, list) or len(value) > MAX_SKIPPED:
-        raise InvalidChain(f"sweep.skip must be a list of at most {MAX_SKIPPED} names")
-    return frozenset(_work_name(text, "sweep.skip") for text in value)
-
-
-def _work_name(text: object, where: str) -> str:
-    if not isinstance(text, str):
-        raise InvalidChain(f"{where} must be a name of an operation, job or session")
-    try:
-        return parse_name(kind_named_by(text), text).name
-    except InvalidName as invalid:
-        raise InvalidChain(f"{where}: {invalid}") from None
+        return ()
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_SKIPPED
+        or not all(isinstance(item, str) and _DIGEST.fullmatch(item) for item in value)
+    ):
+        raise InvalidChain(
+            f"sweep.skip must be a list of at most {MAX_SKIPPED} digests of "
+            f"{DIGEST_CHARS} lowercase hex digits"
+        )
+    return tuple(dict.fromkeys(value))
 
 
 def _list_position(value: object) -> ListPosition:

@@ -153,7 +153,10 @@ class DataprocClient:
     ) -> dict[str, Any]:
         timeout = min(self._request_timeout, max(deadline.remaining(), 1.0))
         try:
-            response = self._session.request(method, url, params=params, json=body, timeout=timeout)
+            # No redirect is followed: only the configured endpoint is ever called.
+            response = self._session.request(
+                method, url, params=params, json=body, timeout=timeout, allow_redirects=False
+            )
         except _TRANSIENT_ERRORS as error:
             raise _Retryable(f"{type(error).__name__}: {_first_line(error)}") from None
         if response.status_code in RETRYABLE_STATUS:
@@ -162,7 +165,7 @@ class DataprocClient:
                 _retry_after_seconds(response.headers.get("Retry-After")),
                 response.status_code,
             )
-        if not response.ok:
+        if response.status_code >= 300:  # a redirect too: an answer, never a hop elsewhere
             raise _api_error(response)
         try:
             answer = response.json()

@@ -32,7 +32,7 @@ from canceller.alerts import (
 from canceller.chains import MAX_CONTINUATIONS, Chain, Continuation
 from canceller.clock import CallAllowance, Deadline, utc_now
 from canceller.dataproc import DataprocClient
-from canceller.engine import CancelContext, Target, stop_all
+from canceller.engine import CancelContext, Outcomes, Target, stop_all
 from canceller.kinds import KINDS
 from canceller.names import KIND_PATHS, UUID, InvalidName, parse_name
 from canceller.results import Outcome, Result
@@ -86,7 +86,10 @@ def handle_trigger(
         )
 
     def reject(target: str, detail: str, **kw: Any) -> None:
-        answer(Outcome.REJECTED, target, detail, claimed, **kw)
+        # Numbered: two inputs clipped to the same text are still two answers.
+        number = sum(r.outcome is Outcome.REJECTED for r in handled.results)
+        key = f"{info.chain}/rejected/{number}/{target}"
+        answer(Outcome.REJECTED, target, detail, claimed, dedupe_key=key, **kw)
 
     for rejection in trigger.rejections:
         reject(rejection.offending_input, rejection.detail)
@@ -148,8 +151,8 @@ def handle_trigger(
         stopped = stop_all(client, work.targets, context, hand_on_late=can_hand_on)
         handled.results.extend(stopped.results)
         handled.retry_reasons.extend(stopped.failures)
-        if stopped.unstarted:
-            _hand_on_names(stopped.unstarted, len(work.targets), chain, context, handled)
+        if stopped.unstarted or stopped.unconfirmed:
+            _hand_on_names(stopped, len(work.targets), chain, context, handled)
     if work.sweep:
         swept = run_sweep(client, work.sweep, chain, settings, context)
         handled.results.extend(swept.results)
@@ -159,23 +162,38 @@ def handle_trigger(
 
 
 def _hand_on_names(
-    unstarted: list[Target], count: int, chain: Chain, context: CancelContext, handled: Handled
+    stopped: Outcomes, count: int, chain: Chain, context: CancelContext, handled: Handled
 ) -> None:
-    """The names this message could not start go on in a continuation of their own, so
-    what was started is never read again by this chain. A message that started nothing
-    made no progress: it asks for its own redelivery rather than hand on a copy of
-    itself (Pub/Sub's backoff then spaces the tries, and a dead-letter topic ends them)."""
-    why = f"{len(unstarted)} of {count} name(s) could not be started in this message"
-    if len(unstarted) == count:
-        handled.retry_reasons.append(f"{why}: no time or request budget to start any")
+    """The names this message did not answer go on in a continuation of their own, so
+    what it answered is never read again by this chain: those it could not start, and
+    those whose every stop went unanswered while they kept running (marked as attempted:
+    found stopped later, they are not told as someone else's doing). A message that
+    answered none and marked none made no progress: it asks for its own redelivery rather
+    than hand on a copy of itself (Pub/Sub's backoff then spaces the tries, and a
+    dead-letter topic ends them)."""
+    unconfirmed = {target.name for target in stopped.unconfirmed}
+    left = sorted(
+        [*stopped.unstarted, *stopped.unconfirmed],
+        key=lambda target: target.name in unconfirmed,  # unstarted first, each as asked
+    )
+    why = f"{len(left)} of {count} name(s) could not be answered in this message"
+    # Progress: a name answered, or one newly known to have been sent a stop (which the
+    # continuation must carry, and a redelivery of this message would forget).
+    newly_attempted = any(not target.attempted for target in stopped.unconfirmed)
+    if len(left) == count and not newly_attempted:
+        handled.retry_reasons.append(f"{why}: no time, request budget or confirmed stop")
         return
     if chain.generation >= MAX_CONTINUATIONS:
         handled.retry_reasons.append(f"{why} and the chain reached {MAX_CONTINUATIONS} messages")
         return
-    plural = KINDS[unstarted[0].name.kind].plural
+    plural = KINDS[left[0].name.kind].plural
+    carried: dict[str, Any] = {"chainId": chain.id, "generation": chain.generation + 1}
+    attempted = [t.name.name for t in left if t.name in unconfirmed or t.attempted]
+    if attempted:
+        carried["attempted"] = attempted
     message: dict[str, Any] = {
-        plural: [target.name.name for target in unstarted],
-        "continuation": {"chainId": chain.id, "generation": chain.generation + 1},
+        plural: [target.name.name for target in left],
+        "continuation": carried,
     }
     info = context.trigger
     for key, value in (("reason", info.reason), ("requestId", info.request_id)):
@@ -250,8 +268,9 @@ def _translate_alerts(
             )
             return _Work()
         return _incident_work(incident, handled, reject)
+    attempted = trigger.chain.attempted if trigger.chain else frozenset()
     return _Work(
-        targets=[Target(name) for name in trigger.targets],
+        targets=[Target(name, attempted=name.name in attempted) for name in trigger.targets],
         sweep=trigger.sweep,
         named=bool(trigger.targets),
     )

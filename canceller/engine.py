@@ -63,6 +63,14 @@ _OUTCOME_FOR_ERROR: tuple[tuple[type[api_exceptions.GoogleAPICallError], Outcome
 # never less often than the longest gap of the poll schedule.
 _LIST_GAP_MIN, _LIST_GAP_PER_PAGE = 1.0, 0.25
 _MAX_WATCH_PAGES = 1000  # a guard against a server that never stops paging
+# A sweep's listing stands in for the read before the stop only this long: a stop sent
+# later than that after the listing reads the target again, so one made by someone else
+# meanwhile is not taken for ours. (The read and the stop are never one atomic step: this
+# narrows the window, as the read of a named target does.)
+LISTING_FRESH_SECONDS = 5.0
+# A stop sent again from a check is one attempt, not a retry loop: it is due again at
+# the next check, and a round of checks must not wait on it.
+_RESEND_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -81,8 +89,11 @@ class CancelContext:
 class Target:
     name: ResourceName
     seen: Resource | None = None  # as just listed by a sweep: saves a GET if running
+    seen_at: float = 0.0  # when it was listed (monotonic)
     expect_uuid: str | None = None  # an incident names one incarnation of an ID
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # An earlier message of the chain sent it a stop whose answer never came back.
+    attempted: bool = False
 
 
 @dataclass
@@ -90,6 +101,8 @@ class Outcomes:
     results: list[Result] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # transient: redeliver
     unstarted: list[Target] = field(default_factory=list)  # no time left: hand on
+    # Sent a stop that was never confirmed, and still running at the end of its window.
+    unconfirmed: list[Target] = field(default_factory=list)
 
 
 def stop_all(
@@ -98,6 +111,7 @@ def stop_all(
     context: CancelContext,
     *,
     hand_on_late: bool = False,
+    report_unconfirmed: bool = False,
 ) -> Outcomes:
     """Stop and verify every target, each watched until it ended, its verification window
     ran out, or the message's deadline did. With ``hand_on_late`` (the caller can hand
@@ -105,25 +119,25 @@ def stop_all(
     included, fit before its verification window would overrun the message's deadline,
     so every stop sent is watched for its whole window; one that does not fit, or whose
     read or stop could not be sent (no budget, a transient failure), is returned in
-    ``unstarted`` for the caller to hand on, and so is every target after it: what was
-    started is always a prefix of ``targets`` but for the few already running beside
-    it, which a chain's cursor needs. Without ``hand_on_late`` such a failure is
-    collected in ``failures``, so the message is redelivered."""
+    ``unstarted`` (in the order given) for the caller to hand on. Without
+    ``hand_on_late`` such a failure is collected in ``failures``, so the message is
+    redelivered.
+
+    A target whose every stop went unanswered for its whole window while it kept running
+    is in ``unconfirmed``: with ``report_unconfirmed`` (a sweep, whose continuation only
+    selects what still runs) also answered ERROR now; else (a named list) left for the
+    caller to hand on when it can, or collected in ``failures``."""
     outcomes = Outcomes()
     if not targets:
         return outcomes
-    watcher = _Watcher(client, context, outcomes, hand_on_late)
-    closed = False  # set once a target is handed on: every later one is handed on too
-
+    watcher = _Watcher(client, context, outcomes, hand_on_late, report_unconfirmed)
     def start(target: Target) -> Result | _Watch | Target | None:
-        nonlocal closed
         if not hand_on_late:
             return watcher.guarded(
                 target, lambda: _start(client, target, context, context.deadline)
             )
         window = context.deadline.remaining() - context.verify_timeout
-        if closed or window <= 0:
-            closed = True
+        if window <= 0:
             return target
         try:
             return watcher.guarded(
@@ -132,7 +146,6 @@ def stop_all(
                 TransientFailure,
             )
         except TransientFailure:
-            closed = True
             return target
 
     workers = min(context.max_concurrency, len(targets))
@@ -202,7 +215,8 @@ def _start(
     kind = KINDS[target.name.kind]
     reporter = _Reporter(target, context, utc_now())
     try:
-        if target.seen is not None and kind.phase(target.seen) is Phase.RUNNING:
+        fresh = time.monotonic() - target.seen_at <= LISTING_FRESH_SECONDS
+        if target.seen is not None and fresh and kind.phase(target.seen) is Phase.RUNNING:
             before = target.seen
         else:
             before = client.get(target.name.name, deadline)
@@ -220,8 +234,15 @@ def _start(
             kind,
         )
     phase = kind.phase(before)
+    earlier = (
+        "; a stop sent by an earlier message of this request got no answer, so it may have "
+        "been ours"
+        if target.attempted
+        else ""
+    )
     if phase.final:
-        return reporter.report(Outcome.ALREADY_DONE, _already_done(kind, before), before, kind)
+        detail = _already_done(kind, before) + earlier
+        return reporter.report(Outcome.ALREADY_DONE, detail, before, kind)
     if context.dry_run:
         return reporter.report(
             Outcome.DRY_RUN,
@@ -242,6 +263,7 @@ def _start(
         watch.last = {}
     if phase is Phase.STOPPING:
         watch.note = f"a stop was already in progress ({kind.state_word(before)}) when first read"
+        watch.note += earlier
         return _started(watch, context)
     return _send_stop(client, watch, context, deadline)
 
@@ -331,7 +353,8 @@ def _settle(
     watch.last = resource
     phase = watch.kind.phase(resource)
     if phase is Phase.RUNNING and watch.stop_due() and due:
-        return _send_stop(client, watch, context, context.deadline, known=resource)
+        resend = context.deadline.within(_RESEND_SECONDS)
+        return _send_stop(client, watch, context, resend, known=resource)
     if not phase.final:
         return watch
     reporter, kind = watch.reporter, watch.kind
@@ -370,11 +393,13 @@ class _Watcher:
         context: CancelContext,
         outcomes: Outcomes,
         hand_on_late: bool,
+        report_unconfirmed: bool,
     ) -> None:
         self._client = client
         self._context = context
         self._outcomes = outcomes
         self._hand_on_late = hand_on_late
+        self._report_unconfirmed = report_unconfirmed
         self._pending: list[_Watch] = []
         self._listed_at: dict[tuple[str, ScopeName], float] = {}
         self._list_gap: dict[tuple[str, ScopeName], float] = {}
@@ -459,7 +484,9 @@ class _Watcher:
     def _round(self, checks: ThreadPoolExecutor | _Inline) -> None:
         now = time.monotonic()
         late = self._context.deadline.expired()  # then every watch gets its last check now
-        to_get: list[_Watch] = []
+        # Each step settles one watch: a GET, or a reading a listing brought. They run on
+        # the checks pool, so a stop sent again from one never holds up the others.
+        steps: list[tuple[_Watch, Callable[[], Result | _Watch | None]]] = []
         checked: list[_Watch] = []
         for key, watches in self._groups().items():
             if self._round_time(key, watches) > now and not late:
@@ -467,12 +494,16 @@ class _Watcher:
             due = [watch for watch in watches if watch.next_check <= now or late]
             checked.extend(due)
             if self._listed(key, watches):
-                to_get.extend(self._list_round(key, watches, due))
+                listed, unseen = self._list_round(key, watches, due)
+                steps.extend(
+                    (watch, self._settler(watch, item, watch in due)) for watch, item in listed
+                )
+                steps.extend((watch, self._getter(watch)) for watch in unseen)
             else:
-                to_get.extend(due)
-        if to_get:
-            settled = list(checks.map(self._get, to_get))
-            for watch, outcome in zip(to_get, settled, strict=True):
+                steps.extend((watch, self._getter(watch)) for watch in due)
+        if steps:
+            settled = list(checks.map(lambda step: step[1](), steps))
+            for (watch, _), outcome in zip(steps, settled, strict=True):
                 self._apply(watch, outcome)
         now = time.monotonic()
         for watch in checked:
@@ -488,7 +519,7 @@ class _Watcher:
                 self._pending.remove(watch)
                 self._outcomes.results.append(self._still_running(watch))
 
-    def _get(self, watch: _Watch) -> Result | _Watch | None:
+    def _getter(self, watch: _Watch) -> Callable[[], Result | _Watch | None]:
         def check() -> Result | _Watch:
             try:
                 resource = self._client.get(watch.name.name, self._context.deadline, urgent=True)
@@ -496,7 +527,14 @@ class _Watcher:
                 return watch.reporter.api_error(error, "verifying the stop", watch.last, watch.kind)
             return _settle(self._client, watch, resource, self._context)
 
-        return self._check(watch, check)
+        return lambda: self._check(watch, check)
+
+    def _settler(
+        self, watch: _Watch, item: Resource, due: bool
+    ) -> Callable[[], Result | _Watch | None]:
+        return lambda: self._check(
+            watch, lambda: _settle(self._client, watch, item, self._context, due)
+        )
 
     def _check(self, watch: _Watch, step: Callable[[], Result | _Watch]) -> Result | _Watch | None:
         """One check of a stop already sent: a transient failure (no budget included) is
@@ -521,9 +559,9 @@ class _Watcher:
 
     def _list_round(
         self, key: tuple[str, ScopeName], watches: list[_Watch], due: list[_Watch]
-    ) -> list[_Watch]:
-        """List the group's scope once (page by page until every watched name is seen)
-        and settle what the listing shows; return the due watches it could not settle."""
+    ) -> tuple[list[tuple[_Watch, Resource]], list[_Watch]]:
+        """List the group's scope once (page by page until every watched name is seen):
+        the watches it shows with what it shows, and the due watches it does not show."""
         kind = watches[0].kind
         wanted = {watch.name.name: watch for watch in watches}
         seen: dict[str, Resource] = {}
@@ -546,24 +584,34 @@ class _Watcher:
                 params["pageToken"] = str(token)
         except (api_exceptions.GoogleAPICallError, TransientFailure):
             self._by_gets.add(key)  # e.g. no list permission: GETs still work
-            return due
+            return [], due
         self._pages[key] = pages  # more pages than watches: GETs, until the group grows
         self._listed_at[key] = started
         self._list_gap[key] = min(MAX_INTERVAL, max(_LIST_GAP_MIN, _LIST_GAP_PER_PAGE * pages))
-        for name, item in seen.items():
-            watch = wanted[name]
-            self._apply(watch, self._settle_listed(watch, item, watch in due))
-        return [watch for watch in due if watch.name.name not in seen]
-
-    def _settle_listed(self, watch: _Watch, item: Resource, due: bool) -> Result | _Watch | None:
-        return self._check(watch, lambda: _settle(self._client, watch, item, self._context, due))
+        listed = [(wanted[name], item) for name, item in seen.items()]
+        return listed, [watch for watch in due if watch.name.name not in seen]
 
     def _never_confirmed(self, watch: _Watch) -> None:
         """No stop of ours was confirmed for the whole window (every answer was lost) and
-        the work still runs: nothing is known to be ours, so it is handed on, or the
-        message redelivered, like work never started: it is read afresh either way."""
-        if self._hand_on_late:
-            self._outcomes.unstarted.append(watch.reporter.target)
+        the work still runs: answered ERROR now (a sweep), or left to be handed on
+        marked as attempted (a named list), or the message redelivered."""
+        target = watch.reporter.target
+        if self._report_unconfirmed:
+            self._outcomes.unconfirmed.append(target)
+            self._outcomes.results.append(
+                watch.reporter.report(
+                    Outcome.ERROR,
+                    f"no stop of ours was confirmed: every attempt failed "
+                    f"({watch.unanswered[:300]}), and the {watch.kind.name} was still "
+                    f"{watch.kind.state_word(watch.last) if watch.last else 'unknown'} after "
+                    f"{max(0.0, time.monotonic() - watch.stopped_at):.1f} s; it may still "
+                    "stop, and a later sweep tries again",
+                    watch.last or None,
+                    watch.kind,
+                )
+            )
+        elif self._hand_on_late:
+            self._outcomes.unconfirmed.append(target)
         else:
             self._outcomes.failures.append(watch.unanswered)
 
@@ -590,10 +638,11 @@ class _Watcher:
                 watch.last,
                 kind,
             )
+        note = f"; {watch.note}" if watch.note else ""
         return watch.reporter.report(
             Outcome.STILL_RUNNING,
             f"the stop was accepted but the {kind.name} was not done after {span} of watching "
-            f"({watch.checks} checks; it is {state}{unread}); it may still stop",
+            f"({watch.checks} checks; it is {state}{unread}); it may still stop{note}",
             watch.last or None,
             kind,
         )

@@ -14,6 +14,7 @@ handed on, so a sweep that stopped nothing, or could not list, still answers.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -24,11 +25,10 @@ from google.api_core import exceptions as api_exceptions
 from canceller.chains import (
     MAX_CONTINUATIONS,
     MAX_SKIPPED,
-    NO_TIME,
     Chain,
     Continuation,
     ListPosition,
-    SortKey,
+    digest,
 )
 from canceller.clock import Deadline, utc_now
 from canceller.dataproc import DataprocClient, NoBudget, TransientFailure
@@ -54,6 +54,21 @@ from canceller.selection import (
 from canceller.settings import Settings
 
 MAX_PAGES_PER_SCOPE = 1000  # a guard against a server that never stops paging
+# A dry run shows what it selected without a call per target, but not without bound: a
+# message's results must fit its publish timeout and the instance's memory.
+MAX_DRY_RUN_SHOWN = 5000
+# Work that shows no creation time sorts after everything that does, by name.
+_NO_TIME = datetime.max.replace(tzinfo=UTC)
+# Outcomes after which the target may still be running: a continuation must skip it.
+_MAY_RUN = frozenset(
+    {
+        Outcome.STILL_RUNNING,
+        Outcome.ERROR,
+        Outcome.PERMISSION_DENIED,
+        Outcome.UNIMPLEMENTED,
+        Outcome.REJECTED,
+    }
+)
 MAX_SCOPES_PER_SWEEP = 50  # each costs a listing per kind: a message may not fan out more
 # A sweep that can hand on lists for at most this share of the time left before its
 # stops' verification windows, so a long listing still leaves time to act on its pages.
@@ -67,8 +82,12 @@ class SweepOutcomes(Outcomes):
 
 @dataclass
 class _Candidate:
-    key: SortKey
+    key: tuple[datetime, str]  # oldest first, then by name: the same order every time
     target: Target
+
+
+class _Cut(Exception):
+    """The listing stops here for this message (no time left to list): handed on."""
 
 
 @dataclass
@@ -80,10 +99,10 @@ class _Listing:
     exempt: int = 0
     pages: int = 0
     candidates: list[_Candidate] = field(default_factory=list)
-    answered: dict[str, SortKey] = field(default_factory=dict)  # the chain's skips still seen
+    answered: list[str] = field(default_factory=list)  # the chain's digests still running
     end: ListPosition | None = None  # where the next segment starts; None: listing read out
     cut: str = ""  # why the segment ended before the listing did
-    failed: bool = False  # a scope's listing was refused: the listing is not complete
+    failed: list[str] = field(default_factory=list)  # why a listing could not be read out
     token: str = ""  # the page token of the page being read
 
 
@@ -166,14 +185,12 @@ def run_sweep(
             more = _list(
                 client, kind, scope, spec, clauses, settings, now, chain, listing_deadline, listing
             )
-        except (NoBudget, TransientFailure) as failure:
+        except (NoBudget, TransientFailure, _Cut) as failure:
             listing.cut = str(failure)
-            if listing.pages == 0 and not isinstance(failure, NoBudget):
-                outcomes.failures.append(str(failure))  # nothing read: the redelivery lists
             listing.end = ListPosition(scope.name, kind.plural, listing.token)
             break
         except api_exceptions.GoogleAPICallError as error:
-            listing.failed = True
+            listing.failed.append(f"{kind.collection(scope)}: {type(error).__name__}")
             outcome, detail, details = explain_api_error(error, f"listing {kind.plural}")
             answer(
                 outcome,
@@ -197,30 +214,39 @@ def run_sweep(
     chosen = sorted(listing.candidates, key=lambda candidate: candidate.key)
     allowed = chosen[: spec.max] if spec.max else chosen
     # A dry run calls nothing per target (each was just listed), so it shows them all.
-    per_message = len(allowed) if context.dry_run else settings.max_cancels_per_message
+    per_message = MAX_DRY_RUN_SHOWN if context.dry_run else settings.max_cancels_per_message
     batch = allowed[:per_message]
-    stopped = stop_all(client, [c.target for c in batch], swept, hand_on_late=can_hand_on)
+    stopped = stop_all(
+        client,
+        [c.target for c in batch],
+        swept,
+        hand_on_late=can_hand_on,
+        report_unconfirmed=True,
+    )
     outcomes.results.extend(stopped.results)
     outcomes.failures.extend(stopped.failures)
     unstarted = {target.name.name for target in stopped.unstarted}
-    acted = len(batch) - len(unstarted)
+    acted = len(batch) - len(unstarted)  # each answered, even one never confirmed stopped
     rest = len(allowed) - acted
     max_reached = spec.max is not None and acted >= spec.max
+    moved_on = listing.end is not None and listing.end != chain.list_from and listing.pages > 0
 
-    handed_on, why_kept, next_chain = False, "", None
-    if unstarted and not acted:
-        # Nothing could be started (no time or request budget): nothing of this message
-        # was done, so asking for it again cannot misreport, and Pub/Sub's backoff spaces
-        # the tries where a copy of itself handed on would not.
+    left = rest > 0 or (listing.end is not None and not max_reached)
+    # Progress is what the continuation will not do again: answer a target, if it comes
+    # back to this segment; read on in the listing, if it moves to the next. A message
+    # whose every stop went unanswered (an outage) did nothing for sure either.
+    confirmed = acted - len(stopped.unconfirmed)
+    if (left or stopped.unconfirmed) and not (confirmed if rest or not left else moved_on):
+        # Asking for this message again cannot misreport (nothing of it is known done),
+        # and Pub/Sub's backoff spaces the tries where a copy of itself handed on would not.
         outcomes.failures.append(
-            f"none of the {len(unstarted)} selected target(s) could be started in this message"
+            f"this message confirmed no stop of the {len(allowed)} selected target(s)"
+            + (f" and could not list further ({listing.cut[:200]})" if listing.cut else "")
         )
-    if rest:
-        next_chain = _same_segment(chain, listing, batch, unstarted)
-        why_kept = _why_not_handed_on(chain, settings, context, outcomes, acted)
-    elif listing.end is not None and not max_reached:
-        next_chain = _next_segment(chain, listing)
-        why_kept = _why_not_handed_on(chain, settings, context, outcomes, listing.pages)
+    handed_on, why_kept, next_chain = False, "", None
+    if left:
+        next_chain = _next_chain(chain, listing, batch, stopped.results, unstarted, rest)
+        why_kept = _why_not_handed_on(chain, settings, context, outcomes)
     if next_chain is not None and not why_kept:
         outcomes.continuation = _continuation(
             spec, scopes, filter_text, kinds, acted, next_chain, context
@@ -263,16 +289,16 @@ def run_sweep(
     if listing.end is not None:
         parts.append(f"the listing was read to page {listing.pages} ({listing.cut[:300]})")
     if rest or (listing.end is not None and not handed_on):
-        left = f"{rest} more" if rest else "the rest of the listing"
+        what = f"{rest} more" if rest else "the rest of the listing"
         parts.append(
-            f"{left} handed on to a continuation message"
+            f"{what} handed on to a continuation message"
             if handed_on
-            else f"{left} NOT stopped: {why_kept}"
+            else f"{what} NOT stopped: {why_kept}"
         )
     elif handed_on:
         parts.append("the rest of the listing handed on to a continuation message")
-    if outcomes.failures and not listing.pages and listing.cut:
-        parts.append(f"the listing failed ({listing.cut[:300]}): asking for this message again")
+    if listing.failed:
+        parts.append(f"not read to its end: {'; '.join(listing.failed)[:300]}")
     parts.extend(left_out)
     if listing.skipped:
         parts.append(f"{listing.skipped} listed name(s) did not fit their scope and were skipped")
@@ -361,17 +387,21 @@ def _list(
 ) -> bool:
     """Read one scope's pages of one kind from ``listing.token`` until its listing ends
     (False), or the chain's segment has all its pages (True: ``listing.token`` is the
-    next page's). A failure leaves ``listing.token`` at the page that was not read."""
+    next page's). No time left raises ``_Cut`` and a failure its own error, with
+    ``listing.token`` at the page that was not read."""
     params = {**kind.server_params(clauses), "pageSize": str(kind.page_size)}
     for _ in range(MAX_PAGES_PER_SCOPE):
         if chain.pages is not None and listing.pages >= chain.pages:
             return True
+        if deadline.expired():
+            raise _Cut(f"no time left to list further after {listing.pages} page(s)")
         if listing.token:
             params["pageToken"] = listing.token
         page = client.list(kind.collection(scope), deadline, params)
         listing.pages += 1
         items = listed_items(page, kind)
         listing.found += len(items)
+        seen_at = time.monotonic()
         for item in items:
             try:
                 name = parse_name(kind.name, kind.listed_name(item, scope))
@@ -386,43 +416,48 @@ def _list(
             if is_exempt(kind, item, settings.exempt_label):
                 listing.exempt += 1
                 continue
-            key = SortKey(kind.created_at(item) or NO_TIME, name.name)
-            if chain.answered(key):
-                if name.name in chain.skip:
-                    listing.answered[name.name] = key
+            if chain.answered(name.name):
+                listing.answered.append(digest(name.name))
                 continue
-            listing.candidates.append(_Candidate(key, Target(name, seen=item)))
-        listing.token = str(page.get("nextPageToken") or "")
-        if not listing.token:
+            key = (kind.created_at(item) or _NO_TIME, name.name)
+            listing.candidates.append(_Candidate(key, Target(name, seen=item, seen_at=seen_at)))
+        token = str(page.get("nextPageToken") or "")
+        if token and token == listing.token:
+            listing.failed.append(f"{kind.collection(scope)}: the same page token came back")
             return False
+        listing.token = token
+        if not token:
+            return False
+    listing.failed.append(f"{kind.collection(scope)}: more than {MAX_PAGES_PER_SCOPE} pages")
     return False
 
 
-def _same_segment(
-    chain: Chain, listing: _Listing, batch: list[_Candidate], unstarted: set[str]
+def _next_chain(
+    chain: Chain,
+    listing: _Listing,
+    batch: list[_Candidate],
+    results: list[Result],
+    unstarted: set[str],
+    rest: int,
 ) -> Chain:
-    """The chain goes on in this segment: the cursor moves to the last target of the
-    answered prefix; what was answered beyond it is skipped, nearest first."""
-    first = next((i for i, c in enumerate(batch) if c.target.name.name in unstarted), len(batch))
-    after = batch[first - 1].key if first else chain.after
-    beyond = [c.key for c in batch[first:] if c.target.name.name not in unstarted]
-    beyond += [key for key in listing.answered.values() if after is None or key > after]
-    skip = frozenset(key.name for key in sorted(beyond)[:MAX_SKIPPED])
-    pages = listing.pages if listing.end is not None else chain.pages
-    return replace(chain, generation=chain.generation + 1, after=after, skip=skip, pages=pages)
-
-
-def _next_segment(chain: Chain, listing: _Listing) -> Chain:
-    """Every candidate of this segment is answered: the next starts where it ended."""
-    return Chain(id=chain.id, generation=chain.generation + 1, list_from=listing.end)
+    """Where the chain goes next: this segment again while it has candidates left, else
+    the next segment. It skips what it answered for good, most recent first: what may
+    still run (a stop refused for good, one still in progress), then what this chain
+    answered before and the listing still shows running, then what ended (a listing can
+    lag), then the rest of its older answers while there is room."""
+    outcome = {result.target: result.outcome for result in results}
+    done = [c.target.name.name for c in batch if c.target.name.name not in unstarted]
+    may_run = [digest(name) for name in done if outcome.get(name) in _MAY_RUN]
+    ended = [digest(name) for name in done if outcome.get(name) not in _MAY_RUN]
+    skip = tuple(dict.fromkeys([*may_run, *listing.answered, *ended, *chain.skip]))[:MAX_SKIPPED]
+    if rest:
+        pages = listing.pages if listing.end is not None else chain.pages
+        return replace(chain, generation=chain.generation + 1, skip=skip, pages=pages)
+    return Chain(chain.id, chain.generation + 1, skip=skip, list_from=listing.end)
 
 
 def _why_not_handed_on(
-    chain: Chain,
-    settings: Settings,
-    context: CancelContext,
-    outcomes: SweepOutcomes,
-    progress: int,
+    chain: Chain, settings: Settings, context: CancelContext, outcomes: SweepOutcomes
 ) -> str:
     if context.dry_run:
         return "a dry run is not handed on"
@@ -430,8 +465,6 @@ def _why_not_handed_on(
         # The redelivery sweeps again and finds them; a continuation as well would
         # sweep the same work twice at once.
         return "this message is asked for again, and its redelivery sweeps them"
-    if progress == 0:
-        return "this message made no progress (nothing started, nothing listed): the chain ends"
     if chain.generation >= MAX_CONTINUATIONS:
         return f"the chain reached {MAX_CONTINUATIONS} continuations and ends here"
     if not settings.trigger_topic:

@@ -318,7 +318,7 @@ def _decode_document(document: dict[str, Any], text: str, info: TriggerInfo) -> 
         if key not in _LIST_KEYS:
             raise _Refused(text, "'continuation' goes only with a list of names")
         try:
-            chain = parse_names_chain(document[_CONTINUATION_KEY])
+            chain = parse_names_chain(document[_CONTINUATION_KEY], document[key])
         except InvalidChain as invalid:
             raise _Refused(text, str(invalid)) from None
         info = replace(info, chain=chain.id)
@@ -366,7 +366,10 @@ def _sweep_trigger(document: Mapping[str, Any], text: str, info: TriggerInfo) ->
         raise _Refused(text, f"unknown sweep field(s) {', '.join(unknown)}")
     options = _common_options(document)
     if "dryRun" in request:
-        options["dry_run"] = _boolean_option(request["dryRun"], "sweep.dryRun")
+        inner = _boolean_option(request["dryRun"], "sweep.dryRun")
+        if options["dry_run"] is not None and options["dry_run"] != inner:
+            raise _Refused(text, "dryRun and sweep.dryRun disagree: a message has one meaning")
+        options["dry_run"] = inner
     chain = None
     if "continuation" in request:
         try:

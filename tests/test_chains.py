@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections import Counter
 
-from canceller.chains import MAX_SKIPPED, parse_sweep_chain
+import pytest
+
+from canceller.chains import MAX_SKIPPED, InvalidChain, digest, parse_sweep_chain
 from canceller.results import Outcome
+from canceller.runtime import Runtime
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
-from tests.support.dispatching import PROJECT, REGION, SCOPE, follow_chain, handle
+from tests.support.dispatching import PROJECT, REGION, SCOPE, environ, follow_chain, handle
 
 
 def op(op_id: str) -> str:
@@ -70,7 +73,7 @@ def test_a_sweep_that_could_start_nothing_answers_and_asks_for_redelivery(
         RETRY_DEADLINE_SECONDS="2",
     )
     assert handled.continuation is None  # no copy of itself handed on
-    assert handled.retry_reasons and "could be started" in handled.retry_reasons[0]
+    assert handled.retry_reasons and "confirmed no stop" in handled.retry_reasons[0]
     (summary,) = handled.results
     assert summary.outcome is Outcome.SWEEP_SUMMARY
     assert "3 more NOT stopped" in summary.detail and "asked for again" in summary.detail
@@ -105,14 +108,19 @@ def test_a_message_that_could_start_nothing_asks_for_redelivery_not_a_copy_of_it
     admin: EmulatorAdmin, emulator: DataprocEmulator
 ) -> None:
     admin.seed_operation(name=op("late"))
-    handled = handle(
-        emulator,
-        {"operations": [op("late")]},
-        TRIGGER_TOPIC=f"projects/{PROJECT}/topics/triggers",
-        RETRY_DEADLINE_SECONDS="0",  # no time to start anything before its window
+    runtime = Runtime(
+        environ(
+            emulator,
+            TRIGGER_TOPIC=f"projects/{PROJECT}/topics/triggers",
+            DATAPROC_REQUESTS_PER_MINUTE="2",
+            RETRY_DEADLINE_SECONDS="1",
+        )
     )
+    handle(emulator, {"operations": [op("late")]}, runtime=runtime)  # spends the budget
+    admin.clear_requests()
+    handled = handle(emulator, {"operations": [op("late")]}, message_id="m-2", runtime=runtime)
     assert handled.results == [] and handled.continuation is None
-    assert handled.retry_reasons and "could not be started" in handled.retry_reasons[0]
+    assert handled.retry_reasons and "could not be answered" in handled.retry_reasons[0]
     assert admin.requests() == []
 
 
@@ -173,14 +181,13 @@ def test_a_listing_cut_short_is_carried_on_from_its_position_with_a_summary_each
     assert {r.key for r in second.results[:-1]} == {f"sweep-m-1/{n}" for n in sessions}
 
 
-def test_the_skip_list_keeps_what_is_nearest_the_cursor_and_is_bounded() -> None:
-    names = [op(f"s-{i:03}") for i in range(MAX_SKIPPED)]
-    chain = parse_sweep_chain({"sweepId": "sweep-x", "generation": 2}, names)
-    assert chain.skip == frozenset(names)
-    too_many = [*names, op("one-more")]
-    try:
-        parse_sweep_chain({"sweepId": "sweep-x", "generation": 2}, too_many)
-    except ValueError as refused:
-        assert str(MAX_SKIPPED) in str(refused)
-    else:
-        raise AssertionError("a skip list over the cap was accepted")
+def test_the_skip_list_is_digests_bounded_and_checked() -> None:
+    names = [op(f"s-{i:04}") for i in range(MAX_SKIPPED)]
+    chain = parse_sweep_chain(
+        {"sweepId": "sweep-x", "generation": 2}, [digest(name) for name in names]
+    )
+    assert all(chain.answered(name) for name in names)
+    assert not chain.answered(op("not-answered"))
+    for refused in ([*chain.skip, digest(op("one-more"))], names[:1], ["0" * 15]):
+        with pytest.raises(InvalidChain):
+            parse_sweep_chain({"sweepId": "sweep-x", "generation": 2}, refused)

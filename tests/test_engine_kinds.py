@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from canceller.chains import digest
 from canceller.results import Outcome, Result
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
@@ -319,6 +320,9 @@ def test_a_sweep_whose_stops_fail_transiently_is_redelivered_not_handed_on(
     assert handled.retry_reasons  # so Pub/Sub delivers the sweep again
     assert handled.continuation is None  # and nothing else sweeps the same work meanwhile
     assert summary_of(handled)["handedOn"] is False
+    errors = [r for r in handled.results if r.target]
+    assert [r.outcome for r in errors] == [Outcome.ERROR] * 3  # each said, not left silent
+    assert all("no stop of ours was confirmed" in r.detail for r in errors)
 
 
 def test_a_scope_named_twice_is_swept_once(
@@ -351,7 +355,8 @@ def test_a_continuation_skips_what_the_chain_could_not_see_stop(
     assert {r.outcome for r in first.results if r.target} == {Outcome.STILL_RUNNING}
     assert first.continuation is not None
     continuation = first.continuation.message
-    assert continuation["sweep"]["continuation"]["after"]["name"] == f"{SCOPE}/operations/slow-1"
+    skipped = [digest(f"{SCOPE}/operations/slow-{i}") for i in (0, 1)]
+    assert continuation["sweep"]["skip"] == skipped  # still running: not selected again
     second = handle(emulator, continuation, **env)
     assert [r.target for r in second.results if r.target] == [f"{SCOPE}/operations/slow-2"]
     assert second.continuation is None

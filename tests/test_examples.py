@@ -35,7 +35,6 @@ SCOPE = "projects/acme-data-prod/regions/us-central1"
 SESSION = "projects/acme-data-prod/locations/us-central1/sessions/"
 NAMED = {"chainId": "names-42", "generation": 1}
 SWEPT = {"sweepId": "sweep-42", "generation": 2}
-CURSOR = {"time": "2026-11-27T18:42:07.319254Z", "name": f"{SESSION}nb-1"}
 START = {"scope": SCOPE, "kind": "jobs", "pageToken": ""}
 HOSTILE = {"trigger-operations": 1, "trigger-jobs": 1, "trigger-sessions": 1}
 
@@ -128,10 +127,12 @@ def test_sweep_example_fields_reach_the_decoded_spec() -> None:
     chain = continued.chain
     assert (chain.id, chain.generation) == ("sweep-16802739401283746", 3)
     assert continued.info.chain == chain.id
-    assert chain.after is not None and chain.after.name.endswith("/sessions/bi-notebook-churn")
+    assert chain.answered(
+        "projects/acme-data-prod/locations/us-central1/sessions/bi-notebook-churn"
+    )
     assert chain.list_from is not None
     assert (chain.list_from.kind, chain.list_from.page_token, chain.pages) == ("sessions", "", 2)
-    assert len(chain.skip) == 2
+    assert len(chain.skip) == 3
 
 
 def _example_data(stem: str) -> dict[str, Any]:
@@ -139,8 +140,8 @@ def _example_data(stem: str) -> dict[str, Any]:
 
 
 def test_sweep_continuation_example_is_written_as_the_function_writes_it() -> None:
-    """Its position reads back into the fields the function would write for it (a cursor
-    to the microsecond, the segment, its pages and the names skipped, sorted)."""
+    """Its position reads back into the fields the function would write for it (the
+    segment, its pages and the digests of what the chain answered, in order)."""
     data = _example_data("trigger-sweep-continuation")
     chain = decode_trigger(as_event({"data": data, "attributes": {}})).chain
     assert chain is not None
@@ -225,13 +226,11 @@ def test_url_examples_name_their_kind_with_its_verb() -> None:
         {"operations": [OPERATION], "continuation": {**NAMED, "generation": 0}},
         {"jobs": [JOB + "a"], "continuation": {**NAMED, "generation": 1001}},
         {"jobs": [JOB + "a"], "continuation": {"chainId": "names-42"}},
-        {"sessions": [SESSION + "nb-1"], "continuation": {**NAMED, "after": CURSOR}},
+        {"sessions": [SESSION + "nb-1"], "continuation": {**NAMED, "after": "x"}},
         {"operations": [OPERATION], "continuation": {**NAMED, "chainId": "names-a b"}},
         # A sweep's position.
         {"sweep": {"continuation": {**SWEPT, "chainId": "names-42"}}},
-        {"sweep": {"continuation": {**SWEPT, "after": {"time": CURSOR["time"]}}}},
-        {"sweep": {"continuation": {**SWEPT, "after": {**CURSOR, "name": "nb-1"}}}},
-        {"sweep": {"continuation": {**SWEPT, "after": {**CURSOR, "time": "yesterday"}}}},
+        {"sweep": {"continuation": {**SWEPT, "after": {"time": "2026-11-27T18:42:07Z"}}}},
         {"sweep": {"continuation": {**SWEPT, "listFrom": {"scope": SCOPE, "kind": "jobs"}}}},
         {"sweep": {"continuation": {**SWEPT, "listFrom": {**START, "scope": "projects/p"}}}},
         {"sweep": {"continuation": {**SWEPT, "listFrom": {**START, "pageToken": "a b"}}}},
@@ -240,9 +239,11 @@ def test_url_examples_name_their_kind_with_its_verb() -> None:
         {"sweep": {"continuation": {**SWEPT, "pages": 0}}},
         {"sweep": {"continuation": {**SWEPT, "pages": 10_001}}},
         {"sweep": {"continuation": {**SWEPT, "pages": True}}},
-        {"sweep": {"continuation": SWEPT, "skip": ["not a name"]}},
-        {"sweep": {"continuation": SWEPT, "skip": [f"{SESSION}nb-{i}" for i in range(101)]}},
-        {"sweep": {"skip": [f"{SESSION}nb-1"]}},
+        {"sweep": {"continuation": SWEPT, "skip": ["not a digest"]}},
+        {"sweep": {"continuation": SWEPT, "skip": [f"{SESSION}nb-1"]}},
+        {"sweep": {"continuation": SWEPT, "skip": ["ABCDEF0123456789"]}},
+        {"sweep": {"continuation": SWEPT, "skip": [f"{i:016x}" for i in range(2001)]}},
+        {"sweep": {"skip": ["0123456789abcdef"]}},
         # An incident holds only what Monitoring sends.
         {"version": "1.2", "incident": {"state": "open"}, "dryRun": True},
     ],
@@ -271,20 +272,15 @@ def test_schema_and_decoder_both_refuse(data: dict[str, Any]) -> None:
             "sweep": {
                 "continuation": {
                     **SWEPT,
-                    "after": CURSOR,
                     "listFrom": {**START, "pageToken": "CgZqb2ItNDI~!"},
                     "pages": 10_000,
                 },
-                "skip": [f"{SESSION}nb-2", f"{JOB}j-3", OPERATION],
+                "skip": [f"{i:016x}" for i in range(2000)],
             }
         },
         {
-            "sweep": {
-                "continuation": {
-                    **SWEPT,
-                    "after": {**CURSOR, "time": "9999-12-31T23:59:59.999999Z"},
-                }
-            }
+            "jobs": [JOB + "a", JOB + "b"],
+            "continuation": {**NAMED, "attempted": [JOB + "b"]},
         },
     ],
 )
@@ -331,3 +327,14 @@ def test_the_operation_attribute_is_read_only_with_an_empty_body() -> None:
         assert not trigger.targets
         (rejection,) = trigger.rejections
         assert "only read with an empty body" in rejection.detail
+
+
+def test_a_named_continuation_marks_only_its_own_names_as_attempted() -> None:
+    """What JSON Schema cannot say (attempted is a subset of the list), the decoder does."""
+    data = {
+        "sessions": [SESSION + "nb-1"],
+        "continuation": {**NAMED, "attempted": [SESSION + "nb-2"]},
+    }
+    trigger = decode_trigger(as_event({"data": data, "attributes": {}}))
+    assert trigger.rejections and not trigger.targets
+    assert "attempted" in trigger.rejections[0].detail

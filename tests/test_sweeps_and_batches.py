@@ -290,14 +290,14 @@ def test_what_one_message_cannot_stop_is_handed_on_or_said_to_be_left(
     assert handed.continuation is not None
     request = handed.continuation.message["sweep"]
     carried = request.pop("continuation")
+    assert len(request.pop("skip")) == 20  # the 20 answered, as digests
     assert request == {
         "scopes": [SCOPE],
         "filter": "labels.team = etl",
         "kinds": ["operations"],
         "max": 130,  # of the 150 asked for, 20 were answered
     }
-    assert (carried["sweepId"], carried["generation"]) == ("sweep-m-9", 1)
-    assert carried["after"]["name"].startswith(f"{SCOPE}/operations/")  # the 20th stopped
+    assert carried == {"sweepId": "sweep-m-9", "generation": 1}
     assert len(posts(admin)) == 40  # 20 per message, none twice
 
 

@@ -7,7 +7,7 @@ import base64
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cloudevents.http import CloudEvent
 
@@ -21,7 +21,11 @@ PROJECT, REGION = "demo-project", "us-central1"
 SCOPE = f"projects/{PROJECT}/regions/{REGION}"
 
 
-def environ(emulator: DataprocEmulator, **env: str) -> dict[str, str]:
+class Served(Protocol):
+    base_url: str
+
+
+def environ(emulator: Served, **env: str) -> dict[str, str]:
     return {
         "RESULTS_TOPIC": f"projects/{PROJECT}/topics/results",
         "GOOGLE_CLOUD_PROJECT": PROJECT,
@@ -53,7 +57,7 @@ def event(
 
 
 def handle(
-    emulator: DataprocEmulator,
+    emulator: Served,
     body: Any,
     attributes: dict[str, str] | None = None,
     message_id: str = "m-1",
