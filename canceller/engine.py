@@ -114,14 +114,13 @@ def stop_all(
     report_unconfirmed: bool = False,
 ) -> Outcomes:
     """Stop and verify every target, each watched until it ended, its verification window
-    ran out, or the message's deadline did. With ``hand_on_late`` (the caller can hand
-    work on), a target is only started while its read and stop, request budget
-    included, fit before its verification window would overrun the message's deadline,
-    so every stop sent is watched for its whole window; one that does not fit, or whose
-    read or stop could not be sent (no budget, a transient failure), is returned in
-    ``unstarted`` (in the order given) for the caller to hand on. Without
-    ``hand_on_late`` such a failure is collected in ``failures``, so the message is
-    redelivered.
+    ran out, or the message's deadline did. A target is only started while its read and
+    stop, request budget included, fit before its verification window would overrun the
+    message's deadline, so every stop sent is watched for its whole window. With
+    ``hand_on_late`` (the caller can hand work on), one that does not fit, or whose read
+    or stop could not be sent (no budget, a transient failure), is returned in
+    ``unstarted`` (in the order given) for the caller to hand on; without, it is
+    collected in ``failures``, so the message is redelivered.
 
     A target whose every stop went unanswered for its whole window while it kept running
     is in ``unconfirmed``: with ``report_unconfirmed`` (a sweep, whose continuation only
@@ -131,20 +130,19 @@ def stop_all(
     if not targets:
         return outcomes
     watcher = _Watcher(client, context, outcomes, hand_on_late, report_unconfirmed)
+
     def start(target: Target) -> Result | _Watch | Target | None:
-        if not hand_on_late:
-            return watcher.guarded(
-                target, lambda: _start(client, target, context, context.deadline)
-            )
         window = context.deadline.remaining() - context.verify_timeout
-        if window <= 0:
-            return target
+        if window <= 0:  # a stop now could not be watched for its window: not started
+            if hand_on_late:
+                return target
+            outcomes.failures.append(f"{target.name.name}: no time left to watch a stop")
+            return None
+        step = lambda: _start(client, target, context, context.deadline.within(window))  # noqa: E731
+        if not hand_on_late:
+            return watcher.guarded(target, step)
         try:
-            return watcher.guarded(
-                target,
-                lambda: _start(client, target, context, context.deadline.within(window)),
-                TransientFailure,
-            )
+            return watcher.guarded(target, step, TransientFailure)
         except TransientFailure:
             return target
 

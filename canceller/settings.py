@@ -222,10 +222,10 @@ def load_settings(
         dataproc_emulator_host=_emulator_host(env.get("DATAPROC_EMULATOR_HOST", "")),
         verify_timeout_seconds=_number(env, "VERIFY_TIMEOUT_SECONDS", 60, 0, 3600),
         max_event_age_seconds=_number(env, "MAX_EVENT_AGE_SECONDS", 3600, 1, 7 * 24 * 3600),
-        # At least a second: stops start only while their whole verification window fits
+        # More than 0: stops start only while their whole verification window fits
         # after it, so 0 would leave no time to start any and every message would be
         # redelivered until dead-lettered, stopping nothing.
-        retry_deadline_seconds=_number(env, "RETRY_DEADLINE_SECONDS", 60, 1, 3600),
+        retry_deadline_seconds=_number(env, "RETRY_DEADLINE_SECONDS", 60, 0.1, 3600),
         request_timeout_seconds=_number(env, "REQUEST_TIMEOUT_SECONDS", 10, 0.1, 300),
         publish_timeout_seconds=_number(env, "PUBLISH_TIMEOUT_SECONDS", 30, 0.1, 600),
         dry_run=_boolean(env, "DRY_RUN", False),

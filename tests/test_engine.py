@@ -252,7 +252,9 @@ def test_a_fault_that_outlasts_the_deadline_asks_for_redelivery(
     admin.seed_operation(name=op_name("down"))
     admin.add_fault(method="*", pathRegex="down", times=-1, action="status", status=503)
     outcomes = stop_all(
-        client, [Target(parse_name("operation", op_name("down")))], context(deadline=1.0)
+        client,
+        [Target(parse_name("operation", op_name("down")))],
+        context(verify_timeout=5.0, deadline=6.0),  # 1 s to start it
     )
     assert outcomes.results == []
     assert len(outcomes.failures) == 1
@@ -324,3 +326,18 @@ def test_a_message_never_makes_more_calls_than_its_allowance(
         r for r in admin.requests() if r["method"] == "POST" or "allowance-2" in r["path"]
     ]
     assert len(unverified) == 3  # 2 stops, and the third target's read: 5 calls to start work
+
+
+def test_a_stop_that_could_not_be_watched_for_its_window_is_not_started(
+    admin: EmulatorAdmin, client: DataprocClient
+) -> None:
+    """Started with the deadline nearly spent, a stop would be watched for a moment and
+    reported STILL_RUNNING: it is not started, and the message is redelivered."""
+    admin.seed_operation(name=op_name("late"))
+    outcomes = stop_all(
+        client,
+        [Target(parse_name("operation", op_name("late")))],
+        context(verify_timeout=5.0, deadline=4.0),
+    )
+    assert outcomes.results == [] and admin.requests() == []
+    assert outcomes.failures and "no time left to watch a stop" in outcomes.failures[0]
