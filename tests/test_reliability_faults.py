@@ -10,10 +10,11 @@ no other final result in it): each trigger must end with exactly one result, whe
 retries absorbed the fault or Pub/Sub had to redeliver. The function's log says which
 triggers it asked to be redelivered; that is checked against what each fault must cause.
 
-The budget of one message is RETRY_DEADLINE_SECONDS + VERIFY_TIMEOUT_SECONDS = 3 s.
-Backoff sleeps are random in [0, 0.25), [0, 0.5), [0, 1) s, so up to three quick faults
-always fit in it; a fault outlasts it only if it costs time by itself: a ``Retry-After:
-2`` (honoured, so two of them use 4 s) or a read timeout (1 s each, three use 3 s).
+A target's read and stop must fit in RETRY_DEADLINE_SECONDS = 2 s, retries included (its
+stop is then watched for VERIFY_TIMEOUT_SECONDS = 1 s). Backoff sleeps are random in
+[0, 0.25), [0, 0.5), [0, 1) s, so up to three quick faults always fit in it; a fault
+outlasts it only if it costs time by itself: a ``Retry-After: 2`` (honoured) or a read
+timeout (1 s each, three use 3 s).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ pytestmark = pytest.mark.e2e
 
 PROJECT, REGION = "relia-project", "us-central1"
 FUNCTION_ENV = {
-    "VERIFY_TIMEOUT_SECONDS": "2",
-    "RETRY_DEADLINE_SECONDS": "1",
+    "VERIFY_TIMEOUT_SECONDS": "1",
+    "RETRY_DEADLINE_SECONDS": "2",
     "REQUEST_TIMEOUT_SECONDS": "1",  # below the 1.5 s delay faults: a read timeout
     "PUBLISH_TIMEOUT_SECONDS": "2",
     "ALLOWED_PROJECTS": PROJECT,
