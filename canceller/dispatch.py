@@ -147,11 +147,21 @@ def handle_trigger(
     chain = trigger.chain or Chain(id=info.chain)
     client = dataproc()
     if work.targets:
+        # A list of names hands on what it did not answer; an incident's target (whose
+        # continuation would lose the incident), or any name without TRIGGER_TOPIC, is
+        # answered ERROR when its stop was never confirmed, and redelivered when it was
+        # not started.
         can_hand_on = work.named and settings.trigger_topic is not None
-        stopped = stop_all(client, work.targets, context, hand_on_late=can_hand_on)
+        stopped = stop_all(
+            client,
+            work.targets,
+            context,
+            hand_on_late=can_hand_on,
+            report_unconfirmed=not can_hand_on,
+        )
         handled.results.extend(stopped.results)
         handled.retry_reasons.extend(stopped.failures)
-        if stopped.unstarted or stopped.unconfirmed:
+        if can_hand_on and (stopped.unstarted or stopped.unconfirmed):
             _hand_on_names(stopped, len(work.targets), chain, context, handled)
     if work.sweep:
         swept = run_sweep(client, work.sweep, chain, settings, context)

@@ -116,11 +116,11 @@ def stop_all(
     """Stop and verify every target, each watched until it ended, its verification window
     ran out, or the message's deadline did. A target is only started while its read and
     stop, request budget included, fit before its verification window would overrun the
-    message's deadline, so every stop sent is watched for its whole window. With
-    ``hand_on_late`` (the caller can hand work on), one that does not fit, or whose read
-    or stop could not be sent (no budget, a transient failure), is returned in
-    ``unstarted`` (in the order given) for the caller to hand on; without, it is
-    collected in ``failures``, so the message is redelivered.
+    message's deadline, so every stop sent is watched for its whole window. One that does
+    not fit, or whose read or stop could not be sent (no budget, a transient failure), is
+    returned in ``unstarted`` (in the order given): for the caller to hand on with
+    ``hand_on_late``; without, its failure is also collected in ``failures``, so the
+    message is redelivered.
 
     A target whose every stop went unanswered for its whole window while it kept running
     is in ``unconfirmed``: with ``report_unconfirmed`` (a sweep, whose continuation only
@@ -133,17 +133,17 @@ def stop_all(
 
     def start(target: Target) -> Result | _Watch | Target | None:
         window = context.deadline.remaining() - context.verify_timeout
-        if window <= 0:  # a stop now could not be watched for its window: not started
-            if hand_on_late:
-                return target
-            outcomes.failures.append(f"{target.name.name}: no time left to watch a stop")
-            return None
-        step = lambda: _start(client, target, context, context.deadline.within(window))  # noqa: E731
-        if not hand_on_late:
-            return watcher.guarded(target, step)
         try:
-            return watcher.guarded(target, step, TransientFailure)
-        except TransientFailure:
+            if window <= 0:  # a stop now could not be watched for its window: not started
+                raise TransientFailure(f"{target.name.name}: no time left to watch a stop")
+            return watcher.guarded(
+                target,
+                lambda: _start(client, target, context, context.deadline.within(window)),
+                TransientFailure,
+            )
+        except TransientFailure as failure:
+            if not hand_on_late:
+                outcomes.failures.append(str(failure))
             return target
 
     workers = min(context.max_concurrency, len(targets))
@@ -510,7 +510,11 @@ class _Watcher:
             watch.checks += 1
             if not watch.out_of_time(now, self._context.verify_timeout, self._context.deadline):
                 watch.schedule_next(self._context.verify_timeout)
-            elif watch.unanswered and not watch.sent:
+            elif (
+                watch.unanswered
+                and not watch.sent
+                and watch.kind.phase(watch.last) is Phase.RUNNING
+            ):
                 self._pending.remove(watch)
                 self._never_confirmed(watch)
             else:
@@ -637,6 +641,11 @@ class _Watcher:
                 kind,
             )
         note = f"; {watch.note}" if watch.note else ""
+        if watch.unanswered and not watch.sent:  # stopping, and no one else's stop is known
+            note += (
+                f"; a stop of ours was sent but Dataproc's answer was lost "
+                f"({watch.unanswered[:300]}), so this stop may be ours"
+            )
         return watch.reporter.report(
             Outcome.STILL_RUNNING,
             f"the stop was accepted but the {kind.name} was not done after {span} of watching "

@@ -224,7 +224,6 @@ def run_sweep(
         report_unconfirmed=True,
     )
     outcomes.results.extend(stopped.results)
-    outcomes.failures.extend(stopped.failures)
     unstarted = {target.name.name for target in stopped.unstarted}
     acted = len(batch) - len(unstarted)  # each answered, even one never confirmed stopped
     rest = len(allowed) - acted
@@ -232,11 +231,13 @@ def run_sweep(
     moved_on = listing.end is not None and listing.end != chain.list_from and listing.pages > 0
 
     left = rest > 0 or (listing.end is not None and not max_reached)
-    # Progress is what the continuation will not do again: answer a target, if it comes
-    # back to this segment; read on in the listing, if it moves to the next. A message
-    # whose every stop went unanswered (an outage) did nothing for sure either.
+    # Progress is what the continuation will not do again: answer a target (a message
+    # whose every stop went unanswered, in an outage, did nothing for sure), or, having
+    # answered none in this part of the listing, read on to the next. Only a message
+    # that made none asks for its redelivery: one that made some never does (the
+    # redelivery would apply max again, and call our own stops someone else's).
     confirmed = acted - len(stopped.unconfirmed)
-    if (left or stopped.unconfirmed) and not (confirmed if rest or not left else moved_on):
+    if (left or stopped.unconfirmed) and not (confirmed or (moved_on and not rest)):
         # Asking for this message again cannot misreport (nothing of it is known done),
         # and Pub/Sub's backoff spaces the tries where a copy of itself handed on would not.
         outcomes.failures.append(
@@ -245,8 +246,10 @@ def run_sweep(
         )
     handed_on, why_kept, next_chain = False, "", None
     if left:
-        next_chain = _next_chain(chain, listing, batch, stopped.results, unstarted, rest)
-        why_kept = _why_not_handed_on(chain, settings, context, outcomes)
+        next_chain, why_kept = _next_chain(
+            chain, listing, batch, stopped.results, unstarted, rest, acted
+        )
+        why_kept = why_kept or _why_not_handed_on(chain, settings, context, outcomes)
     if next_chain is not None and not why_kept:
         outcomes.continuation = _continuation(
             spec, scopes, filter_text, kinds, acted, next_chain, context
@@ -439,21 +442,33 @@ def _next_chain(
     results: list[Result],
     unstarted: set[str],
     rest: int,
-) -> Chain:
-    """Where the chain goes next: this segment again while it has candidates left, else
-    the next segment. It skips what it answered for good, most recent first: what may
-    still run (a stop refused for good, one still in progress), then what this chain
-    answered before and the listing still shows running, then what ended (a listing can
-    lag), then the rest of its older answers while there is room."""
+    acted: int,
+) -> tuple[Chain | None, str]:
+    """Where the chain goes next, or why it cannot go on. This segment again while it
+    has candidates left, or when this message answered any in it (a listing of running
+    work shrinks as work is stopped, and a page token may be an offset: only a message
+    that stopped nothing in a segment can say where the next one starts); else the next
+    segment. It skips what it answered, most recent first: what may still run (a stop
+    refused for good, one still in progress), then what this chain answered before and
+    the listing still shows running, then what ended (a listing can lag), then the rest
+    of its older answers while there is room. More answers that may still run than it
+    can carry would be answered again: the chain ends instead, and says so."""
     outcome = {result.target: result.outcome for result in results}
     done = [c.target.name.name for c in batch if c.target.name.name not in unstarted]
     may_run = [digest(name) for name in done if outcome.get(name) in _MAY_RUN]
     ended = [digest(name) for name in done if outcome.get(name) not in _MAY_RUN]
-    skip = tuple(dict.fromkeys([*may_run, *listing.answered, *ended, *chain.skip]))[:MAX_SKIPPED]
-    if rest:
+    running = dict.fromkeys([*may_run, *listing.answered])
+    if len(running) > MAX_SKIPPED:
+        return None, (
+            f"this chain has answered {len(running)} targets that still run (stops refused "
+            f"or in progress), more than the {MAX_SKIPPED} a continuation carries, so it ends "
+            "here rather than answer them again"
+        )
+    skip = tuple(dict.fromkeys([*running, *ended, *chain.skip]))[:MAX_SKIPPED]
+    if rest or acted:
         pages = listing.pages if listing.end is not None else chain.pages
-        return replace(chain, generation=chain.generation + 1, skip=skip, pages=pages)
-    return Chain(chain.id, chain.generation + 1, skip=skip, list_from=listing.end)
+        return replace(chain, generation=chain.generation + 1, skip=skip, pages=pages), ""
+    return Chain(chain.id, chain.generation + 1, skip=skip, list_from=listing.end), ""
 
 
 def _why_not_handed_on(

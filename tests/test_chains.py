@@ -159,8 +159,10 @@ def test_a_listing_cut_short_is_carried_on_from_its_position_with_a_summary_each
     assert "503" in summary["detail"] and first.retry_reasons == []
     assert {r.target for r in first.results[:-1]} == {op("live-0"), op("live-1")}
     assert first.continuation is not None
+    # It stopped work in this part of the listing, so the next message reads it again
+    # (the listing shrank) before it moves on.
     carried = first.continuation.message["sweep"]["continuation"]
-    assert carried["listFrom"] == {"scope": SCOPE, "kind": "sessions", "pageToken": ""}
+    assert carried == {"sweepId": "sweep-m-1", "generation": 1, "pages": 2}
     assert first.continuation.attributes() == {
         "continuation": "true",
         "chain": "sweep-m-1",
@@ -169,16 +171,22 @@ def test_a_listing_cut_short_is_carried_on_from_its_position_with_a_summary_each
 
     admin.clear_faults()
     admin.clear_requests()
-    second = handle(
-        emulator, first.continuation.message, message_id="m-2", VERIFY_TIMEOUT_SECONDS="2", **env
+    run = follow_chain(
+        emulator, first.continuation.message, limit=5, VERIFY_TIMEOUT_SECONDS="2", **env
     )
-    assert {r.target: r.outcome for r in second.results[:-1]} == dict.fromkeys(
+    again, last = run.handled[0], run.handled[-1]
+    assert [r.outcome for r in again.results] == [Outcome.SWEEP_SUMMARY]  # nothing new
+    assert again.continuation is not None
+    moved = again.continuation.message["sweep"]["continuation"]["listFrom"]
+    assert moved == {"scope": SCOPE, "kind": "sessions", "pageToken": ""}
+    assert {r.target: r.outcome for r in last.results[:-1]} == dict.fromkeys(
         sessions, Outcome.CANCELLED
     )
-    assert not any(r["path"].endswith("/operations") for r in admin.requests())  # not re-read
-    assert second.continuation is None
-    assert second.results[-1].to_message()["sweep"]["listingComplete"] is True
-    assert {r.key for r in second.results[:-1]} == {f"sweep-m-1/{n}" for n in sessions}
+    assert last.continuation is None and len(run.handled) == 2
+    assert last.results[-1].to_message()["sweep"]["listingComplete"] is True
+    assert {r.key for r in last.results[:-1]} == {f"sweep-m-1/{n}" for n in sessions}
+    operation_pages = [r for r in admin.requests() if r["path"].endswith("/operations")]
+    assert len(operation_pages) == 2  # the segment read once more, then left behind
 
 
 def test_the_skip_list_is_digests_bounded_and_checked() -> None:

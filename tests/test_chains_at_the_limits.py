@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import pytest
+
+from canceller import sweeps
 from canceller.results import Outcome
 from canceller.runtime import Runtime
 from dataproc_emulator import DataprocEmulator
@@ -128,23 +131,24 @@ def test_a_stop_refused_again_and_again_does_not_hold_up_the_others(
 def test_our_stop_whose_answer_was_lost_is_not_told_as_someone_elses(
     admin: EmulatorAdmin, emulator: DataprocEmulator
 ) -> None:
-    """A named job whose cancel lands but never answers in time is handed on marked as
-    attempted; found stopping by the continuation, it is not called someone else's."""
-    admin.seed_job(name=job("slow"), cancelSeconds=3)
+    """A named operation's cancel lands but never answers in time, and it is still
+    running when the window ends: handed on marked as attempted; found cancelled by the
+    continuation, it is not called someone else's doing."""
+    admin.seed_operation(name=op("slow"), cancelSeconds=2.5)
     admin.add_fault(
         method="POST", pathRegex="slow:cancel$", times=-1, action="delay", delaySeconds=1.5
     )
     run = follow_chain(
         emulator,
-        {"jobs": [job("slow")]},
+        {"operations": [op("slow")]},
         limit=3,
         REQUEST_TIMEOUT_SECONDS="1",
-        RETRY_DEADLINE_SECONDS="2",
-        VERIFY_TIMEOUT_SECONDS="1",
+        RETRY_DEADLINE_SECONDS="1.2",
+        VERIFY_TIMEOUT_SECONDS="0.5",
     )
-    assert run.messages[1]["continuation"]["attempted"] == [job("slow")]
+    assert run.messages[1]["continuation"]["attempted"] == [op("slow")]
     (result,) = run.results
-    assert result.outcome is Outcome.ALREADY_DONE or result.outcome is Outcome.STILL_RUNNING
+    assert result.outcome is Outcome.ALREADY_DONE
     assert "may have been ours" in result.detail
 
 
@@ -228,3 +232,119 @@ def test_rejections_that_look_alike_keep_their_own_dedupe_keys(
     handled = handle(emulator, {"operations": names})
     assert len({r.target for r in handled.results}) == 1
     assert len({r.key for r in handled.results}) == 20
+
+
+def test_our_stop_seen_stopping_after_its_answer_was_lost_is_ours_and_not_redelivered(
+    admin: EmulatorAdmin, emulator: DataprocEmulator
+) -> None:
+    """The cancel's answer times out, yet the job goes CANCEL_PENDING: that is our stop
+    landing, watched to the end of its window and said, not redelivered (a redelivery
+    would find it stopped and call it someone else's)."""
+    admin.seed_job(name=job("slow-cancel"), cancelSeconds=30)
+    admin.add_fault(
+        method="POST", pathRegex="slow-cancel:cancel$", times=-1, action="delay", delaySeconds=1.5
+    )
+    handled = handle(
+        emulator,
+        {"jobs": [job("slow-cancel")]},  # no TRIGGER_TOPIC: nothing could be handed on
+        REQUEST_TIMEOUT_SECONDS="1",
+        RETRY_DEADLINE_SECONDS="2",
+        VERIFY_TIMEOUT_SECONDS="2",
+    )
+    assert handled.retry_reasons == []
+    (result,) = handled.results
+    assert result.outcome is Outcome.STILL_RUNNING
+    assert "CANCEL_PENDING" in result.detail and "this stop may be ours" in result.detail
+
+
+def _offset_paged_jobs(jobs: dict[str, str], flaky: list[bool]) -> Any:
+    """jobs.list whose page token is an offset into the ACTIVE listing, two a page; the
+    second page answers 503 while ``flaky[0]``."""
+    base = f"/v1/projects/{PROJECT}/regions/{REGION}/jobs"
+
+    def body(job_id: str) -> dict[str, Any]:
+        started = f"2026-01-01T00:00:0{job_id[1]}Z"
+        return {
+            "reference": {"projectId": PROJECT, "jobId": job_id},
+            "placement": {"clusterName": "c"},
+            "status": {"state": jobs[job_id], "stateStartTime": started},
+            "statusHistory": [{"state": "PENDING", "stateStartTime": started}],
+        }
+
+    def answer(method: str, path: str, query: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        if method == "GET" and path == base:
+            offset = int(query.get("pageToken") or 0)
+            if offset and flaky[0]:
+                return 503, {}, {"error": {"code": 503, "status": "UNAVAILABLE", "message": "x"}}
+            active = [j for j in sorted(jobs) if jobs[j] == "RUNNING"]
+            page: dict[str, Any] = {"jobs": [body(j) for j in active[offset : offset + 2]]}
+            if offset + 2 < len(active):
+                page["nextPageToken"] = str(offset + 2)
+            return 200, {}, page
+        job_id = path.rsplit("/", 1)[-1].removesuffix(":cancel")
+        if path.endswith(":cancel"):
+            jobs[job_id] = "CANCELLED"
+        return 200, {}, body(job_id)
+
+    return answer
+
+
+def test_a_segment_boundary_skips_nothing_when_page_tokens_are_offsets() -> None:
+    """Message 0 reads page 1 only (page 2 fails), stops its jobs and hands on; the
+    listing then shrinks by two, so page 2's old token would skip two jobs: the chain
+    reads the segment again before it moves on, and every job is stopped."""
+    jobs = {f"j{i}": "RUNNING" for i in range(6)}
+    flaky = [True]
+    sweep = {"sweep": {"scopes": [SCOPE], "kinds": ["jobs"]}}
+    env = {"TRIGGER_TOPIC": TRIGGERS, "RETRY_DEADLINE_SECONDS": "3", "VERIFY_TIMEOUT_SECONDS": "1"}
+    with scripted_server(_offset_paged_jobs(jobs, flaky)) as server:
+        first = handle(server, sweep, **env)
+        assert first.continuation is not None
+        flaky[0] = False
+        run = follow_chain(server, first.continuation.message, limit=10, **env)
+    assert [state for state in jobs.values()] == ["CANCELLED"] * 6
+    assert run.handled[-1].continuation is None
+    answered = Counter([*(r.target for r in first.results if r.target), *run.targets()])
+    assert answered == Counter(job(j) for j in jobs)
+
+
+def test_a_sweep_that_made_progress_is_not_redelivered_so_max_holds(
+    admin: EmulatorAdmin, emulator: DataprocEmulator
+) -> None:
+    """Without TRIGGER_TOPIC, a sweep that stopped some but ran out of budget for the
+    rest says so and is acked: a redelivery would apply max again."""
+    admin.seed_jobs([{"name": job(f"j{i}"), "submittedSecondsAgo": 100 - i} for i in range(6)])
+    handled = handle(
+        emulator,
+        {"sweep": {"scopes": [SCOPE], "kinds": ["jobs"], "max": 3}},
+        DATAPROC_JOB_CANCELS_PER_MINUTE="2",
+        RETRY_DEADLINE_SECONDS="2",
+    )
+    assert handled.retry_reasons == []
+    stopped = [r.target for r in handled.results if r.outcome is Outcome.CANCELLED]
+    assert stopped == [job("j0"), job("j1")]
+    summary = handled.results[-1]
+    assert summary.to_message()["sweep"]["acted"] == 2
+    assert "1 more NOT stopped" in summary.detail
+
+
+def test_a_chain_with_more_still_running_answers_than_it_can_carry_ends_saying_so(
+    admin: EmulatorAdmin, emulator: DataprocEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused stops stay running: past what a continuation carries they would be
+    answered again and again, so the chain ends, each answered once."""
+    monkeypatch.setattr(sweeps, "MAX_SKIPPED", 5)
+    admin.seed_operations(
+        [{"name": op(f"r{i:02}"), "onCancel": "unimplemented"} for i in range(12)]
+    )
+    run = follow_chain(
+        emulator,
+        {"sweep": {"scopes": [SCOPE], "kinds": ["operations"]}},
+        limit=10,
+        MAX_CANCELS_PER_MESSAGE="4",
+    )
+    assert len(run.handled) == 2
+    assert max(Counter(run.targets()).values()) == 1
+    last = run.results[-1]
+    assert "more than the 5 a continuation carries" in last.detail
+    assert "4 more NOT stopped" in last.detail
