@@ -331,23 +331,14 @@ def _allowed_scopes(texts: tuple[str, ...], settings: Settings, answer: Any) -> 
             answer(Outcome.REJECTED, text[:512], f"not a sweep scope: {invalid}")
             continue
         if not settings.project_allowed(scope.project):
-            answer(
-                Outcome.REJECTED,
-                scope.name,
-                f"project {scope.project} is not in ALLOWED_PROJECTS; not swept",
-                project=scope.project,
-            )
+            refusal = f"project {scope.project} is not in ALLOWED_PROJECTS; not swept"
+        elif not settings.region_known(scope.region):
+            refusal = f"{scope.region} is not a Dataproc region (DATAPROC_REGIONS); not swept"
+        else:
+            if scope not in scopes:  # a scope named twice is swept once
+                scopes.append(scope)
             continue
-        if not settings.region_known(scope.region):
-            answer(
-                Outcome.REJECTED,
-                scope.name,
-                f"{scope.region} is not a Dataproc region (DATAPROC_REGIONS); not swept",
-                project=scope.project,
-            )
-            continue
-        if scope not in scopes:  # a scope named twice is swept once
-            scopes.append(scope)
+        answer(Outcome.REJECTED, scope.name, refusal, project=scope.project)
     return scopes
 
 
