@@ -90,7 +90,7 @@ def test_a_sweep_answers_a_stop_whose_answer_never_came(
     """The cancel lands but every answer times out, and the operation ends only later:
     the sweep says so in the message that sent it (a continuation would not select it,
     as it no longer runs)."""
-    admin.seed_operation(name=op("lost"), cancelSeconds=4)
+    admin.seed_operation(name=op("lost"), cancelSeconds=8)  # ends long after its window
     admin.seed_operation(name=op("other"), cancelSeconds=0)
     admin.add_fault(
         method="POST", pathRegex="lost:cancel$", times=-1, action="delay", delaySeconds=1.5
@@ -128,28 +128,43 @@ def test_a_stop_refused_again_and_again_does_not_hold_up_the_others(
     assert outcomes == Counter({Outcome.CANCELLED: 20, Outcome.ERROR: 1})
 
 
-def test_our_stop_whose_answer_was_lost_is_not_told_as_someone_elses(
+def test_a_named_stop_never_confirmed_is_handed_on_marked_attempted(
     admin: EmulatorAdmin, emulator: DataprocEmulator
 ) -> None:
-    """A named operation's cancel lands but never answers in time, and it is still
-    running when the window ends: handed on marked as attempted; found cancelled by the
-    continuation, it is not called someone else's doing."""
-    admin.seed_operation(name=op("slow"), cancelSeconds=2.5)
+    """Every answer to a named operation's cancel is lost and it keeps running: no result
+    yet, and the continuation marks it as attempted."""
+    admin.seed_operation(name=op("slow"), onCancel="ignore")
     admin.add_fault(
         method="POST", pathRegex="slow:cancel$", times=-1, action="delay", delaySeconds=1.5
     )
-    run = follow_chain(
+    handled = handle(
         emulator,
         {"operations": [op("slow")]},
-        limit=3,
+        TRIGGER_TOPIC=TRIGGERS,
         REQUEST_TIMEOUT_SECONDS="1",
         RETRY_DEADLINE_SECONDS="1.2",
         VERIFY_TIMEOUT_SECONDS="0.5",
     )
-    assert run.messages[1]["continuation"]["attempted"] == [op("slow")]
-    (result,) = run.results
+    assert handled.results == [] and handled.retry_reasons == []
+    assert handled.continuation is not None
+    carried = handled.continuation.message["continuation"]
+    assert carried == {"chainId": "names-m-1", "generation": 1, "attempted": [op("slow")]}
+
+
+def test_our_stop_whose_answer_was_lost_is_not_told_as_someone_elses(
+    admin: EmulatorAdmin, emulator: DataprocEmulator
+) -> None:
+    """The continuation finds the attempted operation cancelled: not called someone
+    else's doing, and answered under the chain's dedupe key."""
+    admin.seed_operation(name=op("slow"), done=True, result={"error": {"code": 1}})
+    continuation = {
+        "operations": [op("slow")],
+        "continuation": {"chainId": "names-m-1", "generation": 1, "attempted": [op("slow")]},
+    }
+    (result,) = handle(emulator, continuation, message_id="m-2").results
     assert result.outcome is Outcome.ALREADY_DONE
     assert "may have been ours" in result.detail
+    assert result.key == f"names-m-1/{op('slow')}"
 
 
 def _pager(mode: str) -> Any:

@@ -1247,6 +1247,7 @@ def _changed_monitoring_rules(first: Run) -> list[Rule]:
     return [rule(r"^monitoring dashboards describe ", "stale\tetag-9\n"), *rules]
 
 
+@pytest.mark.long  # ~90 s of gcloud start-ups on 2 cores; .ci/run runs it
 def test_real_gcloud_accepts_every_command(deploy: Deploy, tmp_path: Path) -> None:
     gcloud = _real_gcloud()
     first = deploy(
