@@ -31,7 +31,7 @@ from canceller.chains import (
     digest,
 )
 from canceller.clock import Deadline, utc_now
-from canceller.dataproc import DataprocClient, NoBudget, TransientFailure
+from canceller.dataproc import DataprocClient, TransientFailure
 from canceller.engine import (
     CancelContext,
     Outcomes,
@@ -185,7 +185,7 @@ def run_sweep(
             more = _list(
                 client, kind, scope, spec, clauses, settings, now, chain, listing_deadline, listing
             )
-        except (NoBudget, TransientFailure, _Cut) as failure:
+        except (TransientFailure, _Cut) as failure:  # NoBudget is a TransientFailure
             listing.cut = str(failure)
             listing.end = ListPosition(scope.name, kind.plural, listing.token)
             break
