@@ -337,7 +337,7 @@ def test_a_sweep_that_made_progress_is_not_redelivered_so_max_holds(
     )
     assert handled.retry_reasons == []
     stopped = [r.target for r in handled.results if r.outcome is Outcome.CANCELLED]
-    assert stopped == [job("j0"), job("j1")]
+    assert sorted(stopped) == [job("j0"), job("j1")]  # stops finish in any order
     summary = handled.results[-1]
     assert summary.to_message()["sweep"]["acted"] == 2
     assert "1 more NOT stopped" in summary.detail
