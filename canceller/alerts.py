@@ -36,10 +36,6 @@ INCIDENT_FIELDS = frozenset({"version", "incident"})
 # budget (1.0 is 100 %). Anything outside is not a notification Billing sends.
 MAX_BUDGET_AMOUNT = 1e15
 MAX_THRESHOLD = 1000.0
-BATCH_RESOURCE = "cloud_dataproc_batch"
-CLUSTER_RESOURCE = "cloud_dataproc_cluster"
-JOB_RESOURCE = "cloud_dataproc_job"
-SESSION_RESOURCE = "cloud_dataproc_session"
 
 
 class InvalidAlert(ValueError):
@@ -56,13 +52,16 @@ class BudgetNotice:
     currency: str
     alert_threshold_exceeded: float | None
 
-    def over(self, threshold: float) -> bool:
-        """Act at cost >= budget x threshold, or once Billing says the threshold was crossed.
-        A budget of 0 (a "last period's amount" budget on a new account) compares nothing:
-        only Billing's own word can then set the sweep off."""
-        crossed = self.alert_threshold_exceeded
-        over_amount = self.budget > 0 and self.cost >= self.budget * threshold
-        return over_amount or (crossed is not None and crossed >= threshold)
+    @property
+    def ratio(self) -> float | None:
+        """How far the budget is spent: ``costAmount / budgetAmount`` or Billing's own
+        ``alertThresholdExceeded``, whichever is higher. A budget of 0 (a "last period's
+        amount" budget on a new account) compares nothing: only Billing's word counts
+        then, and with neither there is no ratio and no rung is reached."""
+        ratios = [self.cost / self.budget] if self.budget > 0 else []
+        if self.alert_threshold_exceeded is not None:
+            ratios.append(self.alert_threshold_exceeded)
+        return max(ratios) if ratios else None
 
     def fields(self) -> dict[str, Any]:
         """The result's ``budget`` object."""

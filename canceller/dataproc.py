@@ -30,6 +30,7 @@ from google.api_core.retry import exponential_sleep_generator
 from google.auth import exceptions as auth_exceptions
 
 from canceller.clock import Deadline
+from canceller.kinds import StopCall
 from canceller.request_budget import (
     BudgetKey,
     BudgetTimeout,
@@ -79,16 +80,16 @@ class DataprocClient:
         self._sleep = sleep
 
     def get(self, name: str, deadline: Deadline, *, urgent: bool = False) -> dict[str, Any]:
-        """Read one resource (operation, batch, job or session) by its full name.
+        """Read one resource (of any kind) by its full name.
         ``urgent``: it verifies a stop already sent, so it goes ahead in the budget."""
         return self._call("GET", name, deadline, urgent=urgent)
 
-    def post(
-        self, path: str, deadline: Deadline, body: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        """A custom method such as ``NAME:cancel``. ``body=None`` sends no body at all,
-        which operations.cancel requires; jobs.cancel takes ``{}``."""
-        return self._call("POST", path, deadline, body=body)
+    def stop(self, call: StopCall, deadline: Deadline) -> dict[str, Any]:
+        """Send a kind's stop request: a custom method such as ``NAME:cancel`` (a body of
+        None sends no body at all, which operations.cancel requires; jobs.cancel takes
+        ``{}``), or a ``DELETE`` with its query."""
+        params = dict(call.params) or None
+        return self._call(call.method, call.path, deadline, params, body=call.body)
 
     def list(
         self,

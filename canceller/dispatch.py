@@ -17,38 +17,25 @@ and then asks Pub/Sub to redeliver if anything is not: nothing is lost.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from canceller.alerts import (
-    BATCH_RESOURCE,
-    CLUSTER_RESOURCE,
-    JOB_RESOURCE,
-    SESSION_RESOURCE,
-    IncidentNotice,
-)
+from canceller.alerts import BudgetNotice, IncidentNotice
 from canceller.chains import MAX_CONTINUATIONS, Chain, Continuation
 from canceller.clock import CallAllowance, Deadline, utc_now
 from canceller.dataproc import DataprocClient
-from canceller.engine import CancelContext, Outcomes, Target, stop_all
-from canceller.kinds import KINDS
-from canceller.names import KIND_PATHS, UUID, InvalidName, parse_name
+from canceller.engine import CancelContext, Outcomes, stop_all
+from canceller.kinds import CLUSTERS, INCIDENT_KINDS, KINDS
+from canceller.names import UUID, InvalidName, parse_name
 from canceller.results import Outcome, Result
 from canceller.selection import SweepSpec
-from canceller.settings import Settings
+from canceller.settings import Rung, Settings
 from canceller.sweeps import run_sweep
+from canceller.targets import Target
 from canceller.trigger import Trigger
 
-_CLUSTER_NAME = re.compile(r"[a-z](?:[-a-z0-9]{0,49}[a-z0-9])?")
-# Monitored resource type -> (kind, label naming its place, label naming its ID).
-_INCIDENT_TARGETS = {
-    BATCH_RESOURCE: ("batch", "location", "batch_id"),
-    JOB_RESOURCE: ("job", "region", "job_id"),
-    SESSION_RESOURCE: ("session", "location", "session_id"),
-}
-_SUPPORTED = ", ".join([*_INCIDENT_TARGETS, CLUSTER_RESOURCE])
+_SUPPORTED = ", ".join(INCIDENT_KINDS)
 
 
 @dataclass
@@ -67,6 +54,7 @@ class _Work:
     sweep: SweepSpec | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     named: bool = False  # a list of names: what is not started can be handed on
+    dry_run: bool = False  # a budget's report rung: what would be stopped, nothing stopped
 
 
 def handle_trigger(
@@ -98,7 +86,13 @@ def handle_trigger(
     allowed: list[Target] = []
     for target in work.targets:
         name = target.name
-        if not settings.project_allowed(name.project):
+        if target.action == "delete" and not settings.cluster_delete_allowed:
+            refusal = (
+                f"deleting a {name.kind} needs CLUSTER_DELETE_ALLOWED=true (deploy.sh: "
+                '--allow-cluster-delete); {"action": "stop"} stops it and keeps its disks; '
+                "nothing was called"
+            )
+        elif not settings.project_allowed(name.project):
             refusal = f"project {name.project} is not in ALLOWED_PROJECTS; nothing was called"
         elif not settings.region_known(name.location):
             refusal = (
@@ -138,7 +132,7 @@ def handle_trigger(
             CallAllowance(calls_per_message(settings)),
         ),
         verify_timeout=settings.verify_timeout_seconds,
-        dry_run=settings.dry_run or info.dry_run is True,
+        dry_run=settings.dry_run or info.dry_run is True or work.dry_run,
         max_concurrency=settings.max_concurrency,
         extra=work.extra,
     )
@@ -209,6 +203,8 @@ def _hand_on_names(
     for key, value in (("reason", info.reason), ("requestId", info.request_id)):
         if value is not None:
             message[key] = value
+    if info.action != "stop":
+        message["action"] = info.action
     if context.dry_run:
         message["dryRun"] = True
     handled.continuation = Continuation(message, chain.id, chain.generation + 1)
@@ -251,23 +247,7 @@ def _translate_alerts(
 ) -> _Work:
     budget, incident = trigger.budget, trigger.incident
     if budget is not None:
-        extra = {"budget": budget.fields()}
-        if not settings.budget_allowed(budget.budget_id):
-            reject(
-                "",
-                f"budget {budget.budget_id[:128]} is not in ALLOWED_BUDGETS: its notifications "
-                "stop nothing; nothing was called",
-                extra=extra,
-            )
-            return _Work(extra=extra)
-        if not budget.over(settings.budget_threshold):
-            handled.notes.append(
-                f"budget {budget.display_name or budget.budget_id}: cost {budget.cost:g} of "
-                f"{budget.budget:g} {budget.currency} is below BUDGET_THRESHOLD="
-                f"{settings.budget_threshold:g}; nothing to do"
-            )
-            return _Work(extra=extra)
-        return _Work(sweep=SweepSpec(), extra=extra)
+        return _budget_work(budget, settings, handled, reject)
     if incident is not None:
         if not settings.alert_policy_allowed(incident.policy_name):
             reject(
@@ -277,20 +257,66 @@ def _translate_alerts(
                 extra={"incident": incident.fields()},
             )
             return _Work()
-        return _incident_work(incident, handled, reject)
+        return _incident_work(incident, settings, handled, reject)
     attempted = trigger.chain.attempted if trigger.chain else frozenset()
+    action = trigger.info.action
     return _Work(
-        targets=[Target(name, attempted=name.name in attempted) for name in trigger.targets],
+        targets=[
+            Target(name, attempted=name.name in attempted, action=action)
+            for name in trigger.targets
+        ],
         sweep=trigger.sweep,
         named=bool(trigger.targets),
     )
 
 
+def _budget_work(
+    budget: BudgetNotice, settings: Settings, handled: Handled, reject: Callable[..., None]
+) -> _Work:
+    """The graduated response: the highest rung of BUDGET_LADDER the budget reached acts.
+    ``report`` shows (as a dry run) what the rungs above it would stop, ``work`` sweeps
+    SWEEP_KINDS, ``clusters`` sweeps those and then the clusters. Exempt work and exempt
+    clusters are left alone, as by every sweep."""
+    extra: dict[str, Any] = {"budget": budget.fields()}
+    if not settings.budget_allowed(budget.budget_id):
+        reject(
+            "",
+            f"budget {budget.budget_id[:128]} is not in ALLOWED_BUDGETS: its notifications "
+            "stop nothing; nothing was called",
+            extra=extra,
+        )
+        return _Work(extra=extra)
+    ratio = budget.ratio
+    rung = settings.rung(ratio) if ratio is not None else None
+    if rung is None:
+        spent = f"{ratio:.3g} of its amount" if ratio is not None else "an unknown share"
+        handled.notes.append(
+            f"budget {budget.display_name or budget.budget_id}: cost {budget.cost:g} of "
+            f"{budget.budget:g} {budget.currency} ({spent}) is below the lowest rung of "
+            f"BUDGET_LADDER ({settings.budget_ladder[0].threshold:g}); nothing to do"
+        )
+        return _Work(extra=extra)
+    extra["rung"] = {**rung.to_json(), "ratio": round(ratio or 0.0, 6)}
+    kinds = _rung_kinds(rung, settings)
+    return _Work(sweep=SweepSpec(kinds=kinds), extra=extra, dry_run=rung.action == "report")
+
+
+def _rung_kinds(rung: Rung, settings: Settings) -> tuple[str, ...]:
+    """What a rung sweeps; a report rung, what the highest rung above it would."""
+    above = [r for r in settings.budget_ladder if r.threshold > rung.threshold]
+    action = above[-1].action if rung.action == "report" and above else rung.action
+    if action == "clusters":
+        return tuple(dict.fromkeys((*settings.sweep_kinds, CLUSTERS.plural)))
+    return settings.sweep_kinds
+
+
 def _incident_work(
-    incident: IncidentNotice, handled: Handled, reject: Callable[..., None]
+    incident: IncidentNotice, settings: Settings, handled: Handled, reject: Callable[..., None]
 ) -> _Work:
     """An incident on one resource is an explicit request for that very resource (so
-    stopped even if exempt); on a cluster it is a sweep of the cluster's work."""
+    stopped even if exempt). On a cluster, CLUSTER_INCIDENT_ACTION says what: ``jobs``, a
+    sweep of the cluster's jobs and operations; ``stop`` or ``delete``, the cluster itself
+    (its work first). A ``*_uuid`` label names one incarnation: another is left alone."""
     extra: dict[str, Any] = {"incident": incident.fields()}
     if not incident.is_open:
         handled.notes.append(
@@ -300,45 +326,40 @@ def _incident_work(
         return _Work(extra=extra)
     labels = incident.resource_labels
     project = labels.get("project_id", "")
-    if incident.resource_type in _INCIDENT_TARGETS:
-        kind, place_label, id_label = _INCIDENT_TARGETS[incident.resource_type]
-        place, collection, _ = KIND_PATHS[kind]
-        text = (
-            f"projects/{project}/{place}/{labels.get(place_label, '')}/{collection}/"
-            f"{labels.get(id_label, '')}"
+    kind = INCIDENT_KINDS.get(incident.resource_type)
+    if kind is None or kind.incident is None:
+        reject(
+            "",
+            f"incident {incident.incident_id} is on resource type "
+            f"{incident.resource_type or '?'!r}, which this function cannot act on "
+            f"(supported: {_SUPPORTED})",
+            extra={**extra, "project": project} if project else extra,
         )
-        uuid = labels.get("job_uuid", "") if kind == "job" else ""
-        try:
-            name = parse_name(kind, text)
-            if uuid and not UUID.fullmatch(uuid):
-                raise InvalidName(f"job_uuid {uuid[:80]!r} is not a UUID")
-        except InvalidName as invalid:
-            reject(
-                text, f"the incident's {kind} labels do not name a {kind}: {invalid}", extra=extra
-            )
-            return _Work(extra=extra)
-        return _Work(targets=[Target(name, expect_uuid=uuid or None)], extra=extra)
-    if incident.resource_type == CLUSTER_RESOURCE:
-        cluster, uuid = labels.get("cluster_name", ""), labels.get("cluster_uuid", "")
-        scope = f"projects/{project}/regions/{labels.get('region', '')}"
-        if not _CLUSTER_NAME.fullmatch(cluster) or (uuid and not UUID.fullmatch(uuid)):
-            reject(
-                scope,
-                "the incident's cluster labels are not a valid cluster name/uuid",
-                extra=extra,
-            )
-            return _Work(extra=extra)
+        return _Work(extra=extra)
+    rule = kind.incident
+    text = (
+        f"projects/{project}/{kind.place}/{labels.get(rule.place, '')}/{kind.plural}/"
+        f"{labels.get(rule.id, '')}"
+    )
+    uuid = labels.get(rule.uuid, "") if rule.uuid else ""
+    try:
+        name = parse_name(kind.name, text)
+        if uuid and not UUID.fullmatch(uuid):
+            raise InvalidName(f"{rule.uuid} {uuid[:80]!r} is not a UUID")
+    except InvalidName as invalid:
+        reject(
+            text,
+            f"the incident's {kind.name} labels do not name a {kind.name}: {invalid}",
+            extra=extra,
+        )
+        return _Work(extra=extra)
+    if kind is CLUSTERS and settings.cluster_incident_action == "jobs":
         spec = SweepSpec(
-            scopes=(scope,),
-            filter=f'clusterName = "{cluster}"',
+            scopes=(name.scope.name,),
+            filter=f'clusterName = "{name.resource_id}"',
             cluster_uuid=uuid or None,
-            kinds=("operations", "jobs"),
+            kinds=CLUSTERS.clears_first,
         )
         return _Work(sweep=spec, extra=extra)
-    reject(
-        "",
-        f"incident {incident.incident_id} is on resource type {incident.resource_type or '?'!r}, "
-        f"which this function cannot act on (supported: {_SUPPORTED})",
-        extra={**extra, "project": project} if project else extra,
-    )
-    return _Work(extra=extra)
+    action = settings.cluster_incident_action if kind is CLUSTERS else "stop"
+    return _Work(targets=[Target(name, expect_uuid=uuid or None, action=action)], extra=extra)

@@ -45,11 +45,13 @@ from typing import Any
 
 from google.api_core import exceptions as api_exceptions
 
+from canceller.clearing import plan_clearing
 from canceller.clock import Deadline, utc_now
 from canceller.dataproc import DataprocClient, NoBudget, TransientFailure, error_details
-from canceller.kinds import KINDS, InvalidWork, Kind, Phase, Resource
+from canceller.kinds import InvalidWork, Kind, Phase, Resource, StopCall
 from canceller.names import ResourceName, ScopeName
 from canceller.results import Outcome, Result
+from canceller.targets import Target
 from canceller.trigger import TriggerInfo
 from canceller.verification import MAX_INTERVAL, poll_offsets
 
@@ -85,17 +87,6 @@ class CancelContext:
     extra: Mapping[str, Any] = field(default_factory=dict)  # budget, incident, sweep id
 
 
-@dataclass(frozen=True)
-class Target:
-    name: ResourceName
-    seen: Resource | None = None  # as just listed by a sweep: saves a GET if running
-    seen_at: float = 0.0  # when it was listed (monotonic)
-    expect_uuid: str | None = None  # an incident names one incarnation of an ID
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    # An earlier message of the chain sent it a stop whose answer never came back.
-    attempted: bool = False
-
-
 @dataclass
 class Outcomes:
     results: list[Result] = field(default_factory=list)
@@ -126,6 +117,48 @@ def stop_all(
     is in ``unconfirmed``: with ``report_unconfirmed`` (a sweep, whose continuation only
     selects what still runs) also answered ERROR now; else (a named list) left for the
     caller to hand on when it can, or collected in ``failures``."""
+    first = [target for target in targets if not target.kind.clears_first]
+    later = [target for target in targets if target.kind.clears_first]
+    if not later:
+        return _stop_each(client, first, context, hand_on_late, report_unconfirmed)
+    # A cluster's work first, each stopped and verified, and then the cluster.
+    plan = plan_clearing(client, later, first, context.deadline)
+    outcomes = _stop_each(client, [*first, *plan.work], context, hand_on_late, report_unconfirmed)
+    for target, resource, why in plan.refused:
+        reporter = _Reporter(target, context, utc_now())
+        outcomes.results.append(reporter.report(Outcome.REJECTED, why, resource, target.kind))
+    waiting = {target.name.name for target in outcomes.unstarted}
+    ready, blocked = [], list(plan.left)
+    for target, waits in plan.clusters:
+        if waits & waiting:
+            blocked.append((target, "work on it could not be stopped first in this message"))
+        else:
+            ready.append(target)
+    for target, why in blocked:
+        if not hand_on_late:
+            outcomes.failures.append(f"{target.name.name}: {why}")
+        outcomes.unstarted.append(target)
+    # Work stopped for a cluster is answered here, whatever became of it: never handed
+    # on or counted unconfirmed as if it had been asked for.
+    outcomes.unstarted = [target for target in outcomes.unstarted if not target.cleared_for]
+    outcomes.unconfirmed = [t for t in outcomes.unconfirmed if not t.cleared_for]
+    stopped = _stop_each(client, ready, context, hand_on_late, report_unconfirmed)
+    outcomes.results.extend(stopped.results)
+    outcomes.failures.extend(stopped.failures)
+    outcomes.unstarted.extend(stopped.unstarted)
+    outcomes.unconfirmed.extend(stopped.unconfirmed)
+    order = {target.name: index for index, target in enumerate(targets)}
+    outcomes.unstarted.sort(key=lambda target: order.get(target.name, len(order)))
+    return outcomes
+
+
+def _stop_each(
+    client: DataprocClient,
+    targets: Sequence[Target],
+    context: CancelContext,
+    hand_on_late: bool,
+    report_unconfirmed: bool,
+) -> Outcomes:
     outcomes = Outcomes()
     if not targets:
         return outcomes
@@ -142,7 +175,7 @@ def stop_all(
                 TransientFailure,
             )
         except TransientFailure as failure:
-            if not hand_on_late:
+            if not hand_on_late and not target.cleared_for:
                 outcomes.failures.append(str(failure))
             return target
 
@@ -181,7 +214,7 @@ class _Watch:
     kind: Kind  # what is read to see the stop: the target's kind, or a batch's operation
     name: ResourceName
     last: Resource
-    stop_path: str
+    stop: StopCall
     stopped_at: float = 0.0
     next_check: float = 0.0
     checks: int = 0
@@ -210,7 +243,7 @@ def _start(
     client: DataprocClient, target: Target, context: CancelContext, deadline: Deadline
 ) -> Result | _Watch:
     """Read and stop one target; ``deadline`` bounds these first calls."""
-    kind = KINDS[target.name.kind]
+    kind = target.kind
     reporter = _Reporter(target, context, utc_now())
     try:
         fresh = time.monotonic() - target.seen_at <= LISTING_FRESH_SECONDS
@@ -241,22 +274,24 @@ def _start(
     if phase.final:
         detail = _already_done(kind, before) + earlier
         return reporter.report(Outcome.ALREADY_DONE, detail, before, kind)
-    if context.dry_run:
-        return reporter.report(
-            Outcome.DRY_RUN,
-            f"dry run: the {kind.name} is {kind.state_word(before)} and would be stopped "
-            f"with :{kind.stop_verb}",
-            before,
-            kind,
-        )
+    if refusal := kind.refusal(before):
+        return reporter.report(Outcome.REJECTED, f"left alone: {refusal}", before, kind)
     try:
         watched_kind, watched_name = kind.watched(target.name, before)
-        path = kind.stop_path(target.name, before)
+        stop = kind.stop_call(target.name, before, context.trigger.chain)
     except InvalidWork as invalid:
         return reporter.report(
             Outcome.ERROR, f"cannot stop the {kind.name}: {invalid}", before, kind
         )
-    watch = _Watch(reporter, watched_kind, watched_name, before, path)
+    if context.dry_run:
+        return reporter.report(
+            Outcome.DRY_RUN,
+            f"dry run: the {kind.name} is {kind.state_word(before)} and would be "
+            f"{kind.stopped_word} with {_verb(stop)}",
+            before,
+            kind,
+        )
+    watch = _Watch(reporter, watched_kind, watched_name, before, stop)
     if watched_kind is not kind:
         watch.last = {}
     if phase is Phase.STOPPING:
@@ -277,9 +312,9 @@ def _send_stop(
     a refusal needs no read again. No budget for the first stop raises ``NoBudget``:
     nothing was sent, and the caller may hand the target on. A stop sent again that finds
     no budget, or any stop whose answer is lost, leaves the watch to send it again."""
-    kind = KINDS[watch.reporter.target.name.kind]
+    kind = watch.reporter.kind
     try:
-        client.post(watch.stop_path, deadline, kind.stop_body)
+        client.stop(watch.stop, deadline)
     except NoBudget:
         if known is None:
             raise
@@ -331,12 +366,14 @@ def _refused(
         )
     if phase is Phase.STOPPING:
         return _started(watch, context)
-    if KINDS[watch.reporter.target.name.kind].stop_can_wait:
+    kind = watch.reporter.kind
+    if kind.can_wait(after):
         watch.refusal = error
         return _started(watch, context)
-    return watch.reporter.api_error(
-        error, KINDS[watch.reporter.target.name.kind].stopping_word, after, watch.kind
-    )
+    result = watch.reporter.api_error(error, kind.stopping_word, after, watch.kind)
+    if because := kind.refused_because(after):
+        result.detail += f"; {because}"
+    return result
 
 
 def _settle(
@@ -525,6 +562,13 @@ class _Watcher:
         def check() -> Result | _Watch:
             try:
                 resource = self._client.get(watch.name.name, self._context.deadline, urgent=True)
+            except api_exceptions.NotFound as error:
+                gone = watch.kind.gone(watch.last) if watch.sent else None
+                if gone is None:  # not what our stop does: an answer, reported as is
+                    return watch.reporter.api_error(
+                        error, "verifying the stop", watch.last, watch.kind
+                    )
+                resource = gone
             except api_exceptions.GoogleAPICallError as error:
                 return watch.reporter.api_error(error, "verifying the stop", watch.last, watch.kind)
             return _settle(self._client, watch, resource, self._context)
@@ -598,7 +642,7 @@ class _Watcher:
         the work still runs: answered ERROR now (a sweep), or left to be handed on
         marked as attempted (a named list), or the message redelivered."""
         target = watch.reporter.target
-        if self._report_unconfirmed:
+        if self._report_unconfirmed or target.cleared_for:
             self._outcomes.unconfirmed.append(target)
             self._outcomes.results.append(
                 watch.reporter.report(
@@ -669,7 +713,7 @@ class _Reporter:
 
     def __init__(self, target: Target, context: CancelContext, started: datetime) -> None:
         self.target = target
-        self.kind = KINDS[target.name.kind]
+        self.kind = target.kind
         self.before: Resource | None = None
         self._context = context
         self._started = started
@@ -747,6 +791,11 @@ class _Reporter:
             except InvalidWork:
                 return ""
         return ""
+
+
+def _verb(stop: StopCall) -> str:
+    """How a stop is called, for a sentence: ``:cancel``, or ``DELETE``."""
+    return stop.method if stop.method != "POST" else ":" + stop.path.rsplit(":", 1)[-1]
 
 
 def _already_done(kind: Kind, resource: Resource) -> str:

@@ -8,6 +8,7 @@ characters, extra segments or query strings.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -18,34 +19,54 @@ _DOMAIN_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _PROJECT = rf"(?:{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})+:)?[a-z][a-z0-9-]{{4,28}}[a-z0-9]"
 # Compute regions (us-central1, northamerica-northeast2, me-central2, ...) or "global".
 _REGION = r"global|[a-z]{2,}(?:-[a-z]+)+[0-9]{1,2}"
-# The four kinds of Dataproc work, each one collection under a project and a place:
-# kind -> (place segment, collection segment, ID grammar).
-# Operation IDs are server-made; 1-128 URL-safe characters covers every one seen.
-# Batch and session IDs: 4-63 lowercase letters, digits and hyphens (Dataproc's rule for
-# batchId and sessionId in dataproc_v1_messages.py, the latter documented as /a-z-/;
-# generated IDs are UUIDs, which fit too). Job IDs: letters, digits,
-# underscores and hyphens, at most 100 (JobReference.jobId).
-_SERVERLESS_ID = r"[a-z0-9][a-z0-9-]{2,61}[a-z0-9]"
-KIND_PATHS: dict[str, tuple[str, str, str]] = {
-    "operation": ("regions", "operations", r"[A-Za-z0-9_-]{1,128}"),
-    "batch": ("locations", "batches", _SERVERLESS_ID),
-    "job": ("regions", "jobs", r"[A-Za-z0-9_-]{1,100}"),
-    "session": ("locations", "sessions", _SERVERLESS_ID),
-}
-GRAMMARS: dict[str, re.Pattern[str]] = {
-    kind: re.compile(
-        rf"projects/(?P<project>{_PROJECT})/{place}/(?P<region>{_REGION})/{collection}/(?P<id>{ident})"
+# The ID grammar of each kind is part of its description (canceller.kinds): each kind
+# registers its rule here when it is defined, so this module knows every kind without
+# naming one (see ``register``).
+SERVERLESS_ID = r"[a-z0-9][a-z0-9-]{2,61}[a-z0-9]"
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """How one kind's names are spelled: ``projects/P/{place}/R/{collection}/{id}``,
+    and the verbs its URLs may end in (``:cancel``)."""
+
+    place: str  # "regions" or "locations"
+    collection: str
+    id_pattern: str
+    verbs: tuple[str, ...]
+
+    @property
+    def grammar(self) -> re.Pattern[str]:
+        return _grammar(self)
+
+
+KIND_PATHS: dict[str, NameRule] = {}  # kind -> its rule, in registration order
+
+
+def register(kind: str, rule: NameRule) -> None:
+    """Called once per kind by ``canceller.kinds``; a second rule for a kind, or a second
+    kind in a collection, is a defect of the registry."""
+    if kind in KIND_PATHS or any(r.collection == rule.collection for r in KIND_PATHS.values()):
+        raise ValueError(f"kind {kind} ({rule.collection}) is registered twice")
+    KIND_PATHS[kind] = rule
+
+
+@functools.cache
+def _grammar(rule: NameRule) -> re.Pattern[str]:
+    return re.compile(
+        rf"projects/(?P<project>{_PROJECT})/{rule.place}/(?P<region>{_REGION})/"
+        rf"{rule.collection}/(?P<id>{rule.id_pattern})"
     )
-    for kind, (place, collection, ident) in KIND_PATHS.items()
-}
+
+
 SCOPE_NAME = re.compile(rf"projects/(?P<project>{_PROJECT})/regions/(?P<region>{_REGION})")
 
 # The only URL forms accepted: Google's global or regional Dataproc host, API version v1,
-# optionally ending in the stop verb (":cancel", or ":terminate" for sessions). The
-# name inside is then held to the same grammar.
+# optionally ending in one of the kind's stop verbs (":cancel", ":terminate", ":stop").
+# The name inside is then held to the same grammar.
 _URL = re.compile(
     r"https://(?:(?P<host_region>[a-z]{2,}(?:-[a-z]+)+[0-9]{1,2})-)?dataproc\.googleapis\.com"
-    r"/v1/(?P<name>[^?#%\s]+?)(?::cancel|:terminate)?"
+    r"/v1/(?P<name>[^?#%\s]+?)(?::(?P<verb>[a-z]+))?"
 )
 
 MAX_INPUT_CHARS = 512
@@ -69,8 +90,11 @@ class ResourceName:
 
     @property
     def name(self) -> str:
-        place, collection, _ = KIND_PATHS[self.kind]
-        return f"projects/{self.project}/{place}/{self.location}/{collection}/{self.resource_id}"
+        rule = KIND_PATHS[self.kind]
+        return (
+            f"projects/{self.project}/{rule.place}/{self.location}/{rule.collection}/"
+            f"{self.resource_id}"
+        )
 
     @property
     def scope(self) -> ScopeName:
@@ -92,18 +116,21 @@ class ScopeName:
 
 def parse_name(kind: str, text: object) -> ResourceName:
     """Accept a bare name of ``kind`` or a Dataproc URL to one."""
-    place, collection, _ = KIND_PATHS[kind]
+    rule = KIND_PATHS[kind]
     article = "an" if kind[0] in "aeiou" else "a"
-    expected = f"{article} {kind} name projects/P/{place}/{place[0].upper()}/{collection}/ID"
-    match = _match_reference(text, GRAMMARS[kind], expected)
+    expected = (
+        f"{article} {kind} name projects/P/{rule.place}/{rule.place[0].upper()}/"
+        f"{rule.collection}/ID"
+    )
+    match = _match_reference(text, rule.grammar, expected, verbs=rule.verbs)
     return ResourceName(kind, match["project"], match["region"], match["id"])
 
 
 def kind_named_by(text: str) -> str:
     """Which kind a plain-text or URL body claims to name, by its collection segment, so
     the right grammar judges it (and a REJECTED result says what it claimed to be)."""
-    for kind, (_, collection, _) in KIND_PATHS.items():
-        if f"/{collection}/" in text:
+    for kind, rule in KIND_PATHS.items():
+        if f"/{rule.collection}/" in text:
             return kind
     return "operation"
 
@@ -121,7 +148,12 @@ def truncate_for_report(text: object, limit: int = MAX_INPUT_CHARS) -> str:
 
 
 def _match_reference(
-    text: object, grammar: re.Pattern[str], expected: str, *, allow_url: bool = True
+    text: object,
+    grammar: re.Pattern[str],
+    expected: str,
+    *,
+    allow_url: bool = True,
+    verbs: tuple[str, ...] = (),
 ) -> re.Match[str]:
     if not isinstance(text, str):
         raise InvalidName(f"expected {expected} as a string, got {type(text).__name__}")
@@ -135,10 +167,11 @@ def _match_reference(
     host_region = None
     if allow_url and value.startswith(("https://", "http://")):
         url = _URL.fullmatch(value)
-        if url is None:
+        if url is None or (url["verb"] is not None and url["verb"] not in verbs):
+            ending = " or NAME:" + "/:".join(verbs) if verbs else ""
             raise InvalidName(
-                "a URL must be https://dataproc.googleapis.com/v1/NAME or a regional "
-                "https://REGION-dataproc.googleapis.com/v1/NAME, with no query, port or encoding"
+                f"a URL must be https://dataproc.googleapis.com/v1/NAME{ending} or the same on "
+                "a regional https://REGION-dataproc.googleapis.com, with no query, port or encoding"
             )
         host_region, value = url["host_region"], url["name"]
     match = grammar.fullmatch(value)
@@ -160,3 +193,8 @@ def _why_not(value: str) -> str:
     if "//" in value or "/./" in value or "/../" in value or value.endswith(("/.", "/..")):
         return "empty, '.' and '..' path segments are not allowed"
     return "a segment does not match Dataproc's naming rules (project ID, region, ID)"
+
+
+# Every kind registers its rule as canceller.kinds is imported; importing it here (last,
+# once this module is complete) means no caller can meet a registry still empty.
+import canceller.kinds  # noqa: E402, F401

@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from canceller.clock import Deadline
+from canceller.kinds import KINDS
 
 # Dataproc's quotas are per minute and reset every 60 s; a grant is counted for one more
 # second, because a request reaches the server up to its round trip after we grant it.
@@ -69,7 +70,11 @@ FLOOR_PER_MINUTE = 5  # a 429 never shrinks a limit below this (or the configure
 RECOVERY_SECONDS = 120.0  # from a halved limit back to the configured one, without 429s
 
 _SCOPE = re.compile(r"projects/([^/]+)/(?:regions|locations)/([^/:]+)(?:[/:]|$)")
-_JOB = re.compile(r"projects/[^/]+/regions/[^/]+/jobs/[^/:]+")
+# One resource, and the verb of a call on it: its kind's description names the bucket.
+_RESOURCE = re.compile(
+    r"projects/[^/]+/(?:regions|locations)/[^/]+/(?P<collection>[a-z]+)/[^/:]+(?P<verb>:[a-z]+)?"
+)
+_BY_COLLECTION = {kind.plural: kind for kind in KINDS.values()}
 
 
 class Bucket(enum.StrEnum):
@@ -78,6 +83,7 @@ class Bucket(enum.StrEnum):
     DEFAULT = "default"  # DefaultRequestsPerMinutePerProjectPerRegion
     GET_JOB = "getJob"  # GetJobRequestsPerMinutePerProjectPerRegion
     JOB_OPERATION = "jobOperation"  # JobOperationRequestsPerMinutePerProjectPerRegion
+    CLUSTER_OPERATION = "clusterOperation"  # ClusterOperationRequestsPerMinutePerProjectPerRegion
 
 
 class BudgetKey(NamedTuple):
@@ -104,16 +110,18 @@ class BudgetTimeout(Exception):
 def budget_key(method: str, path: str) -> BudgetKey:
     """The quota a request counts against, from its method and its path under /v1/.
 
-    ``GET .../jobs/J`` is GetJob, ``POST .../jobs/J:cancel`` is CancelJob (a job
-    operation); everything else we call (operations, batches, sessions, jobs list) is in
-    the default bucket. The location of a ``locations/L`` path is its region. A path
-    outside any project and region would share one key with its peers."""
-    if method == "GET" and _JOB.fullmatch(path):
-        bucket = Bucket.GET_JOB
-    elif method == "POST" and path.endswith(":cancel") and _JOB.fullmatch(path[: -len(":cancel")]):
-        bucket = Bucket.JOB_OPERATION
-    else:
-        bucket = Bucket.DEFAULT
+    A read (``GET`` of one resource) or a stop (a ``:verb``, or ``DELETE``) counts in the
+    bucket its kind's description names (``Kind.quota_buckets``: GetJob, CancelJob,
+    cluster stops and deletes); listings and everything else in the default bucket. The
+    location of a ``locations/L`` path is its region. A path outside any project and
+    region would share one key with its peers."""
+    bucket = Bucket.DEFAULT
+    resource = _RESOURCE.fullmatch(path)
+    kind = _BY_COLLECTION.get(resource["collection"]) if resource else None
+    if resource and kind:
+        stop = resource["verb"] is not None or method == "DELETE"
+        if stop or method == "GET":
+            bucket = Bucket(kind.quota_buckets.get("stop" if stop else "read", Bucket.DEFAULT))
     scope = _SCOPE.match(path)
     project, region = scope.groups() if scope else ("", "")
     return BudgetKey(project, region, bucket)
@@ -124,6 +132,7 @@ class RequestBudget:
 
     ``requests_per_minute`` applies to the default and the GetJob bucket, each counted
     on its own; ``job_cancels_per_minute`` to the job-operation bucket;
+    ``cluster_operations_per_minute`` to the cluster-operation bucket;
     ``project_requests_per_minute`` to all of one project's requests together (None: no
     project window). ``clock`` and ``sleep`` are injectable for tests; ``clock`` must be
     the one the deadlines use."""
@@ -132,6 +141,7 @@ class RequestBudget:
         self,
         requests_per_minute: int,
         job_cancels_per_minute: int,
+        cluster_operations_per_minute: int = 100,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         *,
@@ -141,6 +151,7 @@ class RequestBudget:
             Bucket.DEFAULT: requests_per_minute,
             Bucket.GET_JOB: requests_per_minute,
             Bucket.JOB_OPERATION: job_cancels_per_minute,
+            Bucket.CLUSTER_OPERATION: cluster_operations_per_minute,
         }
         self._project_limit = project_requests_per_minute
         self._clock = clock

@@ -116,6 +116,7 @@ class Runtime:
         budget = RequestBudget(
             settings.dataproc_requests_per_minute,
             settings.dataproc_job_cancels_per_minute,
+            settings.dataproc_cluster_operations_per_minute,
             project_requests_per_minute=settings.dataproc_project_requests_per_minute,
         )
         return DataprocClient(session, endpoint, settings.request_timeout_seconds, budget)

@@ -15,19 +15,18 @@ from datetime import datetime
 
 from canceller.kinds import OPERATIONS, SWEEPABLE, Clause, Kind, Phase, Resource
 
-# gcloud's documented list filter: `field = value [AND field = value]...`, AND only;
-# `state` is the sessions' field, the others the operations' and jobs'. Each pattern is
-# matched against one token (no whitespace in it) and cannot backtrack far: the filter is
-# split into tokens first, in one pass, so parsing stays linear in the filter's length.
-_FIELD = re.compile(r"status\.state|state|labels\.[a-z][a-z0-9_-]{0,62}|clusterName|operationType")
+# gcloud's documented list filter: `field = value [AND field = value]...`, AND only; the
+# fields are those the sweepable kinds describe (``Kind.filter_fields``) and labels.KEY.
+# Each pattern is matched against one token (no whitespace in it) and cannot backtrack
+# far: the filter is split into tokens first, in one pass, so parsing stays linear in the
+# filter's length.
+_FIELDS = sorted({field for kind in SWEEPABLE.values() for field in kind.filter_fields})
+_FIELD = re.compile("|".join([*map(re.escape, _FIELDS), r"labels\.[a-z][a-z0-9_-]{0,62}"]))
 _BARE_VALUE = re.compile(r"[A-Za-z0-9_.:/-]+")
 # A filter is a few clauses: 1 KiB holds a dozen. Anything longer is refused before it is
 # read, so a hostile filter costs nothing however it is built (issue 15, item 8).
 MAX_FILTER_CHARS = 1024
-_SUPPORTED = (
-    "use `field = value` joined by AND, with fields status.state, state, labels.KEY, "
-    "clusterName, operationType"
-)
+_SUPPORTED = f"use `field = value` joined by AND, with fields {', '.join(_FIELDS)}, labels.KEY"
 # At most 9 ASCII digits a part: enough for 366 days in seconds, and int() stays cheap.
 _DURATION = re.compile(
     r"(?:(?P<d>[0-9]{1,9})d)?(?:(?P<h>[0-9]{1,9})h)?(?:(?P<m>[0-9]{1,9})m)?(?:(?P<s>[0-9]{1,9})s)?"

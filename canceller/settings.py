@@ -8,10 +8,14 @@ every knob lives here, with its default, and a bad value becomes one clear
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+from canceller.kinds import DEFAULT_SWEEP_KINDS, SWEEPABLE
+from canceller.selection import MAX_FILTER_CHARS
 
 # gcloud calls this global host for regional operation names over REST. The "region
 # does not match endpoint region 'global'" errors seen in client-library issues are gRPC's
@@ -42,8 +46,7 @@ _EMULATOR_HOST = re.compile(r"(?P<host>\[::1\]|localhost|[0-9.]{7,15}):(?P<port>
 # regional address ranges, https://www.gstatic.com/ipranges/cloud.json, as of 2026-02-06.
 # Not every project can use us-central2, us-east7, us-west8 or europe-west15; they stay,
 # since refusing a region that works would stop nothing. A region Google opens later is
-# refused until it is added here or DATAPROC_REGIONS names it. Kept in this file because
-# deploy.sh loads it alone, without the package.
+# refused until it is added here or DATAPROC_REGIONS names it.
 DATAPROC_REGION_NAMES = frozenset(
     {
         "global",
@@ -99,10 +102,6 @@ DATAPROC_REGION_NAMES = frozenset(
 # The grammar of canceller/names.py's regions, bounded.
 _REGION = re.compile(r"global|[a-z]{2,20}(?:-[a-z]{1,20}){1,3}[0-9]{1,2}")
 
-# The sweep filter's longest accepted length: canceller.selection.MAX_FILTER_CHARS, spelled
-# out for the same reason (tests/test_settings.py holds them equal).
-MAX_SWEEP_FILTER_CHARS = 1024
-
 # An allowlist is a handful of names; more than this is a mistake in the setting.
 MAX_ALLOWLIST_ITEMS = 100
 _BUDGET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -115,6 +114,25 @@ MESSAGE_MARGIN_SECONDS = 15.0
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it and says what is expected."""
+
+
+# What a budget's rung does: "report" publishes what the rungs above it would stop and
+# stops nothing; "work" stops operations, batches, jobs and sessions (SWEEP_KINDS);
+# "clusters" does that and then stops the clusters.
+RUNG_ACTIONS = ("report", "work", "clusters")
+CLUSTER_INCIDENT_ACTIONS = ("jobs", "stop", "delete")
+MAX_RUNGS = 10
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One rung of BUDGET_LADDER: from ``threshold`` (cost / budget) up, ``action``."""
+
+    threshold: float
+    action: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"threshold": self.threshold, "action": self.action}
 
 
 @dataclass(frozen=True)
@@ -134,14 +152,17 @@ class Settings:
     dry_run: bool
     sweep_scopes: tuple[str, ...]
     sweep_filter: str
-    sweep_kinds: tuple[str, ...]  # of operations, jobs, sessions
+    sweep_kinds: tuple[str, ...]  # sweepable kinds (canceller.kinds.SWEEPABLE)
     exempt_label: tuple[str, str] | None  # (key, value): never stopped by a sweep
     trigger_topic: str | None  # where a sweep hands on what it had no time for
-    budget_threshold: float
+    budget_ladder: tuple[Rung, ...]  # lowest threshold first
+    cluster_delete_allowed: bool  # may a message or an incident delete a cluster
+    cluster_incident_action: str  # jobs, stop or delete: what a cluster incident does
     max_concurrency: int
     max_cancels_per_message: int
     dataproc_requests_per_minute: int  # per project, region and bucket (default, GetJob)
     dataproc_job_cancels_per_minute: int  # per project and region: CancelJob
+    dataproc_cluster_operations_per_minute: int  # per project and region: stop, delete
     dataproc_project_requests_per_minute: int  # per project: every region and bucket
     dataproc_regions: frozenset[str]  # the regions a name or scope may name
     allowed_budgets: frozenset[str] | None  # budget IDs that may start a sweep; None: any
@@ -183,6 +204,11 @@ class Settings:
             + MESSAGE_MARGIN_SECONDS
         )
 
+    def rung(self, ratio: float) -> Rung | None:
+        """The highest rung of BUDGET_LADDER a budget at ``ratio`` of its amount reached."""
+        reached = [rung for rung in self.budget_ladder if ratio >= rung.threshold]
+        return reached[-1] if reached else None
+
     @property
     def exempt_label_text(self) -> str:
         return "no exempt label" if self.exempt_label is None else "=".join(self.exempt_label)
@@ -214,6 +240,12 @@ def load_settings(
     job_cancels_per_minute = int(
         _number(env, "DATAPROC_JOB_CANCELS_PER_MINUTE", 200, 1, 100_000, integer=True)
     )
+    # Half of ClusterOperationRequestsPerMinutePerProjectPerRegion's 200, which the
+    # project's own creates, updates and autoscaling share.
+    cluster_operations_per_minute = int(
+        _number(env, "DATAPROC_CLUSTER_OPERATIONS_PER_MINUTE", 100, 1, 100_000, integer=True)
+    )
+    cluster_delete_allowed = _boolean(env, "CLUSTER_DELETE_ALLOWED", False)
     return Settings(
         results_topic=results_topic,
         function_project=env.get("GOOGLE_CLOUD_PROJECT") or results_topic.split("/")[1],
@@ -234,23 +266,27 @@ def load_settings(
         sweep_kinds=_sweep_kinds(env.get("SWEEP_KINDS", "")),
         exempt_label=_exempt_label(env.get("EXEMPT_LABEL")),
         trigger_topic=_optional_topic("TRIGGER_TOPIC", env.get("TRIGGER_TOPIC", ""), own_project),
-        budget_threshold=_number(env, "BUDGET_THRESHOLD", 1.0, 0.0, 1000.0),
+        budget_ladder=_budget_ladder(env),
+        cluster_delete_allowed=cluster_delete_allowed,
+        cluster_incident_action=_cluster_incident_action(env, cluster_delete_allowed),
         max_concurrency=int(_number(env, "MAX_CONCURRENCY", 8, 1, 64, integer=True)),
         max_cancels_per_message=int(
             _number(env, "MAX_CANCELS_PER_MESSAGE", 500, 1, 5000, integer=True)
         ),
         dataproc_requests_per_minute=requests_per_minute,
         dataproc_job_cancels_per_minute=job_cancels_per_minute,
-        # Every region's budgets together: by default the sum of one region's three (2 x
-        # 600 + 200 = 1,400), which one region's calls reach only with every bucket full,
-        # so it binds a message spread over regions. 300,000: that sum at the largest limits.
+        dataproc_cluster_operations_per_minute=cluster_operations_per_minute,
+        # Every region's budgets together: by default the sum of one region's four (2 x
+        # 600 + 200 + 100 = 1,500), which one region's calls reach only with every bucket
+        # full, so it binds a message spread over regions. 400,000: that sum at the
+        # largest limits.
         dataproc_project_requests_per_minute=int(
             _number(
                 env,
                 "DATAPROC_PROJECT_REQUESTS_PER_MINUTE",
-                2 * requests_per_minute + job_cancels_per_minute,
+                2 * requests_per_minute + job_cancels_per_minute + cluster_operations_per_minute,
                 1,
-                300_000,
+                400_000,
                 integer=True,
             )
         ),
@@ -375,10 +411,8 @@ def _sweep_filter(value: str) -> str:
     """Only the length is checked here (the grammar is canceller.selection's, which this
     file cannot import): a longer SWEEP_FILTER would be refused at every sweep."""
     value = value.strip()
-    if len(value) > MAX_SWEEP_FILTER_CHARS:
-        raise SettingsError(
-            f"SWEEP_FILTER has {len(value)} characters: at most {MAX_SWEEP_FILTER_CHARS}"
-        )
+    if len(value) > MAX_FILTER_CHARS:
+        raise SettingsError(f"SWEEP_FILTER has {len(value)} characters: at most {MAX_FILTER_CHARS}")
     return value
 
 
@@ -431,19 +465,66 @@ def _sweep_scopes(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
-# The sweepable kinds (canceller.kinds.SWEEPABLE; tests/test_settings.py holds them
-# equal): spelled out because deploy.sh loads this file alone, without the package.
-SWEEP_KIND_NAMES = ("operations", "jobs", "sessions")
-
-
 def _sweep_kinds(value: str) -> tuple[str, ...]:
     kinds = tuple(dict.fromkeys(item.strip() for item in value.split(",") if item.strip()))
-    if unknown := [kind for kind in kinds if kind not in SWEEP_KIND_NAMES]:
+    if unknown := [kind for kind in kinds if kind not in SWEEPABLE]:
         raise SettingsError(
             f"SWEEP_KINDS has {', '.join(unknown)}: expected a comma-separated list of "
-            f"{', '.join(SWEEP_KIND_NAMES)} (batches are swept through their operations)"
+            f"{', '.join(SWEEPABLE)} (batches are swept through their operations)"
         )
-    return kinds or SWEEP_KIND_NAMES
+    return kinds or DEFAULT_SWEEP_KINDS
+
+
+def _budget_ladder(env: Mapping[str, str]) -> tuple[Rung, ...]:
+    """BUDGET_LADDER, rungs ``RATIO:ACTION`` joined by commas (``0.5:report,0.9:work,
+    1.2:clusters``); unset, ``BUDGET_THRESHOLD:work`` (1.0 by default), the behaviour
+    before the ladder. Both set is refused: which one was meant cannot be known."""
+    text = env.get("BUDGET_LADDER", "").strip()
+    if not text:
+        return (Rung(_number(env, "BUDGET_THRESHOLD", 1.0, 0.0, 1000.0), "work"),)
+    if env.get("BUDGET_THRESHOLD", "").strip():
+        raise SettingsError(
+            "BUDGET_LADDER and BUDGET_THRESHOLD are both set: BUDGET_THRESHOLD=T is the "
+            "ladder T:work; set one"
+        )
+    rungs = []
+    for item in text.split(","):
+        ratio, _, action = item.strip().partition(":")
+        action = action.strip()
+        try:
+            threshold = float(ratio)
+        except ValueError:
+            threshold = math.nan
+        if not 0 <= threshold <= 1000 or action not in RUNG_ACTIONS:
+            raise SettingsError(
+                f"BUDGET_LADDER rung {item.strip()[:40]!r} is not RATIO:ACTION with a ratio "
+                f"from 0 to 1000 and an action of {', '.join(RUNG_ACTIONS)}, e.g. "
+                "0.5:report,0.9:work,1.2:clusters"
+            )
+        rungs.append(Rung(threshold, action))
+    rungs.sort(key=lambda rung: rung.threshold)
+    thresholds = [rung.threshold for rung in rungs]
+    if len(rungs) > MAX_RUNGS or len(set(thresholds)) != len(thresholds):
+        raise SettingsError(
+            f"BUDGET_LADDER has {len(rungs)} rungs: at most {MAX_RUNGS}, each at its own ratio"
+        )
+    return tuple(rungs)
+
+
+def _cluster_incident_action(env: Mapping[str, str], delete_allowed: bool) -> str:
+    action = env.get("CLUSTER_INCIDENT_ACTION", "").strip() or "jobs"
+    if action not in CLUSTER_INCIDENT_ACTIONS:
+        raise SettingsError(
+            f"CLUSTER_INCIDENT_ACTION={action[:40]!r}: expected one of "
+            f"{', '.join(CLUSTER_INCIDENT_ACTIONS)} (jobs: the cluster's jobs and operations; "
+            "stop: those, then the cluster; delete: those, then delete the cluster)"
+        )
+    if action == "delete" and not delete_allowed:
+        raise SettingsError(
+            "CLUSTER_INCIDENT_ACTION=delete needs CLUSTER_DELETE_ALLOWED=true (deploy.sh: "
+            "--allow-cluster-delete)"
+        )
+    return action
 
 
 _LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")

@@ -35,7 +35,6 @@ from canceller.dataproc import DataprocClient, TransientFailure
 from canceller.engine import (
     CancelContext,
     Outcomes,
-    Target,
     explain_api_error,
     listed_items,
     stop_all,
@@ -52,6 +51,7 @@ from canceller.selection import (
     why_not_swept,
 )
 from canceller.settings import Settings
+from canceller.targets import Target
 
 MAX_PAGES_PER_SCOPE = 1000  # a guard against a server that never stops paging
 # A dry run shows what it selected without a call per target, but not without bound: a
@@ -414,7 +414,8 @@ def _list(
                 listing.answered.append(digest(name.name))
                 continue
             key = (kind.created_at(item) or _NO_TIME, name.name)
-            listing.candidates.append(_Candidate(key, Target(name, seen=item, seen_at=seen_at)))
+            target = Target(name, seen=item, seen_at=seen_at, spare_exempt=settings.exempt_label)
+            listing.candidates.append(_Candidate(key, target))
         token = str(page.get("nextPageToken") or "")
         if token and token == listing.token:
             listing.failed.append(f"{kind.collection(scope)}: the same page token came back")

@@ -33,7 +33,7 @@ from canceller.chains import (
     parse_sweep_chain,
 )
 from canceller.clock import parse_timestamp
-from canceller.kinds import SWEEPABLE
+from canceller.kinds import KINDS, LIST_KEYS, NAME_KEYS, SWEEPABLE
 from canceller.names import (
     UUID,
     InvalidName,
@@ -52,21 +52,11 @@ MAX_REQUEST_ID_CHARS = 256
 MAX_SWEEP_MAX = 100_000  # the largest sweep.max; MAX_CANCELS_PER_MESSAGE caps it again
 _OTHER_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
 
-# JSON key -> the kind of the name(s) it holds; "name" is the original operation form.
-_NAME_KEYS = {
-    "operation": "operation",
-    "name": "operation",
-    "operations": "operation",
-    "batch": "batch",
-    "batches": "batch",
-    "job": "job",
-    "jobs": "job",
-    "session": "session",
-    "sessions": "session",
-}
-_LIST_KEYS = frozenset({"operations", "batches", "jobs", "sessions"})
-_WORK_KEYS = (*_NAME_KEYS, "sweep")
+_WORK_KEYS = (*NAME_KEYS, "sweep")
 _COMMON_KEYS = ("reason", "requestId", "dryRun")
+_KINDS_TEXT = ", ".join(f"a{'n' if k[0] in 'aeiou' else ''} {k}" for k in KINDS)
+# What to do to named work: one of its kind's actions (canceller.kinds), "stop" by default.
+_ACTION_KEY = "action"
 # A named list's continuation (written by the function, canceller.chains) rides beside it.
 _CONTINUATION_KEY = "continuation"
 _SWEEP_KEYS = (
@@ -95,6 +85,7 @@ class TriggerInfo:
     request_id: str | None = None
     dry_run: bool | None = None  # None: the DRY_RUN setting decides; never lifts it
     chain: str = ""  # the request's chain id (canceller.chains): the first message's
+    action: str = "stop"  # what a named message asks done: "delete" for clusters, if allowed
 
     def with_chain(self, prefix: str) -> TriggerInfo:
         """This first message starts a chain named for it."""
@@ -269,7 +260,7 @@ def _decode_body(body: str, attributes: Mapping[str, str], info: TriggerInfo) ->
             return _names_trigger(kind_named_by(operation), [operation], {}, info)
         raise _Refused(
             body,
-            "the message is empty: send a name of an operation, batch, job or session, "
+            f"the message is empty: send a name of {_KINDS_TEXT}, "
             "JSON such as {\"job\": NAME}, or set the attribute 'operation'",
         )
     if not text.startswith("{"):
@@ -301,7 +292,7 @@ def _budget_trigger(attributes: Mapping[str, str], text: str, info: TriggerInfo)
 
 def _decode_document(document: dict[str, Any], text: str, info: TriggerInfo) -> Trigger:
     present = [key for key in _WORK_KEYS if key in document]
-    unknown = sorted(set(document) - {*_WORK_KEYS, *_COMMON_KEYS, _CONTINUATION_KEY})
+    unknown = sorted(set(document) - {*_WORK_KEYS, *_COMMON_KEYS, _CONTINUATION_KEY, _ACTION_KEY})
     if unknown:
         raise _Refused(
             text, f"unknown field(s) {', '.join(unknown)}: a typo must not change what is stopped"
@@ -312,17 +303,21 @@ def _decode_document(document: dict[str, Any], text: str, info: TriggerInfo) -> 
     if key == "sweep":
         if _CONTINUATION_KEY in document:
             raise _Refused(text, "a sweep carries its continuation inside 'sweep'")
+        if _ACTION_KEY in document:
+            raise _Refused(
+                text, "'action' goes only with named clusters: a sweep stops, never deletes"
+            )
         return _sweep_trigger(document, text, info.with_chain("sweep"))
     chain = None
     if _CONTINUATION_KEY in document:
-        if key not in _LIST_KEYS:
+        if key not in LIST_KEYS:
             raise _Refused(text, "'continuation' goes only with a list of names")
         try:
             chain = parse_names_chain(document[_CONTINUATION_KEY], document[key])
         except InvalidChain as invalid:
             raise _Refused(text, str(invalid)) from None
         info = replace(info, chain=chain.id)
-    if key in _LIST_KEYS:
+    if key in LIST_KEYS:
         names = document[key]
         if not isinstance(names, list) or not names:
             raise _Refused(text, f"'{key}' must be a non-empty list of names")
@@ -333,7 +328,14 @@ def _decode_document(document: dict[str, Any], text: str, info: TriggerInfo) -> 
             )
     else:
         names = [document[key]]
-    trigger = _names_trigger(_NAME_KEYS[key], names, document, info)
+    kind = NAME_KEYS[key]
+    action = document.get(_ACTION_KEY, "stop")
+    if action not in KINDS[kind].actions:
+        raise _Refused(
+            action,
+            f"'action' for {KINDS[kind].plural} must be one of {', '.join(KINDS[kind].actions)}",
+        )
+    trigger = _names_trigger(kind, names, document, replace(info, action=action))
     return replace(trigger, chain=chain)
 
 

@@ -12,8 +12,10 @@ from google.api_core import exceptions as api_exceptions
 
 from canceller.alerts import BudgetNotice
 from canceller.clock import Deadline, utc_now
-from canceller.engine import CancelContext, Target, stop_all
+from canceller.engine import CancelContext, stop_all
+from canceller.kinds import StopCall
 from canceller.names import parse_name
+from canceller.targets import Target
 from canceller.results import Outcome, Result
 from canceller.trigger import TriggerInfo
 
@@ -23,7 +25,7 @@ OPS = "projects/demo-project/regions/us-central1/operations"
 
 class ScriptedDataproc:
     """Answers from functions of (method, path, call count): the DataprocClient surface
-    the engine uses (get, post, list)."""
+    the engine uses (get, stop, list)."""
 
     def __init__(self, answer: Callable[[str, str, int], dict[str, Any]]) -> None:
         self._answer = answer
@@ -36,8 +38,8 @@ class ScriptedDataproc:
     def get(self, name: str, deadline: Deadline, urgent: bool = False) -> dict[str, Any]:
         return self._call("GET", name)
 
-    def post(self, path: str, deadline: Deadline, body: Any = None) -> dict[str, Any]:
-        return self._call("POST", path)
+    def stop(self, call: StopCall, deadline: Deadline) -> dict[str, Any]:
+        return self._call(call.method, call.path)
 
     def list(
         self, collection: str, deadline: Deadline, params: dict[str, str], urgent: bool = False
@@ -98,9 +100,11 @@ def test_a_zero_budget_is_never_over_by_amount() -> None:
     notice = BudgetNotice(
         "acct", "b", "new", cost=0.0, budget=0.0, currency="USD", alert_threshold_exceeded=None
     )
-    assert not notice.over(1.0)
+    assert notice.ratio is None
     crossed = BudgetNotice("acct", "b", "new", 0.0, 0.0, "USD", alert_threshold_exceeded=1.0)
-    assert crossed.over(1.0)
+    assert crossed.ratio == 1.0
+    spent = BudgetNotice("acct", "b", "x", 150.0, 100.0, "USD", alert_threshold_exceeded=1.2)
+    assert spent.ratio == 1.5
 
 
 def test_an_attribute_echoing_a_lone_surrogate_can_still_be_published() -> None:

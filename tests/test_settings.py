@@ -11,7 +11,7 @@ import pytest
 from canceller.settings import (
     DATAPROC_REGION_NAMES,
     DEFAULT_DATAPROC_ENDPOINT,
-    MAX_SWEEP_FILTER_CHARS,
+    Rung,
     SettingsError,
     load_settings,
 )
@@ -30,11 +30,14 @@ def test_defaults() -> None:
     assert settings.dry_run is False
     assert settings.max_concurrency == 8
     assert settings.max_cancels_per_message == 500
-    assert settings.budget_threshold == 1.0
+    assert settings.budget_ladder == (Rung(1.0, "work"),)
+    assert settings.cluster_delete_allowed is False
+    assert settings.cluster_incident_action == "jobs"
+    assert settings.dataproc_cluster_operations_per_minute == 100
     assert settings.sweep_scopes == ()
     assert settings.dataproc_requests_per_minute == 600  # 8 % of the 7,500 quotas
     assert settings.dataproc_job_cancels_per_minute == 200  # half of the 400 CancelJob quota
-    assert settings.dataproc_project_requests_per_minute == 1400  # one region's three
+    assert settings.dataproc_project_requests_per_minute == 1500  # one region's four
     assert settings.dataproc_regions == DATAPROC_REGION_NAMES
     assert settings.allowed_budgets is None and settings.budget_allowed("any-budget")
     assert settings.allowed_alert_policies is None and settings.alert_policy_allowed("any")
@@ -47,7 +50,7 @@ def test_request_budgets() -> None:
     assert settings.dataproc_requests_per_minute == 100_000
     assert settings.dataproc_job_cancels_per_minute == 1
     # the project's window follows the region's, so it never binds one region ...
-    assert settings.dataproc_project_requests_per_minute == 200_001
+    assert settings.dataproc_project_requests_per_minute == 200_101
     # ... unless it is set on its own
     narrow = load_settings({**BASE, "DATAPROC_PROJECT_REQUESTS_PER_MINUTE": "300"})
     assert narrow.dataproc_project_requests_per_minute == 300
@@ -196,8 +199,8 @@ def test_the_emulator_is_never_off_the_machine(host: str) -> None:
         ({"DATAPROC_JOB_CANCELS_PER_MINUTE": "-5"}, "out of range"),
         ({"DATAPROC_ENDPOINT": "https://x.example/v1?x=1"}, "DATAPROC_ENDPOINT"),
         ({"DATAPROC_EMULATOR_HOST": "localhost"}, "must be host:port"),
-        ({"DATAPROC_PROJECT_REQUESTS_PER_MINUTE": "0"}, "expected 1 to 300000"),
-        ({"DATAPROC_PROJECT_REQUESTS_PER_MINUTE": "300001"}, "PROJECT_REQUESTS_PER_MINUTE="),
+        ({"DATAPROC_PROJECT_REQUESTS_PER_MINUTE": "0"}, "expected 1 to 400000"),
+        ({"DATAPROC_PROJECT_REQUESTS_PER_MINUTE": "400001"}, "PROJECT_REQUESTS_PER_MINUTE="),
         ({"DATAPROC_PROJECT_REQUESTS_PER_MINUTE": "1e3"}, "is not a whole number"),
         ({"DATAPROC_REGIONS": "us-central1,,global"}, "DATAPROC_REGIONS has an empty item"),
         ({"DATAPROC_REGIONS": "us-central1,"}, "DATAPROC_REGIONS has an empty item"),
@@ -229,11 +232,53 @@ def test_unknown_project_is_an_error_not_a_silent_allow_all() -> None:
         load_settings({"RESULTS_TOPIC": "results", "ALLOWED_PROJECTS": "*"})
 
 
-def test_the_sweep_kinds_setting_knows_exactly_the_sweepable_kinds() -> None:
-    from canceller.kinds import SWEEPABLE
-    from canceller.settings import SWEEP_KIND_NAMES
+def test_sweep_kinds_come_from_the_registry() -> None:
+    """Clusters are sweepable but not swept unless named: stopping one is a bigger step."""
+    assert load_settings(BASE).sweep_kinds == ("operations", "jobs", "sessions")
+    named = load_settings({**BASE, "SWEEP_KINDS": "jobs,clusters"})
+    assert named.sweep_kinds == ("jobs", "clusters")
+    with pytest.raises(SettingsError, match="SWEEP_KINDS has batches"):
+        load_settings({**BASE, "SWEEP_KINDS": "batches"})
 
-    assert tuple(SWEEPABLE) == SWEEP_KIND_NAMES
+
+def test_the_budget_ladder() -> None:
+    ladder = load_settings({**BASE, "BUDGET_LADDER": "1.2:clusters, 0.5:report,0.9:work"})
+    assert ladder.budget_ladder == (
+        Rung(0.5, "report"),
+        Rung(0.9, "work"),
+        Rung(1.2, "clusters"),
+    )
+    assert ladder.rung(0.49) is None
+    assert ladder.rung(0.5) == Rung(0.5, "report")
+    assert ladder.rung(1.19) == Rung(0.9, "work")
+    assert ladder.rung(7.0) == Rung(1.2, "clusters")
+    shorthand = load_settings({**BASE, "BUDGET_THRESHOLD": "0.8"})
+    assert shorthand.budget_ladder == (Rung(0.8, "work"),)
+    for bad, why in (
+        ("0.5:stop", "not RATIO:ACTION"),
+        ("half:work", "not RATIO:ACTION"),
+        ("nan:work", "not RATIO:ACTION"),
+        ("-1:work", "not RATIO:ACTION"),
+        ("0.5:work,0.5:clusters", "each at its own ratio"),
+        (",".join(f"{i}:work" for i in range(11)), "at most 10"),
+    ):
+        with pytest.raises(SettingsError, match=why):
+            load_settings({**BASE, "BUDGET_LADDER": bad})
+    with pytest.raises(SettingsError, match="both set"):
+        load_settings({**BASE, "BUDGET_LADDER": "1:work", "BUDGET_THRESHOLD": "1"})
+
+
+def test_cluster_settings() -> None:
+    allowed = {**BASE, "CLUSTER_DELETE_ALLOWED": "true", "CLUSTER_INCIDENT_ACTION": "delete"}
+    settings = load_settings(allowed)
+    assert settings.cluster_delete_allowed and settings.cluster_incident_action == "delete"
+    assert load_settings({**BASE, "CLUSTER_INCIDENT_ACTION": "stop"}).cluster_incident_action == (
+        "stop"
+    )
+    with pytest.raises(SettingsError, match="needs CLUSTER_DELETE_ALLOWED=true"):
+        load_settings({**BASE, "CLUSTER_INCIDENT_ACTION": "delete"})
+    with pytest.raises(SettingsError, match="expected one of jobs, stop, delete"):
+        load_settings({**BASE, "CLUSTER_INCIDENT_ACTION": "nuke"})
 
 
 def test_dataproc_regions() -> None:
@@ -273,30 +318,28 @@ def test_allowed_budgets_and_alert_policies() -> None:
 def test_the_sweep_filter_cap_is_the_parsers() -> None:
     from canceller.selection import MAX_FILTER_CHARS
 
-    assert MAX_SWEEP_FILTER_CHARS == MAX_FILTER_CHARS
     longest = "labels.team = etl" + " " * (MAX_FILTER_CHARS - 17)
     assert load_settings({**BASE, "SWEEP_FILTER": longest}).sweep_filter == longest.strip()
 
 
-def test_settings_load_on_their_own_from_the_file(tmp_path: Path) -> None:
-    """deploy.sh loads canceller/settings.py by path, without the package: it may use the
-    standard library only (a region list it needs must live in the file itself)."""
-    path = Path(__file__).parent.parent / "canceller" / "settings.py"
+def test_settings_load_with_the_standard_library_only(tmp_path: Path) -> None:
+    """deploy.sh imports canceller.settings with any python3 and the repository on
+    PYTHONPATH: it, and the kind registry it derives the sweep kinds from, may use the
+    standard library only."""
+    root = Path(__file__).parent.parent
     script = (
-        "import importlib.util, sys\n"
+        "import sys\n"
         "before = set(sys.modules)\n"
-        "spec = importlib.util.spec_from_file_location('canceller_settings', sys.argv[1])\n"
-        "module = importlib.util.module_from_spec(spec)\n"
-        "sys.modules[spec.name] = module\n"
-        "spec.loader.exec_module(module)\n"
+        "import canceller.settings as module\n"
+        "import canceller.role\n"
         "settings = module.load_settings({'RESULTS_TOPIC': 'projects/p-project/topics/results', "
         "'GOOGLE_CLOUD_PROJECT': 'p-project'})\n"
         "assert settings.region_known('us-central1'), settings\n"
         "imported = {name.split('.')[0] for name in set(sys.modules) - before}\n"
-        "assert imported <= {*sys.stdlib_module_names, spec.name}, imported\n"
+        "assert imported <= {*sys.stdlib_module_names, 'canceller'}, imported\n"
     )
     done = subprocess.run(
-        [sys.executable, "-I", "-c", script, str(path)],
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(root)!r})\n{script}"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

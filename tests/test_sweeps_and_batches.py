@@ -361,7 +361,7 @@ def test_budget_below_threshold_calls_and_publishes_nothing(
     seed_scope(admin)
     handled = handle(emulator, budget(99.5), BUDGET_ATTRS, SWEEP_SCOPES=SCOPE)
     assert handled.results == []
-    assert "below BUDGET_THRESHOLD" in handled.notes[0]
+    assert "below the lowest rung of BUDGET_LADDER (1)" in handled.notes[0]
     assert admin.requests() == []
 
 

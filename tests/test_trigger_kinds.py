@@ -70,7 +70,7 @@ def test_every_kind_in_every_form(
         ),
         ({"job": JOB, "session": SESSION}, "exactly one of"),
         ({"jobs": [JOB] * 101}, "at most 100"),
-        ({"sweep": {"kinds": ["clusters"]}}, "sweep.kinds has clusters"),
+        ({"sweep": {"kinds": ["batches"]}}, "sweep.kinds has batches"),
         ({"sweep": {"kinds": ["batches"]}}, "through their operations"),
         ({"sweep": {"kinds": "jobs"}}, "list of strings"),
         ({"sweep": {"clusterUuid": "not a uuid"}}, "clusterUuid"),

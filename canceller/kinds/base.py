@@ -10,13 +10,13 @@ way; adding a kind is a small subclass here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any, ClassVar
 
 from canceller.clock import parse_timestamp
-from canceller.names import KIND_PATHS, ResourceName, ScopeName
+from canceller.names import NameRule, ResourceName, ScopeName
 
 Resource = dict[str, Any]  # a resource as Dataproc's proto3 JSON has it
 
@@ -37,12 +37,42 @@ class InvalidWork(ValueError):
     operation field is not a usable name); the message says why."""
 
 
+@dataclass(frozen=True)
+class IncidentLabels:
+    """How a Cloud Monitoring incident on this kind's monitored resource names it: the
+    resource type and the labels holding its place, its ID and (if any) its uuid."""
+
+    resource_type: str
+    place: str
+    id: str
+    uuid: str | None = None
+
+
 class Kind:
     """One kind of Dataproc work. Subclasses set the class attributes and override what
-    differs; the defaults fit a resource stopped by ``POST NAME:verb``."""
+    differs; the defaults fit a resource stopped by ``POST NAME:verb``.
+
+    Everything else that knows kinds derives from these attributes: the name grammar
+    (``canceller.names``), the message keys (``canceller.trigger``), the sweep kinds and
+    filter fields (``canceller.selection``, ``canceller.settings``), the quota bucket
+    (``canceller.request_budget``), the incidents (``canceller.dispatch``), the IAM role
+    deploy.sh grants (``canceller.kinds.role``); tests/test_registry.py checks that the
+    schemas, the emulator and README know every kind."""
 
     name: ClassVar[str]  # "job": the result's kind and the JSON key for one name
-    plural: ClassVar[str]  # "jobs": the JSON key for a list, the sweep kind, the list key
+    plural: ClassVar[str]  # "jobs": the JSON key for a list, the sweep kind, the collection
+    place: ClassVar[str] = "regions"  # the path segment before the region: or "locations"
+    id_pattern: ClassVar[str]  # the grammar of an ID, from Dataproc's own rule
+    aliases: ClassVar[tuple[str, ...]] = ()  # other JSON keys for one name
+    # What the role needs: ``dataproc.{plural}.{verb}`` for each verb here...
+    permission_verbs: ClassVar[tuple[str, ...]] = ()
+    # ...and for these only when the setting named is true (deploy.sh asks for each).
+    optional_permission_verbs: ClassVar[Mapping[str, str]] = {}
+    # Dataproc's per-minute quota bucket of each call, "read" or "stop"; "default" if
+    # absent (canceller.request_budget.Bucket names them).
+    quota_buckets: ClassVar[Mapping[str, str]] = {}
+    incident: ClassVar[IncidentLabels | None] = None
+    swept_by_default: ClassVar[bool] = True  # in SWEEP_KINDS when it is not set
     stop_verb: ClassVar[str] = "cancel"
     stopped_word: ClassVar[str] = "cancelled"
     stopping_word: ClassVar[str] = "cancelling"
@@ -61,6 +91,28 @@ class Kind:
     page_size: ClassVar[int] = 1000
     # State word -> phase, for the states that are not plain running.
     phases: ClassVar[Mapping[str, Phase]] = {}
+
+    # The kinds whose work on one of these must be stopped first (a cluster's jobs and
+    # operations): the engine stops and verifies those, then this (canceller.clearing).
+    clears_first: ClassVar[tuple[str, ...]] = ()
+    action: ClassVar[str] = "stop"  # what this description does to the work
+    actions: ClassVar[tuple[str, ...]] = ("stop",)  # what a message may ask for
+
+    def name_rule(self) -> NameRule:
+        return NameRule(self.place, self.plural, self.id_pattern, self.stop_verbs)
+
+    def acting(self, action: str) -> Kind:
+        """The description that does ``action`` (one of ``actions``) to this kind."""
+        return self
+
+    @property
+    def stop_verbs(self) -> tuple[str, ...]:
+        """The verbs a URL naming this kind may end in."""
+        return (self.stop_verb,)
+
+    @property
+    def permissions(self) -> tuple[str, ...]:
+        return tuple(f"dataproc.{self.plural}.{verb}" for verb in self.permission_verbs)
 
     # ---- reading ----------------------------------------------------------------------
 
@@ -91,6 +143,29 @@ class Kind:
     def stop_path(self, name: ResourceName, resource: Resource) -> str:
         return f"{name.name}:{self.stop_verb}"
 
+    def stop_call(self, name: ResourceName, resource: Resource, chain: str) -> StopCall:
+        """The request that stops it; ``chain`` (the request's chain id) is for kinds
+        whose stop takes an idempotency key."""
+        return StopCall("POST", self.stop_path(name, resource), self.stop_body)
+
+    def refusal(self, resource: Resource) -> str | None:
+        """Why this function will not stop this resource at all, or None."""
+        return None
+
+    def can_wait(self, resource: Resource) -> bool:
+        """Is a FAILED_PRECONDITION refusal of a stop, in this state, a "not yet"?"""
+        return self.stop_can_wait
+
+    def refused_because(self, resource: Resource) -> str:
+        """What in the resource explains a stop Dataproc refused for good, and what
+        would stop it instead; empty when nothing does."""
+        return ""
+
+    def gone(self, last: Resource) -> Resource | None:
+        """What a 404 on reading it means once a stop of ours was accepted: None, an
+        error; a deletion's description says the work is gone, as asked."""
+        return None
+
     def watched(self, name: ResourceName, resource: Resource) -> tuple[Kind, ResourceName]:
         """What to read to see the stop take effect: the resource itself, by default."""
         return self, name
@@ -98,8 +173,7 @@ class Kind:
     # ---- sweeping ---------------------------------------------------------------------
 
     def collection(self, scope: ScopeName) -> str:
-        place, collection, _ = KIND_PATHS[self.name]
-        return f"projects/{scope.project}/{place}/{scope.region}/{collection}"
+        return f"projects/{scope.project}/{self.place}/{scope.region}/{self.plural}"
 
     def listed_name(self, item: Resource, scope: ScopeName) -> object:
         """The full name of a listed item (to be validated like any other name)."""
@@ -144,6 +218,17 @@ class Kind:
         if clause.field.startswith("labels."):
             return self.labels(item).get(clause.field.removeprefix("labels.")) == clause.value
         return self.field_value(item, clause.field) == clause.value
+
+
+@dataclass(frozen=True)
+class StopCall:
+    """One stop request: ``POST path`` with ``body`` (None: no body at all), or a
+    ``DELETE`` with query ``params``."""
+
+    method: str
+    path: str
+    body: dict[str, Any] | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from canceller.kinds.base import InvalidWork, Kind, Phase, Resource
+from canceller.kinds.base import IncidentLabels, InvalidWork, Kind, Phase, Resource
 from canceller.kinds.operations import OPERATIONS
-from canceller.names import InvalidName, ResourceName, parse_name
+from canceller.names import SERVERLESS_ID, InvalidName, ResourceName, parse_name
 
 
 class Batches(Kind):
     name = "batch"
     plural = "batches"
+    place = "locations"
+    # batchId: 4-63 lowercase letters, digits and hyphens (dataproc_v1_messages.py);
+    # generated IDs are UUIDs, which fit too.
+    id_pattern = SERVERLESS_ID
+    # Read, and stopped through its operation (operations.cancel); never listed.
+    permission_verbs = ("get",)
+    incident = IncidentLabels("cloud_dataproc_batch", "location", "batch_id")
     sweepable = False
     phases: ClassVar[dict[str, Phase]] = {
         "CANCELLING": Phase.STOPPING,

@@ -14,13 +14,19 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from canceller.clock import parse_timestamp
-from canceller.kinds.base import Clause, Kind, Phase, Resource, text
+from canceller.kinds.base import Clause, IncidentLabels, Kind, Phase, Resource, text
 from canceller.names import ScopeName
 
 
 class Jobs(Kind):
     name = "job"
     plural = "jobs"
+    # JobReference.jobId: letters, digits, underscores and hyphens, at most 100.
+    id_pattern = r"[A-Za-z0-9_-]{1,100}"
+    permission_verbs = ("get", "list", "cancel")
+    # GetJob and CancelJob have buckets of their own (the reference's quota table).
+    quota_buckets: ClassVar[dict[str, str]] = {"read": "getJob", "stop": "jobOperation"}
+    incident = IncidentLabels("cloud_dataproc_job", "region", "job_id", "job_uuid")
     stop_body: ClassVar[dict[str, Any] | None] = {}  # CancelJobRequest has no fields
     stop_can_wait = True
     phases: ClassVar[dict[str, Phase]] = {

@@ -35,6 +35,10 @@ _METADATA_FIELDS = ("operationType", "batch", "clusterName", "clusterUuid", "des
 class Operations(Kind):
     name = "operation"
     plural = "operations"
+    # Server-made; 1-128 URL-safe characters covers every one seen.
+    id_pattern = r"[A-Za-z0-9_-]{1,128}"
+    aliases = ("name",)  # the original message form: {"name": OPERATION}
+    permission_verbs = ("get", "list", "cancel")
     filter_fields: ClassVar[dict[str, frozenset[str] | None]] = {
         "status.state": frozenset({"PENDING", "ACTIVE", "DONE"}),
         "clusterName": None,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from canceller.kinds.base import Clause, Kind, Phase, Resource, text
+from canceller.kinds.base import Clause, IncidentLabels, Kind, Phase, Resource, text
+from canceller.names import SERVERLESS_ID
 
 _STATES = frozenset({"CREATING", "ACTIVE", "TERMINATING", "TERMINATED", "FAILED"})
 
@@ -17,6 +18,11 @@ _STATES = frozenset({"CREATING", "ACTIVE", "TERMINATING", "TERMINATED", "FAILED"
 class Sessions(Kind):
     name = "session"
     plural = "sessions"
+    place = "locations"
+    # sessionId: 4-63 lowercase letters, digits and hyphens (dataproc_v1_messages.py).
+    id_pattern = SERVERLESS_ID
+    permission_verbs = ("get", "list", "terminate")
+    incident = IncidentLabels("cloud_dataproc_session", "location", "session_id")
     stop_verb = "terminate"
     stopped_word = "terminated"
     stopping_word = "terminating"

@@ -90,21 +90,27 @@ def follow_chain(
     *,
     limit: int,
     fresh_instance: bool = True,
+    redeliver: bool = False,
     **env: str,
 ) -> ChainRun:
     """Deliver ``body``, then each continuation it hands on, until the chain ends or
     ``limit`` messages ran. ``fresh_instance``: each message on a new instance (its own
-    request budget), as Cloud Run spreads a chain's messages."""
+    request budget), as Cloud Run spreads a chain's messages. ``redeliver``: a message
+    that asks for its redelivery is delivered again, as Pub/Sub would (a busy machine
+    can leave a message no time to make progress)."""
     env = {"TRIGGER_TOPIC": f"projects/{PROJECT}/topics/triggers", **env}
     run = ChainRun()
     runtime = None
+    message_id = "m-0"
     for number in range(limit):
         if fresh_instance or runtime is None:
             runtime = Runtime(environ(emulator, **env))
         run.messages.append(body)
-        handled = handle(emulator, body, message_id=f"m-{number}", runtime=runtime)
+        handled = handle(emulator, body, message_id=message_id, runtime=runtime)
         run.handled.append(handled)
-        if handled.continuation is None:
+        if handled.continuation is not None:
+            body, message_id = handled.continuation.message, f"m-{number + 1}"
+        elif not (redeliver and handled.retry_reasons):
             break
-        body = handled.continuation.message
+        # else: Pub/Sub delivers the same message again (same id), as after a nack
     return run
