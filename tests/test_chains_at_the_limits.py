@@ -316,9 +316,7 @@ def test_a_segment_boundary_skips_nothing_when_page_tokens_are_offsets() -> None
         first = handle(server, sweep, **env)
         assert first.continuation is not None
         flaky[0] = False
-        run = follow_chain(
-            server, first.continuation.message, limit=10, redeliver=True, **env
-        )
+        run = follow_chain(server, first.continuation.message, limit=10, redeliver=True, **env)
     assert [state for state in jobs.values()] == ["CANCELLED"] * 6
     assert run.handled[-1].continuation is None
     answered = Counter([*(r.target for r in first.results if r.target), *run.targets()])
