@@ -323,9 +323,15 @@ def _send_stop(
         watch.unanswered = str(failure)
         return _started(watch, context)
     except api_exceptions.GoogleAPICallError as error:
-        if error_details(error)["status"] != "FAILED_PRECONDITION":
-            return watch.reporter.api_error(error, kind.stopping_word, watch.last, watch.kind)
-        return _refused(client, watch, context, error, deadline, known)
+        status = error_details(error)["status"]
+        if status == "FAILED_PRECONDITION":
+            return _refused(client, watch, context, error, deadline, known)
+        result = watch.reporter.api_error(error, kind.stopping_word, watch.last, watch.kind)
+        # Which status Dataproc gives a stop it refuses for good is unconfirmed for some
+        # kinds (clusters: FAILED_PRECONDITION or INVALID_ARGUMENT); either way, say why.
+        if status == "INVALID_ARGUMENT" and (because := kind.refused_because(watch.last)):
+            result.detail += f"; {because}"
+        return result
     watch.refusal = None
     watch.unanswered = ""
     watch.sent = True
