@@ -46,7 +46,9 @@ class FilterLanguage(Generic[T]):
     """The fields one list method can filter on, and how to read them off an item.
 
     ``operators`` and ``choices`` (field -> the values it may be compared with) narrow
-    the language to what a method documents; ``disjunction`` enables OR.
+    the language to what a method documents; ``disjunction`` enables OR. ``groups``
+    (field -> value -> the values it stands for) lets one value name several, as
+    ListClusters' ``status.state = ACTIVE`` names CREATING, UPDATING and RUNNING.
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class FilterLanguage(Generic[T]):
         operators: frozenset[str] = ALL_OPERATORS,
         choices: Mapping[str, frozenset[str]] | None = None,
         disjunction: str | None = None,
+        groups: Mapping[str, Mapping[str, frozenset[str]]] | None = None,
     ) -> None:
         self._fields = fields
         self._labels = labels
@@ -66,6 +69,7 @@ class FilterLanguage(Generic[T]):
         self._timestamps = timestamps
         self._operators = operators
         self._choices = choices or {}
+        self._groups = groups or {}
 
     def compile(self, text: str) -> Callable[[T], bool]:
         groups = self.parse(text)
@@ -119,6 +123,9 @@ class FilterLanguage(Generic[T]):
             actual = self._fields[clause.field](item)
         if clause.value == "*" and clause.op in ("=", "!="):
             return (actual is not None) == (clause.op == "=")
+        group = self._groups.get(clause.field, {}).get(clause.value)
+        if group is not None and clause.op in ("=", "!="):
+            return (actual in group) == (clause.op == "=")
         if clause.op == "=":
             return actual == clause.value
         if clause.op == "!=":
@@ -184,7 +191,8 @@ def page_size(raw: str | None, default: int) -> int:
     return min(size, MAX_PAGE_SIZE) if size else default
 
 
-SortKey = tuple[float, ...]
+# Numbers (seeding order, creation time) or strings (ListClusters answers alphabetically).
+SortKey = tuple[float | str, ...]
 
 
 def newest_first(query: dict[str, str]) -> bool:
@@ -215,7 +223,10 @@ def paginate(
     ``key`` (unique per item) in the direction given."""
     if token:
         after = _decode_token(token)
-        items = [item for item in items if (key(item) < after if descending else key(item) > after)]
+        try:
+            items = [i for i in items if (key(i) < after if descending else key(i) > after)]
+        except TypeError:  # a token made for another list: a name where a number goes
+            raise invalid(f"Invalid pageToken {token!r}") from None
     chunk = items[:size]
     return chunk, (_encode_token(key(chunk[-1])) if len(items) > size else None)
 
@@ -232,7 +243,7 @@ def _decode_token(token: str) -> SortKey:
         values = json.loads(key)
         if prefix != "after" or not isinstance(values, list):
             raise ValueError(text)
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        if not all(isinstance(v, int | float | str) and not isinstance(v, bool) for v in values):
             raise ValueError(text)
         return tuple(values)
     except (ValueError, binascii.Error, UnicodeDecodeError):
