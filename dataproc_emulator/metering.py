@@ -1,10 +1,12 @@
 """Request counts, per-minute peaks and Dataproc's per-minute quotas.
 
-Dataproc's API quotas are per project, per region and per minute, in three buckets
+Dataproc's API quotas are per project, per region and per minute, in four buckets
 that matter here: GetJob, job operations (CancelJob, also SubmitJob, UpdateJob and
-DeleteJob) and everything else. A canceller that sweeps thousands of jobs must stay
-under them, so the benchmark reads the peaks off this meter and tests can make the
-emulator refuse with 429 as Dataproc does.
+DeleteJob), cluster operations (StopCluster, StartCluster and DeleteCluster, also
+create, update, diagnose and repair: 200 a minute by default) and everything else. A
+canceller that sweeps thousands of jobs must stay under them, so the benchmark reads
+the peaks off this meter and tests can make the emulator refuse with 429 as Dataproc
+does.
 
 Windows slide over the emulator's clock: a request counts in the 60 seconds after it
 arrives. Keeping each window as a deque of arrival times makes every update O(1)
@@ -20,8 +22,17 @@ from typing import Any
 from .errors import ApiError
 
 WINDOW_SECONDS = 60.0
-BUCKETS = ("default", "getJob", "jobOperation")
-_BUCKET_BY_METHOD = {"jobs.get": "getJob", "jobs.cancel": "jobOperation"}
+BUCKETS = ("default", "getJob", "jobOperation", "clusterOperation")
+# Counts show these always and the newer clusterOperation once a request used it, so
+# the answer's shape stays what it was for clients that never touch clusters.
+_ALWAYS_SHOWN = ("default", "getJob", "jobOperation")
+_BUCKET_BY_METHOD = {
+    "jobs.get": "getJob",
+    "jobs.cancel": "jobOperation",
+    "clusters.stop": "clusterOperation",
+    "clusters.start": "clusterOperation",
+    "clusters.delete": "clusterOperation",
+}
 _LOCATION = re.compile(r"/v1/projects/([^/]+)/(?:regions|locations)/([^/:]+)")
 
 # (limit name as Google publishes it, quota metric, its display name). The limit names
@@ -42,6 +53,11 @@ _QUOTAS = {
         "JobOperationRequestsPerMinutePerProjectPerRegion",
         "dataproc.googleapis.com/job_operation_requests",
         "Job operation requests",
+    ),
+    "clusterOperation": (
+        "ClusterOperationRequestsPerMinutePerProjectPerRegion",
+        "dataproc.googleapis.com/cluster_operation_requests",
+        "Cluster operation requests",
     ),
 }
 
@@ -125,12 +141,13 @@ class Meter:
         return None
 
     def to_json(self) -> dict[str, Any]:
+        shown = [b for b in BUCKETS if b in _ALWAYS_SHOWN or self._buckets[b]]
         return {
             "total": self._total,
             "byMethod": dict(sorted(self._methods.items())),
-            "byBucket": {bucket: self._buckets[bucket] for bucket in BUCKETS},
+            "byBucket": {bucket: self._buckets[bucket] for bucket in shown},
             "byLocation": dict(sorted(self._locations.items())),
-            "peakPerMinute": dict(self._peaks),
+            "peakPerMinute": {key: self._peaks[key] for key in ("all", *shown)},
             "rejectedByQuota": self._rejected,
         }
 
