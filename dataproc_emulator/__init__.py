@@ -1,7 +1,7 @@
 """A local Dataproc emulator speaking the real REST paths and JSON shapes.
 
-No official emulator exists; this one serves operations, batches, cluster jobs and
-interactive sessions scripted through an admin API, so the canceller can be tested
+No official emulator exists; this one serves operations, batches, cluster jobs,
+interactive sessions and clusters scripted through an admin API, so the canceller can be tested
 end to end and benchmarked offline.
 
 Run: ``python -m dataproc_emulator --host 127.0.0.1 --port 0 [--latency-ms 20] [--verbose]``
@@ -12,9 +12,15 @@ admin API for tests.
 Real API (``/v1/``): operations get, ``:cancel``, delete and list (regions-based);
 batches get and list (locations-based); jobs get, ``:cancel`` and list (regions-based;
 clusterName, jobStateMatcher, filter); sessions get, ``:terminate`` (answers a
-regions-based operation) and list (locations-based). Methods that Google's clients
-call with ``$alt=json;enum-encoding=int`` get enums as numbers. Lists page with keyset
-tokens: operations and jobs in seeding order, batches and sessions by creation time.
+regions-based operation) and list (locations-based); clusters get, list (filter,
+alphabetically, 200 a page by default), ``:stop`` and ``:start`` (body {clusterUuid?,
+requestId?}) and delete (query clusterUuid, requestId, gracefulTerminationTimeout),
+each of the last three answering a regions-based operation (ClusterOperationMetadata,
+operationType STOP, START or DELETE; its response the Cluster, or Empty for a delete);
+cluster methods refuse query parameters they do not declare. Methods that Google's
+clients call with ``$alt=json;enum-encoding=int`` get enums as numbers. Lists page with
+keyset tokens: operations and jobs in seeding order, batches and sessions by creation
+time, clusters by name.
 
 Admin API (``/_emulator/``; JSON bodies, unknown keys are a 400; seeding a name again
 replaces it; every delay counts from seeding on the emulator's clock):
@@ -48,16 +54,42 @@ replaces it; every delay counts from seeding on the emulator's clock):
   TERMINATED); ``onTerminate`` terminate (default) | fail (ends FAILED, the operation
   with error 13) | forbidden (403); ``getForbidden``. Only CREATING and ACTIVE
   sessions terminate; a repeated requestId answers the first terminate's operation.
+- ``POST clusters`` -> the Cluster; ``POST clusters:bulk`` {"clusters": [...]} ->
+  {"seeded": n}; ``GET clusters/{name}`` -> {cluster, deleted, operations,
+  blockingOperation, requests, gracefulTerminationSeconds, seq} (also once deleted).
+  Seed keys: ``name`` projects/P/regions/R/clusters/N (required); ``state`` RUNNING
+  (default) or any ClusterStatus state; ``clusterUuid`` (generated); ``labels`` {} (the
+  three goog-dataproc-* labels are added); ``detail``; ``substate`` (RUNNING only);
+  ``masterInstances`` (1 or 3), ``workerInstances`` (2; 0 or >= 2),
+  ``secondaryWorkerInstances`` (0), ``masterMachineType``, ``workerMachineType``,
+  ``secondaryWorkerMachineType`` (rendered as given; default the full URL of
+  n2-standard-4), ``localSsds`` (per master and worker), ``flexibleVms`` (on the
+  workers), or a raw ``config``, or ``gke`` (virtualClusterConfig instead);
+  ``runningSecondsAgo`` (0) and ``createdSecondsAgo`` (= running); ``stopSeconds``,
+  ``startSeconds``, ``deleteSeconds`` (0: how long STOPPING, STARTING, DELETING last;
+  a cluster *seeded* in one of them stays there unless its key is given, as a
+  CREATING, SCHEDULED, UPDATING or REPAIRING one does without ``runningAfterSeconds``);
+  ``blockingOperation`` UPDATE (shows the cluster UPDATING) | DIAGNOSE: a running
+  operation (ends after ``blockingOperationSeconds``, or cancelled: error 1);
+  ``refusalStatus`` FAILED_PRECONDITION (default) | INVALID_ARGUMENT; ``getForbidden``;
+  ``forbidden`` [stop, start, delete] (403). A stop goes from RUNNING only, and not
+  while a blocking operation runs, nor with secondary workers, local SSDs, flexible
+  VMs or on GKE; it fails the cluster's unfinished jobs (ERROR). A start goes from
+  STOPPED only; a delete from any settled state (it fails the jobs after
+  gracefulTerminationTimeout) and GET answers 404 once it is done. A repeated
+  requestId answers the first request's operation; a clusterUuid not the cluster's is
+  404. Jobs seeded on a clusterName without a clusterUuid take that cluster's.
 - ``POST faults`` {method, pathRegex, times, action, status, statusName, retryAfter,
   delaySeconds} -> {"id"}; ``GET faults``; ``DELETE faults``.
 - ``GET requests`` / ``DELETE requests``: the real-API request log (each entry also
   names its ``apiMethod`` and whether it was ``quotaExceeded``). DELETE also zeroes
   ``requestCounts``, but not the quota's memory of the last minute.
 - ``GET requestCounts`` -> {total, byMethod {"jobs.get": n, ...; "unknown" for paths no
-  method serves}, byBucket {default, getJob, jobOperation}, byLocation
-  {"projects/P/regions/R": n}, peakPerMinute {all, default, getJob, jobOperation}: the
-  most requests in any sliding 60 s, rejectedByQuota}. Buckets are Dataproc's quota
-  buckets: jobs.get is getJob, jobs.cancel jobOperation, everything else default.
+  method serves}, byBucket {default, getJob, jobOperation, and clusterOperation once
+  used}, byLocation {"projects/P/regions/R": n}, peakPerMinute {all and the same
+  buckets: the most requests in any sliding 60 s}, rejectedByQuota}. Buckets are
+  Dataproc's quota buckets: jobs.get is getJob, jobs.cancel jobOperation,
+  clusters.stop, .start and .delete clusterOperation, everything else default.
 - ``GET settings`` / ``POST settings`` {latencySeconds, ignoreFilter, quotaPerMinute
   {bucket: n}}: with a quota, a request beyond n in its bucket within 60 s, per
   project and region, answers 429 RESOURCE_EXHAUSTED (counted, but using no quota).

@@ -45,6 +45,15 @@ class EmulatorAdmin:
     def session_internals(self, name: str) -> dict[str, Any]:
         return self._call("GET", f"/_emulator/sessions/{name}")
 
+    def seed_cluster(self, **seed: Any) -> dict[str, Any]:
+        return self._call("POST", "/_emulator/clusters", seed)
+
+    def seed_clusters(self, seeds: list[dict[str, Any]]) -> int:
+        return int(self._call("POST", "/_emulator/clusters:bulk", {"clusters": seeds})["seeded"])
+
+    def cluster_internals(self, name: str) -> dict[str, Any]:
+        return self._call("GET", f"/_emulator/clusters/{name}")
+
     def seed_batch(self, **seed: Any) -> dict[str, Any]:
         return self._call("POST", "/_emulator/batches", seed)
 

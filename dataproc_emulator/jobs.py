@@ -75,8 +75,11 @@ class JobRecord:
     in SETUP_DONE that long after seeding; ``completes_after`` (from seeding) ends it
     in ``completion``. A cancel moves it to CANCEL_PENDING at once, CANCEL_STARTED
     half-way through ``cancel_seconds`` and CANCELLED at the end (``on_cancel``
-    "finish": DONE instead; "stuck": CANCEL_PENDING for good). Whatever end comes
-    first wins.
+    "finish": DONE instead; "stuck": CANCEL_PENDING for good). Its cluster stopping or
+    being deleted ends it in ERROR (``cluster_end``). Whatever end comes first wins.
+    ``cluster_uuid_seeded``: False when the uuid was made up here, so the job may take
+    that of an emulated cluster of its clusterName (Dataproc fills placement.clusterUuid
+    from the cluster the job is submitted to).
     """
 
     project: str
@@ -94,9 +97,11 @@ class JobRecord:
     get_forbidden: bool = False
     cluster_name: str = "emulator-cluster"
     cluster_uuid: str = field(default_factory=new_uuid)
+    cluster_uuid_seeded: bool = False
     job_uuid: str = field(default_factory=new_uuid)
     labels: dict[str, str] = field(default_factory=dict)
     cancel_requested: float | None = None
+    cluster_end: Status | None = None
     seq: int = 0
 
     @property
@@ -129,6 +134,22 @@ class JobRecord:
                 f"'{state}'; cancellable states: '[{', '.join(CANCELLABLE)}]'"
             )
         self.cancel_requested = now
+
+    def runs_on(self, project: str, region: str, cluster_name: str, cluster_uuid: str) -> bool:
+        return (self.project, self.region, self.cluster_name, self.cluster_uuid) == (
+            project,
+            region,
+            cluster_name,
+            cluster_uuid,
+        )
+
+    def end_with_cluster(self, now: float, at: float, details: str) -> bool:
+        """Its cluster is going away: unless the job has ended by ``now``, it fails at
+        ``at`` (Dataproc: "running jobs fail" on a stop). True if it was still going."""
+        if self.cluster_end is not None or self.status(now).state in TERMINAL:
+            return False
+        self.cluster_end = Status("ERROR", at, details)
+        return True
 
     def to_json(self, now: float, upto: str | None = None) -> dict[str, Any]:
         """The Job resource; proto3 JSON leaves out ``done`` while it is false."""
@@ -175,6 +196,8 @@ class JobRecord:
             script.append(Status(self.completion, at, self._details(self.completion)))
         if self.cancel_requested is not None:
             script += self._cancel_script(self.cancel_requested)
+        if self.cluster_end is not None:
+            script.append(self.cluster_end)
         # Stable: statuses due at the same instant keep their causal order.
         return sorted(script, key=lambda status: status.at)
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import clusters
 from .errors import ApiError, invalid, not_found
 from .sessions import check_request_id
 from .state import EmulatorState
@@ -94,9 +95,77 @@ def _terminate(
     return state.terminate_session(match[1], request_id, _numeric_enums(query))
 
 
+# The system parameters every Google API takes (dataproc.v1.json's top-level
+# "parameters"); any ``$``-prefixed one is a system parameter too (``$alt``).
+_SYSTEM_PARAMETERS = frozenset(
+    {
+        "$.xgafv",
+        "access_token",
+        "alt",
+        "callback",
+        "fields",
+        "key",
+        "oauth_token",
+        "prettyPrint",
+        "quotaUser",
+        "uploadType",
+        "upload_protocol",
+    }
+)
+
+
+def _only(query: dict[str, str], *declared: str) -> None:
+    """Cluster methods take only their declared query parameters and the system ones,
+    refused in Google's words, so a client sending a misspelled or misplaced field
+    (a body field on the URL) finds out here rather than being silently ignored."""
+    for key in query:
+        if key not in declared and key not in _SYSTEM_PARAMETERS and not key.startswith("$"):
+            raise invalid(
+                f'Invalid JSON payload received. Unknown name "{key}": Cannot bind query '
+                f"parameter. Field '{key}' could not be found in request message."
+            )
+
+
+def _get_cluster(
+    state: EmulatorState, match: re.Match[str], query: dict[str, str], _b: bytes
+) -> Any:
+    _only(query)
+    return state.get_cluster(match[1], _numeric_enums(query))
+
+
+def _list_clusters(
+    state: EmulatorState, match: re.Match[str], query: dict[str, str], _b: bytes
+) -> Any:
+    _only(query, "filter", "pageSize", "pageToken")
+    return state.list_clusters(match[1], query, _numeric_enums(query))
+
+
+def _cluster_change(action: str) -> Handler:
+    """StopCluster and StartCluster (``body: "*"``: clusterUuid, requestId in the body)."""
+
+    def handler(
+        state: EmulatorState, match: re.Match[str], query: dict[str, str], body: bytes
+    ) -> Any:
+        _only(query)
+        request = clusters.request_from_body(_json(body))
+        return state.cluster_action(match[1], action, request, _numeric_enums(query))
+
+    return handler
+
+
+def _delete_cluster(
+    state: EmulatorState, match: re.Match[str], query: dict[str, str], _b: bytes
+) -> Any:
+    # DeleteCluster has no body: its optional fields are query parameters.
+    _only(query, "clusterUuid", "requestId", "gracefulTerminationTimeout")
+    request = clusters.request_from_query(query)
+    return state.cluster_action(match[1], "delete", request, _numeric_enums(query))
+
+
 _OPERATION = r"projects/[^/]+/regions/[^/]+/operations/[^/:]+"
 _JOB = r"projects/[^/]+/regions/[^/]+/jobs/[^/:]+"
 _SESSION = r"projects/[^/]+/locations/[^/]+/sessions/[^/:]+"
+_CLUSTER = r"projects/[^/]+/regions/[^/]+/clusters/[^/:]+"
 
 REAL_API: list[Route] = [
     Route(
@@ -165,6 +234,26 @@ REAL_API: list[Route] = [
         },
         {"GET": "sessions.list"},
     ),
+    Route(
+        re.compile(rf"/v1/({_CLUSTER}):stop"),
+        {"POST": _cluster_change("stop")},
+        {"POST": "clusters.stop"},
+    ),
+    Route(
+        re.compile(rf"/v1/({_CLUSTER}):start"),
+        {"POST": _cluster_change("start")},
+        {"POST": "clusters.start"},
+    ),
+    Route(
+        re.compile(rf"/v1/({_CLUSTER})"),
+        {"GET": _get_cluster, "DELETE": _delete_cluster},
+        {"GET": "clusters.get", "DELETE": "clusters.delete"},
+    ),
+    Route(
+        re.compile(r"/v1/(projects/[^/]+/regions/[^/]+)/clusters"),
+        {"GET": _list_clusters},
+        {"GET": "clusters.list"},
+    ),
 ]
 
 
@@ -227,6 +316,18 @@ ADMIN_API: list[Route] = [
     Route(
         re.compile(r"/_emulator/sessions/(projects/.+)"),
         {"GET": lambda state, match, _q, _b: state.session_internals(match[1])},
+    ),
+    Route(
+        re.compile(r"/_emulator/clusters"),
+        {"POST": lambda state, _m, _q, body: state.seed_cluster(_json(body))},
+    ),
+    Route(
+        re.compile(r"/_emulator/clusters:bulk"),
+        {"POST": _bulk("clusters", EmulatorState.seed_clusters)},
+    ),
+    Route(
+        re.compile(r"/_emulator/clusters/(projects/.+)"),
+        {"GET": lambda state, match, _q, _b: state.cluster_internals(match[1])},
     ),
     Route(
         re.compile(r"/_emulator/faults"),

@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import jobs, sessions
+from . import clusters, jobs, sessions
+from .clusters import ClusterRecord
 from .errors import invalid
 from .jobs import JobRecord
-from .records import KINDS, BatchRecord, OperationRecord, new_uuid
+from .records import KINDS, TYPE_PREFIX, BatchRecord, OperationRecord, new_uuid
 from .sessions import SessionRecord
 
 OPERATION_NAME = re.compile(r"projects/[^/]+/regions/[^/]+/operations/[^/:]+")
@@ -74,6 +75,45 @@ _SESSION_KEYS = frozenset(
         "getForbidden",
     }
 )
+
+
+# Dataproc's cluster name rule: a lowercase letter, then lowercase letters, digits and
+# hyphens, no trailing hyphen, at most 51 characters.
+CLUSTER_NAME = re.compile(
+    r"projects/([^/]+)/regions/([^/]+)/clusters/([a-z](?:[-a-z0-9]{0,49}[a-z0-9])?)"
+)
+_GROUP_SEEDS = {
+    "masterConfig": ("masterInstances", "masterMachineType", 1),
+    "workerConfig": ("workerInstances", "workerMachineType", 2),
+    "secondaryWorkerConfig": ("secondaryWorkerInstances", "secondaryWorkerMachineType", 0),
+}
+_SHAPE_KEYS = frozenset(
+    {key for count, machine, _ in _GROUP_SEEDS.values() for key in (count, machine)}
+    | {"localSsds", "flexibleVms"}
+)
+_CLUSTER_KEYS = _SHAPE_KEYS | {
+    "name",
+    "state",
+    "clusterUuid",
+    "labels",
+    "detail",
+    "substate",
+    "config",
+    "gke",
+    "stopSeconds",
+    "startSeconds",
+    "deleteSeconds",
+    "runningAfterSeconds",
+    "runningSecondsAgo",
+    "createdSecondsAgo",
+    "blockingOperation",
+    "blockingOperationSeconds",
+    "refusalStatus",
+    "getForbidden",
+    "forbidden",
+}
+# Cluster.labels holds at most 32, and Dataproc adds three of its own.
+_MAX_CLUSTER_LABELS = 32 - 3
 
 
 def operation_from_seed(seed: Any, now: float, default_name: str | None = None) -> OperationRecord:
@@ -161,6 +201,7 @@ def job_from_seed(seed: Any, now: float) -> JobRecord:
         get_forbidden=_flag(seed, "getForbidden"),
         cluster_name=_string(seed, "clusterName") or "emulator-cluster",
         cluster_uuid=_string(seed, "clusterUuid") or new_uuid(),
+        cluster_uuid_seeded=bool(seed.get("clusterUuid")),
         job_uuid=_string(seed, "jobUuid") or new_uuid(),
         labels=_labels(seed),
     )
@@ -183,6 +224,140 @@ def session_from_seed(seed: Any, now: float) -> SessionRecord:
         labels=_labels(seed),
         uid=_string(seed, "uuid") or new_uuid(),
     )
+
+
+def cluster_from_seed(seed: Any, now: float) -> ClusterRecord:
+    seed = _object(seed, "cluster seed", _CLUSTER_KEYS)
+    name = seed.get("name")
+    match = CLUSTER_NAME.fullmatch(name) if isinstance(name, str) else None
+    if match is None:
+        raise invalid(
+            f"cluster name {name!r} is not projects/P/regions/R/clusters/N (N: a lowercase "
+            "letter, then up to 50 lowercase letters, digits or hyphens, not ending in one)"
+        )
+    project, region, cluster_name = match.groups()
+    state = _choice(seed, "state", clusters.STATES, "RUNNING")
+    labels = _labels(seed)
+    if len(labels) > _MAX_CLUSTER_LABELS:
+        raise invalid(f"a cluster takes at most {_MAX_CLUSTER_LABELS} labels of its own")
+    running_ago = _number(seed, "runningSecondsAgo", None)
+    created_ago = _number(seed, "createdSecondsAgo", None)
+    if running_ago is not None and "RUNNING" not in clusters.path(state):
+        raise invalid(f"runningSecondsAgo is for a cluster that has been RUNNING, not {state}")
+    if created_ago is not None and created_ago < (running_ago or 0.0):
+        raise invalid("createdSecondsAgo must not be less than runningSecondsAgo")
+    if "runningAfterSeconds" in seed and state not in clusters.SETTLING:
+        raise invalid(
+            f"runningAfterSeconds is for {sorted(clusters.SETTLING)} clusters, not {state}"
+        )
+    # How long a seeded state that passes lasts: its own seconds key, else for good.
+    lasts_key = {"STOPPING": "stopSeconds", "STARTING": "startSeconds"}
+    lasts_key |= {"DELETING": "deleteSeconds"} | dict.fromkeys(
+        clusters.SETTLING, "runningAfterSeconds"
+    )
+    lasts = _number(seed, lasts_key[state], None) if state in lasts_key else None
+    substate = _choice(seed, "substate", frozenset({"UNHEALTHY", "STALE_STATUS"}), None)
+    if substate is not None and state != "RUNNING":
+        raise invalid("substate is for a RUNNING cluster")
+    forbidden = seed.get("forbidden", [])
+    if not isinstance(forbidden, list) or set(forbidden) - set(clusters.ACTIONS):
+        raise invalid(f"forbidden is a list of methods out of {list(clusters.ACTIONS)}")
+    cluster = ClusterRecord(
+        project=project,
+        region=region,
+        cluster_name=cluster_name,
+        created=now - (created_ago if created_ago is not None else running_ago or 0.0),
+        seeded=now,
+        running_since=now - (running_ago or 0.0),
+        initial=state,
+        uid=_string(seed, "clusterUuid") or new_uuid(),
+        labels=labels,
+        detail=_string(seed, "detail"),
+        substate=substate,
+        stop_seconds=_number(seed, "stopSeconds", 0.0) or 0.0,
+        start_seconds=_number(seed, "startSeconds", 0.0) or 0.0,
+        delete_seconds=_number(seed, "deleteSeconds", 0.0) or 0.0,
+        seeded_lasts=lasts,
+        refusal_status=_choice(
+            seed, "refusalStatus", clusters.REFUSAL_STATUSES, "FAILED_PRECONDITION"
+        ),
+        get_forbidden=_flag(seed, "getForbidden"),
+        forbidden=frozenset(forbidden),
+    )
+    if state == "DELETING" and lasts is not None:
+        cluster.gone_at = now + lasts
+    _shape(cluster, seed)
+    _blocking(cluster, seed, now)
+    return cluster
+
+
+def _shape(cluster: ClusterRecord, seed: dict[str, Any]) -> None:
+    """The cluster's config: a raw ``config`` as given, ``gke`` (virtualClusterConfig
+    instead), or built from the instance counts, machine types and disk options."""
+    shaped = sorted(_SHAPE_KEYS & set(seed))
+    if "config" in seed or _flag(seed, "gke"):
+        if shaped or ("config" in seed and _flag(seed, "gke")):
+            raise invalid(f"config and gke each stand alone; not with {shaped or ['gke']}")
+        if "config" in seed:
+            cluster.config = _object(seed["config"], "config")
+        else:
+            cluster.virtual_config = clusters.virtual_config(
+                cluster.project, cluster.region, cluster.cluster_name
+            )
+        return
+    default_machine = (
+        f"{clusters.COMPUTE}/projects/{cluster.project}/zones/{cluster.region}-b/"
+        "machineTypes/n2-standard-4"
+    )
+    groups: dict[str, tuple[int, str]] = {}
+    for key, (count_key, machine_key, default) in _GROUP_SEEDS.items():
+        count = _count(seed, count_key, default)
+        machine = _string(seed, machine_key) or default_machine
+        groups[key] = (count, machine)
+    if groups["masterConfig"][0] not in (1, 3):
+        raise invalid("masterInstances is 1, or 3 for high availability")
+    if groups["workerConfig"][0] == 1:
+        raise invalid("workerInstances is 0 (a single-node cluster) or at least 2")
+    local_ssds = _count(seed, "localSsds", 0)
+    if local_ssds > 8:
+        raise invalid("localSsds is 0 to 8 per instance")
+    flexible = _flag(seed, "flexibleVms")
+    if flexible and not groups["workerConfig"][0]:
+        raise invalid("flexibleVms applies to the primary workers: seed some")
+    cluster.config = clusters.build_config(
+        cluster.project, cluster.region, cluster.cluster_name, groups, local_ssds, flexible
+    )
+
+
+def _blocking(cluster: ClusterRecord, seed: dict[str, Any], now: float) -> None:
+    """A running UPDATE or DIAGNOSE operation on the cluster (it refuses stops until it
+    ends, on its own after blockingOperationSeconds, or cancelled)."""
+    kind = _choice(seed, "blockingOperation", clusters.BLOCKING_TYPES, None)
+    seconds = _number(seed, "blockingOperationSeconds", None)
+    if kind is None:
+        if seconds is not None:
+            raise invalid("blockingOperationSeconds goes with blockingOperation")
+        return
+    if cluster.initial != "RUNNING":
+        raise invalid("blockingOperation runs on a RUNNING cluster (an UPDATE shows UPDATING)")
+    name = f"projects/{cluster.project}/regions/{cluster.region}/operations/{new_uuid()}"
+    op = cluster.operation(name, kind, now, seconds, None)
+    cluster.blocking = op
+    if seconds is None:
+        return
+    if kind == "UPDATE":  # made once the operation is in place: the cluster shows it
+        response = {"@type": TYPE_PREFIX + "Cluster", **cluster.to_json(now + seconds)}
+    else:
+        output = f"gs://dataproc-staging-{cluster.region}-emulator/{cluster.uid}/diagnostic.tar.gz"
+        response = {"@type": TYPE_PREFIX + "DiagnoseClusterResults", "outputUri": output}
+    op.completion = {"response": response}
+
+
+def _count(seed: dict[str, Any], key: str, default: int) -> int:
+    value = seed.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise invalid(f"{key}={value!r}: expected an integer >= 0")
+    return value
 
 
 def _labels(seed: dict[str, Any]) -> dict[str, str]:

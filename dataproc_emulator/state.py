@@ -1,5 +1,5 @@
-"""The emulator's model: operations, batches, jobs, sessions, faults, request log,
-counts and settings.
+"""The emulator's model: operations, batches, jobs, sessions, clusters, faults, request
+log, counts and settings.
 
 One lock guards everything. Requests are short (no I/O happens under the lock; the
 simulated latency is slept by the HTTP layer outside it), so a single lock is both
@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import jobs, sessions
+from . import clusters, jobs, sessions
+from .clusters import ClusterRecord
 from .errors import ApiError, denied, invalid, not_found
 from .faults import Fault, fault_from_seed
 from .jobs import JobRecord
@@ -31,7 +32,13 @@ from .listing import (
 )
 from .metering import Meter, location_of
 from .records import BatchRecord, OperationRecord, batch_enums_as_numbers, new_uuid, timestamp
-from .seeds import batch_from_seed, job_from_seed, operation_from_seed, session_from_seed
+from .seeds import (
+    batch_from_seed,
+    cluster_from_seed,
+    job_from_seed,
+    operation_from_seed,
+    session_from_seed,
+)
 from .sessions import SessionRecord
 from .settings import Settings, settings_from_update
 
@@ -43,6 +50,9 @@ BATCHES_PAGE_SIZE = 20  # ListBatchesRequest documents 20 (operations use 100)
 # Neither default is documented; assumed: jobs like operations, sessions like batches.
 JOBS_PAGE_SIZE = 100
 SESSIONS_PAGE_SIZE = 20
+CLUSTERS_PAGE_SIZE = 200  # ListClustersRequest documents 200
+# Assumed wording: what a job says when its cluster stops or is deleted under it.
+_CLUSTER_ENDED_JOB = "Job failed: its cluster '{cluster}' was {what} while the job was active."
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,10 @@ class EmulatorState:
         self._batches: dict[str, BatchRecord] = {}
         self._jobs: dict[str, JobRecord] = {}
         self._sessions: dict[str, SessionRecord] = {}
+        self._clusters: dict[str, ClusterRecord] = {}
+        # (cluster name, method, requestId) -> the operation the first such request got;
+        # kept after a delete completes, so a repeated delete still answers it.
+        self._cluster_requests: dict[tuple[str, str, str], OperationRecord] = {}
         self._faults: list[Fault] = []
         self._log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
         self._meter = Meter()
@@ -88,6 +102,8 @@ class EmulatorState:
             self._batches.clear()
             self._jobs.clear()
             self._sessions.clear()
+            self._clusters.clear()
+            self._cluster_requests.clear()
             self._faults.clear()
             self._log.clear()
             self._meter.clear()
@@ -132,6 +148,11 @@ class EmulatorState:
                 self._jobs.pop(job.name, None)
                 job.seq = next(self._seq)
                 self._jobs[job.name] = job
+                cluster = self._clusters.get(
+                    f"projects/{job.project}/regions/{job.region}/clusters/{job.cluster_name}"
+                )
+                if cluster is not None and not job.cluster_uuid_seeded:
+                    job.cluster_uuid = cluster.uid
         return records
 
     def seed_job(self, seed: Any) -> dict[str, Any]:
@@ -151,6 +172,54 @@ class EmulatorState:
     def seed_session(self, seed: Any) -> dict[str, Any]:
         (session,) = self.seed_sessions([seed])
         return session.to_json(self.now())
+
+    def seed_clusters(self, seeds: list[Any]) -> list[ClusterRecord]:
+        """All or nothing; re-seeding a name replaces it (and forgets its requestIds).
+        Jobs seeded on the cluster's name without a clusterUuid take the cluster's, as
+        Dataproc fills it in from the cluster a job is submitted to."""
+        now = self.now()
+        records = [cluster_from_seed(seed, now) for seed in seeds]
+        with self._lock:
+            for cluster in records:
+                self._clusters.pop(cluster.name, None)
+                cluster.seq = next(self._seq)
+                self._clusters[cluster.name] = cluster
+                for key in [k for k in self._cluster_requests if k[0] == cluster.name]:
+                    del self._cluster_requests[key]
+                if cluster.blocking is not None:
+                    self._store_operation(cluster.blocking)
+                for job in self._jobs.values():
+                    place = (job.project, job.region, job.cluster_name)
+                    if not job.cluster_uuid_seeded and place == cluster.place:
+                        job.cluster_uuid = cluster.uid
+        return records
+
+    def seed_cluster(self, seed: Any) -> dict[str, Any]:
+        (cluster,) = self.seed_clusters([seed])
+        return cluster.to_json(self.now())
+
+    def cluster_internals(self, name: str) -> dict[str, Any]:
+        """Internal state, also once a delete has made the cluster 404 to the real API."""
+        with self._lock:
+            cluster = self._clusters.get(name)
+            if cluster is None:
+                raise not_found(f"no cluster {name} was seeded")
+            now = self.now()
+            requests = [
+                {"method": method, "requestId": request_id, "operation": op.name}
+                for (owner, method, request_id), op in self._cluster_requests.items()
+                if owner == name
+            ]
+            blocking = cluster.blocking
+            return {
+                "cluster": cluster.to_json(now),
+                "deleted": cluster.gone(now),
+                "operations": [op.name for op in cluster.operations],
+                "blockingOperation": None if blocking is None else blocking.name,
+                "requests": requests,
+                "gracefulTerminationSeconds": cluster.graceful_seconds,
+                "seq": cluster.seq,
+            }
 
     def operation_internals(self, name: str) -> dict[str, Any]:
         with self._lock:
@@ -425,6 +494,76 @@ class EmulatorState:
             ]
             return _page("sessions", rendered, token)
 
+    def get_cluster(self, name: str, numeric_enums: bool) -> dict[str, Any]:
+        with self._lock:
+            now = self.now()
+            cluster = self._readable_cluster(name, "get", now)
+            return _numbered(cluster.to_json(now), clusters.enums_as_numbers, numeric_enums)
+
+    def list_clusters(
+        self, parent: str, query: dict[str, str], numeric_enums: bool
+    ) -> dict[str, Any]:
+        """Alphabetically by name, as ListClusters documents; a deleted cluster is gone."""
+        now = self.now()
+        keep = clusters.filter_language(now).compile(query.get("filter", ""))
+        size = page_size(query.get("pageSize"), CLUSTERS_PAGE_SIZE)
+        prefix = parent + "/clusters/"
+        with self._lock:
+            items = sorted(
+                (
+                    c
+                    for c in self._clusters.values()
+                    if c.name.startswith(prefix) and not c.gone(now) and keep(c)
+                ),
+                key=lambda c: c.cluster_name,
+            )
+            chunk, token = paginate(
+                items, lambda c: (c.cluster_name,), size, query.get("pageToken")
+            )
+            rendered = [
+                _numbered(c.to_json(now), clusters.enums_as_numbers, numeric_enums) for c in chunk
+            ]
+            return _page("clusters", rendered, token)
+
+    def cluster_action(
+        self, name: str, action: str, request: clusters.Request, numeric_enums: bool
+    ) -> dict[str, Any]:
+        """StopCluster, StartCluster or DeleteCluster: the operation as it was accepted
+        (not yet done, even for a zero-second script); a repeated requestId answers the
+        first request's operation as it is now, and does nothing again. A stop or a
+        delete ends the cluster's unfinished jobs in ERROR (a delete's after its
+        gracefulTerminationTimeout)."""
+        with self._lock:
+            now = self.now()
+            cluster = self._clusters.get(name)
+            if cluster is not None and cluster.gone(now):
+                cluster = None
+            if cluster is not None and (cluster.get_forbidden or action in cluster.forbidden):
+                raise denied(f"dataproc.clusters.{action}", name)
+            if request.request_id is not None:
+                earlier = self._cluster_requests.get((name, action, request.request_id))
+                if earlier is not None:
+                    body = earlier.to_json(now)
+                    return _numbered(body, clusters.operation_enums_as_numbers, numeric_enums)
+            if cluster is None or request.cluster_uuid not in (None, cluster.uid):
+                # The same words whether the name or only the uuid is unknown (assumed).
+                raise _missing_cluster(name)
+            cluster.check(action, now)
+            op_name = f"projects/{cluster.project}/regions/{cluster.region}/operations/{new_uuid()}"
+            op = cluster.act(action, now, request, op_name)
+            self._store_operation(op)
+            if request.request_id is not None:
+                self._cluster_requests[(name, action, request.request_id)] = op
+            if action in ("stop", "delete"):
+                what = "stopped" if action == "stop" else "deleted"
+                details = _CLUSTER_ENDED_JOB.format(cluster=cluster.cluster_name, what=what)
+                at = now + request.graceful_seconds
+                for job in self._jobs.values():
+                    if job.runs_on(*cluster.place, cluster.uid):
+                        job.end_with_cluster(now, at, details)
+            body = op.to_json(math.nextafter(op.created, -math.inf))
+            return _numbered(body, clusters.operation_enums_as_numbers, numeric_enums)
+
     # ---- helpers ----------------------------------------------------------------
 
     def _store_operation(self, op: OperationRecord) -> None:
@@ -448,6 +587,14 @@ class EmulatorState:
         if job.get_forbidden:
             raise denied(f"dataproc.jobs.{verb}", name)
         return job
+
+    def _readable_cluster(self, name: str, verb: str, now: float) -> ClusterRecord:
+        cluster = self._clusters.get(name)
+        if cluster is None or cluster.gone(now):
+            raise _missing_cluster(name)
+        if cluster.get_forbidden:
+            raise denied(f"dataproc.clusters.{verb}", name)
+        return cluster
 
     def _readable_session(self, name: str, verb: str) -> SessionRecord:
         session = self._sessions.get(name)
@@ -475,6 +622,11 @@ def _page(key: str, items: list[dict[str, Any]], token: str | None) -> dict[str,
 
 def _missing(name: str) -> ApiError:
     return not_found(f"Operation not found: {name}")
+
+
+def _missing_cluster(name: str) -> ApiError:
+    # The wording Dataproc answers for an unknown cluster: "Not found: Cluster NAME".
+    return not_found(f"Not found: Cluster {name}")
 
 
 def _numbered(
