@@ -15,27 +15,15 @@ shopt -s inherit_errexit # a failure inside $(...) stops the script too
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly ROOT
 readonly SCHEMA_FILE="$ROOT/schemas/result.proto"
-readonly SETTINGS_FILE="$ROOT/canceller/settings.py"
 readonly MONITORING_DIR="$ROOT/deploy/monitoring"
 readonly BIGQUERY_SCHEMA_FILE="$ROOT/deploy/bigquery/results-schema.json" # deploy/bigquery_schema.py
 readonly BIGQUERY_TOOL="$ROOT/deploy/bigquery_schema.py"
 
-# Exactly the Dataproc calls the function makes; nothing more (README: "IAM it grants").
-# Batches are read with GET and stopped through their operation, never listed (sweeps reach
-# them through their operations): no dataproc.batches.list. tests/test_deploy.py derives
-# this list from canceller/kinds and holds them equal.
-readonly DATAPROC_PERMISSIONS=(
-  dataproc.batches.get
-  dataproc.jobs.cancel
-  dataproc.jobs.get
-  dataproc.jobs.list
-  dataproc.operations.cancel
-  dataproc.operations.get
-  dataproc.operations.list
-  dataproc.sessions.get
-  dataproc.sessions.list
-  dataproc.sessions.terminate
-)
+# The custom role's permissions are exactly the Dataproc calls the function makes, nothing
+# more (README: "IAM it grants"). They are not typed here: canceller/kinds decides them, and
+# `python3 -m canceller.role [CLUSTER_DELETE_ALLOWED]` prints them (role_permissions, below);
+# dataproc.clusters.delete only with --allow-cluster-delete. Filled in step_project.
+DATAPROC_PERMISSIONS=()
 readonly BASE_APIS=(
   artifactregistry.googleapis.com
   cloudbuild.googleapis.com
@@ -49,19 +37,37 @@ readonly BASE_APIS=(
   run.googleapis.com
 )
 # Function settings (canceller/settings.py) a user may set with --setting. RESULTS_TOPIC,
-# TRIGGER_TOPIC, ALLOWED_PROJECTS, VERIFY_TIMEOUT_SECONDS, GOOGLE_CLOUD_PROJECT, the two
-# DATAPROC_*_PER_MINUTE budgets, ALLOWED_BUDGETS and ALLOWED_ALERT_POLICIES come from the
-# flags (the last two decide who may publish too), DATAPROC_PROJECT_REQUESTS_PER_MINUTE
+# TRIGGER_TOPIC, ALLOWED_PROJECTS, VERIFY_TIMEOUT_SECONDS, GOOGLE_CLOUD_PROJECT, the three
+# DATAPROC_*_PER_MINUTE budgets, BUDGET_LADDER, CLUSTER_INCIDENT_ACTION, ALLOWED_BUDGETS and
+# ALLOWED_ALERT_POLICIES come from the flags (the last two decide who may publish too);
+# CLUSTER_DELETE_ALLOWED comes only from --allow-cluster-delete, which also puts
+# dataproc.clusters.delete in the role, so the two always agree (SETTING_FLAGS refuses it
+# here, naming the flag). BUDGET_THRESHOLD stays a setting: T is the ladder T:work, and
+# canceller/settings.py refuses it beside --budget-ladder. DATAPROC_PROJECT_REQUESTS_PER_MINUTE
 # follows from the per-instance budgets, and DATAPROC_EMULATOR_HOST is for local tests only.
 readonly USER_SETTINGS=(
   BUDGET_THRESHOLD DATAPROC_ENDPOINT DATAPROC_REGIONS DRY_RUN EXEMPT_LABEL MAX_CANCELS_PER_MESSAGE
   MAX_CONCURRENCY MAX_EVENT_AGE_SECONDS PUBLISH_TIMEOUT_SECONDS REQUEST_TIMEOUT_SECONDS
   RETRY_DEADLINE_SECONDS SWEEP_FILTER SWEEP_KINDS SWEEP_SCOPES
 )
+# Settings a flag sets, and that --setting therefore refuses, naming the flag.
+declare -rA SETTING_FLAGS=(
+  [CLUSTER_DELETE_ALLOWED]=--allow-cluster-delete
+  [BUDGET_LADDER]=--budget-ladder
+  [CLUSTER_INCIDENT_ACTION]=--cluster-incident-action
+  [DATAPROC_CLUSTER_OPERATIONS_PER_MINUTE]=--cluster-operations-per-minute
+  [DATAPROC_REQUESTS_PER_MINUTE]=--dataproc-requests-per-minute
+  [DATAPROC_JOB_CANCELS_PER_MINUTE]=--dataproc-job-cancels-per-minute
+  [VERIFY_TIMEOUT_SECONDS]=--verify-timeout
+  [ALLOWED_BUDGETS]=--allowed-budget
+  [ALLOWED_ALERT_POLICIES]=--allowed-alert-policy
+)
 # Dataproc's default quotas per project and region, per minute (README, "Request budget"):
-# 7,500 requests in all, 400 job operations (SubmitJob, UpdateJob, CancelJob, DeleteJob).
+# 7,500 requests in all, 400 job operations (SubmitJob, UpdateJob, CancelJob, DeleteJob),
+# 200 cluster operations (create, update, delete, stop, start, diagnose, repair).
 readonly DATAPROC_REQUEST_QUOTA=7500
 readonly DATAPROC_JOB_OPERATION_QUOTA=400
+readonly DATAPROC_CLUSTER_OPERATION_QUOTA=200
 # A metric-absence condition's duration (the sweep alert) stays under a day.
 readonly MAX_SILENCE_SECONDS=84600
 readonly MAX_EVENT_FUNCTION_TIMEOUT=540 # seconds: the ceiling for event-driven functions
@@ -101,6 +107,10 @@ BILLING_ACCOUNT=${CANCELLER_BILLING_ACCOUNT:-}
 BUDGET_AMOUNT=${CANCELLER_BUDGET_AMOUNT:-}
 REQUESTS_PER_MINUTE=${CANCELLER_DATAPROC_REQUESTS_PER_MINUTE:-600}      # 8 % of 7,500
 JOB_CANCELS_PER_MINUTE=${CANCELLER_DATAPROC_JOB_CANCELS_PER_MINUTE:-200} # half of 400
+CLUSTER_OPERATIONS_PER_MINUTE=${CANCELLER_CLUSTER_OPERATIONS_PER_MINUTE:-100} # half of 200
+BUDGET_LADDER=${CANCELLER_BUDGET_LADDER:-} # "": unset, the function's BUDGET_THRESHOLD:work
+CLUSTER_INCIDENT_ACTION=${CANCELLER_CLUSTER_INCIDENT_ACTION:-jobs}
+ALLOW_CLUSTER_DELETE=${CANCELLER_ALLOW_CLUSTER_DELETE:-false}
 RESULTS_TABLE=${CANCELLER_RESULTS_BIGQUERY_TABLE:-}
 SETTINGS=()
 if [[ -n ${CANCELLER_SETTINGS:-} ]]; then
@@ -187,6 +197,9 @@ Flags (each also read from the environment variable shown; flags win)
                             A function setting (canceller/settings.py); repeatable.
                             NAME is one of:
                               $(wrapped "                              " "${USER_SETTINGS[@]}")
+                            A setting with a flag of its own (e.g. BUDGET_LADDER) is refused
+                            here: give the flag. CLUSTER_DELETE_ALLOWED in particular comes
+                            only from --allow-cluster-delete, which also sets the role.
                             SWEEP_SCOPES defaults to projects/P/regions/REGION for each
                             target project. Try --setting DRY_RUN=true first: the function
                             then reports what it would cancel and cancels nothing.
@@ -210,6 +223,28 @@ Flags (each also read from the environment variable shown; flags win)
                             CancelJob calls a minute in all. Default 200: half of Dataproc's
                             default quota of 400 job operations. Divided by --max-instances
                             into each instance's DATAPROC_JOB_CANCELS_PER_MINUTE.
+  --cluster-operations-per-minute N  CANCELLER_CLUSTER_OPERATIONS_PER_MINUTE
+                            Cluster stops and deletes a minute in all. Default 100: half of
+                            Dataproc's default quota of $DATAPROC_CLUSTER_OPERATION_QUOTA cluster operations. Divided by
+                            --max-instances into each instance's
+                            DATAPROC_CLUSTER_OPERATIONS_PER_MINUTE.
+  --budget-ladder LADDER    CANCELLER_BUDGET_LADDER  What a budget notification does as the cost
+                            climbs (BUDGET_LADDER): rungs RATIO:ACTION, comma-separated, e.g.
+                            0.5:report,0.9:work,1.2:clusters. report: publish what the rungs
+                            above would stop, stop nothing; work: stop SWEEP_KINDS in
+                            SWEEP_SCOPES; clusters: that, then stop the clusters. Default: the
+                            function's BUDGET_THRESHOLD:work (--setting BUDGET_THRESHOLD=T is
+                            the ladder T:work; give one or the other).
+  --cluster-incident-action ACTION  CANCELLER_CLUSTER_INCIDENT_ACTION
+                            What an incident on a cluster does (CLUSTER_INCIDENT_ACTION): jobs
+                            (stop its jobs and operations), stop (those, then stop the
+                            cluster) or delete (those, then delete the cluster; needs
+                            --allow-cluster-delete). Default: jobs.
+  --allow-cluster-delete    CANCELLER_ALLOW_CLUSTER_DELETE=true  Let the function delete
+                            clusters (CLUSTER_DELETE_ALLOWED=true) and add
+                            dataproc.clusters.delete to its role. Without it the role has no
+                            delete, and a rerun without it removes the permission. Only this
+                            flag sets CLUSTER_DELETE_ALLOWED, so the role always matches.
   --notification-channel CHANNEL  CANCELLER_NOTIFICATION_CHANNELS (comma-separated)
                             A Monitoring notification channel, projects/P/notificationChannels/ID;
                             repeatable. With at least one, create the alert policies of
@@ -256,8 +291,9 @@ What it does, in order
   3. Service accounts: FUNCTION (the function's identity) and FUNCTION-invoker (the
      identity Eventarc uses to call the function).
   4. IAM role: a custom role FUNCTION (dashes become underscores) in each target project,
-     granted there to the function's service account, holding exactly
-       $(wrapped "       " "${DATAPROC_PERMISSIONS[@]}")
+     granted there to the function's service account, holding exactly the permissions of
+     the calls the function makes, derived from canceller/kinds (python3 -m canceller.role):
+       $(help_permissions "       ")
   5. Results schema: schemas/result.proto as a Pub/Sub protocol-buffer schema; a changed
      file becomes a new schema revision.
   6. Topics: the trigger topic; the results topic, bound to the schema with JSON encoding
@@ -298,6 +334,21 @@ with --results-bigquery-table, roles/bigquery.admin on the table's dataset (or p
 EOF
 }
 
+# For --help: the role's permissions from canceller/kinds, and those --allow-cluster-delete
+# adds; without python3, where to find them.
+help_permissions() { # help_permissions INDENT
+  local base all extra
+  if base=$(role_permissions 2>/dev/null) &&
+    all=$(role_permissions CLUSTER_DELETE_ALLOWED 2>/dev/null); then
+    extra=$(LC_ALL=C comm -13 <(printf '%s\n' "$base") <(printf '%s\n' "$all") | paste -sd' ' -)
+    # shellcheck disable=SC2086 # one word per permission
+    wrapped "$1" $base
+    printf '\n%s%s\n' "$1" "and with --allow-cluster-delete: $extra"
+  else
+    printf '%s\n' "(python3 not found: PYTHONPATH=. python3 -m canceller.role lists them)"
+  fi
+}
+
 wrapped() { # wrapped INDENT WORDS...: the words, wrapped to fit 88 columns after INDENT
   local indent=$1
   shift
@@ -317,6 +368,7 @@ parse_args() {
     --teardown) MODE=teardown && shift ;;
     --print-wiring) PRINT_WIRING=true && shift ;;
     --remove-other-invokers) REMOVE_OTHER_INVOKERS=true && shift ;;
+    --allow-cluster-delete) ALLOW_CLUSTER_DELETE=true && shift ;;
     -h | --help) usage && exit 0 ;;
     --project | --region | --function | --trigger-topic | --results-topic | \
       --dead-letter-topic | --target-projects | --verify-timeout | --timeout | --memory | \
@@ -324,7 +376,8 @@ parse_args() {
       --sweep-schedule | --sweep-time-zone | --billing-account | --budget-amount | \
       --dataproc-requests-per-minute | --dataproc-job-cancels-per-minute | \
       --notification-channel | --results-bigquery-table | --publisher | --allowed-budget | \
-      --allowed-alert-policy)
+      --allowed-alert-policy | --cluster-operations-per-minute | --budget-ladder | \
+      --cluster-incident-action)
       (($# >= 2)) || usage_error "$1 needs a value"
       set_flag "$1" "$2"
       shift 2
@@ -356,6 +409,9 @@ set_flag() {
   --budget-amount) BUDGET_AMOUNT=$2 ;;
   --dataproc-requests-per-minute) REQUESTS_PER_MINUTE=$2 ;;
   --dataproc-job-cancels-per-minute) JOB_CANCELS_PER_MINUTE=$2 ;;
+  --cluster-operations-per-minute) CLUSTER_OPERATIONS_PER_MINUTE=$2 ;;
+  --budget-ladder) BUDGET_LADDER=$2 ;;
+  --cluster-incident-action) CLUSTER_INCIDENT_ACTION=$2 ;;
   --notification-channel) CHANNELS+=("$2") ;;
   --results-bigquery-table) RESULTS_TABLE=$2 ;;
   --publisher) PUBLISHERS+=("$2") ;;
@@ -377,6 +433,7 @@ check_range() { # check_range WHAT VALUE LOW HIGH
   fi
 }
 
+readonly RUNG_RE='([0-9]+(\.[0-9]*)?|\.[0-9]+):(report|work|clusters)' # BUDGET_LADDER
 readonly PROJECT_ID_RE='^[a-z][a-z0-9-]{4,28}[a-z0-9]$'
 readonly TOPIC_RE='^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$'
 # An IAM principal that names someone: not allUsers or allAuthenticatedUsers.
@@ -411,6 +468,21 @@ validate_config() {
   check_range "--dataproc-requests-per-minute" "$REQUESTS_PER_MINUTE" 1 "$DATAPROC_REQUEST_QUOTA"
   check_range "--dataproc-job-cancels-per-minute" "$JOB_CANCELS_PER_MINUTE" 1 \
     "$DATAPROC_JOB_OPERATION_QUOTA"
+  check_range "--cluster-operations-per-minute" "$CLUSTER_OPERATIONS_PER_MINUTE" 1 \
+    "$DATAPROC_CLUSTER_OPERATION_QUOTA"
+  # The rungs' figures and order are canceller/settings.py's to judge (step_project); this
+  # keeps out what --set-env-vars cannot carry.
+  BUDGET_LADDER=${BUDGET_LADDER// /}
+  if [[ -n $BUDGET_LADDER ]]; then
+    check_match "--budget-ladder" "$BUDGET_LADDER" "^$RUNG_RE(,$RUNG_RE)*\$" \
+      "RATIO:ACTION rungs, comma-separated, ACTION one of report, work, clusters, e.g. 0.5:report,0.9:work,1.2:clusters"
+  fi
+  [[ $ALLOW_CLUSTER_DELETE == true || $ALLOW_CLUSTER_DELETE == false ]] ||
+    usage_error "CANCELLER_ALLOW_CLUSTER_DELETE must be true or false"
+  check_match "--cluster-incident-action" "$CLUSTER_INCIDENT_ACTION" '^(jobs|stop|delete)$' \
+    "jobs, stop or delete"
+  [[ $CLUSTER_INCIDENT_ACTION != delete || $ALLOW_CLUSTER_DELETE == true ]] ||
+    usage_error "--cluster-incident-action delete needs --allow-cluster-delete (which lets the function delete clusters and adds dataproc.clusters.delete to its role)"
   local channel
   for channel in "${CHANNELS[@]}"; do
     check_match "--notification-channel" "$channel" \
@@ -468,7 +540,13 @@ build_function_env() {
     [SWEEP_SCOPES]=$(join_by , "${scopes[@]}")
     [DATAPROC_REQUESTS_PER_MINUTE]=$(per_instance "$REQUESTS_PER_MINUTE")
     [DATAPROC_JOB_CANCELS_PER_MINUTE]=$(per_instance "$JOB_CANCELS_PER_MINUTE")
+    [DATAPROC_CLUSTER_OPERATIONS_PER_MINUTE]=$(per_instance "$CLUSTER_OPERATIONS_PER_MINUTE")
+    [CLUSTER_INCIDENT_ACTION]=$CLUSTER_INCIDENT_ACTION
+    # Said either way, as the role is: the two come from the one flag.
+    [CLUSTER_DELETE_ALLOWED]=$ALLOW_CLUSTER_DELETE
   )
+  # Unset, the function's BUDGET_THRESHOLD (a --setting) is its one rung.
+  [[ -z $BUDGET_LADDER ]] || FUNCTION_ENV[BUDGET_LADDER]=$BUDGET_LADDER
   # Unset means any budget, any policy; the flags narrow them (and let their publisher in).
   ((${#ALLOWED_BUDGETS[@]} == 0)) || FUNCTION_ENV[ALLOWED_BUDGETS]=$(join_by , "${ALLOWED_BUDGETS[@]}")
   ((${#ALLOWED_ALERT_POLICIES[@]} == 0)) ||
@@ -477,6 +555,11 @@ build_function_env() {
   for setting in "${SETTINGS[@]}"; do
     [[ $setting == *=* ]] || usage_error "--setting '$setting' is not NAME=VALUE"
     name=${setting%%=*}
+    if [[ $name == CLUSTER_DELETE_ALLOWED ]]; then
+      usage_error "--setting CLUSTER_DELETE_ALLOWED: give --allow-cluster-delete instead, which also adds dataproc.clusters.delete to the role (and leaving it out removes it), so the role always matches the setting"
+    fi
+    [[ -z $name || -z ${SETTING_FLAGS[$name]:-} ]] ||
+      usage_error "--setting $name: deploy.sh sets it from ${SETTING_FLAGS[$name]}; give that flag instead"
     [[ " ${USER_SETTINGS[*]} " == *" $name "* ]] ||
       usage_error "--setting $name is not one of: ${USER_SETTINGS[*]}"
     [[ $setting != *[$';\n']* ]] || usage_error "--setting $name: the value cannot hold ';' or a newline"
@@ -674,6 +757,7 @@ sha256() {
 step_project() {
   step "Project and settings"
   check_function_settings # first: a refusal here comes before any gcloud call
+  read_role_permissions
   if [[ $MODE == dry-run ]]; then
     PROJECT_NUMBER="<PROJECT_NUMBER>"
   else
@@ -683,10 +767,36 @@ step_project() {
   unchanged "project $PROJECT (number $PROJECT_NUMBER), region $REGION, targets ${TARGETS[*]}"
   local requests=${FUNCTION_ENV[DATAPROC_REQUESTS_PER_MINUTE]}
   local cancels=${FUNCTION_ENV[DATAPROC_JOB_CANCELS_PER_MINUTE]}
+  local clusters=${FUNCTION_ENV[DATAPROC_CLUSTER_OPERATIONS_PER_MINUTE]}
   unchanged "request budget: each of up to $MAX_INSTANCES instances may make $requests Dataproc" \
     "requests a minute: $((requests * MAX_INSTANCES)) in all (of Dataproc's default" \
     "$DATAPROC_REQUEST_QUOTA per project and region); and $cancels job cancels a minute:" \
-    "$((cancels * MAX_INSTANCES)) in all (of $DATAPROC_JOB_OPERATION_QUOTA)"
+    "$((cancels * MAX_INSTANCES)) in all (of $DATAPROC_JOB_OPERATION_QUOTA); and $clusters" \
+    "cluster stops or deletes a minute: $((clusters * MAX_INSTANCES)) in all (of" \
+    "$DATAPROC_CLUSTER_OPERATION_QUOTA)"
+}
+
+# The role's permissions, one a line, sorted: canceller/role.py derives them from the kind
+# registry (standard library only, like canceller.settings), adding those of the calls a
+# flag allows: CLUSTER_DELETE_ALLOWED (--allow-cluster-delete) adds dataproc.clusters.delete.
+role_permissions() { # role_permissions [SETTING...]
+  env -i PATH="$PATH" HOME="${HOME:-/}" PYTHONPATH="$ROOT" python3 -m canceller.role "$@"
+}
+
+read_role_permissions() {
+  local enabled=() text permission delete="no dataproc.clusters.delete (--allow-cluster-delete adds it)"
+  if [[ $ALLOW_CLUSTER_DELETE == true ]]; then
+    enabled+=(CLUSTER_DELETE_ALLOWED)
+    delete="with dataproc.clusters.delete (--allow-cluster-delete)"
+  fi
+  text=$(role_permissions "${enabled[@]}") ||
+    fail "python3 -m canceller.role could not list the role's permissions"
+  mapfile -t DATAPROC_PERMISSIONS <<<"$text"
+  for permission in "${DATAPROC_PERMISSIONS[@]}"; do
+    [[ $permission =~ ^dataproc\.[a-z]+\.[a-z]+$ ]] ||
+      fail "python3 -m canceller.role printed '$permission', not a Dataproc permission"
+  done
+  unchanged "role: the ${#DATAPROC_PERMISSIONS[@]} permissions canceller/kinds derives, $delete"
 }
 
 # The function reads its settings once per instance; a bad value would fail every
@@ -703,15 +813,14 @@ check_function_settings() {
   for name in "${!FUNCTION_ENV[@]}"; do
     pairs+=("$name=${FUNCTION_ENV[$name]}")
   done
-  figures=$(env -i PATH="$PATH" HOME="${HOME:-/}" "${pairs[@]}" python3 - "$SETTINGS_FILE" <<'PY'
-import importlib.util
+  # canceller.settings and what it imports (the kind registry) use the standard library
+  # only, so any python3 can load them from the repository.
+  figures=$(env -i PATH="$PATH" HOME="${HOME:-/}" PYTHONPATH="$ROOT" "${pairs[@]}" python3 - <<'PY'
 import math
 import sys
 
-spec = importlib.util.spec_from_file_location("canceller_settings", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = module
-spec.loader.exec_module(module)
+import canceller.settings as module
+
 try:
     settings = module.load_settings()
 except module.SettingsError as error:
@@ -789,6 +898,21 @@ step_service_accounts() {
     "Identity Eventarc uses to invoke the $FUNCTION function; may do nothing else"
 }
 
+# "Exactly what FUNCTION calls: batches get; clusters get, list, stop; ...", from the list.
+role_description() {
+  local permission plural verb previous="" text=""
+  for permission in "${DATAPROC_PERMISSIONS[@]}"; do
+    IFS=. read -r _ plural verb <<<"$permission"
+    if [[ $plural == "$previous" ]]; then
+      text+=", $verb"
+    else
+      text+="${text:+; }$plural $verb"
+    fi
+    previous=$plural
+  done
+  printf 'Exactly the Dataproc calls the %s function makes: %s' "$FUNCTION" "$text"
+}
+
 step_iam_role() {
   step "IAM role"
   local wanted target state deleted have
@@ -799,7 +923,7 @@ step_iam_role() {
     if [[ -z $state ]]; then
       run gcloud iam roles create "$ROLE_ID" --project="$target" \
         --title="Dataproc canceller ($FUNCTION)" \
-        --description="Exactly what the $FUNCTION function calls: get, list and cancel operations and jobs; get batches; get, list and terminate sessions" \
+        --description="$(role_description)" \
         --permissions="$(join_by , "${DATAPROC_PERMISSIONS[@]}")" --stage=GA
     else
       deleted=${state%%$'\t'*}
@@ -809,7 +933,9 @@ step_iam_role() {
       if [[ $have == "$wanted" ]]; then
         unchanged "role projects/$target/roles/$ROLE_ID has exactly the needed permissions"
       else
+        # --permissions replaces the whole list: one no longer wanted (a delete given up) goes.
         run gcloud iam roles update "$ROLE_ID" --project="$target" \
+          --description="$(role_description)" \
           --permissions="$(join_by , "${DATAPROC_PERMISSIONS[@]}")"
       fi
     fi
@@ -1383,8 +1509,9 @@ print_wiring() {
   cat <<EOF
 
 ==> Optional wiring (not run)
-# A budget whose notifications reach the function; it sweeps SWEEP_SCOPES once the cost
-# passes BUDGET_THRESHOLD times the budget. Create one, or point an existing one at it:
+# A budget whose notifications reach the function; as the cost passes each rung of
+# BUDGET_LADDER (--budget-ladder; by default BUDGET_THRESHOLD times the budget: sweep
+# SWEEP_SCOPES), it does that rung's action. Create one, or point an existing one at it:
 $(quote gcloud billing budgets create --billing-account="${BILLING_ACCOUNT:-BILLING_ACCOUNT_ID}" \
     --display-name="$FUNCTION" --budget-amount="${BUDGET_AMOUNT:-BUDGET_AMOUNT}" \
     --filter-projects="$(join_by , "${filters[@]}")" --threshold-rule=percent=1.0 \

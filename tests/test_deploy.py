@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from canceller.kinds import KINDS, SWEEPABLE
+from canceller.kinds import KINDS, SWEEPABLE, role_permissions
 from tests.test_monitoring_files import assert_strictly_valid, decode_all, kind_of, sdk_root
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,18 +47,10 @@ TRIGGER_TOPIC_KIND = "pubsub topics"
 # Settings.longest_message_seconds with the default settings: RETRY_DEADLINE_SECONDS 60 +
 # VERIFY_TIMEOUT_SECONDS 60 + 2 x PUBLISH_TIMEOUT_SECONDS 30 + a margin of 15.
 DEFAULT_TIMEOUT = 195
-PERMISSIONS = [
-    "dataproc.batches.get",
-    "dataproc.jobs.cancel",
-    "dataproc.jobs.get",
-    "dataproc.jobs.list",
-    "dataproc.operations.cancel",
-    "dataproc.operations.get",
-    "dataproc.operations.list",
-    "dataproc.sessions.get",
-    "dataproc.sessions.list",
-    "dataproc.sessions.terminate",
-]
+# The role is canceller/kinds' (deploy.sh runs `python3 -m canceller.role`): never typed here.
+PERMISSIONS = list(role_permissions())
+# With --allow-cluster-delete, and only then, the role may delete clusters too.
+DELETE_PERMISSIONS = list(role_permissions(frozenset({"CLUSTER_DELETE_ALLOWED"})))
 ARGS = [
     f"--project={PROJECT}",
     f"--target-projects={PROJECT},{OTHER_TARGET}",
@@ -84,7 +76,15 @@ MONITORING_AGENT = (
     f"serviceAccount:service-{PROJECT_NUMBER}"
     "@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
 )
-# Everything: alert policies, the BigQuery table, publishers and allowlists too.
+LADDER = "0.5:report,0.9:work,1.2:clusters"
+# The cluster flags: a budget ladder up to stopping clusters, incidents that delete them.
+CLUSTER_ARGS = [
+    "--allow-cluster-delete",
+    "--cluster-incident-action=delete",
+    f"--budget-ladder={LADDER}",
+    "--cluster-operations-per-minute=50",
+]
+# Everything: alert policies, the BigQuery table, publishers and allowlists, clusters too.
 FULL_ARGS = [
     *ARGS,
     *(f"--notification-channel={channel}" for channel in CHANNELS),
@@ -92,6 +92,7 @@ FULL_ARGS = [
     *(f"--publisher={member}" for member in PUBLISHERS),
     *(f"--allowed-budget={budget}" for budget in BUDGETS),
     *(f"--allowed-alert-policy={policy}" for policy in ALERT_POLICIES),
+    *CLUSTER_ARGS,
 ]
 POLICY_NAMES = [
     f"{FUNCTION}: the kill switch failed to stop work",
@@ -359,12 +360,14 @@ STOP_PERMISSIONS = {
     "batch": "dataproc.operations.cancel",
     "job": "dataproc.jobs.cancel",
     "session": "dataproc.sessions.terminate",
+    "cluster": "dataproc.clusters.stop",
 }
 
 
 def test_role_holds_exactly_what_the_code_calls() -> None:
     """Every kind is read with GET and stopped with its verb; only the kinds a sweep lists
-    (canceller.kinds.SWEEPABLE: batches are swept through their operations) are listed."""
+    (canceller.kinds.SWEEPABLE: batches are swept through their operations) are listed. A
+    cluster is deleted only with CLUSTER_DELETE_ALLOWED (--allow-cluster-delete)."""
     assert set(STOP_PERMISSIONS) == set(KINDS), "a new kind needs its stop permission here"
     called = (
         {f"dataproc.{kind.plural}.get" for kind in KINDS.values()}
@@ -373,6 +376,7 @@ def test_role_holds_exactly_what_the_code_calls() -> None:
     )
     assert sorted(called) == PERMISSIONS
     assert "dataproc.batches.list" not in called
+    assert sorted([*PERMISSIONS, "dataproc.clusters.delete"]) == DELETE_PERMISSIONS
 
 
 def test_iam_grants_are_exactly_what_the_function_and_its_trigger_need(deploy: Deploy) -> None:
@@ -443,6 +447,9 @@ def test_function_is_deployed_private_retrying_and_configured(deploy: Deploy) ->
         ),
         "DATAPROC_REQUESTS_PER_MINUTE": "60",
         "DATAPROC_JOB_CANCELS_PER_MINUTE": "20",
+        "DATAPROC_CLUSTER_OPERATIONS_PER_MINUTE": "10",
+        "CLUSTER_INCIDENT_ACTION": "jobs",
+        "CLUSTER_DELETE_ALLOWED": "false",
         "DRY_RUN": "true",
     }
     assert re.fullmatch(r"deploy_digest=[0-9a-f]{32}", _flag(argv, "update-labels"))
@@ -580,26 +587,41 @@ def _env(deploy_argv: list[str]) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    ("flags", "requests", "cancels", "said"),
+    ("flags", "requests", "cancels", "clusters", "said"),
     [
-        ([], 60, 20, "each of up to 10 instances may make 60 Dataproc requests a minute: 600"),
+        (
+            [],
+            60,
+            20,
+            10,
+            "each of up to 10 instances may make 60 Dataproc requests a minute: 600 in all (of"
+            " Dataproc's default 7500 per project and region); and 20 job cancels a minute: 200"
+            " in all (of 400); and 10 cluster stops or deletes a minute: 100 in all (of 200)",
+        ),
         (
             ["--max-instances=3", "--dataproc-requests-per-minute=1000"],
             333,
             66,
+            33,
             "each of up to 3 instances may make 333 Dataproc requests a minute: 999 in all",
         ),
         (
-            ["--max-instances=500", "--dataproc-job-cancels-per-minute=100"],
+            [
+                "--max-instances=500",
+                "--dataproc-job-cancels-per-minute=100",
+                "--cluster-operations-per-minute=200",
+            ],
             1,
             1,
-            "and 1 job cancels a minute: 500 in all",
+            1,
+            "and 1 job cancels a minute: 500 in all (of 400); and 1 cluster stops or deletes a"
+            " minute: 500 in all (of 200)",
         ),
     ],
     ids=["defaults", "rounded down", "at least one each"],
 )
 def test_request_budget_is_divided_between_the_instances(
-    deploy: Deploy, flags: list[str], requests: int, cancels: int, said: str
+    deploy: Deploy, flags: list[str], requests: int, cancels: int, clusters: int, said: str
 ) -> None:
     run = deploy([*ARGS, *flags])
     assert run.returncode == 0, run.stderr
@@ -607,6 +629,7 @@ def test_request_budget_is_divided_between_the_instances(
     env = _env(argv)
     assert env["DATAPROC_REQUESTS_PER_MINUTE"] == str(requests)
     assert env["DATAPROC_JOB_CANCELS_PER_MINUTE"] == str(cancels)
+    assert env["DATAPROC_CLUSTER_OPERATIONS_PER_MINUTE"] == str(clusters)
     assert said in " ".join(run.stdout.split())
 
 
@@ -854,11 +877,13 @@ def _rules_after(first: Run) -> list[Rule]:
         if kind != "bq":
             policies[kind, resource].append(f"{role}\t{member}\n")
     results = f"projects/{PROJECT}/topics/dataproc-cancel-results"
+    # The role as the first run created it (with --allow-cluster-delete, with delete).
+    created = _flag(_find(first.changes, "iam", "roles", "create")[0], "permissions").split(",")
     rules = [
         *BASE_RULES,
         rule(r"^services list ", "\n".join(enable[2:-1]) + "\n"),
         rule(r"^iam service-accounts describe ", "present\n"),
-        rule(r"^iam roles describe ", "\t" + ";".join(reversed(PERMISSIONS)) + "\n"),
+        rule(r"^iam roles describe ", "\t" + ";".join(reversed(created)) + "\n"),
         *(
             rule(f"^{kind} get-iam-policy {re.escape(resource)} ", "".join(lines))
             for (kind, resource), lines in policies.items()
@@ -982,6 +1007,51 @@ def test_rerun_repairs_a_role_that_gained_permissions(deploy: Deploy) -> None:
     assert all(sorted(_flag(argv, "permissions").split(",")) == PERMISSIONS for argv in updates)
 
 
+# Without the two flags that allow deleting clusters: everything else of FULL_ARGS.
+WITHOUT_DELETE = [
+    arg
+    for arg in FULL_ARGS
+    if arg not in ("--allow-cluster-delete", "--cluster-incident-action=delete")
+]
+
+
+def test_cluster_flags_reach_the_function_and_the_role(deploy: Deploy) -> None:
+    """--allow-cluster-delete is CLUSTER_DELETE_ALLOWED and dataproc.clusters.delete
+    together; a rerun without it takes the permission away again (the role update names the
+    whole list) and tells the function."""
+    first = deploy(FULL_ARGS)
+    assert first.returncode == 0, first.stderr
+    roles = _find(first.changes, "iam", "roles", "create")
+    assert [_flag(argv, "project") for argv in roles] == [PROJECT, OTHER_TARGET]
+    for argv in roles:
+        assert sorted(_flag(argv, "permissions").split(",")) == DELETE_PERMISSIONS
+        assert "clusters delete, get, list, stop" in _flag(argv, "description")
+    (deployed,) = _find(first.changes, "functions", "deploy")
+    env = _env(deployed)
+    assert {name: env[name] for name in env if "CLUSTER" in name or "BUDGET_" in name} == {
+        "CLUSTER_DELETE_ALLOWED": "true",
+        "CLUSTER_INCIDENT_ACTION": "delete",
+        "BUDGET_LADDER": LADDER,
+        "DATAPROC_CLUSTER_OPERATIONS_PER_MINUTE": "5",  # 50 between 10 instances
+    }
+    assert "with dataproc.clusters.delete (--allow-cluster-delete)" in first.stdout
+
+    again = deploy(WITHOUT_DELETE, _rules_after(first))
+    assert again.returncode == 0, again.stderr
+    assert [argv[:4] for argv in again.changes] == [
+        ["iam", "roles", "update", "dataproc_canceller"],
+        ["iam", "roles", "update", "dataproc_canceller"],
+        ["functions", "deploy", FUNCTION, "--gen2"],
+    ]
+    for argv in _find(again.changes, "iam", "roles", "update"):
+        assert sorted(_flag(argv, "permissions").split(",")) == PERMISSIONS
+        assert "clusters get, list, stop;" in _flag(argv, "description")
+    (deployed,) = _find(again.changes, "functions", "deploy")
+    env = _env(deployed)
+    assert (env["CLUSTER_DELETE_ALLOWED"], env["CLUSTER_INCIDENT_ACTION"]) == ("false", "jobs")
+    assert "no dataproc.clusters.delete (--allow-cluster-delete adds it)" in again.stdout
+
+
 def _normalise(argv: list[str], first: Run) -> list[str]:
     """A first run's command, with the values only a real run can know as placeholders."""
     (deployed,) = _find(first.changes, "functions", "deploy")
@@ -1033,12 +1103,25 @@ def test_failure_stops_and_names_the_step(deploy: Deploy) -> None:
     assert run.changes[-1][:3] == ["pubsub", "topics", "create"], "nothing runs after a failure"
 
 
-def test_bad_function_setting_fails_before_any_change(deploy: Deploy) -> None:
-    run = deploy([*ARGS, "--setting", "MAX_CONCURRENCY=0"])
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--setting", "MAX_CONCURRENCY=0"], "MAX_CONCURRENCY"),
+        (
+            ["--budget-ladder", "0.9:work", "--setting", "BUDGET_THRESHOLD=0.8"],
+            "BUDGET_LADDER and BUDGET_THRESHOLD are both set",
+        ),
+    ],
+    ids=["out of range", "ladder and threshold"],
+)
+def test_bad_function_setting_fails_before_any_change(
+    deploy: Deploy, flags: list[str], message: str
+) -> None:
+    run = deploy([*ARGS, *flags])
     assert run.returncode != 0
-    assert "MAX_CONCURRENCY" in run.stderr
+    assert message in run.stderr
     assert 'FAILED in step "Project and settings"' in run.stderr
-    assert run.changes == []
+    assert run.calls == []
 
 
 @pytest.mark.parametrize(
@@ -1071,6 +1154,28 @@ def test_bad_function_setting_fails_before_any_change(deploy: Deploy) -> None:
         (["--allowed-alert-policy", "Long job; rm"], "--allowed-alert-policy 'Long job; rm'"),
         (["--allowed-alert-policy", "Jobs, sessions"], "without ',' or ';'"),
         (["--allowed-alert-policy", "  "], "--allowed-alert-policy '' is not valid"),
+        (
+            ["--setting", "CLUSTER_DELETE_ALLOWED=true"],
+            "--setting CLUSTER_DELETE_ALLOWED: give --allow-cluster-delete instead, which also"
+            " adds dataproc.clusters.delete to the role",
+        ),
+        (["--setting", "BUDGET_LADDER=1:work"], "sets it from --budget-ladder; give that flag"),
+        (
+            ["--setting", "DATAPROC_CLUSTER_OPERATIONS_PER_MINUTE=5"],
+            "sets it from --cluster-operations-per-minute",
+        ),
+        (
+            ["--cluster-incident-action", "delete"],
+            "--cluster-incident-action delete needs --allow-cluster-delete",
+        ),
+        (
+            ["--cluster-incident-action=delete", "--dry-run"],
+            "--cluster-incident-action delete needs --allow-cluster-delete",
+        ),
+        (["--cluster-incident-action", "kill"], "'kill' is not valid: jobs, stop or delete"),
+        (["--budget-ladder", "0.5:panic"], "--budget-ladder '0.5:panic' is not valid: RATIO:"),
+        (["--budget-ladder", "0.9:work;DRY_RUN=false"], "--budget-ladder '0.9:work;DRY_RUN"),
+        (["--cluster-operations-per-minute", "201"], "a whole number from 1 to 200"),
     ],
 )
 def test_usage_errors_are_reported_before_any_call(
@@ -1090,11 +1195,14 @@ def test_help_documents_every_flag_and_variable(deploy: Deploy) -> None:
     parser = source[source.index("parse_args() {") : source.index("\nset_flag() {")]
     flags = set(re.findall(r"--[a-z][a-z-]+", parser))
     variables = set(re.findall(r"\bCANCELLER_[A-Z_]+", source))
-    assert len(flags) > 24 and len(variables) > 19
+    assert len(flags) > 28 and len(variables) > 23
     documented = set(re.findall(r"--[a-z][a-z-]+|\bCANCELLER_[A-Z_]+", run.stdout))
     assert (flags | variables) - documented == set()
     for setting in ("SWEEP_KINDS", "EXEMPT_LABEL"):
         assert setting in run.stdout
+    said = " ".join(run.stdout.split())
+    assert " ".join(PERMISSIONS) in said, "the role's permissions, from canceller/kinds"
+    assert "and with --allow-cluster-delete: dataproc.clusters.delete" in said
 
 
 def _teardown_commands(stdout: str) -> list[list[str]]:
@@ -1264,6 +1372,9 @@ def test_real_gcloud_accepts_every_command(deploy: Deploy, tmp_path: Path) -> No
     # Removing publishers nobody named and other invokers; the ack deadline alone.
     foreign = deploy([*FULL_ARGS, "--remove-other-invokers"], _foreign_grants())
     assert _removals(foreign.changes), "the removal commands are checked too"
+    # The cluster flags given up: the role update that takes dataproc.clusters.delete away.
+    without_delete = deploy(WITHOUT_DELETE, _rules_after(first))
+    assert _find(without_delete.changes, "iam", "roles", "update")
     teardown = deploy(["--teardown", *FULL_ARGS])
     deletions = _teardown_commands(teardown.stdout)
     for argv in deletions:  # xargs supplies the policy's name
@@ -1276,6 +1387,7 @@ def test_real_gcloud_accepts_every_command(deploy: Deploy, tmp_path: Path) -> No
             *again.calls,
             *changed.calls,
             *foreign.calls,
+            *without_delete.calls,
             *_printed_gcloud_commands(first.stdout),
             *deletions,
         ]
