@@ -15,8 +15,8 @@ from canceller.clock import Deadline, utc_now
 from canceller.engine import CancelContext, stop_all
 from canceller.kinds import StopCall
 from canceller.names import parse_name
-from canceller.targets import Target
 from canceller.results import Outcome, Result
+from canceller.targets import Target
 from canceller.trigger import TriggerInfo
 
 JOB = "projects/demo-project/regions/us-central1/jobs/etl"
