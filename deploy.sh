@@ -55,7 +55,7 @@ declare -rA SETTING_FLAGS=(
   [CLUSTER_DELETE_ALLOWED]=--allow-cluster-delete
   [BUDGET_LADDER]=--budget-ladder
   [CLUSTER_INCIDENT_ACTION]=--cluster-incident-action
-  [DATAPROC_CLUSTER_OPERATIONS_PER_MINUTE]=--cluster-operations-per-minute
+  [DATAPROC_CLUSTER_OPERATIONS_PER_MINUTE]=--dataproc-cluster-operations-per-minute
   [DATAPROC_REQUESTS_PER_MINUTE]=--dataproc-requests-per-minute
   [DATAPROC_JOB_CANCELS_PER_MINUTE]=--dataproc-job-cancels-per-minute
   [VERIFY_TIMEOUT_SECONDS]=--verify-timeout
@@ -107,7 +107,7 @@ BILLING_ACCOUNT=${CANCELLER_BILLING_ACCOUNT:-}
 BUDGET_AMOUNT=${CANCELLER_BUDGET_AMOUNT:-}
 REQUESTS_PER_MINUTE=${CANCELLER_DATAPROC_REQUESTS_PER_MINUTE:-600}      # 8 % of 7,500
 JOB_CANCELS_PER_MINUTE=${CANCELLER_DATAPROC_JOB_CANCELS_PER_MINUTE:-200} # half of 400
-CLUSTER_OPERATIONS_PER_MINUTE=${CANCELLER_CLUSTER_OPERATIONS_PER_MINUTE:-100} # half of 200
+CLUSTER_OPERATIONS_PER_MINUTE=${CANCELLER_DATAPROC_CLUSTER_OPERATIONS_PER_MINUTE:-100} # half of 200
 BUDGET_LADDER=${CANCELLER_BUDGET_LADDER:-} # "": unset, the function's BUDGET_THRESHOLD:work
 CLUSTER_INCIDENT_ACTION=${CANCELLER_CLUSTER_INCIDENT_ACTION:-jobs}
 ALLOW_CLUSTER_DELETE=${CANCELLER_ALLOW_CLUSTER_DELETE:-false}
@@ -223,7 +223,7 @@ Flags (each also read from the environment variable shown; flags win)
                             CancelJob calls a minute in all. Default 200: half of Dataproc's
                             default quota of 400 job operations. Divided by --max-instances
                             into each instance's DATAPROC_JOB_CANCELS_PER_MINUTE.
-  --cluster-operations-per-minute N  CANCELLER_CLUSTER_OPERATIONS_PER_MINUTE
+  --dataproc-cluster-operations-per-minute N  CANCELLER_DATAPROC_CLUSTER_OPERATIONS_PER_MINUTE
                             Cluster stops and deletes a minute in all. Default 100: half of
                             Dataproc's default quota of $DATAPROC_CLUSTER_OPERATION_QUOTA cluster operations. Divided by
                             --max-instances into each instance's
@@ -376,7 +376,7 @@ parse_args() {
       --sweep-schedule | --sweep-time-zone | --billing-account | --budget-amount | \
       --dataproc-requests-per-minute | --dataproc-job-cancels-per-minute | \
       --notification-channel | --results-bigquery-table | --publisher | --allowed-budget | \
-      --allowed-alert-policy | --cluster-operations-per-minute | --budget-ladder | \
+      --allowed-alert-policy | --dataproc-cluster-operations-per-minute | --budget-ladder | \
       --cluster-incident-action)
       (($# >= 2)) || usage_error "$1 needs a value"
       set_flag "$1" "$2"
@@ -409,7 +409,7 @@ set_flag() {
   --budget-amount) BUDGET_AMOUNT=$2 ;;
   --dataproc-requests-per-minute) REQUESTS_PER_MINUTE=$2 ;;
   --dataproc-job-cancels-per-minute) JOB_CANCELS_PER_MINUTE=$2 ;;
-  --cluster-operations-per-minute) CLUSTER_OPERATIONS_PER_MINUTE=$2 ;;
+  --dataproc-cluster-operations-per-minute) CLUSTER_OPERATIONS_PER_MINUTE=$2 ;;
   --budget-ladder) BUDGET_LADDER=$2 ;;
   --cluster-incident-action) CLUSTER_INCIDENT_ACTION=$2 ;;
   --notification-channel) CHANNELS+=("$2") ;;
@@ -468,7 +468,7 @@ validate_config() {
   check_range "--dataproc-requests-per-minute" "$REQUESTS_PER_MINUTE" 1 "$DATAPROC_REQUEST_QUOTA"
   check_range "--dataproc-job-cancels-per-minute" "$JOB_CANCELS_PER_MINUTE" 1 \
     "$DATAPROC_JOB_OPERATION_QUOTA"
-  check_range "--cluster-operations-per-minute" "$CLUSTER_OPERATIONS_PER_MINUTE" 1 \
+  check_range "--dataproc-cluster-operations-per-minute" "$CLUSTER_OPERATIONS_PER_MINUTE" 1 \
     "$DATAPROC_CLUSTER_OPERATION_QUOTA"
   # The rungs' figures and order are canceller/settings.py's to judge (step_project); this
   # keeps out what --set-env-vars cannot carry.

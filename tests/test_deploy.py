@@ -82,7 +82,7 @@ CLUSTER_ARGS = [
     "--allow-cluster-delete",
     "--cluster-incident-action=delete",
     f"--budget-ladder={LADDER}",
-    "--cluster-operations-per-minute=50",
+    "--dataproc-cluster-operations-per-minute=50",
 ]
 # Everything: alert policies, the BigQuery table, publishers and allowlists, clusters too.
 FULL_ARGS = [
@@ -609,7 +609,7 @@ def _env(deploy_argv: list[str]) -> dict[str, str]:
             [
                 "--max-instances=500",
                 "--dataproc-job-cancels-per-minute=100",
-                "--cluster-operations-per-minute=200",
+                "--dataproc-cluster-operations-per-minute=200",
             ],
             1,
             1,
@@ -1162,7 +1162,7 @@ def test_bad_function_setting_fails_before_any_change(
         (["--setting", "BUDGET_LADDER=1:work"], "sets it from --budget-ladder; give that flag"),
         (
             ["--setting", "DATAPROC_CLUSTER_OPERATIONS_PER_MINUTE=5"],
-            "sets it from --cluster-operations-per-minute",
+            "sets it from --dataproc-cluster-operations-per-minute",
         ),
         (
             ["--cluster-incident-action", "delete"],
@@ -1175,7 +1175,7 @@ def test_bad_function_setting_fails_before_any_change(
         (["--cluster-incident-action", "kill"], "'kill' is not valid: jobs, stop or delete"),
         (["--budget-ladder", "0.5:panic"], "--budget-ladder '0.5:panic' is not valid: RATIO:"),
         (["--budget-ladder", "0.9:work;DRY_RUN=false"], "--budget-ladder '0.9:work;DRY_RUN"),
-        (["--cluster-operations-per-minute", "201"], "a whole number from 1 to 200"),
+        (["--dataproc-cluster-operations-per-minute", "201"], "a whole number from 1 to 200"),
     ],
 )
 def test_usage_errors_are_reported_before_any_call(
