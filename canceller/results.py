@@ -15,7 +15,7 @@ from canceller.clock import rfc3339, utc_now
 from canceller.names import ResourceName
 from canceller.trigger import TriggerInfo
 
-SCHEMA_VERSION = "1.2"  # 1.2: dedupeKey, trigger.chain, sweep pages and listingComplete
+SCHEMA_VERSION = "1.3"  # 1.3: clusters (state and kind), rung, clearedFor; 1.2: dedupeKey, chains
 _ATTRIBUTE_MAX_BYTES = 1024  # Pub/Sub's limit for an attribute value
 
 

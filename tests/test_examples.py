@@ -11,6 +11,7 @@ import pytest
 from cloudevents.http import CloudEvent
 from jsonschema import Draft202012Validator
 
+from canceller.kinds import KINDS
 from canceller.trigger import decode_trigger
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
@@ -24,6 +25,7 @@ EXPECTED_KIND = {
     "trigger-batch": "batch",
     "trigger-job": "job",
     "trigger-session": "session",
+    "trigger-cluster": "cluster",
     "trigger-sweep": "sweep",
     "budget": "budget",
     "incident": "incident",
@@ -33,6 +35,8 @@ JOB = "projects/acme-data-prod/regions/us-central1/jobs/"
 OPERATION = "projects/acme-data-prod/regions/us-central1/operations/op-1"
 SCOPE = "projects/acme-data-prod/regions/us-central1"
 SESSION = "projects/acme-data-prod/locations/us-central1/sessions/"
+CLUSTER = "projects/acme-data-prod/regions/us-central1/clusters/"
+HOST = "https://dataproc.googleapis.com/v1/"
 NAMED = {"chainId": "names-42", "generation": 1}
 SWEPT = {"sweepId": "sweep-42", "generation": 2}
 START = {"scope": SCOPE, "kind": "jobs", "pageToken": ""}
@@ -81,6 +85,11 @@ def test_there_is_an_example_of_each_form() -> None:
         "incident-job-open",
         "incident-job-reused-id",
         "incident-session-open",
+        "trigger-cluster",
+        "trigger-clusters",
+        "trigger-cluster-url",
+        "trigger-cluster-delete",
+        "trigger-sweep-clusters-dry-run",
     } <= names
 
 
@@ -98,9 +107,13 @@ def test_examples_match_the_schema_and_decode(path: Path) -> None:
     kind = _expected_kind(path.stem)
     assert trigger.info.kind == kind
     assert len(trigger.rejections) == HOSTILE.get(path.stem, 0), trigger.rejections
-    if kind in ("operation", "batch", "job", "session"):
+    if kind in KINDS:
         assert trigger.targets
         assert {target.kind for target in trigger.targets} == {kind}
+        data = example["data"]
+        assert trigger.info.action == (
+            data.get("action", "stop") if isinstance(data, dict) else "stop"
+        )
     elif kind == "sweep":
         assert trigger.sweep is not None and not trigger.targets
     elif kind == "incident":
@@ -123,6 +136,10 @@ def test_sweep_example_fields_reach_the_decoded_spec() -> None:
     assert kinds.older_than_seconds == 7200
     cluster = spec("trigger-sweep-cluster")
     assert cluster.cluster_uuid == "7c1e4b2a-3f5d-4e6a-9b8c-2d1f0e9a8b7c"
+    clusters = trigger("trigger-sweep-clusters-dry-run")
+    assert clusters.sweep is not None and clusters.sweep.kinds == ("clusters",)
+    assert clusters.sweep.older_than_seconds == 12 * 3600
+    assert clusters.info.dry_run is True
     continued = trigger("trigger-sweep-continuation")
     chain = continued.chain
     assert (chain.id, chain.generation) == ("sweep-16802739401283746", 3)
@@ -186,6 +203,7 @@ def test_url_examples_name_their_kind_with_its_verb() -> None:
         ("trigger-url", "operation", ":cancel"),
         ("trigger-job-url", "job", ":cancel"),
         ("trigger-session-url", "session", ":terminate"),
+        ("trigger-cluster-url", "cluster", ":stop"),
     ):
         example = json.loads((SCHEMAS / "examples" / f"{stem}.json").read_text())
         assert example["data"].strip().endswith(verb)
@@ -246,6 +264,36 @@ def test_url_examples_name_their_kind_with_its_verb() -> None:
         {"sweep": {"skip": ["0123456789abcdef"]}},
         # An incident holds only what Monitoring sends.
         {"version": "1.2", "incident": {"state": "open"}, "dryRun": True},
+        # Clusters: Dataproc's name rule, regions (not locations), :stop only.
+        {"cluster": CLUSTER + "Etl"},
+        {"cluster": CLUSTER + "1etl"},
+        {"cluster": CLUSTER + "etl-"},
+        {"cluster": CLUSTER + "etl_nightly"},
+        {"cluster": CLUSTER + "c" * 52},
+        {"cluster": "projects/acme-data-prod/locations/us-central1/clusters/etl"},
+        {"cluster": CLUSTER + "etl:stop"},
+        {"cluster": f"{HOST}{CLUSTER}etl:cancel"},
+        {"cluster": f"{HOST}{CLUSTER}etl:delete"},
+        {"cluster": f"{HOST}{CLUSTER}etl:start"},
+        {"clusters": []},
+        {"clusters": CLUSTER + "etl"},
+        {"cluster": CLUSTER + "etl", "job": JOB + "a"},
+        {"cluster": CLUSTER + "etl", "continuation": NAMED},
+        # Each kind's URL takes its own verb only.
+        {"job": f"{HOST}{JOB}etl:terminate"},
+        {"session": f"{HOST}{SESSION}nb-1:cancel"},
+        {"operation": f"{HOST}{OPERATION}:stop"},
+        # 'action': stop or delete, delete for clusters only, never beside a sweep.
+        {"cluster": CLUSTER + "etl", "action": "restart"},
+        {"cluster": CLUSTER + "etl", "action": "Delete"},
+        {"cluster": CLUSTER + "etl", "action": ["delete"]},
+        {"clusters": [CLUSTER + "etl"], "action": None},
+        {"job": JOB + "a", "action": "delete"},
+        {"sessions": [SESSION + "nb-1"], "action": "delete"},
+        {"operation": OPERATION, "action": "delete"},
+        {"sweep": {}, "action": "stop"},
+        {"sweep": {"kinds": ["clusters"]}, "action": "delete"},
+        {"sweep": {"kinds": ["cluster"]}},
     ],
 )
 def test_schema_and_decoder_both_refuse(data: dict[str, Any]) -> None:
@@ -282,12 +330,72 @@ def test_schema_and_decoder_both_refuse(data: dict[str, Any]) -> None:
             "jobs": [JOB + "a", JOB + "b"],
             "continuation": {**NAMED, "attempted": [JOB + "b"]},
         },
+        {"cluster": f"https://us-central1-dataproc.googleapis.com/v1/{CLUSTER}etl-nightly:stop"},
+        {"cluster": f"{HOST}{CLUSTER}etl"},
+        {"cluster": "projects/example.com:legacy-proj/regions/europe-west1/clusters/a"},
+        {"cluster": CLUSTER + "c" * 51, "action": "stop", "dryRun": True},
+        {"cluster": CLUSTER + "etl", "action": "delete", "reason": "r", "requestId": 7},
+        {"clusters": [CLUSTER + "etl", "not a name"], "action": "stop"},
+        # A named list of clusters to delete, handed on: its action goes with it.
+        {
+            "clusters": [CLUSTER + "a", CLUSTER + "b"],
+            "action": "delete",
+            "continuation": {**NAMED, "attempted": [CLUSTER + "b"]},
+            "dryRun": True,
+        },
+        # stop is every kind's action, so naming it is never wrong.
+        {"job": JOB + "a", "action": "stop"},
+        {"name": OPERATION, "action": "stop"},
+        {"sessions": [SESSION + "nb-1"], "action": "stop", "continuation": NAMED},
+        {"sweep": {"kinds": ["clusters", "jobs"], "filter": "status.state = INACTIVE"}},
+        {"sweep": {"kinds": ["clusters"], "filter": "clusterName = etl AND labels.team = a"}},
+        {"sweep": {"continuation": {**SWEPT, "listFrom": {**START, "kind": "clusters"}}}},
     ],
 )
 def test_schema_and_decoder_both_accept(data: dict[str, Any]) -> None:
     assert TRIGGER_SCHEMA.is_valid(data)
     trigger = decode_trigger(as_event({"data": data, "attributes": {}}))
     assert trigger.targets or trigger.sweep
+
+
+def _names_to_judge(kind: str) -> list[str]:
+    """Names of ``kind`` good and bad, bare and as URLs with every kind's verb."""
+    rule = KINDS[kind].name_rule()
+    good_id = {"operation": "op_1-A", "batch": "b-12", "job": "Job_1", "session": "nb-1"}.get(
+        kind, "etl-1"
+    )
+    names = []
+    for place in ("regions", "locations"):
+        for ident in (good_id, "x", "UPPER-case", "a" * 64, "-a1"):
+            names.append(f"projects/acme-data-prod/{place}/us-central1/{rule.collection}/{ident}")
+    valid = f"projects/acme-data-prod/{rule.place}/us-central1/{rule.collection}/{good_id}"
+    for host in ("https://dataproc.googleapis.com", "https://us-central1-dataproc.googleapis.com"):
+        names.append(f"{host}/v1/{valid}")
+        for verb in ("cancel", "terminate", "stop", "start", "delete", "Stop"):
+            names.append(f"{host}/v1/{valid}:{verb}")
+    return [*names, f"{valid}:{rule.verbs[0]}", f"http://dataproc.googleapis.com/v1/{valid}"]
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_the_schema_spells_each_kinds_names_as_the_decoder_does(kind: str) -> None:
+    """The name patterns of trigger.schema.json and the registry's grammar (its ID rule,
+    its place, the verbs its URLs may end in) accept the same names."""
+    for name in _names_to_judge(kind):
+        decoded = decode_trigger(as_event({"data": {kind: name}, "attributes": {}}))
+        assert TRIGGER_SCHEMA.is_valid({kind: name}) == bool(decoded.targets), name
+
+
+def test_a_cluster_is_deleted_only_when_the_message_says_so() -> None:
+    for stem, action in (
+        ("trigger-cluster", "stop"),
+        ("trigger-clusters", "stop"),
+        ("trigger-cluster-url", "stop"),
+        ("trigger-cluster-delete", "delete"),
+    ):
+        example = json.loads((SCHEMAS / "examples" / f"{stem}.json").read_text())
+        trigger = decode_trigger(as_event(example))
+        assert trigger.info.action == action, stem
+        assert trigger.targets and all(t.kind == "cluster" for t in trigger.targets)
 
 
 BUDGET = json.loads((SCHEMAS / "examples" / "budget-notification-over.json").read_text())

@@ -35,7 +35,7 @@ from support.result_contract import (
 
 EXAMPLES = sorted((SCHEMAS / "examples").glob("result-*.json"))
 INT32_MAX = 2**31 - 1
-KINDS = ("operation", "batch", "job", "session")
+KINDS = ("operation", "batch", "job", "session", "cluster")
 
 # Every field of revision 1 (schemaVersion "1.0"): (full name, number, type, repeated).
 # A revision may add fields; it must not drop, renumber or retype one of these.
@@ -115,9 +115,26 @@ REVISION_2 = [
     ("Result.Sweep.handed_on", 13, "bool", False),
     ("Result.Sweep.generation", 14, "int32", False),
 ]
-EARLIER_REVISIONS = REVISION_1 + REVISION_2
+# Added by revision 3 (schemaVersion "1.2").
+REVISION_3 = [
+    ("Result.dedupe_key", 23, "string", False),
+    ("Result.Trigger.chain", 5, "string", False),
+    ("Result.Sweep.pages", 15, "int32", False),
+    ("Result.Sweep.listing_complete", 16, "bool", False),
+]
+EARLIER_REVISIONS = REVISION_1 + REVISION_2 + REVISION_3
 # The JSON names of the fields revision 3 (schemaVersion "1.2") added, by dotted path.
 REVISION_3_PATHS = ("dedupeKey", "trigger.chain", "sweep.pages", "sweep.listingComplete")
+# And those revision 4 (schemaVersion "1.3") added.
+REVISION_4_PATHS = (
+    "rung",
+    "clearedFor",
+    "state.clusterState",
+    "state.action",
+    "state.instanceGroups",
+    "state.vcpus",
+    "state.vcpusKnown",
+)
 
 # Field numbers of descriptor.proto, for reading comments from SourceCodeInfo paths.
 _FILE_MESSAGE_TYPE = 4
@@ -199,7 +216,12 @@ def _compare_value(where: str, node: dict[str, Any], field: FieldDescriptor) -> 
     if node.get("type") == "array":
         if not _is_repeated(field) or _is_map(field):
             return [f"{where}: the schema has an array, the proto field is not repeated"]
-        return _compare_scalar(f"{where}[]", node["items"], field)
+        items = _resolve(node["items"])
+        if items.get("type") == "object":
+            if field.type != FieldDescriptor.TYPE_MESSAGE:
+                return [f"{where}: the schema has an array of objects, the proto's is not"]
+            return _compare_object(f"{where}[]", items, field.message_type)
+        return _compare_scalar(f"{where}[]", items, field)
     if _is_repeated(field):
         return [f"{where}: the proto field is repeated, the schema's is not an array"]
     return _compare_scalar(where, node, field)
@@ -306,7 +328,12 @@ def test_fields_are_added_at_the_end_with_new_numbers() -> None:
     for name, number, _, _ in EARLIER_REVISIONS:
         message = name.rsplit(".", 1)[0]
         last_of_earlier[message] = max(last_of_earlier.get(message, 0), number)
-    for message in [result_class().DESCRIPTOR, *result_class().DESCRIPTOR.nested_types]:
+
+    def messages(message: Descriptor) -> list[Descriptor]:
+        nested = [m for m in message.nested_types if not m.GetOptions().map_entry]
+        return [message, *(found for m in nested for found in messages(m))]
+
+    for message in messages(result_class().DESCRIPTOR):
         key = message.full_name.removeprefix("dataproccanceller.v1.")
         numbers = [field.number for field in message.fields]
         assert numbers == sorted(numbers), f"{key}: fields are not in number order"
@@ -339,6 +366,9 @@ def test_examples_show_the_fields_of_this_revision() -> None:
     seen: set[str] = set()
 
     def walk(value: Any, path: str) -> None:
+        if isinstance(value, list):
+            for item in value:
+                walk(item, f"{path.removesuffix('.')}[].")
         if isinstance(value, dict):
             for key, item in value.items():
                 if path.endswith("outcomes"):
@@ -352,6 +382,8 @@ def test_examples_show_the_fields_of_this_revision() -> None:
 
     def properties(node: dict[str, Any], path: str) -> None:
         node = _resolve(node)
+        if "items" in node:
+            properties(node["items"], f"{path.removesuffix('.')}[].")
         for key, child in node.get("properties", {}).items():
             defined.add(f"{path}{key}")
             properties(child, f"{path}{key}.")
@@ -372,8 +404,8 @@ def test_example_name_says_its_outcome_and_kind(path: Path) -> None:
     outcome = payload["outcome"].lower().replace("_", "-")
     assert stem.startswith(outcome)
     suffix = stem.removeprefix(outcome).removeprefix("-")
-    if suffix in KINDS:
-        assert payload["kind"] == suffix
+    if suffix.split("-")[0] in KINDS:  # result-OUTCOME-KIND[-WHAT].json
+        assert payload["kind"] == suffix.split("-")[0]
     elif not suffix and payload["kind"] != "unknown":
         assert payload["kind"] == "operation"  # result-OUTCOME.json: an operation's
 
@@ -419,12 +451,24 @@ REFUSED_BY_BOTH = {
     "pages beyond 32 bits": ("SWEEP_SUMMARY", "sweep.pages", INT32_MAX + 1),
     "fractional pages": ("SWEEP_SUMMARY", "sweep.pages", 1.5),
     "listing complete as text": ("SWEEP_SUMMARY", "sweep.listingComplete", "true"),
+    "cluster state as a list": ("CANCELLED", "state.clusterState", ["STOPPED"]),
+    "instance groups as an object": ("CANCELLED", "state.instanceGroups", {"role": "master"}),
+    "unknown instance group field": (
+        "CANCELLED",
+        "state.instanceGroups",
+        [{"role": "master", "instances": 1, "machineType": "n2-standard-4", "zone": "a"}],
+    ),
+    "vcpus beyond 32 bits": ("CANCELLED", "state.vcpus", INT32_MAX + 1),
+    "vcpus known as text": ("CANCELLED", "state.vcpusKnown", "true"),
+    "rung as text": ("CANCELLED", "rung", "clusters"),
+    "rung ratio as an object": ("CANCELLED", "rung.ratio", {"value": 1.3}),
+    "cleared for as a list": ("CANCELLED", "clearedFor", ["projects/p/regions/r/clusters/c"]),
 }
 
 
-@pytest.mark.parametrize("case", REFUSED_BY_BOTH.values(), ids=REFUSED_BY_BOTH.keys())
-def test_malformed_result_is_refused_by_both_schemas(case: tuple[str, str, Any]) -> None:
-    payload = _changed(*case)
+@pytest.mark.parametrize("name", REFUSED_BY_BOTH)
+def test_malformed_result_is_refused_by_both_schemas(name: str) -> None:
+    payload = _changed(*REFUSED_BY_BOTH[name], kind=_CASE_KIND_REFUSED_BY_BOTH.get(name))
     assert json_schema_errors(payload), "the JSON Schema accepted it"
     assert proto_error(payload), "the topic's proto schema accepted it"
     with pytest.raises(AssertionError, match="invalid result"):
@@ -444,7 +488,7 @@ ONLY_JSON_SCHEMA_REFUSES = {
     "wrong schema version": ("CANCELLED", "schemaVersion", "2.0"),
     "operation name too long": ("REJECTED", "operation", "x" * 513),
     "target too long": ("REJECTED", "target", "x" * 513),
-    "kind outside the list": ("CANCELLED", "kind", "cluster"),
+    "kind outside the list": ("CANCELLED", "kind", "workflow"),
     "plural kind": ("CANCELLED", "kind", "jobs"),
     "swept kind outside the list": ("SWEEP_SUMMARY", "sweep.kinds", ["batches"]),
     "negative exempt count": ("SWEEP_SUMMARY", "sweep.exempt", -1),
@@ -458,6 +502,41 @@ ONLY_JSON_SCHEMA_REFUSES = {
     "a job with an operation": ("CANCELLED", "operation", "projects/p/regions/r/operations/o"),
     "a job with an operation id": ("CANCELLED", "operationId", "o"),
     "a session with a batch": ("CANCELLED", "batch", "projects/p/locations/r/batches/b"),
+    "schema version of revision 3": ("CANCELLED", "schemaVersion", "1.2"),
+    "swept kind in the singular": ("SWEEP_SUMMARY", "sweep.kinds", ["cluster"]),
+    "a cluster with an operation": ("CANCELLED", "operation", "projects/p/regions/r/operations/o"),
+    "a cluster with an operation id": ("CANCELLED", "operationId", "o"),
+    "cluster action outside the list": ("CANCELLED", "state.action", "restart"),
+    "instance group role outside the list": (
+        "CANCELLED",
+        "state.instanceGroups",
+        [{"role": "driver", "instances": 1, "machineType": "n2-standard-4"}],
+    ),
+    "instance group of no instances": (
+        "CANCELLED",
+        "state.instanceGroups",
+        [{"role": "worker", "instances": 0, "machineType": "n2-standard-4"}],
+    ),
+    "instance group without its machine type": (
+        "CANCELLED",
+        "state.instanceGroups",
+        [{"role": "worker", "instances": 2}],
+    ),
+    "negative vcpus": ("CANCELLED", "state.vcpus", -8),
+    "rung action outside the list": ("CANCELLED", "rung.action", "panic"),
+    "rung threshold beyond the ladder's": ("CANCELLED", "rung.threshold", 1000.5),
+    "rung without its ratio": ("CANCELLED", "rung", {"threshold": 1.0, "action": "work"}),
+    "a rung without a budget": (
+        "CANCELLED",
+        "rung",
+        {"threshold": 1.0, "action": "work", "ratio": 1.25},
+    ),
+    "a cluster cleared for a cluster": (
+        "CANCELLED",
+        "clearedFor",
+        "projects/p/regions/r/clusters/c",
+    ),
+    "cleared for what is not a cluster": ("CANCELLED", "clearedFor", "projects/p/regions/r/jobs/j"),
 }
 
 # Cases whose example is of one kind: the rule they break is about that kind.
@@ -465,15 +544,28 @@ _CASE_KIND = {
     "a job with an operation": "job",
     "a job with an operation id": "job",
     "a session with a batch": "session",
+    "a cluster with an operation": "cluster",
+    "a cluster with an operation id": "cluster",
+    "cluster action outside the list": "cluster",
+    "instance group role outside the list": "cluster",
+    "instance group of no instances": "cluster",
+    "instance group without its machine type": "cluster",
+    "negative vcpus": "cluster",
+    "a rung without a budget": "batch",
+    "a cluster cleared for a cluster": "cluster",
+}
+_CASE_KIND_REFUSED_BY_BOTH = {
+    "cluster state as a list": "cluster",
+    "instance groups as an object": "cluster",
+    "unknown instance group field": "cluster",
+    "vcpus beyond 32 bits": "cluster",
+    "vcpus known as text": "cluster",
 }
 
 
-@pytest.mark.parametrize(
-    "case", ONLY_JSON_SCHEMA_REFUSES.values(), ids=ONLY_JSON_SCHEMA_REFUSES.keys()
-)
-def test_json_schema_refuses_what_the_proto_mapping_accepts(case: tuple[str, str, Any]) -> None:
-    name = next(k for k, v in ONLY_JSON_SCHEMA_REFUSES.items() if v == case)
-    payload = _changed(*case, kind=_CASE_KIND.get(name))
+@pytest.mark.parametrize("name", ONLY_JSON_SCHEMA_REFUSES)
+def test_json_schema_refuses_what_the_proto_mapping_accepts(name: str) -> None:
+    payload = _changed(*ONLY_JSON_SCHEMA_REFUSES[name], kind=_CASE_KIND.get(name))
     assert proto_error(payload) is None
     with pytest.raises(AssertionError, match="invalid result"):
         assert_valid_result(payload)
@@ -516,6 +608,22 @@ def test_revision_2_results_are_still_accepted_by_the_topic() -> None:
         assert proto_error(payload) is None
 
 
+def test_revision_3_results_are_still_accepted_by_the_topic() -> None:
+    """A 1.2 result, without the fields revision 4 added, still passes the topic's schema."""
+    for path in EXAMPLES:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        if payload["kind"] == "cluster":
+            continue  # revision 3 had no clusters
+        payload["schemaVersion"] = "1.2"
+        for dotted in REVISION_4_PATHS:
+            *parents, last = dotted.split(".")
+            target = payload
+            for key in parents:
+                target = target.get(key, {})
+            target.pop(last, None)
+        assert proto_error(payload) is None, path.name
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
 def test_example_dedupe_key_is_its_chain_and_target(path: Path) -> None:
     """One answer per target of one request: the chain id (a sweep's id on every result
@@ -545,9 +653,34 @@ def test_each_kind_reports_its_own_state(kind: str) -> None:
     elif kind == "job":
         assert state["jobState"] == "CANCELLED" and state["jobUuid"]
         assert payload["operation"] == "" and "operationId" not in payload
-    else:
+    elif kind == "session":
         assert state["sessionState"] == "TERMINATED" and state["sessionUuid"]
         assert payload["operation"] == "" and "operationId" not in payload
+    else:
+        assert state["clusterState"] == "STOPPED" and state["action"] == "stop"
+        assert state["clusterUuid"] and state["instanceGroups"]
+        assert payload["operation"] == "" and "operationId" not in payload
+        deleted = _example("CANCELLED", "cluster-delete")
+        assert deleted["state"]["clusterState"] == "DELETED"
+        assert deleted["state"]["action"] == "delete" and deleted["state"]["done"] is True
+
+
+def test_a_clusters_vcpus_are_its_groups_or_not_given() -> None:
+    """vcpus is the sum over instanceGroups when every group says its vCPUs, and absent
+    (vcpusKnown false) otherwise: the examples hold to what the function computes."""
+    for path in EXAMPLES:
+        state = json.loads(path.read_text(encoding="utf-8")).get("state", {})
+        if "instanceGroups" not in state:
+            assert not {"vcpus", "vcpusKnown"} & state.keys(), path.name
+            continue
+        groups = state["instanceGroups"]
+        known = all("vcpusPerInstance" in group for group in groups)
+        assert state["vcpusKnown"] is known, path.name
+        if known:
+            total = sum(g["instances"] * g["vcpusPerInstance"] for g in groups)
+            assert state["vcpus"] == total, path.name
+        else:
+            assert "vcpus" not in state, path.name
 
 
 @pytest.mark.parametrize(

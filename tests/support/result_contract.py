@@ -153,7 +153,11 @@ def _as_proto_prints(payload: dict[str, Any], message: Descriptor) -> dict[str, 
             field.type == FieldDescriptor.TYPE_MESSAGE
             and not field.message_type.GetOptions().map_entry
         ):
-            printed[name] = _as_proto_prints(value, field.message_type)
+            if isinstance(value, list):  # repeated: each message kept, an empty list not
+                if value:
+                    printed[name] = [_as_proto_prints(v, field.message_type) for v in value]
+            else:
+                printed[name] = _as_proto_prints(value, field.message_type)
         elif value not in ("", 0, False, [], {}):
             printed[name] = value
     return printed
