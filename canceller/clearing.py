@@ -9,8 +9,9 @@ own instead of a failure, and clears the operations that would refuse the stop.
 
 Operations are cleared except the cluster's own lifecycle (CREATE, START, STOP, DELETE):
 its state already tells those, and cancelling someone's stop or delete would undo it.
-A sweep's cluster (``Target.spare_exempt``) whose active work carries the exempt label is
-left alone: a sweep never stops exempt work, and the cluster's stop would fail it.
+A cluster of a sweep or of an incident (``Target.spare_exempt``) whose active work carries
+the exempt label is left alone: neither ever stops exempt work, and the cluster's stop
+would fail it. A cluster named in a message stops whatever runs on it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from canceller.clock import Deadline
 from canceller.dataproc import DataprocClient, TransientFailure
 from canceller.kinds import KINDS, SWEEPABLE, Clause, Kind, Phase, Resource
 from canceller.names import InvalidName, parse_name
+from canceller.results import Outcome
 from canceller.targets import Target
 
 _LIFECYCLE = frozenset({"CREATE", "START", "STOP", "DELETE"})
@@ -33,12 +35,13 @@ _MAX_PAGES = 20  # of 1,000: a cluster runs at most a few thousand jobs at once
 @dataclass
 class Plan:
     """``work``: what to stop first (each marked ``cleared_for``); ``clusters``: what to
-    stop after it, with the jobs and operations each waits for; ``left``: those that could
-    not be prepared (no time, a failed listing), to hand on or redeliver, with why."""
+    stop after it, with the jobs and operations each waits for; ``refused``: answered now
+    (exempt work on it, its work not listable); ``left``: not prepared for want of time or
+    budget, to hand on or redeliver, with why."""
 
     work: list[Target] = field(default_factory=list)
     clusters: list[tuple[Target, set[str]]] = field(default_factory=list)
-    refused: list[tuple[Target, Resource, str]] = field(default_factory=list)
+    refused: list[tuple[Target, Resource, Outcome, str]] = field(default_factory=list)
     left: list[tuple[Target, str]] = field(default_factory=list)
 
 
@@ -56,6 +59,14 @@ def plan_clearing(
     for target in targets:
         try:
             cluster = client.get(target.name.name, deadline)
+        except TransientFailure as failure:
+            plan.left.append((target, str(failure)))
+            continue
+        except api_exceptions.GoogleAPICallError:
+            # Not found, forbidden: the cluster's own start reads it again and answers.
+            plan.clusters.append((target, set()))
+            continue
+        try:
             seen_at = time.monotonic()
             kind = target.kind
             if (
@@ -72,7 +83,12 @@ def plan_clearing(
             plan.left.append((target, str(failure)))
             continue
         except api_exceptions.GoogleAPICallError as error:
-            plan.left.append((target, f"the work on it could not be listed ({error})"))
+            why = (
+                f"not stopped: the jobs and operations on it could not be listed ({error}), "
+                "and Dataproc fails running jobs and refuses a stop during an update when "
+                "a cluster stops"
+            )
+            plan.refused.append((target, cluster, Outcome.ERROR, why[:1024]))
             continue
         exempt = [
             w for w, labels in work if target.spare_exempt and _carries(labels, target.spare_exempt)
@@ -83,6 +99,7 @@ def plan_clearing(
                 (
                     target,
                     cluster,
+                    Outcome.REJECTED,
                     f"left alone: its {exempt[0].name.kind} {exempt[0].name.name} is exempt "
                     f"({key}={value}), and stopping the cluster would fail it; a sweep never "
                     "stops exempt work",

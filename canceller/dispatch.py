@@ -316,7 +316,8 @@ def _incident_work(
     """An incident on one resource is an explicit request for that very resource (so
     stopped even if exempt). On a cluster, CLUSTER_INCIDENT_ACTION says what: ``jobs``, a
     sweep of the cluster's jobs and operations; ``stop`` or ``delete``, the cluster itself
-    (its work first). A ``*_uuid`` label names one incarnation: another is left alone."""
+    (its work first; a cluster running exempt work is left alone). A ``*_uuid`` label
+    names one incarnation: another is left alone."""
     extra: dict[str, Any] = {"incident": incident.fields()}
     if not incident.is_open:
         handled.notes.append(
@@ -361,5 +362,15 @@ def _incident_work(
             kinds=CLUSTERS.clears_first,
         )
         return _Work(sweep=spec, extra=extra)
-    action = settings.cluster_incident_action if kind is CLUSTERS else "stop"
-    return _Work(targets=[Target(name, expect_uuid=uuid or None, action=action)], extra=extra)
+    if kind is CLUSTERS:
+        # The cluster is named, so it is stopped even if labelled exempt; exempt work on
+        # it is not, and the cluster's stop would fail that work: it is left alone.
+        target = Target(
+            name,
+            expect_uuid=uuid or None,
+            action=settings.cluster_incident_action,
+            spare_exempt=settings.exempt_label,
+        )
+    else:
+        target = Target(name, expect_uuid=uuid or None)
+    return _Work(targets=[target], extra=extra)

@@ -124,9 +124,9 @@ def stop_all(
     # A cluster's work first, each stopped and verified, and then the cluster.
     plan = plan_clearing(client, later, first, context.deadline)
     outcomes = _stop_each(client, [*first, *plan.work], context, hand_on_late, report_unconfirmed)
-    for target, resource, why in plan.refused:
+    for target, resource, outcome, why in plan.refused:
         reporter = _Reporter(target, context, utc_now())
-        outcomes.results.append(reporter.report(Outcome.REJECTED, why, resource, target.kind))
+        outcomes.results.append(reporter.report(outcome, why, resource, target.kind))
     waiting = {target.name.name for target in outcomes.unstarted}
     ready, blocked = [], list(plan.left)
     for target, waits in plan.clusters:

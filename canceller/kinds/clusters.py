@@ -41,7 +41,7 @@ from canceller.kinds.base import (
 )
 
 if TYPE_CHECKING:
-    from canceller.names import ResourceName
+    from canceller.names import ResourceName, ScopeName
 
 _STATES = frozenset(
     {
@@ -210,6 +210,14 @@ class Clusters(Kind):
         body = {"clusterUuid": uuid, "requestId": request_id(chain, name.name, uuid, self.action)}
         return StopCall("POST", f"{name.name}:stop", body)
 
+    def listed_name(self, item: Resource, scope: ScopeName) -> object:
+        # A Cluster has no name field: its project, its clusterName and the region it was
+        # listed in make one.
+        project, cluster = item.get("projectId"), item.get("clusterName")
+        if not isinstance(project, str) or not isinstance(cluster, str):
+            return None
+        return f"projects/{project}/regions/{scope.region}/clusters/{cluster}"
+
     def server_params(self, clauses: tuple[Clause, ...]) -> dict[str, str]:
         """ListClustersRequest's filter: ``status.state = S AND clusterName = N AND
         labels.K = V``, values unquoted, so only plain ones are sent (the rest is checked
@@ -304,8 +312,13 @@ def instance_groups(resource: Resource) -> list[dict[str, Any]]:
     return groups
 
 
+_MAX_COUNT = 10_000  # more than any cluster has; keeps a total within the result's int32
+
+
 def _count(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return min(value, _MAX_COUNT)
+    return 0
 
 
 CLUSTERS = Clusters()
