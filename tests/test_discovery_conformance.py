@@ -83,6 +83,10 @@ JOB_LIST = "dataproc.projects.regions.jobs.list"
 SESSION_GET = "dataproc.projects.locations.sessions.get"
 SESSION_TERMINATE = "dataproc.projects.locations.sessions.terminate"
 SESSION_LIST = "dataproc.projects.locations.sessions.list"
+CLUSTER_GET = "dataproc.projects.regions.clusters.get"
+CLUSTER_STOP = "dataproc.projects.regions.clusters.stop"
+CLUSTER_DELETE = "dataproc.projects.regions.clusters.delete"
+CLUSTER_LIST = "dataproc.projects.regions.clusters.list"
 
 Seed = dict[str, Any]
 
@@ -104,6 +108,10 @@ def job(job_id: str) -> str:
 
 def session(session_id: str) -> str:
     return f"{LOCATION}/sessions/{session_id}"
+
+
+def cluster(name: str) -> str:
+    return f"{SCOPE}/clusters/{name}"
 
 
 def ago(hours: float) -> str:
@@ -146,12 +154,15 @@ class Step:
     jobs: list[Seed] = field(default_factory=list)
     sessions: list[Seed] = field(default_factory=list)
     batches: list[Seed] = field(default_factory=list)
+    clusters: list[Seed] = field(default_factory=list)  # seeded first: jobs name them
     attributes: Mapping[str, str] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
     # At least this many listings asked for a second page (a sweep's and a watch's each).
     tokens: int = 0
 
     def seed(self, admin: EmulatorAdmin) -> None:
+        if self.clusters:
+            admin.seed_clusters(self.clusters)
         if self.operations:
             admin.seed_operations(self.operations)
         if self.jobs:
@@ -516,11 +527,99 @@ SESSION = Scenario(
     },
 )
 
+CLUSTER = Scenario(
+    steps=(
+        step(
+            "a named stop: its jobs and its update operation first, then the cluster",
+            {"cluster": cluster("etl")},
+            {CLUSTER_GET, JOB_LIST, OP_LIST, JOB_CANCEL, OP_CANCEL, CLUSTER_STOP},
+            {DONE},
+            clusters=[{"name": cluster("etl"), "stopSeconds": 0.1, "blockingOperation": "UPDATE"}],
+            jobs=[{"name": job("on-etl"), "clusterName": "etl", "cancelSeconds": 0.1}],
+        ),
+        step(
+            "a list, verified by a listing",
+            {"clusters": [cluster("a-one"), cluster("b-two")]},
+            {CLUSTER_GET, CLUSTER_STOP, CLUSTER_LIST},
+            {DONE},
+            clusters=[{"name": cluster(n), "stopSeconds": SLOW} for n in ("a-one", "b-two")],
+        ),
+        step(
+            "a delete where allowed, verified by a 404",
+            {"cluster": cluster("old"), "action": "delete"},
+            {CLUSTER_GET, CLUSTER_DELETE},
+            {DONE},
+            clusters=[{"name": cluster("old"), "state": "STOPPED", "deleteSeconds": 0.1}],
+            env={"CLUSTER_DELETE_ALLOWED": "true"},
+        ),
+        step(
+            "a named dry run",
+            {"cluster": cluster("dry-run"), "dryRun": True},
+            {CLUSTER_GET, JOB_LIST, OP_LIST},
+            {Outcome.DRY_RUN},
+            clusters=[{"name": cluster("dry-run")}],
+        ),
+        step(
+            "an incident on a cluster, CLUSTER_INCIDENT_ACTION=stop",
+            incident(
+                "cloud_dataproc_cluster",
+                region=REGION,
+                cluster_name="alerted",
+                cluster_uuid=CLUSTER_UUID,
+            ),
+            {CLUSTER_GET, CLUSTER_STOP},
+            {DONE},
+            clusters=[{"name": cluster("alerted"), "clusterUuid": CLUSTER_UUID}],
+            env={"CLUSTER_INCIDENT_ACTION": "stop"},
+        ),
+        step(
+            "a sweep with a filter on labels and state, olderThan and max",
+            sweep(
+                "clusters",
+                filter="labels.team = etl AND status.state = RUNNING",
+                olderThan="1h",
+                max=1,
+            ),
+            {CLUSTER_LIST, CLUSTER_STOP},
+            {DONE, SUMMARY},
+            clusters=[
+                {"name": cluster("old-etl-1"), "labels": ETL, "runningSecondsAgo": OLD},
+                {"name": cluster("old-etl-2"), "labels": ETL, "runningSecondsAgo": OLD},
+                {"name": cluster("young-etl"), "labels": ETL},
+                {"name": cluster("old-ml"), "labels": ML, "runningSecondsAgo": OLD},
+            ],
+        ),
+        step(
+            "a budget alert at the ladder's clusters rung",
+            BUDGET_OVER,
+            {CLUSTER_LIST, CLUSTER_STOP, JOB_LIST},
+            {DONE, SUMMARY},
+            clusters=[{"name": cluster("billed"), "stopSeconds": 0.1}],
+            attributes=BUDGET_ATTRIBUTES,
+            env={"SWEEP_SCOPES": SCOPE, "BUDGET_LADDER": "0.5:report,1.1:clusters"},
+        ),
+    ),
+    methods={
+        CLUSTER_GET: frozenset(),
+        CLUSTER_STOP: frozenset(),
+        CLUSTER_DELETE: frozenset({"clusterUuid", "requestId"}),
+        CLUSTER_LIST: frozenset({"filter", "pageSize"}),
+        JOB_GET: frozenset(),
+        JOB_CANCEL: frozenset(),
+        JOB_LIST: frozenset({"clusterName", "jobStateMatcher", "pageSize"}),
+        OP_GET: frozenset(),
+        OP_CANCEL: frozenset(),
+        OP_LIST: frozenset({"filter", "pageSize"}),
+        SESSION_LIST: frozenset({"pageSize"}),  # the clusters rung sweeps SWEEP_KINDS too
+    },
+)
+
 SCENARIOS: dict[str, Scenario] = {
     "operation": OPERATION,
     "batch": BATCH,
     "job": JOB,
     "session": SESSION,
+    "cluster": CLUSTER,
 }
 
 
