@@ -17,19 +17,20 @@ would fail it. A cluster named in a message stops whatever runs on it.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from google.api_core import exceptions as api_exceptions
 
 from canceller.clock import Deadline
 from canceller.dataproc import DataprocClient, TransientFailure
-from canceller.kinds import KINDS, SWEEPABLE, Clause, Kind, Phase, Resource
+from canceller.kinds import KINDS, SWEEPABLE, Kind, Phase, Resource
 from canceller.names import InvalidName, parse_name
 from canceller.results import Outcome
 from canceller.targets import Target
 
 _LIFECYCLE = frozenset({"CREATE", "START", "STOP", "DELETE"})
-_MAX_PAGES = 20  # of 1,000: a cluster runs at most a few thousand jobs at once
+_MAX_PAGES = 20  # of 1,000 each: 20,000 jobs of one cluster, its history included
 
 
 @dataclass
@@ -50,88 +51,124 @@ def plan_clearing(
     targets: list[Target],
     others: list[Target],
     deadline: Deadline,
+    workers: int,
 ) -> Plan:
-    """Read each target and list the work on it. ``others``: what the message stops
-    anyway (a sweep's own jobs), not listed twice; the cluster still waits for them."""
+    """Read each target and list the work on it, ``workers`` at a time, within
+    ``deadline`` (what is not read by then is left for later). ``others``: what the
+    message stops anyway (a sweep's own jobs), not listed twice; the cluster still
+    waits for them."""
     plan = Plan()
     elsewhere = {target.name.name for target in others}
     taken: set[str] = set()
-    for target in targets:
-        try:
-            cluster = client.get(target.name.name, deadline)
-        except TransientFailure as failure:
-            plan.left.append((target, str(failure)))
-            continue
-        except api_exceptions.GoogleAPICallError:
-            # Not found, forbidden: the cluster's own start reads it again and answers.
-            plan.clusters.append((target, set()))
-            continue
-        try:
-            seen_at = time.monotonic()
-            kind = target.kind
-            if (
-                kind.phase(cluster) is not Phase.RUNNING
-                or kind.refusal(cluster)
-                or (target.expect_uuid and kind.uuid(cluster) != target.expect_uuid)
-            ):
-                # Nothing to clear: the cluster's own start answers it (done, refused, or
-                # another incarnation) from this very reading.
-                plan.clusters.append((replace(target, seen=cluster, seen_at=seen_at), set()))
-                continue
-            work = _work_on(client, kind, target, cluster, deadline)
-        except TransientFailure as failure:
-            plan.left.append((target, str(failure)))
-            continue
-        except api_exceptions.GoogleAPICallError as error:
-            why = (
-                f"not stopped: the jobs and operations on it could not be listed ({error}), "
-                "and Dataproc fails running jobs and refuses a stop during an update when "
-                "a cluster stops"
-            )
-            plan.refused.append((target, cluster, Outcome.ERROR, why[:1024]))
-            continue
-        exempt = [
-            w for w, labels in work if target.spare_exempt and _carries(labels, target.spare_exempt)
-        ]
-        if exempt:
-            key, value = target.spare_exempt or ("", "")
-            plan.refused.append(
-                (
-                    target,
-                    cluster,
-                    Outcome.REJECTED,
-                    f"left alone: its {exempt[0].name.kind} {exempt[0].name.name} is exempt "
-                    f"({key}={value}), and stopping the cluster would fail it; a sweep never "
-                    "stops exempt work",
-                )
-            )
-            continue
-        names = {w.name.name for w, _ in work}
-        for item, _ in work:
-            if item.name.name not in elsewhere and item.name.name not in taken:
-                taken.add(item.name.name)
-                plan.work.append(item)
-        waits = names | {t.name.name for t in others if _on(t, target)}
-        plan.clusters.append((replace(target, seen=cluster, seen_at=seen_at), waits))
+    with ThreadPoolExecutor(max(1, min(workers, len(targets)))) as pool:
+        prepared = list(pool.map(lambda target: _prepare(client, target, deadline), targets))
+    for target, outcome in zip(targets, prepared, strict=True):
+        if isinstance(outcome, str):
+            plan.left.append((target, outcome))
+        elif isinstance(outcome, _Refusal):
+            plan.refused.append((target, outcome.cluster, outcome.outcome, outcome.why))
+        else:
+            planned, work = outcome
+            for item in work:
+                if item.name.name not in elsewhere and item.name.name not in taken:
+                    taken.add(item.name.name)
+                    plan.work.append(item)
+            waits = {w.name.name for w in work} | {t.name.name for t in others if _on(t, planned)}
+            plan.clusters.append((planned, waits))
     return plan
 
 
+@dataclass(frozen=True)
+class _Refusal:
+    cluster: Resource
+    outcome: Outcome
+    why: str
+
+
+def _prepare(
+    client: DataprocClient, target: Target, deadline: Deadline
+) -> str | _Refusal | tuple[Target, list[Target]]:
+    """One cluster: why it is left for later, why it is answered now, or the target to
+    stop (pinned to the incarnation read, so one re-created meanwhile is never hit) and
+    the work to stop before it."""
+    if deadline.expired():
+        return "no time left to read it and list its work in this message"
+    try:
+        cluster = client.get(target.name.name, deadline)
+    except TransientFailure as failure:
+        return str(failure)
+    except api_exceptions.GoogleAPICallError:
+        return (target, [])  # not found, forbidden: its own start reads it again and answers
+    seen_at = time.monotonic()
+    kind = target.kind
+    uuid = kind.uuid(cluster)
+    if target.expect_uuid and uuid != target.expect_uuid:
+        # Another incarnation: its own start answers from this reading (left alone).
+        return (replace(target, seen=cluster, seen_at=seen_at), [])
+    planned = replace(target, seen=cluster, seen_at=seen_at, expect_uuid=uuid)
+    if kind.phase(cluster) is not Phase.RUNNING or kind.refusal(cluster):
+        return (planned, [])  # done, stopping or refused: nothing to clear
+    # A cluster that must spare exempt work is listed whole (every job state: one that
+    # is setting up or between attempts fails with the cluster too); one named is
+    # cleared of its active work only.
+    every_state = target.spare_exempt is not None
+    try:
+        work, complete = _work_on(client, kind, target, cluster, deadline, every_state)
+    except TransientFailure as failure:
+        return str(failure)
+    except api_exceptions.GoogleAPICallError as error:
+        return _Refusal(
+            cluster,
+            Outcome.ERROR,
+            (
+                f"not stopped: the jobs and operations on it could not be listed ({error}); "
+                "a stop fails its running jobs, and is refused while an update runs"
+            )[:1024],
+        )
+    if target.spare_exempt is not None:
+        key, value = target.spare_exempt
+        exempt = [w for w, labels in work if labels.get(key) == value]
+        if exempt:
+            return _Refusal(
+                cluster,
+                Outcome.REJECTED,
+                f"left alone: its {exempt[0].name.kind} {exempt[0].name.name} is exempt "
+                f"({key}={value}), and stopping the cluster would fail it; a sweep or an "
+                "alert never stops exempt work",
+            )
+        if not complete:
+            return _Refusal(
+                cluster,
+                Outcome.REJECTED,
+                f"left alone: its work is more than {_MAX_PAGES} pages long, so whether "
+                "any of it is exempt cannot be known; stop it by name",
+            )
+    return (planned, [w for w, _ in work])
+
+
 def _work_on(
-    client: DataprocClient, kind: Kind, target: Target, cluster: Resource, deadline: Deadline
-) -> list[tuple[Target, dict[str, str]]]:
-    """The cluster's active jobs and running operations (not its lifecycle), as targets
-    with their labels; only those of this incarnation (its clusterUuid)."""
+    client: DataprocClient,
+    kind: Kind,
+    target: Target,
+    cluster: Resource,
+    deadline: Deadline,
+    every_state: bool,
+) -> tuple[list[tuple[Target, dict[str, str]]], bool]:
+    """The cluster's unfinished jobs and running operations (not its lifecycle), as
+    targets with their labels, only those of this incarnation (its clusterUuid); and
+    whether the listing was read to its end."""
     uuid = kind.uuid(cluster)
     scope = target.name.scope
     cluster_name = target.name.resource_id
     found: list[tuple[Target, dict[str, str]]] = []
+    complete = True
     for plural in kind.clears_first:
         work_kind = SWEEPABLE[plural]
         params = {
-            **work_kind.server_params((Clause("clusterName", cluster_name),)),
+            **work_kind.work_params(cluster_name, every_state),
             "pageSize": str(work_kind.page_size),
         }
-        for _ in range(_MAX_PAGES):
+        for pages in range(1, _MAX_PAGES + 1):
             page = client.list(work_kind.collection(scope), deadline, params)
             seen_at = time.monotonic()
             for item in _items(page, work_kind):
@@ -158,17 +195,15 @@ def _work_on(
             token = page.get("nextPageToken")
             if not token:
                 break
+            if pages == _MAX_PAGES:
+                complete = False
             params["pageToken"] = str(token)
-    return found
+    return found, complete
 
 
 def _items(page: Resource, kind: Kind) -> list[Resource]:
     items = page.get(kind.plural)
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
-
-
-def _carries(labels: dict[str, str], label: tuple[str, str]) -> bool:
-    return labels.get(label[0]) == label[1]
 
 
 def _on(work: Target, cluster: Target) -> bool:

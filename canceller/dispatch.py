@@ -296,7 +296,7 @@ def _budget_work(
             f"BUDGET_LADDER ({settings.budget_ladder[0].threshold:g}); nothing to do"
         )
         return _Work(extra=extra)
-    extra["rung"] = {**rung.to_json(), "ratio": round(ratio or 0.0, 6)}
+    extra["rung"] = {**rung.to_json(), "ratio": ratio}
     kinds = _rung_kinds(rung, settings)
     return _Work(sweep=SweepSpec(kinds=kinds), extra=extra, dry_run=rung.action == "report")
 

@@ -122,7 +122,12 @@ def stop_all(
     if not later:
         return _stop_each(client, first, context, hand_on_late, report_unconfirmed)
     # A cluster's work first, each stopped and verified, and then the cluster.
-    plan = plan_clearing(client, later, first, context.deadline)
+    # Reading the clusters and listing their work takes at most half the time before the
+    # stops' windows: what is not read by then is handed on, so the rest can be stopped.
+    share = max(0.0, (context.deadline.remaining() - context.verify_timeout) / 2)
+    plan = plan_clearing(
+        client, later, first, context.deadline.within(share), context.max_concurrency
+    )
     outcomes = _stop_each(client, [*first, *plan.work], context, hand_on_late, report_unconfirmed)
     for target, resource, outcome, why in plan.refused:
         reporter = _Reporter(target, context, utc_now())
@@ -143,6 +148,7 @@ def stop_all(
     outcomes.unstarted = [target for target in outcomes.unstarted if not target.cleared_for]
     outcomes.unconfirmed = [t for t in outcomes.unconfirmed if not t.cleared_for]
     stopped = _stop_each(client, ready, context, hand_on_late, report_unconfirmed)
+    _say_what_was_not_cleared(outcomes.results, stopped.results)
     outcomes.results.extend(stopped.results)
     outcomes.failures.extend(stopped.failures)
     outcomes.unstarted.extend(stopped.unstarted)
@@ -150,6 +156,29 @@ def stop_all(
     order = {target.name: index for index, target in enumerate(targets)}
     outcomes.unstarted.sort(key=lambda target: order.get(target.name, len(order)))
     return outcomes
+
+
+# Outcomes of work cleared for a cluster that leave it possibly still running when the
+# cluster's stop went ahead (which then fails it).
+_CLEARED = frozenset({Outcome.CANCELLED, Outcome.ALREADY_DONE, Outcome.COMPLETED_DESPITE_CANCEL})
+
+
+def _say_what_was_not_cleared(cleared: list[Result], clusters: list[Result]) -> None:
+    """A cluster's result names the work on it that was not seen stopped before its own
+    stop was sent: a stop fails running jobs, so theirs is not the whole story."""
+    left: dict[str, list[str]] = defaultdict(list)
+    for result in cleared:
+        owner = result.extra.get("clearedFor")
+        if isinstance(owner, str) and result.outcome not in _CLEARED:
+            left[owner].append(f"{result.target} ({result.outcome.value})")
+    for result in clusters:
+        if result.target in left and result.outcome is not Outcome.REJECTED:
+            named = ", ".join(left[result.target][:5])
+            more = len(left[result.target]) - 5
+            result.detail += (
+                f"; not seen stopped before the cluster's stop, so failed by it if still "
+                f"running: {named}" + (f" and {more} more" if more > 0 else "")
+            )
 
 
 def _stop_each(
@@ -259,8 +288,8 @@ def _start(
         return reporter.report(
             Outcome.REJECTED,
             f"the {kind.name} found has uuid {found_uuid or '(none)'}, not the "
-            f"{target.expect_uuid} the request names: it is a different {kind.name} with the "
-            "same ID, left alone",
+            f"{target.expect_uuid} this request was about: it is a different {kind.name} "
+            "with the same ID, left alone",
             before,
             kind,
         )
@@ -569,7 +598,11 @@ class _Watcher:
             try:
                 resource = self._client.get(watch.name.name, self._context.deadline, urgent=True)
             except api_exceptions.NotFound as error:
-                gone = watch.kind.gone(watch.last) if watch.sent else None
+                # Gone as our stop (or one already under way when first read) makes it.
+                under_way = watch.sent or watch.kind.phase(watch.reporter.before or {}) is (
+                    Phase.STOPPING
+                )
+                gone = watch.kind.gone(watch.last) if under_way else None
                 if gone is None:  # not what our stop does: an answer, reported as is
                     return watch.reporter.api_error(
                         error, "verifying the stop", watch.last, watch.kind

@@ -414,7 +414,15 @@ def _list(
                 listing.answered.append(digest(name.name))
                 continue
             key = (kind.created_at(item) or _NO_TIME, name.name)
-            target = Target(name, seen=item, seen_at=seen_at, spare_exempt=settings.exempt_label)
+            # The incarnation listed, and only it: one re-created under the same ID before
+            # its stop is left alone (it was never selected).
+            target = Target(
+                name,
+                seen=item,
+                seen_at=seen_at,
+                expect_uuid=kind.uuid(item),
+                spare_exempt=settings.exempt_label,
+            )
             listing.candidates.append(_Candidate(key, target))
         token = str(page.get("nextPageToken") or "")
         if token and token == listing.token:

@@ -184,6 +184,12 @@ class Kind:
         checked here again, so these only save pages."""
         return {}
 
+    def work_params(self, cluster_name: str, every_state: bool) -> dict[str, str]:
+        """Query parameters listing this kind's work on one cluster (for a kind that
+        ``clears_first``); ``every_state``: unfinished work of every state, not only
+        what the server calls active."""
+        return self.server_params((Clause("clusterName", cluster_name),))
+
     def field_value(self, item: Resource, field: str) -> str | None:
         """The value of one of ``filter_fields`` on a listed item; a kind without
         filter fields (batches, never swept) has none."""

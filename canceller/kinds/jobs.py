@@ -114,6 +114,15 @@ class Jobs(Kind):
             params["filter"] = " AND ".join(parts)
         return params
 
+    def work_params(self, cluster_name: str, every_state: bool) -> dict[str, str]:
+        """ACTIVE read literally leaves out SETUP_DONE and ATTEMPT_FAILURE jobs, which a
+        cluster's stop fails too: ``every_state`` lists ALL (finished ones are skipped
+        here), where exempt work must be found whatever its state."""
+        params = super().work_params(cluster_name, every_state)
+        if every_state:
+            params["jobStateMatcher"] = "ALL"
+        return params
+
     def field_value(self, item: Resource, field: str) -> str | None:
         if field == "status.state":
             return "NON_ACTIVE" if self.phase(item).final else "ACTIVE"
