@@ -317,7 +317,11 @@ def test_a_segment_boundary_skips_nothing_when_page_tokens_are_offsets() -> None
         assert first.continuation is not None
         flaky[0] = False
         run = follow_chain(server, first.continuation.message, limit=10, redeliver=True, **env)
-    assert [state for state in jobs.values()] == ["CANCELLED"] * 6
+    told = [
+        ([f"{r.outcome.value} {r.target[-2:]}" for r in h.results], h.retry_reasons[:1])
+        for h in (first, *run.handled)
+    ]
+    assert [state for state in jobs.values()] == ["CANCELLED"] * 6, told
     assert run.handled[-1].continuation is None
     answered = Counter([*(r.target for r in first.results if r.target), *run.targets()])
     assert answered == Counter(job(j) for j in jobs)

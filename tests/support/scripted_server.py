@@ -32,6 +32,9 @@ def scripted_server(answer: Answer, host: str = "127.0.0.1") -> Iterator[Scripte
             return None
 
         def _reply(self) -> None:
+            # The body is read even though no answer uses it: left unread on a kept-alive
+            # connection, it would be taken for the start of the next request (501).
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
             url = urlsplit(self.path)
             query = {key: values[0] for key, values in parse_qs(url.query).items()}
             handle[0].requests.append((self.command, url.path, query))
