@@ -3,9 +3,11 @@
 Starts the official Pub/Sub emulator, the Dataproc emulator and the function under
 functions-framework, wired as deployed (trigger topic -> push -> function -> results
 topic, and sweeps hand on what does not fit in one message to the trigger topic);
-seeds the Dataproc operations, batches, cluster jobs and interactive sessions that
-schemas/examples/ name; publishes every example message; and prints the results,
+seeds the Dataproc operations, batches, cluster jobs, interactive sessions and clusters
+that schemas/examples/ name; publishes every example message; and prints the results,
 grouped by message, then how the stopped jobs and sessions moved through their states.
+The budget examples meet a ladder: the one under budget its report rung, the one over
+it its clusters rung.
 
     dev/run-local.sh             # the table
     dev/run-local.sh --json      # every result in full
@@ -42,6 +44,7 @@ TRIGGER_SCHEMA = Draft202012Validator(
 PROJECT, REGION = "acme-data-prod", "us-central1"
 SCOPE, EU_SCOPE = f"projects/{PROJECT}/regions/{REGION}", f"projects/{PROJECT}/regions/europe-west1"
 JOBS = f"{SCOPE}/jobs/"
+CLUSTERS = f"{SCOPE}/clusters/"
 SESSIONS = f"projects/{PROJECT}/locations/{REGION}/sessions/"
 # A second pull subscription on the trigger topic, to show the continuations the
 # function hands on (the push subscription delivers them to the function as usual).
@@ -55,6 +58,10 @@ FUNCTION_ENV = {
     # continuation message; every other sweep of the examples fits in one message.
     "MAX_CANCELS_PER_MESSAGE": "6",
     "TRIGGER_TOPIC": topic_path(PROJECT, TRIGGER_TOPIC),
+    # budget-notification-under.json (42 %) reaches the report rung, -over.json (125 %)
+    # the clusters rung: the ml work, then the ml clusters.
+    "BUDGET_LADDER": "0.4:report,0.9:work,1.2:clusters",
+    "CLUSTER_DELETE_ALLOWED": "true",  # trigger-cluster-delete.json
     # SWEEP_KINDS (operations,jobs,sessions) and EXEMPT_LABEL (dataproc-canceller=exempt)
     # keep their defaults.
 }
@@ -79,9 +86,40 @@ def ago(**delta: float) -> str:
 
 def seed(admin: EmulatorAdmin) -> None:
     """The Dataproc state the example messages meet."""
+    seed_clusters(admin)  # first: the jobs seeded on them take their uuids
     seed_operations(admin)
     seed_jobs(admin)
     seed_sessions(admin)
+
+
+def seed_clusters(admin: EmulatorAdmin) -> None:
+    """Clusters: a stop takes them RUNNING -> STOPPING -> STOPPED in stopSeconds."""
+
+    def cluster(name: str, **behaviour: Any) -> dict[str, Any]:
+        return {"name": CLUSTERS + name, "runningSecondsAgo": 3 * HOUR, **behaviour}
+
+    admin.seed_clusters(
+        [
+            # trigger-cluster.json: two jobs on it are cancelled first, then it stops.
+            cluster("etl-nightly", stopSeconds=1.0, workerInstances=4),
+            cluster("adhoc-analysis", stopSeconds=0.5),  # trigger-cluster-url.json
+            # trigger-clusters.json: one of each outcome.
+            cluster("dev-sandbox", state="STOPPED"),
+            cluster("streaming-ingest", secondaryWorkerInstances=2),  # refused: ERROR
+            cluster("burst-etl", stopSeconds=600),  # still STOPPING after the window
+            cluster("gke-spark", gke=True),  # Dataproc on GKE: left alone
+            # trigger-cluster-delete.json: cannot be stopped, deleted instead.
+            cluster("spot-backfill", secondaryWorkerInstances=4, deleteSeconds=1.0),
+            # trigger-sweep-clusters-dry-run.json: up 13 h, and one up 2 h.
+            cluster("research-a", labels={"team": "research"}, runningSecondsAgo=13 * HOUR),
+            cluster("research-b", labels={"team": "research"}, runningSecondsAgo=2 * HOUR),
+            # budget-notification-over.json's clusters rung: ml clusters, one exempt.
+            cluster("ml-training", labels={"team": "ml"}, stopSeconds=1.0),
+            cluster("ml-serving", labels={"team": "ml", "dataproc-canceller": "exempt"}),
+            # incident-cluster-open.json (CLUSTER_INCIDENT_ACTION=jobs): its jobs only.
+            cluster("etl-cluster", clusterUuid=ETL_CLUSTER_UUID),
+        ]
+    )
 
 
 def seed_operations(admin: EmulatorAdmin) -> None:
@@ -162,6 +200,11 @@ def seed_jobs(admin: EmulatorAdmin) -> None:
             # trigger-job.json: CANCEL_PENDING -> CANCEL_STARTED -> CANCELLED in 1.6 s.
             job("spark-etl-nightly-20261127", cancelSeconds=1.6, submittedSecondsAgo=5 * HOUR),
             job("spark-streaming-clicks", cancelSeconds=0.5),  # trigger-job-url.json
+            # On trigger-cluster.json's cluster: cancelled, each verified, before its stop.
+            job("etl-nightly-load", clusterName="etl-nightly", cancelSeconds=0.5),
+            job("etl-nightly-report", clusterName="etl-nightly", cancelSeconds=0.8),
+            # On the ml cluster the over-budget notification's clusters rung stops.
+            job("ml-training-epoch-7", clusterName="ml-training", cancelSeconds=0.5),
             # trigger-jobs.json: one of each outcome.
             job("adhoc-hive-query", cancelSeconds=0.4),
             # SETUP_DONE for 3 s: each :cancel meanwhile is refused (FAILED_PRECONDITION)
@@ -264,12 +307,18 @@ def seed_sessions(admin: EmulatorAdmin) -> None:
 # trigger-url.json completes 4 s after seeding (COMPLETED_DESPITE_CANCEL only if the
 # cancel came first); a job of trigger-jobs.json sits in SETUP_DONE for 3 s.
 PUBLISHED_FIRST = ("trigger-url.json", "trigger-jobs.json")
+# Published once every other example is answered: the budget over its clusters rung
+# stops the ml work and clusters that the one under budget (its report rung) shows first.
+PUBLISHED_LAST = ("budget-notification-over.json",)
 
 
-def publish_examples(stack: LocalStack) -> dict[str, str]:
-    """Publish every trigger, budget and incident example; message id -> file name."""
+def publish_examples(stack: LocalStack, last: bool = False) -> dict[str, str]:
+    """Publish every trigger, budget and incident example (or, ``last``, those of
+    PUBLISHED_LAST); message id -> file name."""
     paths = [
-        path for path in sorted(EXAMPLES.glob("*.json")) if not path.name.startswith("result-")
+        path
+        for path in sorted(EXAMPLES.glob("*.json"))
+        if not path.name.startswith("result-") and (path.name in PUBLISHED_LAST) == last
     ]
     paths.sort(key=lambda path: path.name not in PUBLISHED_FIRST)  # stable: sorted otherwise
     published = {}
@@ -424,7 +473,8 @@ def print_requests(admin: EmulatorAdmin) -> None:
     print(
         f"\nDataproc requests: {counts['total']}; busiest minute: {peak['all']} "
         f"(default {peak['default']}, GetJob {peak['getJob']}, job operations "
-        f"{peak['jobOperation']}); refused by quota: {counts['rejectedByQuota']}"
+        f"{peak['jobOperation']}, cluster operations {peak.get('clusterOperation', 0)}); "
+        f"refused by quota: {counts['rejectedByQuota']}"
     )
 
 
@@ -443,8 +493,14 @@ def write_examples(published: dict[str, str], results: list[dict[str, Any]]) -> 
     for result in sorted(results, key=rank):
         outcome = result["outcome"].lower().replace("_", "-")
         kind = result["kind"]
-        if kind in ("batch", "job", "session"):
+        if kind in ("batch", "job", "session", "cluster"):
             picked.setdefault(f"{outcome}-{kind}", result)
+        if kind == "cluster" and result.get("state", {}).get("action") == "delete":
+            picked.setdefault(f"{outcome}-cluster-delete", result)
+        if result.get("clearedFor"):
+            picked.setdefault(f"{outcome}-{kind}-cleared-for-cluster", result)
+        if outcome == "sweep-summary" and result.get("rung"):
+            picked.setdefault("sweep-summary-budget-rung", result)
         if outcome == "sweep-summary":
             sweep = result["sweep"]
             if sweep["handedOn"]:
@@ -480,6 +536,12 @@ def main() -> int:
         published = publish_examples(stack)
         print(f"published {len(published)} example messages; waiting for results ...")
         collected = collect(stack, quiet_seconds=5.0, limit_seconds=120.0)
+        last = publish_examples(stack, last=True)
+        print(f"published {', '.join(last.values())}; waiting for results ...")
+        more = collect(stack, quiet_seconds=5.0, limit_seconds=60.0)
+        published.update(last)
+        collected.results.extend(more.results)
+        collected.continuations.extend(more.continuations)
         if args.json:
             print(json.dumps(collected.results, indent=2))
         print_table(published, collected, stack)

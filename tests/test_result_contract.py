@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -635,6 +636,12 @@ def test_example_dedupe_key_is_its_chain_and_target(path: Path) -> None:
         assert payload["sweep"]["id"] == chain
     if payload["outcome"] == "SWEEP_SUMMARY":
         assert payload["dedupeKey"] == f"{chain}/summary/{payload['sweep']['generation']}"
+    elif payload["outcome"] == "REJECTED" and "/rejected/" in payload["dedupeKey"]:
+        # Refused input is numbered: two inputs clipped to the same text are two answers.
+        assert re.fullmatch(
+            rf"{re.escape(chain)}/rejected/[0-9]+/{re.escape(payload['target'])}",
+            payload["dedupeKey"],
+        )
     else:
         assert payload["dedupeKey"] == f"{chain}/{payload['target'] or 'sweep'}"
 
