@@ -822,14 +822,7 @@ class _Reporter:
         return self.report(outcome, detail, resource, kind, extra_state=own_state)
 
     def _operation(self) -> str:
-        if self.kind.name == "operation":
-            return self.target.name.name
-        if self.before is not None and self.kind.name == "batch":
-            try:  # only a valid name is echoed (a hostile server's text stays out)
-                return self.kind.watched(self.target.name, self.before)[1].name
-            except InvalidWork:
-                return ""
-        return ""
+        return self.kind.result_operation(self.target.name, self.before)
 
 
 def _verb(stop: StopCall) -> str:

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from canceller.clock import rfc3339, utc_now
+from canceller.kinds import KINDS
 from canceller.names import ResourceName
 from canceller.trigger import TriggerInfo
 
@@ -42,7 +43,7 @@ class Result:
     detail: str
     trigger: TriggerInfo
     started_at: datetime
-    kind: str = "unknown"  # operation, batch, job, session; unknown for unusable input
+    kind: str = "unknown"  # a kind of canceller.kinds; unknown for unusable input
     dry_run: bool = False
     name: ResourceName | None = None
     operation: str = ""  # an operation's name, or the operation of a batch
@@ -79,9 +80,10 @@ class Result:
         if self.name is not None:
             message["project"] = self.name.project
             message["region"] = self.name.location
-            if self.kind == "batch":
-                message["batch"] = self.name.name
-        if self.operation and self.name is not None and self.kind in ("operation", "batch"):
+            kind = KINDS.get(self.kind)
+            if kind is not None and kind.result_name_key:
+                message[kind.result_name_key] = self.name.name
+        if self.operation and self.name is not None:  # an operation, or a batch's
             message["operationId"] = self.operation.rsplit("/", 1)[-1]
         if self.state is not None:
             message["state"] = self.state

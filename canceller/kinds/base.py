@@ -72,6 +72,7 @@ class Kind:
     # absent (canceller.request_budget.Bucket names them).
     quota_buckets: ClassVar[Mapping[str, str]] = {}
     incident: ClassVar[IncidentLabels | None] = None
+    result_name_key: ClassVar[str | None] = None  # a result field repeating the target's name
     swept_by_default: ClassVar[bool] = True  # in SWEEP_KINDS when it is not set
     stop_verb: ClassVar[str] = "cancel"
     stopped_word: ClassVar[str] = "cancelled"
@@ -147,6 +148,11 @@ class Kind:
         """The request that stops it; ``chain`` (the request's chain id) is for kinds
         whose stop takes an idempotency key."""
         return StopCall("POST", self.stop_path(name, resource), self.stop_body)
+
+    def result_operation(self, name: ResourceName, resource: Resource | None) -> str:
+        """The result's ``operation`` field: the operation acted on, if this kind acts
+        through one (``resource``: the target as read, None if it never was)."""
+        return ""
 
     def refusal(self, resource: Resource) -> str | None:
         """Why this function will not stop this resource at all, or None."""

@@ -19,6 +19,7 @@ class Batches(Kind):
     name = "batch"
     plural = "batches"
     place = "locations"
+    result_name_key = "batch"  # results repeat the batch's name beside its operation's
     # batchId: 4-63 lowercase letters, digits and hyphens (dataproc_v1_messages.py);
     # generated IDs are UUIDs, which fit too.
     id_pattern = SERVERLESS_ID
@@ -51,6 +52,14 @@ class Batches(Kind):
 
     def stop_path(self, name: ResourceName, resource: Resource) -> str:
         return f"{self.operation_of(name, resource).name}:cancel"
+
+    def result_operation(self, name: ResourceName, resource: Resource | None) -> str:
+        if resource is None:
+            return ""
+        try:  # only a valid name is echoed (a hostile server's text stays out)
+            return self.operation_of(name, resource).name
+        except InvalidWork:
+            return ""
 
     def watched(self, name: ResourceName, resource: Resource) -> tuple[Kind, ResourceName]:
         return OPERATIONS, self.operation_of(name, resource)

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from canceller.clock import parse_timestamp
 from canceller.kinds.base import Clause, Kind, Phase, Resource, text
+from canceller.names import ResourceName
 
 CANCELLED_CODE = 1  # google.rpc.Code.CANCELLED
 _METADATA_PREFIX = "type.googleapis.com/google.cloud.dataproc.v1."
@@ -86,6 +87,9 @@ class Operations(Kind):
         if created := _created_text(metadata):
             state["createTime"] = created
         return state
+
+    def result_operation(self, name: ResourceName, resource: Resource | None) -> str:
+        return name.name
 
     def sweepable_item(self, item: Resource) -> bool:
         """Only an operation whose metadata type carries labels (``LABELLED_METADATA``):
