@@ -92,6 +92,8 @@ class Kind:
     page_size: ClassVar[int] = 1000
     # State word -> phase, for the states that are not plain running.
     phases: ClassVar[Mapping[str, Phase]] = {}
+    state_path: ClassVar[tuple[str, ...]] = ("state",)  # where the state word is
+    detail_path: ClassVar[tuple[str, ...] | None] = None  # where Dataproc says why, if at all
 
     # The kinds whose work on one of these must be stopped first (a cluster's jobs and
     # operations): the engine stops and verifies those, then this (canceller.clearing).
@@ -124,12 +126,14 @@ class Kind:
 
     def state_word(self, resource: Resource) -> str:
         """The kind's own word for its state, for sentences and ``phases``."""
-        state = resource.get("state")
+        state = _at(resource, self.state_path)
         return state if isinstance(state, str) else "STATE_UNSPECIFIED"
 
     def ending(self, resource: Resource) -> str:
         """How a finished resource ended, as a clause for a sentence."""
-        return f"it is {self.state_word(resource)}"
+        detail = text(_at(resource, self.detail_path)) if self.detail_path else None
+        said = f"the {self.name} is {self.state_word(resource)}"
+        return said + (f" ({detail})" if detail else "")
 
     def describe(self, resource: Resource) -> dict[str, Any]:
         """The result's ``state`` object for this resource as last seen."""
@@ -254,3 +258,11 @@ class Clause:
 def text(value: object, limit: int = 1024) -> str | None:
     """A string field of a resource, clipped for results; None when absent or not text."""
     return value[:limit] if isinstance(value, str) and value else None
+
+
+def _at(resource: Resource, path: tuple[str, ...]) -> object:
+    """The value at ``path`` in a resource, or None where any step is missing."""
+    value: object = resource
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value

@@ -120,6 +120,8 @@ class Clusters(Kind):
         "status.state": _STATES | frozenset(_GROUPS),
         "clusterName": None,
     }
+    state_path = ("status", "state")
+    detail_path = ("status", "detail")
     phases: ClassVar[dict[str, Phase]] = {
         "STOPPING": Phase.STOPPING,
         "STOPPED": Phase.STOPPED,
@@ -128,16 +130,6 @@ class Clusters(Kind):
 
     def acting(self, action: str) -> Kind:
         return CLUSTER_DELETION if action == "delete" else self
-
-    def state_word(self, resource: Resource) -> str:
-        status = resource.get("status")
-        state = status.get("state") if isinstance(status, dict) else None
-        return state if isinstance(state, str) else "STATE_UNSPECIFIED"
-
-    def ending(self, resource: Resource) -> str:
-        status = resource.get("status")
-        detail = text(status.get("detail")) if isinstance(status, dict) else None
-        return f"the cluster is {self.state_word(resource)}" + (f" ({detail})" if detail else "")
 
     def describe(self, resource: Resource) -> dict[str, Any]:
         state: dict[str, Any] = {

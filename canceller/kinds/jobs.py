@@ -40,18 +40,10 @@ class Jobs(Kind):
         "status.state": frozenset({"ACTIVE", "NON_ACTIVE"}),
         "clusterName": None,
     }
+    state_path = ("status", "state")
+    detail_path = ("status", "details")
     # ACTIVE lists only jobs not yet finished; a job that drops out is read with GET.
     watch_params: ClassVar[dict[str, str]] = {"jobStateMatcher": "ACTIVE"}
-
-    def state_word(self, resource: Resource) -> str:
-        status = resource.get("status")
-        state = status.get("state") if isinstance(status, dict) else None
-        return state if isinstance(state, str) else "STATE_UNSPECIFIED"
-
-    def ending(self, resource: Resource) -> str:
-        status = resource.get("status")
-        details = text(status.get("details")) if isinstance(status, dict) else None
-        return f"the job is {self.state_word(resource)}" + (f" ({details})" if details else "")
 
     def describe(self, resource: Resource) -> dict[str, Any]:
         state: dict[str, Any] = {

@@ -28,6 +28,7 @@ class Sessions(Kind):
     stopping_word = "terminating"
     stop_body: ClassVar[dict[str, Any] | None] = {}
     filter_fields: ClassVar[dict[str, frozenset[str] | None]] = {"state": _STATES}
+    detail_path = ("stateMessage",)
     phases: ClassVar[dict[str, Phase]] = {
         "TERMINATING": Phase.STOPPING,
         "TERMINATED": Phase.STOPPED,
@@ -35,10 +36,6 @@ class Sessions(Kind):
     }
     # A location's sessions are few; the listing settles terminated ones directly.
     watch_params: ClassVar[dict[str, str]] = {}
-
-    def ending(self, resource: Resource) -> str:
-        message = text(resource.get("stateMessage"))
-        return f"the session is {self.state_word(resource)}" + (f" ({message})" if message else "")
 
     def describe(self, resource: Resource) -> dict[str, Any]:
         state: dict[str, Any] = {
