@@ -285,6 +285,8 @@ def run_sweep(
     ]
     if counts:
         parts.append(", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    if cleared := sum(1 for result in stopped.results if "clearedFor" in result.extra):
+        parts.append(f"{cleared} of them work on a selected cluster, stopped before it")
     if summary["truncated"]:
         parts.append(f"max {spec.max} cut the selection")
     if listing.exempt:
