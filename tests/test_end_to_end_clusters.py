@@ -83,6 +83,29 @@ def test_a_job_is_cancelled_before_its_clusters_stop(inbox: ResultInbox) -> None
     assert known <= stop["time"]
 
 
+def test_every_cluster_outcome(inbox: ResultInbox) -> None:
+    admin = inbox.admin
+    admin.seed_cluster(name=f"{CLUSTERS}/was-stopped", state="STOPPED")
+    admin.seed_cluster(name=f"{CLUSTERS}/slow", stopSeconds=600)
+    admin.seed_cluster(name=f"{CLUSTERS}/spot", secondaryWorkerInstances=2)
+    admin.seed_cluster(name=f"{CLUSTERS}/on-gke", gke=True)
+    admin.seed_cluster(name=f"{CLUSTERS}/booting", state="CREATING", runningAfterSeconds=0.5)
+    names = ["was-stopped", "slow", "spot", "on-gke", "booting", "missing", "Bad_Name"]
+    message_id = inbox.publish({"clusters": [f"{CLUSTERS}/{name}" for name in names]})
+    got = {r["target"].rsplit("/", 1)[1]: r for r in inbox.results(message_id, len(names))}
+    assert {name: r["outcome"] for name, r in got.items()} == {
+        "was-stopped": "ALREADY_DONE",
+        "slow": "STILL_RUNNING",
+        "spot": "ERROR",
+        "on-gke": "REJECTED",
+        "booting": "CANCELLED",
+        "missing": "NOT_FOUND",
+        "Bad_Name": "REJECTED",
+    }
+    assert "secondary worker" in got["spot"]["detail"]
+    assert got["slow"]["state"]["clusterState"] == "STOPPING"
+
+
 def test_delete_where_allowed(inbox: ResultInbox) -> None:
     inbox.admin.seed_cluster(name=f"{CLUSTERS}/scrap", state="STOPPED", deleteSeconds=0.3)
     result = inbox.result(inbox.publish({"cluster": f"{CLUSTERS}/scrap", "action": "delete"}))
@@ -138,6 +161,13 @@ def test_the_ladder_reports_then_stops_clusters_leaving_exempt_ones(inbox: Resul
     )
     assert [(r["outcome"], r["target"]) for r in shown] == [("DRY_RUN", f"{CLUSTERS}/costly")]
     assert shown[0]["rung"]["action"] == "report"
+    admin.seed_job(name=f"{JOBS}/spending", cancelSeconds=0.2)
+    work = inbox.publish(_budget(100.0), BILLING)
+    worked = inbox.results_where(
+        lambda r: r["trigger"]["messageId"] == work and r["outcome"] != "SWEEP_SUMMARY", 1
+    )
+    assert [(r["outcome"], r["target"]) for r in worked] == [("CANCELLED", f"{JOBS}/spending")]
+    assert worked[0]["rung"]["action"] == "work"
     stop = inbox.publish(_budget(150.0), BILLING)
     stopped = inbox.results_where(
         lambda r: r["trigger"]["messageId"] == stop and r["outcome"] != "SWEEP_SUMMARY", 1
