@@ -39,7 +39,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -73,6 +73,9 @@ LISTING_FRESH_SECONDS = 5.0
 # A stop sent again from a check is one attempt, not a retry loop: it is due again at
 # the next check, and a round of checks must not wait on it.
 _RESEND_SECONDS = 1.0
+# Time kept for a cluster's own read and stop after the work before it: a share of what
+# the message has left, at least this.
+_CLUSTER_START_SHARE, _CLUSTER_START_MIN = 0.05, 0.2
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,9 @@ def stop_all(
     plan = plan_clearing(
         client, later, first, context.deadline.within(share), context.max_concurrency
     )
-    outcomes = _stop_each(client, [*first, *plan.work], context, hand_on_late, report_unconfirmed)
+    outcomes = _stop_each(
+        client, [*first, *plan.work], _before_clusters(context), hand_on_late, report_unconfirmed
+    )
     for target, resource, outcome, why in plan.refused:
         reporter = _Reporter(target, context, utc_now())
         outcomes.results.append(reporter.report(outcome, why, resource, target.kind))
@@ -156,6 +161,19 @@ def stop_all(
     order = {target.name: index for index, target in enumerate(targets)}
     outcomes.unstarted.sort(key=lambda target: order.get(target.name, len(order)))
     return outcomes
+
+
+def _before_clusters(context: CancelContext) -> CancelContext:
+    """The part of the message for the work that goes before clusters: it ends in time
+    for a cluster's read, stop and whole window after it, so a job that will not cancel
+    keeps its outcome and the stop still goes ahead; its windows are halved to fit."""
+    start = max(_CLUSTER_START_MIN, _CLUSTER_START_SHARE * context.deadline.remaining())
+    part = context.deadline.remaining() - context.verify_timeout - start
+    return replace(
+        context,
+        deadline=context.deadline.within(part),
+        verify_timeout=min(context.verify_timeout, max(0.0, part) / 2),
+    )
 
 
 # Outcomes of work cleared for a cluster that leave it possibly still running when the

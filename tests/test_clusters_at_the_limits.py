@@ -167,3 +167,29 @@ def test_a_clusters_result_names_its_work_not_seen_stopped(
     stopped = got[f"{CLUSTERS}/stubborn"]
     assert stopped.outcome is Outcome.CANCELLED
     assert f"{JOBS}/stuck (STILL_RUNNING)" in stopped.detail
+
+
+def test_a_stuck_job_leaves_its_cluster_time_for_its_stop_at_the_default_proportions(
+    admin: EmulatorAdmin, emulator: DataprocEmulator
+) -> None:
+    """RETRY_DEADLINE_SECONDS equal to VERIFY_TIMEOUT_SECONDS, as by default: the work
+    before a cluster is watched within its part of the message, so a job that never
+    cancels does not use up the cluster's window (it would be handed on, again and
+    again, each time waiting on the same job)."""
+    cluster = admin.seed_cluster(name=f"{CLUSTERS}/held", stopSeconds=0.2)
+    admin.seed_job(
+        name=f"{JOBS}/never",
+        clusterName="held",
+        clusterUuid=cluster["clusterUuid"],
+        onCancel="stuck",
+    )
+    handled = handle(
+        emulator,
+        {"cluster": f"{CLUSTERS}/held"},
+        VERIFY_TIMEOUT_SECONDS="2",
+        RETRY_DEADLINE_SECONDS="2",
+        TRIGGER_TOPIC="projects/demo-project/topics/triggers",
+    )
+    got = {r.target: r.outcome for r in handled.results}
+    assert got == {f"{JOBS}/never": Outcome.STILL_RUNNING, f"{CLUSTERS}/held": Outcome.CANCELLED}
+    assert handled.continuation is None and handled.retry_reasons == []
