@@ -16,10 +16,10 @@ Our main server runs with MAX_CANCELS_PER_MESSAGE=1000 (one sweep message may ac
 DATAPROC_JOB_CANCELS_PER_MINUTE=100000 (the request budget, 600 and 200 a minute by
 default, would otherwise throttle the latency, throughput and 1,000-operation sweep
 figures, which are about speed, not about the budget) and TRIGGER_TOPIC (the local
-trigger topic, for continuations). The three figures about Dataproc's quota (quota
-sweep, budget alert, job sweep) each start our function in a server of its own
-(``harness.own_side``): every setting at the function's default except those each
-names, its own trigger topic (also its TRIGGER_TOPIC), results topic and pull
+trigger topic, for continuations). The four figures about Dataproc's quota (quota
+sweep, budget alert, job sweep, cluster sweep) each start our function in a server of
+its own (``harness.own_side``): every setting at the function's default except those
+each names, its own trigger topic (also its TRIGGER_TOPIC), results topic and pull
 subscription, a fresh process so its budget starts empty, and an ack deadline (push
 timeout) of 600 s, since a message the budget makes wait may take its whole deadline
 (RETRY_DEADLINE_SECONDS + VERIFY_TIMEOUT_SECONDS, 120 s), more than the stack's 60 s,
@@ -98,6 +98,22 @@ job sweep (``benchmarks/job_sweep.py``)
     most ``jobs.cancel`` requests arriving in any 60 s, target <= 400; information:
     wall time against floor((1,000 - 1) / 400) x 60 s, and requests per job by method.
     Quick: 300 jobs at 150 a minute.
+cluster sweep (``benchmarks/cluster_sweep.py``)
+    100 RUNNING clusters in a region of their own, each STOPPED 1 s after its ``:stop``,
+    with 2 RUNNING jobs on each, CANCELLED 0.5 s after their cancel; one real budget
+    notification (budget-notification-over.json, ratio 1.25) to our function with
+    BUDGET_LADDER=0.5:report,1.2:clusters and SWEEP_SCOPES that region, the rest at
+    defaults (DATAPROC_CLUSTER_OPERATIONS_PER_MINUTE 100, which binds: a tenth of it is
+    kept for verification reads, so 90 stops a window); the chain pulled by
+    ``sweep.id``. Raises unless every cluster's one result is CANCELLED and STOPPED,
+    every job's CANCELLED, and the request log shows each job's one cancel, and a read
+    of it once CANCELLED, before its cluster's one stop. The most ``clusters.stop``
+    requests in any 60 s, target <= 100; jobs answered with ``clearedFor`` their
+    cluster, target all; information: Dataproc requests per cluster against gcloud by
+    hand, run at the same time in another region (``gcloud dataproc jobs kill`` per
+    job, then ``gcloud dataproc clusters stop``, replayed from gcloud 528.0.0's source
+    with plain ``requests``: 9 requests a cluster), and wall time against
+    floor((N - 1) / 100) x 60 s. Quick: 30 clusters.
 
 What the Pub/Sub emulator does (cloud-pubsub-emulator 0.8.20; push read from its
 bytecode with ``javap``, pull measured): ``FakePubsubServer$SubscriptionData
@@ -125,6 +141,7 @@ NAMES = (
     "quota-sweep",
     "budget-alert",
     "job-sweep",
+    "cluster-sweep",
     "cold-start",
 )
 

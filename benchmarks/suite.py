@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from benchmarks import (
     budget_alert,
+    cluster_sweep,
     cold_start,
     detection,
     job_sweep,
@@ -45,10 +46,11 @@ class Sizes:
     alert_requests_per_minute: int
     jobs: int
     job_cancels_per_minute: int
+    clusters: int
 
 
-FULL = Sizes(150, 11, 1000, 1000, 3, 100, 45.0, 1000, 600, 1000, 400)
-QUICK = Sizes(30, 3, 200, 200, 1, 30, 15.0, 300, 200, 300, 150)
+FULL = Sizes(150, 11, 1000, 1000, 3, 100, 45.0, 1000, 600, 1000, 400, 100)
+QUICK = Sizes(30, 3, 200, 200, 1, 30, 15.0, 300, 200, 300, 150, 30)
 
 
 def figures(sizes: Sizes) -> dict[str, Callable[[Bench], list[Row]]]:
@@ -69,6 +71,7 @@ def figures(sizes: Sizes) -> dict[str, Callable[[Bench], list[Row]]]:
         "job-sweep": lambda bench: job_sweep.measure(
             bench, sizes.jobs, sizes.job_cancels_per_minute
         ),
+        "cluster-sweep": lambda bench: cluster_sweep.measure(bench, sizes.clusters),
         "cold-start": lambda bench: cold_start.measure(bench, sizes.cold_starts, rng),
     }
 
