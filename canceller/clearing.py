@@ -44,6 +44,8 @@ class Plan:
     clusters: list[tuple[Target, set[str]]] = field(default_factory=list)
     refused: list[tuple[Target, Resource, Outcome, str]] = field(default_factory=list)
     left: list[tuple[Target, str]] = field(default_factory=list)
+    # The message's own targets a cluster waits for (a sweep's jobs on it) -> the cluster.
+    waited_for: dict[str, str] = field(default_factory=dict)
 
 
 def plan_clearing(
@@ -75,6 +77,8 @@ def plan_clearing(
                     plan.work.append(item)
             waits = {w.name.name for w in work} | {t.name.name for t in others if _on(t, planned)}
             plan.clusters.append((planned, waits))
+            for name in waits & elsewhere:
+                plan.waited_for.setdefault(name, planned.name.name)
     return plan
 
 

@@ -131,6 +131,13 @@ def stop_all(
     plan = plan_clearing(
         client, later, first, context.deadline.within(share), context.max_concurrency
     )
+    # The message's own work on a cluster says so too: the cluster's stop waits for it.
+    first = [
+        replace(t, extra={**t.extra, "clearedFor": plan.waited_for[t.name.name]})
+        if t.name.name in plan.waited_for
+        else t
+        for t in first
+    ]
     outcomes = _stop_each(
         client, [*first, *plan.work], _before_clusters(context), hand_on_late, report_unconfirmed
     )
