@@ -28,6 +28,11 @@ import pytest
 from canceller.kinds import KINDS, SWEEPABLE, role_permissions
 from tests.test_monitoring_files import assert_strictly_valid, decode_all, kind_of, sdk_root
 
+# Each deploy.sh run here costs seconds (a bash script calling a fake gcloud many times):
+# the reruns and the repeated schedules, about a minute together, run with the long runs
+# (dev/test.sh -m long, and .ci/run), keeping the plain suite well under ten minutes.
+SLOW = pytest.mark.long
+
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy.sh"
 PROJECT = "canceller-test-1"
@@ -539,6 +544,7 @@ def test_a_timeout_that_cannot_hold_one_message_is_refused(
         assert run.calls == [], "refused before any gcloud call"
 
 
+@SLOW
 def test_rerun_sets_the_ack_deadline_eventarc_left(deploy: Deploy) -> None:
     """A subscription still at Eventarc's deadline (users report 10 s) is corrected, alone."""
     first = deploy(FULL_ARGS)
@@ -658,10 +664,10 @@ def test_monitoring_files_deploy_sh_renders_decode_into_the_apis_messages(deploy
     ("schedule", "seconds"),
     [
         ("*/15 * * * *", 2 * 900 + 600),
-        ("* * * * *", 2 * 60 + 600),
-        ("0 */6 * * *", 2 * 6 * 3600 + 600),
+        pytest.param("* * * * *", 2 * 60 + 600, marks=SLOW),
+        pytest.param("0 */6 * * *", 2 * 6 * 3600 + 600, marks=SLOW),
         ("30 2 * * *", None),  # daily: twice that is more than a day
-        ("0 9 * * 1-5", None),  # weekdays: not an interval this reads
+        pytest.param("0 9 * * 1-5", None, marks=SLOW),  # weekdays: not an interval this reads
     ],
 )
 def test_sweep_alert_follows_the_schedule(
@@ -836,6 +842,7 @@ def test_a_budget_publisher_without_an_allowlist_is_warned_about(deploy: Deploy)
     assert "but no --allowed-alert-policy is given: an incident of any alert policy" in said
 
 
+@SLOW
 def test_other_invokers_are_reported_and_removed_only_on_request(deploy: Deploy) -> None:
     run = deploy(ARGS, _foreign_grants())
     assert run.returncode == 0, run.stderr
@@ -938,6 +945,7 @@ def _rules_after(first: Run) -> list[Rule]:
     return rules
 
 
+@SLOW
 def test_rerun_changes_nothing_and_says_so(deploy: Deploy) -> None:
     first = deploy(FULL_ARGS)
     assert first.returncode == 0, first.stderr
@@ -950,6 +958,7 @@ def test_rerun_changes_nothing_and_says_so(deploy: Deploy) -> None:
     assert _find(again.calls, "bq", "show")
 
 
+@SLOW
 def test_rerun_after_a_settings_change_redeploys_only_the_function(deploy: Deploy) -> None:
     first = deploy(FULL_ARGS)
     again = deploy([*FULL_ARGS, "--memory=512Mi"], _rules_after(first))
@@ -958,6 +967,7 @@ def test_rerun_after_a_settings_change_redeploys_only_the_function(deploy: Deplo
     assert "Done: 1 change(s) made." in again.stdout
 
 
+@SLOW
 def test_rerun_updates_only_the_monitoring_that_changed(deploy: Deploy) -> None:
     """A policy whose deployed copy differs is replaced in place, found by its display name;
     a changed dashboard is replaced naming the etag it read."""
@@ -984,6 +994,7 @@ def test_rerun_updates_only_the_monitoring_that_changed(deploy: Deploy) -> None:
     assert json.loads(again.files[_flag(dashboard, "config-from-file")])["etag"] == "etag-7"
 
 
+@SLOW
 def test_rerun_adds_new_result_fields_to_the_table(deploy: Deploy) -> None:
     first = deploy(FULL_ARGS)
     older = json.loads((REPO / "deploy/bigquery/results-schema.json").read_text())[1:]
@@ -995,6 +1006,7 @@ def test_rerun_adds_new_result_fields_to_the_table(deploy: Deploy) -> None:
     ]
 
 
+@SLOW
 def test_rerun_repairs_a_role_that_gained_permissions(deploy: Deploy) -> None:
     first = deploy(ARGS)
     rules = [
