@@ -112,12 +112,16 @@ def _prepare(
     planned = replace(target, seen=cluster, seen_at=seen_at, expect_uuid=uuid)
     if kind.phase(cluster) is not Phase.RUNNING or kind.refusal(cluster):
         return (planned, [])  # done, stopping or refused: nothing to clear
-    # A cluster that must spare exempt work is listed whole (every job state: one that
-    # is setting up or between attempts fails with the cluster too); one named is
-    # cleared of its active work only.
-    every_state = target.spare_exempt is not None
+    # Its running work, to clear; for a cluster that must spare exempt work, also the
+    # work carrying the label in every state (one setting up or between attempts fails
+    # with the cluster too), a listing of a few items whatever the cluster's history.
     try:
-        work, complete = _work_on(client, kind, target, cluster, deadline, every_state)
+        work, _ = _work_on(client, kind, target, cluster, deadline, None)
+        exempt, complete = (
+            _work_on(client, kind, target, cluster, deadline, target.spare_exempt)
+            if target.spare_exempt is not None
+            else ([], True)
+        )
     except TransientFailure as failure:
         return str(failure)
     except api_exceptions.GoogleAPICallError as error:
@@ -131,12 +135,12 @@ def _prepare(
         )
     if target.spare_exempt is not None:
         key, value = target.spare_exempt
-        exempt = [w for w, labels in work if labels.get(key) == value]
-        if exempt:
+        spared = [w for w, labels in exempt if labels.get(key) == value]
+        if spared:
             return _Refusal(
                 cluster,
                 Outcome.REJECTED,
-                f"left alone: its {exempt[0].name.kind} {exempt[0].name.name} is exempt "
+                f"left alone: its {spared[0].name.kind} {spared[0].name.name} is exempt "
                 f"({key}={value}), and stopping the cluster would fail it; a sweep or an "
                 "alert never stops exempt work",
             )
@@ -144,8 +148,8 @@ def _prepare(
             return _Refusal(
                 cluster,
                 Outcome.REJECTED,
-                f"left alone: its work is more than {_MAX_PAGES} pages long, so whether "
-                "any of it is exempt cannot be known; stop it by name",
+                f"left alone: its exempt work is more than {_MAX_PAGES} pages long and "
+                "could not all be read; stop it by name",
             )
     return (planned, [w for w, _ in work])
 
@@ -156,11 +160,11 @@ def _work_on(
     target: Target,
     cluster: Resource,
     deadline: Deadline,
-    every_state: bool,
+    label: tuple[str, str] | None,
 ) -> tuple[list[tuple[Target, dict[str, str]]], bool]:
-    """The cluster's unfinished jobs and running operations (not its lifecycle), as
-    targets with their labels, only those of this incarnation (its clusterUuid); and
-    whether the listing was read to its end."""
+    """The cluster's unfinished jobs and running operations (not its lifecycle), or with
+    ``label`` those carrying it, as targets with their labels, only those of this
+    incarnation (its clusterUuid); and whether the listing was read to its end."""
     uuid = kind.uuid(cluster)
     scope = target.name.scope
     cluster_name = target.name.resource_id
@@ -169,7 +173,7 @@ def _work_on(
     for plural in kind.clears_first:
         work_kind = SWEEPABLE[plural]
         params = {
-            **work_kind.work_params(cluster_name, every_state),
+            **work_kind.work_params(cluster_name, label),
             "pageSize": str(work_kind.page_size),
         }
         for pages in range(1, _MAX_PAGES + 1):

@@ -88,6 +88,7 @@ class CancelContext:
     dry_run: bool
     max_concurrency: int
     extra: Mapping[str, Any] = field(default_factory=dict)  # budget, incident, sweep id
+    window_note: str = ""  # why verify_timeout is shorter than the setting, if it is
 
 
 @dataclass
@@ -131,16 +132,25 @@ def stop_all(
     plan = plan_clearing(
         client, later, first, context.deadline.within(share), context.max_concurrency
     )
-    # The message's own work on a cluster says so too: the cluster's stop waits for it.
-    first = [
+    # What a cluster waits for goes first, within its part of the message (the message's
+    # own work on a cluster says so too); everything else keeps its whole window, and
+    # goes with the clusters.
+    waited = [
         replace(t, extra={**t.extra, "clearedFor": plan.waited_for[t.name.name]})
-        if t.name.name in plan.waited_for
-        else t
         for t in first
+        if t.name.name in plan.waited_for
     ]
-    outcomes = _stop_each(
-        client, [*first, *plan.work], _before_clusters(context), hand_on_late, report_unconfirmed
-    )
+    others = [t for t in first if t.name.name not in plan.waited_for]
+    if waited or plan.work:
+        outcomes = _stop_each(
+            client,
+            [*waited, *plan.work],
+            _before_clusters(context),
+            hand_on_late,
+            report_unconfirmed,
+        )
+    else:
+        outcomes = Outcomes()
     for target, resource, outcome, why in plan.refused:
         reporter = _Reporter(target, context, utc_now())
         outcomes.results.append(reporter.report(outcome, why, resource, target.kind))
@@ -159,7 +169,7 @@ def stop_all(
     # on or counted unconfirmed as if it had been asked for.
     outcomes.unstarted = [target for target in outcomes.unstarted if not target.cleared_for]
     outcomes.unconfirmed = [t for t in outcomes.unconfirmed if not t.cleared_for]
-    stopped = _stop_each(client, ready, context, hand_on_late, report_unconfirmed)
+    stopped = _stop_each(client, [*others, *ready], context, hand_on_late, report_unconfirmed)
     _say_what_was_not_cleared(outcomes.results, stopped.results)
     outcomes.results.extend(stopped.results)
     outcomes.failures.extend(stopped.failures)
@@ -176,10 +186,17 @@ def _before_clusters(context: CancelContext) -> CancelContext:
     keeps its outcome and the stop still goes ahead; its windows are halved to fit."""
     start = max(_CLUSTER_START_MIN, _CLUSTER_START_SHARE * context.deadline.remaining())
     part = context.deadline.remaining() - context.verify_timeout - start
+    window = min(context.verify_timeout, max(0.0, part) / 2)
     return replace(
         context,
         deadline=context.deadline.within(part),
-        verify_timeout=min(context.verify_timeout, max(0.0, part) / 2),
+        verify_timeout=window,
+        window_note=(
+            f"watched for at most {window:.1f} s of VERIFY_TIMEOUT_SECONDS "
+            f"{context.verify_timeout:g}, so that its cluster's stop had its own window"
+            if window < context.verify_timeout
+            else ""
+        ),
     )
 
 
@@ -624,8 +641,11 @@ class _Watcher:
                 resource = self._client.get(watch.name.name, self._context.deadline, urgent=True)
             except api_exceptions.NotFound as error:
                 # Gone as our stop (or one already under way when first read) makes it.
-                under_way = watch.sent or watch.kind.phase(watch.reporter.before or {}) is (
-                    Phase.STOPPING
+                under_way = (
+                    watch.sent
+                    or bool(watch.unanswered)  # ours, its answer lost: _settle says so
+                    or watch.kind.phase(watch.reporter.before or {}) is Phase.STOPPING
+                    or watch.kind.phase(watch.last) is Phase.STOPPING
                 )
                 gone = watch.kind.gone(watch.last) if under_way else None
                 if gone is None:  # not what our stop does: an answer, reported as is
@@ -749,6 +769,8 @@ class _Watcher:
                 kind,
             )
         note = f"; {watch.note}" if watch.note else ""
+        if self._context.window_note:
+            note += f"; {self._context.window_note}"
         if watch.unanswered and not watch.sent:  # stopping, and no one else's stop is known
             note += (
                 f"; a stop of ours was sent but Dataproc's answer was lost "

@@ -193,3 +193,67 @@ def test_a_stuck_job_leaves_its_cluster_time_for_its_stop_at_the_default_proport
     got = {r.target: r.outcome for r in handled.results}
     assert got == {f"{JOBS}/never": Outcome.STILL_RUNNING, f"{CLUSTERS}/held": Outcome.CANCELLED}
     assert handled.continuation is None and handled.retry_reasons == []
+
+
+# ---- from the second review -------------------------------------------------------------
+
+
+def test_work_no_cluster_waits_for_keeps_its_whole_window(
+    admin: EmulatorAdmin, emulator: DataprocEmulator
+) -> None:
+    """A sweep of jobs and clusters: a job on a cluster not selected takes 6 s to
+    cancel, within its 10 s window; a cluster in the same message must not halve it."""
+    admin.seed_cluster(name=f"{CLUSTERS}/other")
+    admin.seed_cluster(name=f"{CLUSTERS}/idle", labels={"team": "x"}, stopSeconds=0.2)
+    admin.seed_job(name=f"{JOBS}/slow", clusterName="other", labels={"team": "x"}, cancelSeconds=6)
+    sweep = {
+        "sweep": {"scopes": [SCOPE], "kinds": ["jobs", "clusters"], "filter": "labels.team = x"}
+    }
+    handled = handle(emulator, sweep, VERIFY_TIMEOUT_SECONDS="10", RETRY_DEADLINE_SECONDS="10")
+    got = {r.target: r for r in handled.results}
+    assert got[f"{JOBS}/slow"].outcome is Outcome.CANCELLED, got[f"{JOBS}/slow"].detail
+    assert got[f"{CLUSTERS}/idle"].outcome is Outcome.CANCELLED
+
+
+def test_our_delete_whose_answers_were_lost_is_said_to_be_possibly_ours(
+    admin: EmulatorAdmin, emulator: DataprocEmulator
+) -> None:
+    admin.seed_cluster(name=f"{CLUSTERS}/mine", deleteSeconds=0.3)
+    admin.add_fault(
+        method="DELETE", pathRegex="clusters/mine", times=-1, action="delay", delaySeconds=1.0
+    )
+    handled = handle(
+        emulator,
+        {"cluster": f"{CLUSTERS}/mine", "action": "delete"},
+        VERIFY_TIMEOUT_SECONDS="4",
+        RETRY_DEADLINE_SECONDS="3",
+        CLUSTER_DELETE_ALLOWED="true",
+        REQUEST_TIMEOUT_SECONDS="0.5",
+    )
+    (result,) = handled.results
+    assert result.outcome is Outcome.ALREADY_DONE, result.detail
+    assert "may have been ours" in result.detail
+
+
+def test_a_long_job_history_neither_spares_a_cluster_nor_costs_a_page_per_thousand(
+    admin: EmulatorAdmin, emulator: DataprocEmulator
+) -> None:
+    """Exempt work is looked for by its label (every state), not by reading the cluster's
+    whole history: 3,000 finished jobs cost no listing of their own."""
+    cluster = admin.seed_cluster(name=f"{CLUSTERS}/busy", stopSeconds=0.2)
+    admin.seed_jobs(
+        [
+            {
+                "name": f"{JOBS}/old-{i:04}",
+                "clusterName": "busy",
+                "clusterUuid": cluster["clusterUuid"],
+                "state": "DONE",
+            }
+            for i in range(3000)
+        ]
+    )
+    handled = handle(emulator, {"sweep": {"scopes": [SCOPE], "kinds": ["clusters"]}}, **FAST)
+    (result,) = [r for r in handled.results if r.target == f"{CLUSTERS}/busy"]
+    assert result.outcome is Outcome.CANCELLED, result.detail
+    methods = [r["apiMethod"] for r in admin.requests()]
+    assert methods.count("jobs.list") == 2  # its running jobs, and its exempt ones

@@ -194,11 +194,17 @@ class Kind:
         checked here again, so these only save pages."""
         return {}
 
-    def work_params(self, cluster_name: str, every_state: bool) -> dict[str, str]:
+    def work_params(
+        self, cluster_name: str, label: tuple[str, str] | None = None
+    ) -> dict[str, str]:
         """Query parameters listing this kind's work on one cluster (for a kind that
-        ``clears_first``); ``every_state``: unfinished work of every state, not only
-        what the server calls active."""
-        return self.server_params((Clause("clusterName", cluster_name),))
+        ``clears_first``): what runs there, or with ``label`` (KEY, VALUE) the work
+        carrying it in every state, finished or not (a few items, where exempt work must
+        be found whatever its state)."""
+        clauses = [Clause("clusterName", cluster_name)]
+        if label is not None:
+            clauses.append(Clause(f"labels.{label[0]}", label[1]))
+        return self.server_params(tuple(clauses))
 
     def field_value(self, item: Resource, field: str) -> str | None:
         """The value of one of ``filter_fields`` on a listed item; a kind without

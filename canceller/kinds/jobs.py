@@ -106,14 +106,15 @@ class Jobs(Kind):
             params["filter"] = " AND ".join(parts)
         return params
 
-    def work_params(self, cluster_name: str, every_state: bool) -> dict[str, str]:
-        """ACTIVE read literally leaves out SETUP_DONE and ATTEMPT_FAILURE jobs, which a
-        cluster's stop fails too: ``every_state`` lists ALL (finished ones are skipped
-        here), where exempt work must be found whatever its state."""
-        params = super().work_params(cluster_name, every_state)
-        if every_state:
-            params["jobStateMatcher"] = "ALL"
-        return params
+    def work_params(
+        self, cluster_name: str, label: tuple[str, str] | None = None
+    ) -> dict[str, str]:
+        """A label's jobs in every state: ACTIVE read literally leaves out SETUP_DONE and
+        ATTEMPT_FAILURE jobs, which a cluster's stop fails too; with a filter, the matcher
+        is ignored, so the filter names the label and no state."""
+        if label is None:
+            return super().work_params(cluster_name)
+        return {"clusterName": cluster_name, "filter": f"labels.{label[0]} = {label[1]}"}
 
     def field_value(self, item: Resource, field: str) -> str | None:
         if field == "status.state":
