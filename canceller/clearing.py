@@ -44,8 +44,10 @@ class Plan:
     clusters: list[tuple[Target, set[str]]] = field(default_factory=list)
     refused: list[tuple[Target, Resource, Outcome, str]] = field(default_factory=list)
     left: list[tuple[Target, str]] = field(default_factory=list)
-    # The message's own targets a cluster waits for (a sweep's jobs on it) -> the cluster.
+    # The message's own targets a cluster waits for (a sweep's jobs on it) -> the cluster;
+    # and those on any of its clusters, waited for here or by a later message.
     waited_for: dict[str, str] = field(default_factory=dict)
+    on_clusters: dict[str, str] = field(default_factory=dict)
 
 
 def plan_clearing(
@@ -65,6 +67,10 @@ def plan_clearing(
     with ThreadPoolExecutor(max(1, min(workers, len(targets)))) as pool:
         prepared = list(pool.map(lambda target: _prepare(client, target, deadline), targets))
     for target, outcome in zip(targets, prepared, strict=True):
+        if not isinstance(outcome, _Refusal):  # to be stopped, in this message or a later
+            for other in others:
+                if _on(other, target):
+                    plan.on_clusters.setdefault(other.name.name, target.name.name)
         if isinstance(outcome, str):
             plan.left.append((target, outcome))
         elif isinstance(outcome, _Refusal):

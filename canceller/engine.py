@@ -135,11 +135,13 @@ def stop_all(
     # What a cluster waits for goes first, within its part of the message (the message's
     # own work on a cluster says so too); everything else keeps its whole window, and
     # goes with the clusters.
-    waited = [
-        replace(t, extra={**t.extra, "clearedFor": plan.waited_for[t.name.name]})
+    first = [
+        replace(t, extra={**t.extra, "clearedFor": plan.on_clusters[t.name.name]})
+        if t.name.name in plan.on_clusters
+        else t
         for t in first
-        if t.name.name in plan.waited_for
     ]
+    waited = [t for t in first if t.name.name in plan.waited_for]
     others = [t for t in first if t.name.name not in plan.waited_for]
     if waited or plan.work:
         outcomes = _stop_each(
