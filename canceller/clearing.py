@@ -24,7 +24,7 @@ from google.api_core import exceptions as api_exceptions
 
 from canceller.clock import Deadline
 from canceller.dataproc import DataprocClient, TransientFailure
-from canceller.kinds import KINDS, SWEEPABLE, Kind, Phase, Resource
+from canceller.kinds import SWEEPABLE, Kind, Phase, Resource
 from canceller.names import InvalidName, parse_name
 from canceller.results import Outcome
 from canceller.targets import Target
@@ -67,10 +67,10 @@ def plan_clearing(
     with ThreadPoolExecutor(max(1, min(workers, len(targets)))) as pool:
         prepared = list(pool.map(lambda target: _prepare(client, target, deadline), targets))
     for target, outcome in zip(targets, prepared, strict=True):
+        on_it = {other.name.name for other in others if _on(other, target)}
         if not isinstance(outcome, _Refusal):  # to be stopped, in this message or a later
-            for other in others:
-                if _on(other, target):
-                    plan.on_clusters.setdefault(other.name.name, target.name.name)
+            for name in on_it:
+                plan.on_clusters.setdefault(name, target.name.name)
         if isinstance(outcome, str):
             plan.left.append((target, outcome))
         elif isinstance(outcome, _Refusal):
@@ -81,9 +81,8 @@ def plan_clearing(
                 if item.name.name not in elsewhere and item.name.name not in taken:
                     taken.add(item.name.name)
                     plan.work.append(item)
-            waits = {w.name.name for w in work} | {t.name.name for t in others if _on(t, planned)}
-            plan.clusters.append((planned, waits))
-            for name in waits & elsewhere:
+            plan.clusters.append((planned, {w.name.name for w in work} | on_it))
+            for name in on_it | ({w.name.name for w in work} & elsewhere):
                 plan.waited_for.setdefault(name, planned.name.name)
     return plan
 
@@ -185,7 +184,7 @@ def _work_on(
         for pages in range(1, _MAX_PAGES + 1):
             page = client.list(work_kind.collection(scope), deadline, params)
             seen_at = time.monotonic()
-            for item in _items(page, work_kind):
+            for item in work_kind.listed_items(page):
                 if work_kind.phase(item) is not Phase.RUNNING:
                     continue
                 if uuid and work_kind.cluster_uuid(item) not in (uuid, None):
@@ -215,17 +214,11 @@ def _work_on(
     return found, complete
 
 
-def _items(page: Resource, kind: Kind) -> list[Resource]:
-    items = page.get(kind.plural)
-    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
-
-
 def _on(work: Target, cluster: Target) -> bool:
     """Is this target of the message work on ``cluster`` (as listed)? Then the cluster
     waits for its answer too."""
-    kind = KINDS[work.name.kind]
     return (
         work.seen is not None
         and work.name.scope == cluster.name.scope
-        and kind.field_value(work.seen, "clusterName") == cluster.name.resource_id
+        and work.kind.field_value(work.seen, "clusterName") == cluster.name.resource_id
     )

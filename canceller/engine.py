@@ -706,7 +706,7 @@ class _Watcher:
                     kind.collection(key[1]), self._context.deadline, params, urgent=True
                 )
                 pages += 1
-                for item in listed_items(page, kind):
+                for item in kind.listed_items(page):
                     name = kind.listed_name(item, key[1])
                     if isinstance(name, str) and name in wanted:
                         seen[name] = item
@@ -785,12 +785,6 @@ class _Watcher:
             watch.last or None,
             kind,
         )
-
-
-def listed_items(page: Resource, kind: Kind) -> list[Resource]:
-    """The items of one list page that are objects; a malformed page lists nothing."""
-    items = page.get(kind.plural)
-    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
 # ---- results ---------------------------------------------------------------------------

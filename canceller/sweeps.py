@@ -36,7 +36,6 @@ from canceller.engine import (
     CancelContext,
     Outcomes,
     explain_api_error,
-    listed_items,
     stop_all,
 )
 from canceller.kinds import SWEEPABLE, Clause, Kind
@@ -395,7 +394,7 @@ def _list(
             params["pageToken"] = listing.token
         page = client.list(kind.collection(scope), deadline, params)
         listing.pages += 1
-        items = listed_items(page, kind)
+        items = kind.listed_items(page)
         listing.found += len(items)
         seen_at = time.monotonic()
         for item in items:

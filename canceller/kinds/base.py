@@ -185,6 +185,11 @@ class Kind:
     def collection(self, scope: ScopeName) -> str:
         return f"projects/{scope.project}/{self.place}/{scope.region}/{self.plural}"
 
+    def listed_items(self, page: Resource) -> list[Resource]:
+        """The items of one list page that are objects; a malformed page lists nothing."""
+        items = page.get(self.plural)
+        return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
     def listed_name(self, item: Resource, scope: ScopeName) -> object:
         """The full name of a listed item (to be validated like any other name)."""
         return item.get("name")
