@@ -23,9 +23,10 @@ from dataclasses import dataclass, field, replace
 from google.api_core import exceptions as api_exceptions
 
 from canceller.clock import Deadline
-from canceller.dataproc import DataprocClient, TransientFailure
+from canceller.dataproc import DataprocClient
 from canceller.kinds import SWEEPABLE, Kind, Phase, Resource
 from canceller.names import InvalidName, parse_name
+from canceller.rest import TransientFailure
 from canceller.results import Outcome
 from canceller.targets import Target
 

@@ -47,9 +47,10 @@ from google.api_core import exceptions as api_exceptions
 
 from canceller.clearing import plan_clearing
 from canceller.clock import Deadline, utc_now
-from canceller.dataproc import DataprocClient, NoBudget, TransientFailure, error_details
+from canceller.dataproc import DataprocClient
 from canceller.kinds import InvalidWork, Kind, Phase, Resource, StopCall
 from canceller.names import ResourceName, ScopeName
+from canceller.rest import NoBudget, TransientFailure, error_details
 from canceller.results import Outcome, Result
 from canceller.targets import Target
 from canceller.trigger import TriggerInfo

@@ -31,7 +31,7 @@ from canceller.chains import (
     digest,
 )
 from canceller.clock import Deadline, utc_now
-from canceller.dataproc import DataprocClient, TransientFailure
+from canceller.dataproc import DataprocClient
 from canceller.engine import (
     CancelContext,
     Outcomes,
@@ -40,6 +40,7 @@ from canceller.engine import (
 )
 from canceller.kinds import SWEEPABLE, Clause, Kind
 from canceller.names import InvalidName, ScopeName, parse_name, parse_scope
+from canceller.rest import TransientFailure
 from canceller.results import Outcome, Result
 from canceller.selection import (
     InvalidSweep,

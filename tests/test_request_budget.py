@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from canceller.clock import Deadline
-from canceller.dataproc import DataprocClient, TransientFailure
+from canceller.dataproc import DataprocClient
 from canceller.request_budget import (
     FLOOR_PER_MINUTE,
     URGENT_RESERVE,
@@ -28,6 +28,7 @@ from canceller.request_budget import (
     RequestBudget,
     budget_key,
 )
+from canceller.rest import TransientFailure
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
 
