@@ -4,9 +4,10 @@ The whole flow, for one Pub/Sub message:
 
 1. decode   the message into validated targets and rejections (never raises)
 2. handle   each target: read, stop, read until stopped; classify what really happened
-            (a sweep too big for one message also yields a continuation)
-3. publish  one result per target to RESULTS_TOPIC, then any continuation to
-            TRIGGER_TOPIC, and wait until Pub/Sub confirms each
+            (a sweep too big for one message also yields a continuation; one over a
+            budget, folder or organisation, a child sweep per project)
+3. publish  one result per target to RESULTS_TOPIC, then any continuation (and a
+            fan-out's child sweeps) to TRIGGER_TOPIC, and wait until Pub/Sub confirms each
 4. log      one structured line per result
 5. return   to ack, or raise so Pub/Sub redelivers if a transient failure remains
 
@@ -42,15 +43,15 @@ def cancel_operation(event: CloudEvent) -> None:
     )
     trigger = decode_trigger(event)
     try:
-        handled = handle_trigger(trigger, settings, _runtime.dataproc)
+        handled = handle_trigger(trigger, settings, _runtime.dataproc, _runtime.directory)
     except (ConfigurationError, DefaultCredentialsError):
         raise  # a deployment problem: keep the message for redelivery until it is fixed
     except Exception as defect:  # ours: answer the message rather than loop on it
         handled = handle_defect(trigger, defect)
     try:
         _runtime.publisher().publish(handled.results)
-        if handled.continuation is not None and settings.trigger_topic:
-            _runtime.publisher().hand_on(settings.trigger_topic, handled.continuation)
+        if handled.continuations and settings.trigger_topic:
+            _runtime.publisher().hand_on(settings.trigger_topic, handled.continuations)
     except PublishFailed as failure:
         # The redelivery reads the work afresh and may find our own stop done: this line
         # keeps what this delivery saw (CANCELLED, say) where an operator can find it.

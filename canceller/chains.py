@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from canceller.names import InvalidName, parse_scope
+from canceller.names import PROJECT_ID, InvalidName, parse_scope
 
 MAX_CONTINUATIONS = 1000  # a backstop: a chain makes progress or ends long before this
 # Digests of answered targets a sweep continuation carries: 2,000 of 16 characters fit
@@ -47,6 +47,7 @@ MAX_PAGE_TOKEN_CHARS = 2048
 MAX_SEGMENT_PAGES = 10_000
 CHAIN_ID = re.compile(r"(?:sweep|names)-[\x21-\x7e]{1,256}")
 _PAGE_TOKEN = re.compile(rf"[\x21-\x7e]{{1,{MAX_PAGE_TOKEN_CHARS}}}")
+PART = re.compile(rf"projects/(?:{PROJECT_ID.pattern})")
 _DIGEST = re.compile(rf"[0-9a-f]{{{DIGEST_CHARS}}}")
 
 
@@ -64,9 +65,17 @@ class Continuation:
     message: dict[str, Any]
     chain_id: str
     generation: int
+    part: str = ""  # a fan-out child's project: each child is a chain of its own
 
     def attributes(self) -> dict[str, str]:
-        return {"continuation": "true", "chain": self.chain_id, "generation": str(self.generation)}
+        attributes = {
+            "continuation": "true",
+            "chain": self.chain_id,
+            "generation": str(self.generation),
+        }
+        if self.part:
+            attributes["part"] = self.part
+        return attributes
 
 
 class InvalidChain(ValueError):
@@ -96,9 +105,16 @@ class Chain:
     list_from: ListPosition | None = None  # the segment's start (None: the beginning)
     pages: int | None = None  # the segment's length in pages (None: to the listing's end)
     attempted: frozenset[str] = frozenset()  # a named list's: stopped, answer never came
+    part: str = ""  # a fan-out child's project (projects/P): its own chain within the sweep
 
     def dedupe_key(self, target: str) -> str:
         return f"{self.id}/{target}"
+
+    def summary_key(self) -> str:
+        """One summary per message of the chain: per child and generation in a fan-out."""
+        return self.dedupe_key(
+            f"summary/{self.part}/{self.generation}" if self.part else f"summary/{self.generation}"
+        )
 
     def answered(self, name: str) -> bool:
         return digest(name) in self._skipped
@@ -114,6 +130,8 @@ class Chain:
             fields["listFrom"] = self.list_from.to_json()
         if self.pages is not None:
             fields["pages"] = self.pages
+        if self.part:
+            fields["part"] = self.part
         return fields, list(self.skip)
 
 
@@ -128,7 +146,7 @@ def parse_sweep_chain(value: object, skip: object) -> Chain:
     ``Chain.sweep_fields`` writes them; anything else raises ``InvalidChain``."""
     if not isinstance(value, dict) or not {"sweepId", "generation"} <= set(value):
         raise InvalidChain('sweep.continuation must be {"sweepId": ..., "generation": N, ...}')
-    if unknown := sorted(set(value) - {"sweepId", "generation", "listFrom", "pages"}):
+    if unknown := sorted(set(value) - {"sweepId", "generation", "listFrom", "pages", "part"}):
         raise InvalidChain(f"unknown sweep.continuation field(s) {', '.join(unknown)}")
     return Chain(
         id=_chain_id(value["sweepId"], "sweep.continuation.sweepId", "sweep-"),
@@ -136,6 +154,7 @@ def parse_sweep_chain(value: object, skip: object) -> Chain:
         skip=_skip(skip),
         list_from=_list_position(value["listFrom"]) if "listFrom" in value else None,
         pages=_pages(value["pages"]) if "pages" in value else None,
+        part=_part(value["part"]) if "part" in value else "",
     )
 
 
@@ -209,6 +228,12 @@ def _list_position(value: object) -> ListPosition:
             "printable ASCII characters"
         )
     return ListPosition(scope, kind, token)
+
+
+def _part(value: object) -> str:
+    if not isinstance(value, str) or not PART.fullmatch(value):
+        raise InvalidChain("sweep.continuation.part must be a project, projects/PROJECT_ID")
+    return value
 
 
 def _pages(value: object) -> int:

@@ -20,14 +20,14 @@ class DataprocClient(RestClient):
     def get(self, name: str, deadline: Deadline, *, urgent: bool = False) -> dict[str, Any]:
         """Read one resource (of any kind) by its full name.
         ``urgent``: it verifies a stop already sent, so it goes ahead in the budget."""
-        return self._call("GET", name, deadline, urgent=urgent)
+        return self.call("GET", name, deadline, urgent=urgent)
 
     def stop(self, call: StopCall, deadline: Deadline) -> dict[str, Any]:
         """Send a kind's stop request: a custom method such as ``NAME:cancel`` (a body of
         None sends no body at all, which operations.cancel requires; jobs.cancel takes
         ``{}``), or a ``DELETE`` with its query."""
         params = dict(call.params) or None
-        return self._call(call.method, call.path, deadline, params, body=call.body)
+        return self.call(call.method, call.path, deadline, params, body=call.body)
 
     def list(
         self,
@@ -38,4 +38,4 @@ class DataprocClient(RestClient):
         urgent: bool = False,
     ) -> dict[str, Any]:
         """One page of ``collection`` (e.g. projects/P/regions/R/jobs)."""
-        return self._call("GET", collection, deadline, params, urgent=urgent)
+        return self.call("GET", collection, deadline, params, urgent=urgent)

@@ -18,7 +18,7 @@ and then asks Pub/Sub to redeliver if anything is not: nothing is lost.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from canceller.alerts import BudgetNotice, IncidentNotice
@@ -26,8 +26,10 @@ from canceller.chains import MAX_CONTINUATIONS, Chain, Continuation
 from canceller.clock import CallAllowance, Deadline, utc_now
 from canceller.dataproc import DataprocClient
 from canceller.engine import CancelContext, Outcomes, stop_all
+from canceller.fan_out import is_wide, run_fan_out
 from canceller.kinds import CLUSTERS, INCIDENT_KINDS, KINDS
 from canceller.names import UUID, InvalidName, parse_name
+from canceller.organisation import Directory
 from canceller.results import Outcome, Result
 from canceller.selection import SweepSpec
 from canceller.settings import Rung, Settings
@@ -44,6 +46,12 @@ class Handled:
     retry_reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # logged at INFO, never published
     continuation: Continuation | None = None  # published to TRIGGER_TOPIC after results
+    children: list[Continuation] = field(default_factory=list)  # a fan-out's, one a project
+
+    @property
+    def continuations(self) -> list[Continuation]:
+        """Everything handed on to TRIGGER_TOPIC: the continuation, then the children."""
+        return [*([self.continuation] if self.continuation else []), *self.children]
 
 
 @dataclass
@@ -58,11 +66,30 @@ class _Work:
 
 
 def handle_trigger(
-    trigger: Trigger, settings: Settings, dataproc: Callable[[], DataprocClient]
+    trigger: Trigger,
+    settings: Settings,
+    dataproc: Callable[[], DataprocClient],
+    directory: Callable[[], Directory] | None = None,
 ) -> Handled:
-    """``dataproc`` is a factory so a message that needs no Dataproc call (rejected,
-    below threshold, expired) never builds credentials."""
+    """``dataproc`` and ``directory`` (the organisation APIs) are factories so a message
+    that needs no call (rejected, below threshold, expired) never builds credentials.
+    Without ``directory`` (tests of one project), a budget sweeps SWEEP_SCOPES and
+    ALLOWED_ANCESTORS allows nothing."""
     started = utc_now()
+    deadline = Deadline(
+        settings.retry_deadline_seconds + settings.verify_timeout_seconds,
+        CallAllowance(calls_per_message(settings)),
+    )
+
+    def gate(project: str) -> str | None:
+        """Why the project may not be acted on, or None; Resource Manager is read only for
+        a project ALLOWED_PROJECTS does not list, when ALLOWED_ANCESTORS is set."""
+        if settings.project_allowed(project):
+            return None
+        if directory is None or not settings.allowed_ancestors:
+            return f"project {project} is not in ALLOWED_PROJECTS"
+        return directory().project_refusal(settings, project, deadline)
+
     info = trigger.info
     handled = Handled(notes=list(trigger.notes))
     claimed = info.kind if info.kind in KINDS else "unknown"
@@ -92,8 +119,8 @@ def handle_trigger(
                 '--allow-cluster-delete); {"action": "stop"} stops it and keeps its disks; '
                 "nothing was called"
             )
-        elif not settings.project_allowed(name.project):
-            refusal = f"project {name.project} is not in ALLOWED_PROJECTS; nothing was called"
+        elif project_refusal := gate(name.project):
+            refusal = f"{project_refusal}; nothing was called"
         elif not settings.region_known(name.location):
             refusal = (
                 f"{name.location} is not a Dataproc region (DATAPROC_REGIONS); nothing was called"
@@ -127,10 +154,7 @@ def handle_trigger(
 
     context = CancelContext(
         trigger=info,
-        deadline=Deadline(
-            settings.retry_deadline_seconds + settings.verify_timeout_seconds,
-            CallAllowance(calls_per_message(settings)),
-        ),
+        deadline=deadline,
         verify_timeout=settings.verify_timeout_seconds,
         dry_run=settings.dry_run or info.dry_run is True or work.dry_run,
         max_concurrency=settings.max_concurrency,
@@ -158,10 +182,18 @@ def handle_trigger(
         if can_hand_on and (stopped.unstarted or stopped.unconfirmed):
             _hand_on_names(stopped, len(work.targets), chain, context, handled)
     if work.sweep:
-        swept = run_sweep(client, work.sweep, chain, settings, context)
+        if is_wide(work.sweep, settings) and directory is not None:
+            swept = run_fan_out(client, directory(), work.sweep, chain, settings, context, gate)
+        else:
+            spec = work.sweep
+            if spec.budget is not None:
+                spec = replace(spec, budget=None)
+                handled.notes.append("no organisation APIs: the budget sweeps SWEEP_SCOPES")
+            swept = run_sweep(client, spec, chain, settings, context, gate)
         handled.results.extend(swept.results)
         handled.retry_reasons.extend(swept.failures)
         handled.continuation = swept.continuation
+        handled.children = swept.children
     return handled
 
 
@@ -298,7 +330,8 @@ def _budget_work(
         return _Work(extra=extra)
     extra["rung"] = {**rung.to_json(), "ratio": ratio}
     kinds = _rung_kinds(rung, settings)
-    return _Work(sweep=SweepSpec(kinds=kinds), extra=extra, dry_run=rung.action == "report")
+    spec = SweepSpec(kinds=kinds, budget=(budget.billing_account_id, budget.budget_id))
+    return _Work(sweep=spec, extra=extra, dry_run=rung.action == "report")
 
 
 def _rung_kinds(rung: Rung, settings: Settings) -> tuple[str, ...]:

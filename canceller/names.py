@@ -60,6 +60,10 @@ def _grammar(rule: NameRule) -> re.Pattern[str]:
 
 
 SCOPE_NAME = re.compile(rf"projects/(?P<project>{_PROJECT})/regions/(?P<region>{_REGION})")
+PROJECT_ID = re.compile(_PROJECT)
+# Wider sweep scopes (canceller.fan_out): a project (every region where it has work), a
+# folder or an organisation, by number.
+WIDE_SCOPE = re.compile(rf"projects/{_PROJECT}|(?:folders|organizations)/[0-9]{{1,20}}")
 
 # The only URL forms accepted: Google's global or regional Dataproc host, API version v1,
 # optionally ending in one of the kind's stop verbs (":cancel", ":terminate", ":stop").
@@ -138,6 +142,11 @@ def kind_named_by(text: str) -> str:
 def parse_scope(text: object) -> ScopeName:
     match = _match_reference(text, SCOPE_NAME, "a scope projects/P/regions/R", allow_url=False)
     return ScopeName(match["project"], match["region"])
+
+
+def is_wide_scope(text: str) -> bool:
+    """A sweep scope above one project and region: found through Cloud Asset."""
+    return WIDE_SCOPE.fullmatch(text) is not None
 
 
 def truncate_for_report(text: object, limit: int = MAX_INPUT_CHARS) -> str:

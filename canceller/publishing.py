@@ -91,25 +91,37 @@ class ResultPublisher:
                 ) from None
             confirmed += len(request)
 
-    def hand_on(self, topic: str, continuation: Continuation) -> None:
-        """Publish a continuation to the trigger topic, confirmed like a result, so the
-        work it carries is never dropped: unconfirmed, the trigger is redelivered."""
+    def hand_on(self, topic: str, continuations: Sequence[Continuation]) -> None:
+        """Publish continuations (and a fan-out's children) to the trigger topic, confirmed
+        like results, so the work they carry is never dropped: unconfirmed, the trigger is
+        redelivered."""
         client = self._get_client()
-        data = json.dumps(continuation.message, separators=(",", ":")).encode("utf-8")
-        message = PubsubMessage(data=data, attributes=continuation.attributes())
-        try:
-            response = client.publish(
-                topic=topic,
-                messages=[message],
-                retry=None,  # see the module docstring: redelivery, not a resend
-                timeout=self._timeout,
+        messages = [
+            PubsubMessage(
+                data=json.dumps(continuation.message, separators=(",", ":")).encode("utf-8"),
+                attributes=continuation.attributes(),
             )
-            if len(response.message_ids) != 1:
-                raise RuntimeError(f"{len(response.message_ids)} message id(s) for 1 message")
-        except Exception as error:  # any failure means "not confirmed"
-            raise PublishFailed(
-                f"the continuation to {topic} was not confirmed: {type(error).__name__}: {error}"
-            ) from None
+            for continuation in continuations
+        ]
+        confirmed = 0
+        for request in _requests(messages):
+            try:
+                response = client.publish(
+                    topic=topic,
+                    messages=request,
+                    retry=None,  # see the module docstring: redelivery, not a resend
+                    timeout=self._timeout,
+                )
+                if len(response.message_ids) != len(request):
+                    raise RuntimeError(
+                        f"{len(response.message_ids)} message id(s) for {len(request)} messages"
+                    )
+            except Exception as error:  # any failure means "not confirmed"
+                raise PublishFailed(
+                    f"{len(messages) - confirmed} of {len(messages)} continuation(s) to {topic} "
+                    f"were not confirmed: {type(error).__name__}: {error}"
+                ) from None
+            confirmed += len(request)
 
     def _get_client(self) -> PublisherClient:
         with self._lock:

@@ -83,7 +83,7 @@ class RestClient:
         self._version = version
         self._key_of = key_of
 
-    def _call(
+    def call(
         self,
         method: str,
         path: str,

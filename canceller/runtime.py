@@ -22,8 +22,11 @@ from requests.utils import get_environ_proxies
 
 from canceller.dataproc import DataprocClient
 from canceller.logs import log
+from canceller.org_apis import ORG_APIS, OrgApi
+from canceller.organisation import Directory
 from canceller.publishing import ResultPublisher
-from canceller.request_budget import RequestBudget
+from canceller.request_budget import Bucket, BudgetKey, RequestBudget
+from canceller.rest import RestClient
 from canceller.settings import Settings, SettingsError, load_settings
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -72,6 +75,7 @@ class Runtime:
         self._google_default: tuple[auth_credentials.Credentials, str | None] | None = None
         self._dataproc: DataprocClient | None = None
         self._publisher: ResultPublisher | None = None
+        self._directory: Directory | None = None
 
     def settings(self) -> Settings:
         with self._lock:
@@ -99,19 +103,52 @@ class Runtime:
                 )
             return self._publisher
 
-    def _make_dataproc(self, settings: Settings) -> DataprocClient:
-        if settings.dataproc_emulator_host:
-            credentials: auth_credentials.Credentials = LocalEmulatorCredentials()
-            endpoint = f"http://{settings.dataproc_emulator_host}"
-        else:
-            credentials, _ = self._google_defaults()
-            endpoint = settings.dataproc_endpoint
+    def directory(self) -> Directory:
+        """The organisation APIs (budgets, billing, Resource Manager, Cloud Asset), each
+        with its own request budget; built on first use, like the Dataproc client."""
+        settings = self.settings()
+        with self._lock:
+            if self._directory is None:
+                clients = {api.name: self._org_client(settings, api) for api in ORG_APIS}
+                self._directory = Directory(clients, settings.scope_cache_seconds)
+            return self._directory
+
+    def _org_client(self, settings: Settings, api: OrgApi) -> RestClient:
+        emulator = settings.org_api_hosts.get(api.name)
+        endpoint = f"http://{emulator}" if emulator else f"https://{api.host}"
+        session = self._session(endpoint, local=emulator is not None)
+        limit = settings.org_requests_per_minute[api.name]
+        # One window per API: Budgets, Resource Manager and Cloud Asset quotas are per
+        # consumer project, not per project and region as Dataproc's.
+        return RestClient(
+            session,
+            endpoint,
+            settings.request_timeout_seconds,
+            RequestBudget(limit, limit, limit),
+            version=api.version,
+            key_of=lambda method, path: BudgetKey(api.name, "", Bucket.DEFAULT),
+        )
+
+    def _session(self, endpoint: str, *, local: bool) -> AuthorizedSession:
+        """An authorised session to ``endpoint``: the emulator's fixed token, or the
+        runtime service account's. Called under self._lock."""
+        credentials: auth_credentials.Credentials = (
+            LocalEmulatorCredentials() if local else self._google_defaults()[0]
+        )
         # max_refresh_attempts=1: a 401 refreshes the token once, then is an answer.
         session = AuthorizedSession(credentials, max_refresh_attempts=1)
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=_POOL_SIZE, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         _read_environment_once(session, endpoint)
+        return session
+
+    def _make_dataproc(self, settings: Settings) -> DataprocClient:
+        if settings.dataproc_emulator_host:
+            endpoint = f"http://{settings.dataproc_emulator_host}"
+        else:
+            endpoint = settings.dataproc_endpoint
+        session = self._session(endpoint, local=settings.dataproc_emulator_host is not None)
         # One budget per process: the client is built once, so all its requests share it.
         budget = RequestBudget(
             settings.dataproc_requests_per_minute,

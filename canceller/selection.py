@@ -10,7 +10,8 @@ never stop more than its filter says. Work labelled with EXEMPT_LABEL is never s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from canceller.kinds import OPERATIONS, SWEEPABLE, Clause, Kind, Phase, Resource
@@ -47,6 +48,10 @@ class SweepSpec:
     max: int | None = None  # None: no limit but MAX_CANCELS_PER_MESSAGE per message
     cluster_uuid: str | None = None  # an incident names one incarnation of a cluster
     kinds: tuple[str, ...] = ()  # empty: the SWEEP_KINDS setting
+    # A fan-out child's kinds per scope: only those Cloud Asset found there (and
+    # operations); a scope not named here is listed for every kind.
+    scope_kinds: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    budget: tuple[str, str] | None = None  # (billing account, budget id): its real scope
 
 
 def parse_filter(text: str) -> tuple[Clause, ...]:

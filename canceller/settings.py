@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from canceller.kinds import DEFAULT_SWEEP_KINDS, SWEEPABLE
+from canceller.org_apis import ASSETS, BILLING, BUDGETS, ORG_APIS, RESOURCE_MANAGER
 from canceller.selection import MAX_FILTER_CHARS
 
 # gcloud calls this global host for regional operation names over REST. The "region
@@ -107,6 +108,9 @@ MAX_ALLOWLIST_ITEMS = 100
 _BUDGET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 MAX_POLICY_NAME_CHARS = 512  # Cloud Monitoring's longest alert policy display name
 
+# ALLOWED_ANCESTORS: a folder or an organisation, by its number.
+_ANCESTOR = re.compile(r"(?:folders|organizations)/[0-9]{1,20}")
+
 # Decoding, logging, building clients on a cold start: what a message costs besides its
 # Dataproc deadline and its publishes.
 MESSAGE_MARGIN_SECONDS = 15.0
@@ -167,6 +171,12 @@ class Settings:
     dataproc_regions: frozenset[str]  # the regions a name or scope may name
     allowed_budgets: frozenset[str] | None  # budget IDs that may start a sweep; None: any
     allowed_alert_policies: frozenset[str] | None  # incident policy_name values; None: any
+    # Organisation scale (canceller.organisation, canceller.fan_out).
+    allowed_ancestors: frozenset[str]  # folders/F, organizations/O: their projects are allowed
+    sweep_regions: frozenset[str] | None  # where operations are also looked for; None: seen
+    org_api_hosts: dict[str, str]  # API name -> its emulator's host:port, for local tests
+    org_requests_per_minute: dict[str, int]  # API name -> this instance's budget for it
+    scope_cache_seconds: float  # how long a budget's scope and a project's ancestry are kept
 
     def project_allowed(self, project: str) -> bool:
         return self.allowed_projects is None or project in self.allowed_projects
@@ -293,6 +303,29 @@ def load_settings(
         dataproc_regions=regions,
         allowed_budgets=_allowlist(env, "ALLOWED_BUDGETS", _budget_id_problem),
         allowed_alert_policies=_allowlist(env, "ALLOWED_ALERT_POLICIES", _policy_name_problem),
+        allowed_ancestors=_allowlist(env, "ALLOWED_ANCESTORS", _ancestor_problem) or frozenset(),
+        sweep_regions=_sweep_regions(env.get("SWEEP_REGIONS", ""), regions),
+        org_api_hosts={
+            api.name: host
+            for api in ORG_APIS
+            if (host := _emulator_host(env.get(api.emulator_variable, ""), api.emulator_variable))
+        },
+        # Shares of each API's quota: Cloud Asset's searches are 400 a minute per consumer
+        # project (the reference), Resource Manager's reads and Billing's are larger; half
+        # and less, since other tools of the organisation use them too.
+        org_requests_per_minute={
+            ASSETS.name: int(
+                _number(env, "CLOUD_ASSET_REQUESTS_PER_MINUTE", 200, 1, 100_000, integer=True)
+            ),
+            RESOURCE_MANAGER.name: int(
+                _number(env, "RESOURCE_MANAGER_REQUESTS_PER_MINUTE", 300, 1, 100_000, integer=True)
+            ),
+            **dict.fromkeys(
+                (BUDGETS.name, BILLING.name),
+                int(_number(env, "BILLING_REQUESTS_PER_MINUTE", 60, 1, 100_000, integer=True)),
+            ),
+        },
+        scope_cache_seconds=_number(env, "SCOPE_CACHE_SECONDS", 300, 0, 3600),
     )
 
 
@@ -367,17 +400,17 @@ def _endpoint(value: str, regions: frozenset[str]) -> str:
     return f"https://{host}"
 
 
-def _emulator_host(value: str) -> str | None:
-    """host:port of a Dataproc emulator on this machine's loopback (127.0.0.0/8,
-    localhost or [::1]): requests to it are plain http with a fixed token, so they must
-    never leave the machine."""
+def _emulator_host(value: str, name: str = "DATAPROC_EMULATOR_HOST") -> str | None:
+    """host:port of an emulator (Dataproc's, or an organisation API's) on this machine's
+    loopback (127.0.0.0/8, localhost or [::1]): requests to it are plain http with a fixed
+    token, so they must never leave the machine."""
     value = value.strip()
     if not value:
         return None
     match = _EMULATOR_HOST.fullmatch(value)
     if match is None or not 1 <= int(match["port"]) <= 65535 or not _loopback(match["host"]):
         raise SettingsError(
-            f"DATAPROC_EMULATOR_HOST={value[:200]!r} must be host:port on this machine's "
+            f"{name}={value[:200]!r} must be host:port on this machine's "
             "loopback: 127.0.0.0/8 (e.g. 127.0.0.1:8085), localhost:PORT or [::1]:PORT"
         )
     return value
@@ -459,6 +492,27 @@ def _policy_name_problem(item: str) -> str | None:
     if not item.isprintable():
         return "an alert policy name has no control or other unprintable characters"
     return None
+
+
+def _ancestor_problem(item: str) -> str | None:
+    if _ANCESTOR.fullmatch(item):
+        return None
+    return "expected folders/NUMBER or organizations/NUMBER"
+
+
+def _sweep_regions(value: str, regions: frozenset[str]) -> frozenset[str] | None:
+    """SWEEP_REGIONS: where an organisation-wide sweep also looks for operations (which
+    Cloud Asset does not index) in a project with work; unset, the regions this instance
+    has seen work in, in that project."""
+    if not value.strip():
+        return None
+    items = _items("SWEEP_REGIONS", value)
+    if unknown := [item for item in items if item not in regions]:
+        raise SettingsError(
+            f"SWEEP_REGIONS has {', '.join(repr(item[:40]) for item in unknown[:5])}: not "
+            "Dataproc regions (DATAPROC_REGIONS)"
+        )
+    return frozenset(items)
 
 
 def _sweep_scopes(value: str) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +54,7 @@ from canceller.selection import (
 from canceller.settings import Settings
 from canceller.targets import Target
 
+ProjectGate = Callable[[str], str | None]
 MAX_PAGES_PER_SCOPE = 1000  # a guard against a server that never stops paging
 # A dry run shows what it selected without a call per target, but not without bound: a
 # message's results must fit its publish timeout and the instance's memory.
@@ -78,6 +80,7 @@ _LISTING_SHARE = 0.5
 @dataclass
 class SweepOutcomes(Outcomes):
     continuation: Continuation | None = None  # the message that carries on, if any
+    children: list[Continuation] = field(default_factory=list)  # a fan-out's, one a project
 
 
 @dataclass
@@ -112,10 +115,13 @@ def run_sweep(
     chain: Chain,
     settings: Settings,
     context: CancelContext,
+    gate: ProjectGate,
 ) -> SweepOutcomes:
+    """``gate`` says why a project may not be swept, or None (canceller.dispatch: the
+    allowlist, with ALLOWED_ANCESTORS through Resource Manager)."""
     started = utc_now()
     # Every result of the sweep carries its id; the summary carries the whole account.
-    swept = replace(context, extra={**context.extra, "sweep": {"id": chain.id}})
+    swept = replace(context, extra={**context.extra, "sweep": _sweep_id(chain)})
     outcomes = SweepOutcomes()
 
     def answer(outcome: Outcome, target: str, detail: str, **fields: Any) -> None:
@@ -158,9 +164,14 @@ def run_sweep(
     except InvalidSweep as invalid:
         answer(Outcome.REJECTED, "", f"the sweep filter cannot be applied safely: {invalid}")
         return outcomes
-    scopes = _allowed_scopes(scope_texts, settings, answer)
+    scopes = _allowed_scopes(scope_texts, settings, gate, answer)
     kinds, left_out = _sweep_kinds(spec, settings, clauses)
-    order = [(scope, kind) for scope in scopes for kind in kinds]
+    order = [
+        (scope, kind)
+        for scope in scopes
+        for kind in kinds
+        if kind.plural in spec.scope_kinds.get(scope.name, (kind.plural,))
+    ]
     start_at = _start_index(order, chain.list_from)
     if start_at is None:
         answer(
@@ -258,7 +269,7 @@ def run_sweep(
 
     counts = Counter(result.outcome.value for result in stopped.results)
     summary: dict[str, Any] = {
-        "id": chain.id,
+        **_sweep_id(chain),
         "scopes": [scope.name for scope in scopes],
         "filter": filter_text,
         "kinds": [kind.plural for kind in kinds],
@@ -318,13 +329,20 @@ def run_sweep(
             started,
             dry_run=context.dry_run,
             extra=extra,
-            dedupe_key=chain.dedupe_key(f"summary/{chain.generation}"),
+            dedupe_key=chain.summary_key(),
         )
     )
     return outcomes
 
 
-def _allowed_scopes(texts: tuple[str, ...], settings: Settings, answer: Any) -> list[ScopeName]:
+def _sweep_id(chain: Chain) -> dict[str, str]:
+    """What ties a result to its sweep: the sweep id, and a fan-out child's project."""
+    return {"id": chain.id, "part": chain.part} if chain.part else {"id": chain.id}
+
+
+def _allowed_scopes(
+    texts: tuple[str, ...], settings: Settings, gate: ProjectGate, answer: Any
+) -> list[ScopeName]:
     scopes: list[ScopeName] = []
     for text in texts:
         try:
@@ -332,8 +350,8 @@ def _allowed_scopes(texts: tuple[str, ...], settings: Settings, answer: Any) -> 
         except InvalidName as invalid:
             answer(Outcome.REJECTED, text[:512], f"not a sweep scope: {invalid}")
             continue
-        if not settings.project_allowed(scope.project):
-            refusal = f"project {scope.project} is not in ALLOWED_PROJECTS; not swept"
+        if project_refusal := gate(scope.project):
+            refusal = f"{project_refusal}; not swept"
         elif not settings.region_known(scope.region):
             refusal = f"{scope.region} is not a Dataproc region (DATAPROC_REGIONS); not swept"
         else:
@@ -470,7 +488,10 @@ def _next_chain(
     if rest or acted:
         pages = listing.pages if listing.end is not None else chain.pages
         return replace(chain, generation=chain.generation + 1, skip=skip, pages=pages), ""
-    return Chain(chain.id, chain.generation + 1, skip=skip, list_from=listing.end), ""
+    return (
+        Chain(chain.id, chain.generation + 1, skip=skip, list_from=listing.end, part=chain.part),
+        "",
+    )
 
 
 def _why_not_handed_on(
@@ -514,6 +535,12 @@ def _continuation(
         request["operationTypes"] = list(spec.operation_types)
     if spec.cluster_uuid:
         request["clusterUuid"] = spec.cluster_uuid
+    if spec.scope_kinds:
+        request["scopeKinds"] = {
+            scope.name: list(spec.scope_kinds[scope.name])
+            for scope in scopes
+            if scope.name in spec.scope_kinds
+        }
     if spec.max:
         request["max"] = max(1, spec.max - acted)
     if skip:
@@ -523,4 +550,4 @@ def _continuation(
         message["reason"] = context.trigger.reason
     if context.trigger.request_id is not None:
         message["requestId"] = context.trigger.request_id
-    return Continuation(message, chain.id, chain.generation)
+    return Continuation(message, chain.id, chain.generation, chain.part)

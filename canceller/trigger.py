@@ -67,6 +67,7 @@ _SWEEP_KEYS = (
     "kinds",
     "max",
     "clusterUuid",
+    "scopeKinds",
     "continuation",
     "skip",
     "dryRun",
@@ -392,6 +393,7 @@ def _sweep_trigger(document: Mapping[str, Any], text: str, info: TriggerInfo) ->
             max=_positive_int(request, "max"),
             cluster_uuid=_cluster_uuid(request.get("clusterUuid")),
             kinds=_kinds(request),
+            scope_kinds=_scope_kinds(request),
         )
         if spec.filter:
             parse_filter(spec.filter)
@@ -408,6 +410,21 @@ def _kinds(request: Mapping[str, Any]) -> tuple[str, ...]:
             "(batches are swept through their operations)"
         )
     return tuple(dict.fromkeys(kinds))
+
+
+def _scope_kinds(request: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """A fan-out child's kinds per scope (canceller.fan_out): each key one of the sweep's
+    scopes, each value some of its kinds. It can only narrow what the sweep lists."""
+    value = request.get("scopeKinds", {})
+    scopes, kinds = set(_strings(request, "scopes")), set(_kinds(request) or SWEEPABLE)
+    if not isinstance(value, dict) or not all(
+        scope in scopes
+        and isinstance(plurals, list)
+        and all(isinstance(plural, str) and plural in kinds for plural in plurals)
+        for scope, plurals in value.items()
+    ):
+        raise InvalidSweep("sweep.scopeKinds must map some of sweep.scopes to lists of sweep.kinds")
+    return {scope: tuple(dict.fromkeys(plurals)) for scope, plurals in value.items()}
 
 
 def _cluster_uuid(value: object) -> str | None:

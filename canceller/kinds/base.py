@@ -95,11 +95,23 @@ class Kind:
     state_path: ClassVar[tuple[str, ...]] = ("state",)  # where the state word is
     detail_path: ClassVar[tuple[str, ...] | None] = None  # where Dataproc says why, if at all
 
+    # Cloud Asset Inventory's type for this kind's resources (operations are not assets),
+    # and the asset types whose live presence in a region means this kind may have work
+    # there: where an organisation-wide sweep lists it (canceller.fan_out).
+    asset_type: ClassVar[str | None] = None
+    found_by: ClassVar[tuple[str, ...]] = ()
+
     # The kinds whose work on one of these must be stopped first (a cluster's jobs and
     # operations): the engine stops and verifies those, then this (canceller.clearing).
     clears_first: ClassVar[tuple[str, ...]] = ()
     action: ClassVar[str] = "stop"  # what this description does to the work
     actions: ClassVar[tuple[str, ...]] = ("stop",)  # what a message may ask for
+
+    @property
+    def ended_states(self) -> tuple[str, ...]:
+        """The state words in which this kind's work is over: an asset search leaves them
+        out, so that a search only finds where work may still be running."""
+        return tuple(sorted(word for word, phase in self.phases.items() if phase.final))
 
     def name_rule(self) -> NameRule:
         return NameRule(self.place, self.plural, self.id_pattern, self.stop_verbs)

@@ -18,6 +18,8 @@ from canceller.names import SERVERLESS_ID, InvalidName, ResourceName, parse_name
 class Batches(Kind):
     name = "batch"
     plural = "batches"
+    asset_type = "dataproc.googleapis.com/Batch"
+    found_by = ("dataproc.googleapis.com/Batch",)
     place = "locations"
     result_name_key = "batch"  # results repeat the batch's name beside its operation's
     # batchId: 4-63 lowercase letters, digits and hyphens (dataproc_v1_messages.py);

@@ -100,6 +100,8 @@ def request_id(chain: str, name: str, uuid: str, action: str) -> str:
 class Clusters(Kind):
     name = "cluster"
     plural = "clusters"
+    asset_type = "dataproc.googleapis.com/Cluster"
+    found_by = ("dataproc.googleapis.com/Cluster",)
     # Dataproc's cluster name rule: a lowercase letter, then lowercase letters, digits and
     # hyphens, no trailing hyphen, at most 51 characters.
     id_pattern = r"[a-z](?:[-a-z0-9]{0,49}[a-z0-9])?"

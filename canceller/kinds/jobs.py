@@ -21,6 +21,8 @@ from canceller.names import ScopeName
 class Jobs(Kind):
     name = "job"
     plural = "jobs"
+    asset_type = "dataproc.googleapis.com/Job"
+    found_by = ("dataproc.googleapis.com/Job",)
     # JobReference.jobId: letters, digits, underscores and hyphens, at most 100.
     id_pattern = r"[A-Za-z0-9_-]{1,100}"
     permission_verbs = ("get", "list", "cancel")

@@ -36,6 +36,9 @@ _METADATA_FIELDS = ("operationType", "batch", "clusterName", "clusterUuid", "des
 class Operations(Kind):
     name = "operation"
     plural = "operations"
+    # Not an asset: a running operation belongs to a batch or a cluster (its creation,
+    # update, stop), both of which are.
+    found_by = ("dataproc.googleapis.com/Batch", "dataproc.googleapis.com/Cluster")
     # Server-made; 1-128 URL-safe characters covers every one seen.
     id_pattern = r"[A-Za-z0-9_-]{1,128}"
     aliases = ("name",)  # the original message form: {"name": OPERATION}

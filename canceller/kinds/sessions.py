@@ -18,6 +18,8 @@ _STATES = frozenset({"CREATING", "ACTIVE", "TERMINATING", "TERMINATED", "FAILED"
 class Sessions(Kind):
     name = "session"
     plural = "sessions"
+    asset_type = "dataproc.googleapis.com/Session"
+    found_by = ("dataproc.googleapis.com/Session",)
     place = "locations"
     # sessionId: 4-63 lowercase letters, digits and hyphens (dataproc_v1_messages.py).
     id_pattern = SERVERLESS_ID

@@ -1,0 +1,370 @@
+"""A sweep wider than one project and region: a budget's real scope, a whole project, a
+folder or an organisation, fanned out across instances through Pub/Sub.
+
+The parent message finds where live Dataproc work is with Cloud Asset (a few search
+pages, instead of a listing per kind of every region of every project), keeps the
+projects the sweep may act on (the budget's, paid for by its billing account, and
+allowed: ALLOWED_PROJECTS or under ALLOWED_ANCESTORS, by Resource Manager), and publishes
+one child message per project on TRIGGER_TOPIC: a sweep of that project's (region, kinds)
+pairs only, which carries the parent's sweep id and is a continuation in every other way
+(convergent, bounded, deduplicable: canceller.chains), so Cloud Run spreads the projects
+over instances and each child keeps to its own project's request budget. The parent
+publishes one SWEEP_SUMMARY saying what it searched, found, refused and fanned out; each
+child its own. Asset data is minutes stale: a child reads and stops only what Dataproc
+says is running, so a stale asset costs a listing, never a wrong stop.
+
+Operations are not assets. A project's operations are looked for in the regions where
+its batches and clusters were found, plus SWEEP_REGIONS (unset: the regions this
+instance has seen work in, in that project).
+
+Without TRIGGER_TOPIC nothing can be fanned out: the parent sweeps the pairs itself, if
+they fit one message (canceller.sweeps.MAX_SCOPES_PER_SWEEP).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from canceller.chains import Chain, Continuation
+from canceller.clock import utc_now
+from canceller.dataproc import DataprocClient
+from canceller.engine import CancelContext
+from canceller.kinds import OPERATIONS, SWEEPABLE, Kind
+from canceller.names import InvalidName, is_wide_scope, parse_scope
+from canceller.organisation import AssetHit, BudgetScope, Directory, ScopeUnreadable
+from canceller.rest import TransientFailure
+from canceller.results import Outcome, Result
+from canceller.selection import SweepSpec
+from canceller.settings import Settings
+from canceller.sweeps import MAX_SCOPES_PER_SWEEP, ProjectGate, SweepOutcomes, run_sweep
+
+MAX_SEARCH_SCOPES = 100  # searches one message makes (a budget listing 100 projects)
+MAX_ASSET_PAGES = 200  # per search scope: 100,000 live resources
+MAX_CHILDREN = 1000  # projects one parent fans out to; more is said and left
+# The parent searches within this share of its deadline: the rest is for the
+# allowlist's Resource Manager reads and for publishing.
+_SEARCH_SHARE = 0.5
+
+
+@dataclass
+class _Area:
+    """Where to search, and which of what is found the sweep covers."""
+
+    searches: list[str] = field(default_factory=list)  # projects/P, folders/F, organizations/O
+    pairs: list[str] = field(default_factory=list)  # explicit projects/P/regions/R
+    covers: Callable[[AssetHit], bool] = lambda hit: True
+    described: dict[str, Any] = field(default_factory=dict)  # for the summary
+    notes: list[str] = field(default_factory=list)
+
+
+def is_wide(spec: SweepSpec, settings: Settings) -> bool:
+    """Whether the sweep needs Cloud Asset: a budget's scope, or a scope above one
+    project and region."""
+    return spec.budget is not None or any(
+        is_wide_scope(text) for text in spec.scopes or settings.sweep_scopes
+    )
+
+
+def run_fan_out(
+    client: DataprocClient,
+    directory: Directory,
+    spec: SweepSpec,
+    chain: Chain,
+    settings: Settings,
+    context: CancelContext,
+    gate: ProjectGate,
+) -> SweepOutcomes:
+    started = utc_now()
+    outcomes = SweepOutcomes()
+    sweep_id = {"id": chain.id}
+
+    def answer(outcome: Outcome, target: str, detail: str, key: str, **extra: Any) -> None:
+        outcomes.results.append(
+            Result(
+                outcome,
+                target,
+                detail,
+                context.trigger,
+                started,
+                dry_run=context.dry_run,
+                extra={**context.extra, "sweep": sweep_id, **extra},
+                dedupe_key=chain.dedupe_key(key),
+            )
+        )
+
+    if spec.max is not None:
+        answer(
+            Outcome.REJECTED,
+            "",
+            "sweep.max cannot be shared out across projects: name the projects' regions "
+            "(projects/P/regions/R) to use it",
+            "rejected/max",
+        )
+        return outcomes
+    area = _area(directory, spec, settings, context)
+    if area is None:
+        answer(
+            Outcome.REJECTED,
+            "",
+            "the budget's scope could not be read and SWEEP_SCOPES is not set: nothing to "
+            "sweep; nothing was called",
+            "rejected/scope",
+        )
+        return outcomes
+    if isinstance(area, str):
+        answer(Outcome.REJECTED, "", area, "rejected/scope")
+        return outcomes
+
+    kinds = [SWEEPABLE[plural] for plural in spec.kinds or settings.sweep_kinds]
+    asset_types = sorted({asset for kind in kinds for asset in kind.found_by})
+    search_deadline = context.deadline.within(context.deadline.remaining() * _SEARCH_SHARE)
+    found: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    account: dict[str, Any] = {"searched": [], "pages": 0, "assets": 0, "complete": True}
+    failed: list[str] = []
+    for scope in area.searches[:MAX_SEARCH_SCOPES]:
+        try:
+            search = directory.search(
+                scope, asset_types, _query(kinds, settings), search_deadline, MAX_ASSET_PAGES
+            )
+        except (ScopeUnreadable, TransientFailure) as error:
+            failed.append(f"{scope}: {str(error)[:300]}")
+            continue
+        account["searched"].append(scope)
+        account["pages"] += search.pages
+        account["complete"] &= search.complete
+        for hit in search.hits:
+            if area.covers(hit):
+                account["assets"] += 1
+                for kind in kinds:
+                    if hit.asset_type in kind.found_by:
+                        found[hit.project][hit.region].add(kind.plural)
+    if len(area.searches) > MAX_SEARCH_SCOPES:
+        account["complete"] = False
+        area.notes.append(
+            f"only the first {MAX_SEARCH_SCOPES} of {len(area.searches)} search scopes were read"
+        )
+    for text in area.pairs:
+        pair = parse_scope(text)
+        found[pair.project][pair.region].update(kind.plural for kind in kinds)
+    if OPERATIONS in kinds:
+        for project, regions in found.items():
+            for region in settings.sweep_regions or directory.seen_regions(project):
+                regions[region].add(OPERATIONS.plural)
+
+    projects: dict[str, dict[str, tuple[str, ...]]] = {}
+    refused = 0
+    for project in sorted(found):
+        if refusal := gate(project):
+            refused += 1
+            answer(
+                Outcome.REJECTED,
+                f"projects/{project}",
+                f"{refusal}: its Dataproc work was not swept",
+                f"rejected/projects/{project}",
+                project=project,
+            )
+            continue
+        pairs = {
+            f"projects/{project}/regions/{region}": _in_order(kinds, found[project][region])
+            for region in sorted(found[project])
+            if settings.region_known(region)
+        }
+        if pairs:
+            projects[project] = pairs
+
+    if failed and not projects and not refused:
+        # Nothing was found for sure: the redelivery searches again (and nothing was done).
+        outcomes.failures.append(f"no search could be read: {'; '.join(failed)[:500]}")
+    fanned: list[str] = []
+    if projects and settings.trigger_topic:
+        for project in sorted(projects)[:MAX_CHILDREN]:
+            outcomes.children.append(
+                _child(spec, settings, projects[project], chain, context, project)
+            )
+            fanned.append(project)
+        if len(projects) > MAX_CHILDREN:
+            area.notes.append(
+                f"{len(projects) - MAX_CHILDREN} more project(s) with work were NOT fanned "
+                f"out: at most {MAX_CHILDREN} a message"
+            )
+    elif projects:
+        pairs = {pair: kinds_of for each in projects.values() for pair, kinds_of in each.items()}
+        if len(pairs) > MAX_SCOPES_PER_SWEEP:
+            area.notes.append(
+                f"{len(pairs)} (project, region) pairs have work: more than the "
+                f"{MAX_SCOPES_PER_SWEEP} one message sweeps, and TRIGGER_TOPIC is not set to "
+                "fan them out; NOT swept"
+            )
+        else:
+            inline = replace(spec, scopes=tuple(pairs), scope_kinds=pairs, budget=None)
+            swept = run_sweep(client, inline, chain, settings, context, gate)
+            outcomes.results.extend(swept.results)
+            outcomes.failures.extend(swept.failures)
+            outcomes.continuation = swept.continuation
+
+    pair_count = sum(len(pairs) for pairs in projects.values())
+    summary = {
+        **sweep_id,
+        "fanOut": {
+            **area.described,
+            **account,
+            "failed": failed,
+            "projects": len(found),
+            "refused": refused,
+            "pairs": pair_count,
+            "children": len(fanned),
+        },
+    }
+    parts = [
+        f"searched {len(account['searched'])} scope(s) in {account['pages']} page(s) for live "
+        f"Dataproc work: {account['assets']} resource(s) in {len(found)} project(s)",
+    ]
+    if refused:
+        parts.append(f"{refused} project(s) refused by the allowlist")
+    if fanned:
+        parts.append(
+            f"fanned out {len(fanned)} child sweep(s), one per project, over "
+            f"{pair_count} (project, region) pair(s): each publishes its own "
+            f"summary under sweep id {chain.id}"
+        )
+    elif projects and settings.trigger_topic is None:
+        parts.append("swept here: TRIGGER_TOPIC is not set to fan out")
+    elif not projects:
+        parts.append("nothing to sweep")
+    if not account["complete"]:
+        parts.append("the search was NOT read to its end")
+    if failed:
+        parts.append(f"not searched: {'; '.join(failed)[:400]}")
+    parts.extend(area.notes)
+    outcomes.results.append(
+        Result(
+            Outcome.SWEEP_SUMMARY,
+            "",
+            "; ".join(parts),
+            context.trigger,
+            started,
+            dry_run=context.dry_run,
+            extra={**context.extra, "sweep": summary},
+            dedupe_key=chain.dedupe_key("summary/fan-out"),
+        )
+    )
+    return outcomes
+
+
+def _area(
+    directory: Directory, spec: SweepSpec, settings: Settings, context: CancelContext
+) -> _Area | str | None:
+    """Where the sweep looks: the budget's real scope (or SWEEP_SCOPES when it cannot be
+    read: None when there are none), or its scopes. A string is a refusal."""
+    texts = spec.scopes or settings.sweep_scopes
+    notes: list[str] = []
+    if spec.budget is not None:
+        try:
+            budget = directory.budget_scope(*spec.budget, context.deadline)
+        except (ScopeUnreadable, TransientFailure) as error:
+            if not settings.sweep_scopes:
+                return None
+            texts = settings.sweep_scopes
+            notes.append(
+                f"the budget's scope could not be read ({str(error)[:300]}): SWEEP_SCOPES "
+                "swept instead"
+            )
+        else:
+            return _budget_area(budget, settings)
+    area = _Area(described={"scopes": list(texts)}, notes=notes)
+    for text in texts:
+        if is_wide_scope(text):
+            area.searches.append(text)
+            continue
+        try:
+            area.pairs.append(parse_scope(text).name)
+        except InvalidName as invalid:
+            return f"not a sweep scope: {str(invalid)[:300]}"
+    return area
+
+
+def _budget_area(budget: BudgetScope, settings: Settings) -> _Area:
+    """A budget covers the projects its billing account pays for, narrowed by its filter:
+    by place (search those folders and organisations), by project (search each), or
+    neither (the whole account: search where the function may act, ALLOWED_ANCESTORS and
+    the billed projects of ALLOWED_PROJECTS, or every billed project where any is
+    allowed). Projects and places both set: a project must be listed and under one
+    (the narrower reading; Google does not say how the two combine)."""
+    billed, numbers = budget.billed, budget.projects
+
+    def covers(hit: AssetHit) -> bool:
+        return hit.project in billed and (not numbers or hit.number in numbers)
+
+    if budget.ancestors:
+        searches = list(budget.ancestors)
+    elif numbers:
+        searches = [f"projects/{number}" for number in sorted(numbers)]
+    else:
+        listed = billed if settings.allowed_projects is None else billed & settings.allowed_projects
+        searches = [*sorted(settings.allowed_ancestors), *(f"projects/{p}" for p in sorted(listed))]
+    return _Area(searches=searches, covers=covers, described={"budgetScope": budget.to_json()})
+
+
+def _query(kinds: list[Kind], settings: Settings) -> str:
+    """Live work only: every state in which a searched kind's work is over is left out
+    (rather than the running states asked for, so that a resource whose state Cloud Asset
+    does not fill is still found), and exempt work."""
+    ended = sorted(
+        {
+            state
+            for kind in SWEEPABLE.values()
+            if kind.asset_type and kind.asset_type in {a for k in kinds for a in k.found_by}
+            for state in kind.ended_states
+        }
+    )
+    terms = [f"NOT state:({' OR '.join(ended)})"] if ended else []
+    if settings.exempt_label is not None:
+        key, value = settings.exempt_label
+        terms.append(f"NOT labels.{key}:{value}")
+    return " ".join(terms)
+
+
+def _in_order(kinds: list[Kind], plurals: set[str]) -> tuple[str, ...]:
+    return tuple(kind.plural for kind in kinds if kind.plural in plurals)
+
+
+def _child(
+    spec: SweepSpec,
+    settings: Settings,
+    pairs: dict[str, tuple[str, ...]],
+    chain: Chain,
+    context: CancelContext,
+    project: str,
+) -> Continuation:
+    """One project's sweep: its pairs, each with the kinds found there, everything else
+    resolved as the parent resolved it."""
+    part = f"projects/{project}"
+    kinds = [
+        plural
+        for plural in (spec.kinds or settings.sweep_kinds)
+        if any(plural in k for k in pairs.values())
+    ]
+    request: dict[str, Any] = {
+        "scopes": list(pairs),
+        "kinds": kinds,
+        "scopeKinds": {pair: list(plurals) for pair, plurals in pairs.items()},
+        "filter": settings.sweep_filter if spec.filter is None else spec.filter,
+        "continuation": {"sweepId": chain.id, "generation": 1, "part": part},
+    }
+    if spec.older_than_seconds is not None:
+        request["olderThan"] = spec.older_than_seconds
+    if spec.operation_types:
+        request["operationTypes"] = list(spec.operation_types)
+    if spec.cluster_uuid:
+        request["clusterUuid"] = spec.cluster_uuid
+    message: dict[str, Any] = {"sweep": request}
+    info = context.trigger
+    for key, value in (("reason", info.reason), ("requestId", info.request_id)):
+        if value is not None:
+            message[key] = value
+    if context.dry_run:
+        message["dryRun"] = True
+    return Continuation(message, chain.id, 1, part)
