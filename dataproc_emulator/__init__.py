@@ -22,6 +22,17 @@ clients call with ``$alt=json;enum-encoding=int`` get enums as numbers. Lists pa
 keyset tokens: operations and jobs in seeding order, batches and sessions by creation
 time, clusters by name.
 
+Other Google APIs, on the same port (their real paths do not overlap Dataproc's), all
+answered from one organisation description (dataproc_emulator/organisation.py) and the
+Dataproc work above: Billing Budgets v1 ``GET /v1/billingAccounts/B/budgets/ID``; Cloud
+Billing v1 ``GET /v1/billingAccounts/B/projects``; Resource Manager v3 ``GET
+/v3/projects/{id or number}``, ``/v3/projects?parent=``, ``/v3/projects:search``,
+``/v3/folders/F``, ``/v3/folders?parent=``, ``/v3/organizations/O``
+(dataproc_emulator/org_apis.py); Cloud Asset v1 ``GET /v1/{scope}:searchAllResources``
+over the emulator's clusters, jobs, batches and sessions (dataproc_emulator/assets.py).
+They are logged, counted (by discovery method id, e.g. ``cloudasset.searchAllResources``)
+and open to faults like Dataproc's methods; only Cloud Asset has a quota bucket.
+
 Admin API (``/_emulator/``; JSON bodies, unknown keys are a 400; seeding a name again
 replaces it; every delay counts from seeding on the emulator's clock):
 
@@ -79,6 +90,11 @@ replaces it; every delay counts from seeding on the emulator's clock):
   gracefulTerminationTimeout) and GET answers 404 once it is done. A repeated
   requestId answers the first request's operation; a clusterUuid not the cluster's is
   404. Jobs seeded on a clusterName without a clusterUuid take that cluster's.
+- ``POST organisation`` {the description} -> {folders, projects, budgets} (counts);
+  ``GET organisation`` -> the description as seeded. ``dataproc_emulator.fake_org``
+  builds one.
+- ``POST assets:freeze`` -> {frozen, work}: Cloud Asset answers from the work as it is
+  now (a snapshot, as real asset data is minutes stale) until ``POST assets:release``.
 - ``POST faults`` {method, pathRegex, times, action, status, statusName, retryAfter,
   delaySeconds} -> {"id"}; ``GET faults``; ``DELETE faults``.
 - ``GET requests`` / ``DELETE requests``: the real-API request log (each entry also
@@ -89,10 +105,14 @@ replaces it; every delay counts from seeding on the emulator's clock):
   used}, byLocation {"projects/P/regions/R": n}, peakPerMinute {all and the same
   buckets: the most requests in any sliding 60 s}, rejectedByQuota}. Buckets are
   Dataproc's quota buckets: jobs.get is getJob, jobs.cancel jobOperation,
-  clusters.stop, .start and .delete clusterOperation, everything else default.
+  clusters.stop, .start and .delete clusterOperation, everything else default; the
+  other APIs' methods count in total, byMethod, byApi (shown once one is used) and the
+  "all" peak, and only cloudasset.searchAllResources has a bucket, cloudAsset.
 - ``GET settings`` / ``POST settings`` {latencySeconds, ignoreFilter, quotaPerMinute
   {bucket: n}}: with a quota, a request beyond n in its bucket within 60 s, per
-  project and region, answers 429 RESOURCE_EXHAUSTED (counted, but using no quota).
+  project and region, answers 429 RESOURCE_EXHAUSTED (counted, but using no quota);
+  ``cloudAsset`` counts per consumer project (X-Goog-User-Project), Google's limit being
+  400 (``metering.ASSET_SEARCHES_PER_MINUTE``).
 """
 
 from .server import DataprocEmulator

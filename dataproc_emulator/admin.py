@@ -60,6 +60,23 @@ class EmulatorAdmin:
     def operation_internals(self, name: str) -> dict[str, Any]:
         return self._call("GET", f"/_emulator/operations/{name}")
 
+    def seed_organisation(self, description: dict[str, Any]) -> dict[str, Any]:
+        """Replace the organisation behind Budgets, Billing, Resource Manager and Cloud
+        Asset (dataproc_emulator/organisation.py; ``fake_org.fake_organisation`` builds
+        one). Answers how many folders, projects and budgets it holds."""
+        return self._call("POST", "/_emulator/organisation", description)
+
+    def organisation(self) -> dict[str, Any]:
+        return self._call("GET", "/_emulator/organisation")
+
+    def freeze_assets(self) -> int:
+        """Cloud Asset answers from the work as it is now until ``release_assets``, as
+        real asset data lags Dataproc by minutes. Answers how much work it holds."""
+        return int(self._call("POST", "/_emulator/assets:freeze")["work"])
+
+    def release_assets(self) -> None:
+        self._call("POST", "/_emulator/assets:release")
+
     def add_fault(self, **fault: Any) -> str:
         return str(self._call("POST", "/_emulator/faults", fault)["id"])
 

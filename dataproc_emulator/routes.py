@@ -1,4 +1,6 @@
-"""URL routing for the real Dataproc paths and the emulator's admin API.
+"""URL routing for the real Dataproc paths, the other Google APIs served beside them
+(Billing Budgets, Cloud Billing, Resource Manager, Cloud Asset: their own real paths,
+which do not overlap Dataproc's), and the emulator's admin API.
 
 Handlers are plain functions of (state, path match, query, body) returning the JSON
 to answer with, so the HTTP layer holds no API knowledge and this holds no socket code.
@@ -12,12 +14,35 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import clusters
+from . import clusters, org_apis
 from .errors import ApiError, invalid, not_found
+from .organisation import Organisation
 from .sessions import check_request_id
 from .state import EmulatorState
 
 Handler = Callable[[EmulatorState, re.Match[str], dict[str, str], bytes], dict[str, Any]]
+
+
+class Query(dict[str, str]):
+    """The query parameters as handlers read them, one value a key (the last one), and
+    every value of each key in ``every``, for a repeated parameter such as Cloud Asset's
+    ``assetTypes=A&assetTypes=B``."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        super().__init__(pairs)
+        self.every: dict[str, list[str]] = {}
+        for key, value in pairs:
+            self.every.setdefault(key, []).append(value)
+
+    def logged(self) -> dict[str, str | list[str]]:
+        """As the request log shows it: a list only for a key given more than once."""
+        return {k: v[0] if len(v) == 1 else list(v) for k, v in self.every.items()}
+
+
+def every_value(query: dict[str, str], key: str) -> list[str]:
+    if isinstance(query, Query):
+        return list(query.every.get(key, []))
+    return [query[key]] if key in query else []
 
 
 @dataclass(frozen=True)
@@ -257,6 +282,96 @@ REAL_API: list[Route] = [
 ]
 
 
+# ---- Billing Budgets, Cloud Billing, Resource Manager, Cloud Asset ----------------------
+
+OrgAnswer = Callable[[Organisation, re.Match[str], dict[str, str], bool], dict[str, Any]]
+
+
+def _org(answer: OrgAnswer, *declared: str) -> Handler:
+    """A GET of another API: only its declared query parameters (and the system ones),
+    answered from the organisation description; enums as numbers when asked."""
+
+    def handler(
+        state: EmulatorState, match: re.Match[str], query: dict[str, str], _b: bytes
+    ) -> Any:
+        _only(query, *declared)
+        return answer(state.organisation, match, query, _numeric_enums(query))
+
+    return handler
+
+
+def _search_assets(
+    state: EmulatorState, match: re.Match[str], query: dict[str, str], _b: bytes
+) -> Any:
+    _only(query, "assetTypes", "query", "pageSize", "pageToken", "orderBy", "readMask")
+    return state.search_assets(match[1], query, every_value(query, "assetTypes"))
+
+
+_PAGES = ("pageSize", "pageToken")
+OTHER_APIS: list[Route] = [
+    Route(
+        re.compile(r"/v1/billingAccounts/([^/]+)/budgets/([^/:]+)"),
+        {"GET": _org(lambda org, m, _q, n: org_apis.get_budget(org, m[1], m[2], n))},
+        {"GET": "billingbudgets.billingAccounts.budgets.get"},
+    ),
+    Route(
+        re.compile(r"/v1/billingAccounts/([^/:]+)/projects"),
+        {"GET": _org(lambda org, m, q, _n: org_apis.list_billing_projects(org, m[1], q), *_PAGES)},
+        {"GET": "cloudbilling.billingAccounts.projects.list"},
+    ),
+    Route(
+        re.compile(r"/v3/projects:search"),
+        {"GET": _org(lambda org, _m, q, n: org_apis.search_projects(org, q, n), "query", *_PAGES)},
+        {"GET": "cloudresourcemanager.projects.search"},
+    ),
+    Route(
+        re.compile(r"/v3/projects/([^/:]+)"),
+        {"GET": _org(lambda org, m, _q, n: org_apis.get_project(org, m[1], n))},
+        {"GET": "cloudresourcemanager.projects.get"},
+    ),
+    Route(
+        re.compile(r"/v3/projects"),
+        {
+            "GET": _org(
+                lambda org, _m, q, n: org_apis.list_projects(org, q, n),
+                "parent",
+                "showDeleted",
+                *_PAGES,
+            )
+        },
+        {"GET": "cloudresourcemanager.projects.list"},
+    ),
+    Route(
+        re.compile(r"/v3/folders/([^/:]+)"),
+        {"GET": _org(lambda org, m, _q, n: org_apis.get_folder(org, m[1], n))},
+        {"GET": "cloudresourcemanager.folders.get"},
+    ),
+    Route(
+        re.compile(r"/v3/folders"),
+        {
+            "GET": _org(
+                lambda org, _m, q, n: org_apis.list_folders(org, q, n),
+                "parent",
+                "showDeleted",
+                *_PAGES,
+            )
+        },
+        {"GET": "cloudresourcemanager.folders.list"},
+    ),
+    Route(
+        re.compile(r"/v3/organizations/([^/:]+)"),
+        {"GET": _org(lambda org, m, _q, n: org_apis.get_organization(org, m[1], n))},
+        {"GET": "cloudresourcemanager.organizations.get"},
+    ),
+    Route(
+        re.compile(r"/v1/([^/]+/[^/:]+):searchAllResources"),
+        {"GET": _search_assets},
+        {"GET": "cloudasset.searchAllResources"},
+    ),
+]
+REAL_API += OTHER_APIS
+
+
 def _bulk(key: str, seed: Callable[[EmulatorState, list[Any]], list[Any]]) -> Handler:
     """``{key: [seed, ...]}`` -> ``{"seeded": n}``; all or nothing."""
 
@@ -328,6 +443,21 @@ ADMIN_API: list[Route] = [
     Route(
         re.compile(r"/_emulator/clusters/(projects/.+)"),
         {"GET": lambda state, match, _q, _b: state.cluster_internals(match[1])},
+    ),
+    Route(
+        re.compile(r"/_emulator/organisation"),
+        {
+            "POST": lambda state, _m, _q, body: state.seed_organisation(_json(body)),
+            "GET": lambda state, _m, _q, _b: state.organisation_description(),
+        },
+    ),
+    Route(
+        re.compile(r"/_emulator/assets:freeze"),
+        {"POST": lambda state, _m, _q, _b: state.freeze_assets()},
+    ),
+    Route(
+        re.compile(r"/_emulator/assets:release"),
+        {"POST": lambda state, _m, _q, _b: state.release_assets()},
     ),
     Route(
         re.compile(r"/_emulator/faults"),

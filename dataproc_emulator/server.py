@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .errors import ApiError
 from .faults import Fault
-from .routes import ADMIN_API, REAL_API, Resolved, find, resolve, unrouted
+from .routes import ADMIN_API, REAL_API, Query, Resolved, find, resolve, unrouted
 from .state import EmulatorState
 
 JSON_TYPE = "application/json; charset=UTF-8"
@@ -89,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         url = urlsplit(self.path)
-        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        query = Query(parse_qsl(url.query, keep_blank_values=True))
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
             if url.path.startswith("/_emulator/"):
@@ -108,7 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(error.http_status, JSON_TYPE, _encode(error.body()), headers)
 
     def _before_real_api(
-        self, found: Resolved | None, path: str, query: dict[str, str], body: bytes
+        self, found: Resolved | None, path: str, query: Query, body: bytes
     ) -> bool:
         """Log and count, simulate latency, then answer a quota refusal or play any
         fault. False: the fault already answered (or refused to); nothing may change
@@ -117,10 +117,11 @@ class _Handler(BaseHTTPRequestHandler):
         admission = state.begin_request(
             self.command,
             path,
-            query,
+            query.logged(),
             "Authorization" in self.headers,
             body.decode("utf-8", "replace"),
             "unknown" if found is None else found.api_method,
+            self.headers.get("X-Goog-User-Project"),
         )
         latency = state.settings.latency_seconds
         if latency:

@@ -14,7 +14,7 @@ _KEYS = frozenset({"latencySeconds", "ignoreFilter", "quotaPerMinute"})
 @dataclass(frozen=True)
 class Settings:
     """``quota_per_minute``: bucket -> requests allowed per project and region in any
-    60 s; a bucket left out is unlimited."""
+    60 s (``cloudAsset``: per consumer project); a bucket left out is unlimited."""
 
     latency_seconds: float = 0.0
     ignore_filter: bool = False

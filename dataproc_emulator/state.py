@@ -1,5 +1,6 @@
-"""The emulator's model: operations, batches, jobs, sessions, clusters, faults, request
-log, counts and settings.
+"""The emulator's model: operations, batches, jobs, sessions, clusters, the organisation
+they sit in (and a frozen snapshot of its assets), faults, request log, counts and
+settings.
 
 One lock guards everything. Requests are short (no I/O happens under the lock; the
 simulated latency is slept by the HTTP layer outside it), so a single lock is both
@@ -13,11 +14,11 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import clusters, jobs, sessions
+from . import assets, clusters, jobs, sessions
 from .clusters import ClusterRecord
 from .errors import ApiError, denied, invalid, not_found
 from .faults import Fault, fault_from_seed
@@ -31,6 +32,7 @@ from .listing import (
     paginate,
 )
 from .metering import Meter, location_of
+from .organisation import EMPTY, Organisation, organisation_from_description
 from .records import BatchRecord, OperationRecord, batch_enums_as_numbers, new_uuid, timestamp
 from .seeds import (
     batch_from_seed,
@@ -83,6 +85,10 @@ class EmulatorState:
         # (cluster name, method, requestId) -> the operation the first such request got;
         # kept after a delete completes, so a repeated delete still answers it.
         self._cluster_requests: dict[tuple[str, str, str], OperationRecord] = {}
+        self._organisation = EMPTY
+        self._description: dict[str, Any] = {}
+        # Cloud Asset answers from this while it is frozen (admin: assets:freeze).
+        self._asset_snapshot: list[assets.Work] | None = None
         self._faults: list[Fault] = []
         self._log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
         self._meter = Meter()
@@ -104,6 +110,8 @@ class EmulatorState:
             self._sessions.clear()
             self._clusters.clear()
             self._cluster_requests.clear()
+            self._organisation, self._description = EMPTY, {}
+            self._asset_snapshot = None
             self._faults.clear()
             self._log.clear()
             self._meter.clear()
@@ -263,6 +271,38 @@ class EmulatorState:
                 "seq": session.seq,
             }
 
+    def seed_organisation(self, description: Any) -> dict[str, Any]:
+        """Replace the organisation description (dataproc_emulator/organisation.py)."""
+        organisation = organisation_from_description(description)
+        with self._lock:
+            self._organisation, self._description = organisation, description
+        return {
+            "folders": len(organisation.folders),
+            "projects": len(organisation.projects),
+            "budgets": len(organisation.budgets),
+        }
+
+    def organisation_description(self) -> dict[str, Any]:
+        with self._lock:
+            return self._description
+
+    @property
+    def organisation(self) -> Organisation:
+        """Immutable, so callers may read it after the lock is released."""
+        with self._lock:
+            return self._organisation
+
+    def freeze_assets(self) -> dict[str, Any]:
+        """Cloud Asset answers from the work as it is now until ``release_assets``."""
+        with self._lock:
+            self._asset_snapshot = self._work(self.now())
+            return {"frozen": True, "work": len(self._asset_snapshot)}
+
+    def release_assets(self) -> dict[str, Any]:
+        with self._lock:
+            self._asset_snapshot = None
+            return {"frozen": False}
+
     def add_fault(self, seed: Any) -> Fault:
         fault = fault_from_seed(seed)
         with self._lock:
@@ -303,17 +343,19 @@ class EmulatorState:
         self,
         method: str,
         path: str,
-        query: dict[str, str],
+        query: Mapping[str, str | list[str]],
         authorized: bool,
         body: str,
         api_method: str = "unknown",
+        consumer: str | None = None,
     ) -> Admission:
         """Log and count a real-API request; check its quota, then take the first fault
-        that applies to it, if any (a request over quota never reaches a fault)."""
+        that applies to it, if any (a request over quota never reaches a fault).
+        ``consumer``: the quota project the request names (X-Goog-User-Project)."""
         with self._lock:
             location = location_of(path) if api_method != "unknown" else None
             refusal = self._meter.admit(
-                api_method, location, self.now(), self.settings.quota_per_minute
+                api_method, location, self.now(), self.settings.quota_per_minute, consumer
             )
             fault = None
             if refusal is None:
@@ -564,7 +606,29 @@ class EmulatorState:
             body = op.to_json(math.nextafter(op.created, -math.inf))
             return _numbered(body, clusters.operation_enums_as_numbers, numeric_enums)
 
+    def search_assets(
+        self, scope: str, query: dict[str, str], asset_types: list[str]
+    ) -> dict[str, Any]:
+        """Cloud Asset's searchAllResources over the work now, or over the frozen
+        snapshot (dataproc_emulator/assets.py)."""
+        request = assets.parse_search(scope, query, asset_types)
+        with self._lock:
+            organisation = self._organisation
+            work = self._asset_snapshot
+            if work is None:
+                work = self._work(self.now())
+        return assets.search(organisation, work, request)
+
     # ---- helpers ----------------------------------------------------------------
+
+    def _work(self, now: float) -> list[assets.Work]:
+        return assets.work_in(
+            self._clusters.values(),
+            self._jobs.values(),
+            self._batches.values(),
+            self._sessions.values(),
+            now,
+        )
 
     def _store_operation(self, op: OperationRecord) -> None:
         # Re-seeding a name replaces it and moves it to the end of the list order.

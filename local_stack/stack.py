@@ -10,6 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from canceller.org_apis import ORG_APIS
 from local_stack.dataproc_process import REPO_ROOT, DataprocEmulatorProcess
 from local_stack.function_server import FunctionServer
 from local_stack.ports import LOOPBACK, free_port
@@ -55,9 +56,13 @@ class LocalStack:
         self.dataproc = DataprocEmulatorProcess(
             port=free_port(), latency_ms=dataproc_latency_ms, log_dir=self.log_dir
         )
+        dataproc_host = f"{LOOPBACK}:{self.dataproc.port}"
         self.function_env = {
             "PUBSUB_EMULATOR_HOST": self.pubsub.host,
-            "DATAPROC_EMULATOR_HOST": f"{LOOPBACK}:{self.dataproc.port}",
+            "DATAPROC_EMULATOR_HOST": dataproc_host,
+            # The Dataproc emulator also serves Billing Budgets, Cloud Billing, Resource
+            # Manager and Cloud Asset, on the same port (dataproc_emulator/organisation.py).
+            **{api.emulator_variable: dataproc_host for api in ORG_APIS},
             "GOOGLE_CLOUD_PROJECT": project,
             "RESULTS_TOPIC": topic_path(project, RESULTS_TOPIC),
             "ALLOWED_PROJECTS": project,
