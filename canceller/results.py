@@ -16,7 +16,7 @@ from canceller.kinds import KINDS
 from canceller.names import ResourceName
 from canceller.trigger import TriggerInfo
 
-SCHEMA_VERSION = "1.3"  # 1.3: clusters (state and kind), rung, clearedFor; 1.2: dedupeKey, chains
+SCHEMA_VERSION = "1.4"  # 1.4: sweep.part and fanOut; 1.3: clusters, rung, clearedFor; 1.2: chains
 _ATTRIBUTE_MAX_BYTES = 1024  # Pub/Sub's limit for an attribute value
 
 

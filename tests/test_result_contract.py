@@ -9,6 +9,10 @@ Each change of result.proto becomes a new revision of the topic's schema, and me
 of an earlier revision (an old function still running during a deploy, replays) must
 still be accepted, and the BigQuery table made from it can only gain columns: so every
 field of every earlier revision is checked to be still there, unchanged.
+
+The examples in schemas/examples are real results; those of a fan-out (a sweep over a
+folder or a budget's scope) are also held to what the function publishes, run against
+the emulator, so the documented shapes and the code cannot drift apart.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 import pytest
 from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from jsonschema import Draft202012Validator
 from support.result_contract import (
     PROTO_PATH,
     SCHEMAS,
@@ -33,6 +38,15 @@ from support.result_contract import (
     proto_file,
     result_class,
 )
+
+from canceller.dispatch import Handled, handle_trigger
+from canceller.org_apis import ORG_APIS
+from canceller.runtime import Runtime
+from canceller.trigger import decode_trigger
+from dataproc_emulator import DataprocEmulator
+from dataproc_emulator.admin import EmulatorAdmin
+from dataproc_emulator.fake_org import BILLING_ACCOUNT, BUDGET_ID, fake_organisation
+from tests.support.dispatching import event
 
 EXAMPLES = sorted((SCHEMAS / "examples").glob("result-*.json"))
 INT32_MAX = 2**31 - 1
@@ -123,7 +137,24 @@ REVISION_3 = [
     ("Result.Sweep.pages", 15, "int32", False),
     ("Result.Sweep.listing_complete", 16, "bool", False),
 ]
-EARLIER_REVISIONS = REVISION_1 + REVISION_2 + REVISION_3
+# Added by revision 4 (schemaVersion "1.3").
+REVISION_4 = [
+    ("Result.OperationState.cluster_state", 18, "string", False),
+    ("Result.OperationState.action", 19, "string", False),
+    ("Result.OperationState.instance_groups", 20, "Result.OperationState.InstanceGroup", True),
+    ("Result.OperationState.vcpus", 21, "int32", False),
+    ("Result.OperationState.vcpus_known", 22, "bool", False),
+    ("Result.OperationState.InstanceGroup.role", 1, "string", False),
+    ("Result.OperationState.InstanceGroup.instances", 2, "int32", False),
+    ("Result.OperationState.InstanceGroup.machine_type", 3, "string", False),
+    ("Result.OperationState.InstanceGroup.vcpus_per_instance", 4, "int32", False),
+    ("Result.rung", 24, "Result.Rung", False),
+    ("Result.Rung.threshold", 1, "double", False),
+    ("Result.Rung.action", 2, "string", False),
+    ("Result.Rung.ratio", 3, "double", False),
+    ("Result.cleared_for", 25, "string", False),
+]
+EARLIER_REVISIONS = REVISION_1 + REVISION_2 + REVISION_3 + REVISION_4
 # The JSON names of the fields revision 3 (schemaVersion "1.2") added, by dotted path.
 REVISION_3_PATHS = ("dedupeKey", "trigger.chain", "sweep.pages", "sweep.listingComplete")
 # And those revision 4 (schemaVersion "1.3") added.
@@ -136,6 +167,8 @@ REVISION_4_PATHS = (
     "state.vcpus",
     "state.vcpusKnown",
 )
+# And those revision 5 (schemaVersion "1.4") added.
+REVISION_5_PATHS = ("sweep.part", "sweep.fanOut")
 
 # Field numbers of descriptor.proto, for reading comments from SourceCodeInfo paths.
 _FILE_MESSAGE_TYPE = 4
@@ -464,6 +497,18 @@ REFUSED_BY_BOTH = {
     "rung as text": ("CANCELLED", "rung", "clusters"),
     "rung ratio as an object": ("CANCELLED", "rung.ratio", {"value": 1.3}),
     "cleared for as a list": ("CANCELLED", "clearedFor", ["projects/p/regions/r/clusters/c"]),
+    "part as a list": ("SWEEP_SUMMARY", "sweep.part", ["projects/acme-data-prod"]),
+    "fan-out as text": ("SWEEP_SUMMARY", "sweep.fanOut", "2 children"),
+    "unknown fan-out field": ("SWEEP_SUMMARY", "sweep.fanOut.shards", 2),
+    "fan-out complete as text": ("SWEEP_SUMMARY", "sweep.fanOut.complete", "true"),
+    "fan-out children beyond 32 bits": ("SWEEP_SUMMARY", "sweep.fanOut.children", INT32_MAX + 1),
+    "searched as text": ("SWEEP_SUMMARY", "sweep.fanOut.searched", "folders/418726305512"),
+    "budget scope projects as text": (
+        "SWEEP_SUMMARY",
+        "sweep.fanOut.budgetScope.projects",
+        "projects/361735128452",
+    ),
+    "unknown budget scope field": ("SWEEP_SUMMARY", "sweep.fanOut.budgetScope.amount", 1000),
 }
 
 
@@ -538,6 +583,48 @@ ONLY_JSON_SCHEMA_REFUSES = {
         "projects/p/regions/r/clusters/c",
     ),
     "cleared for what is not a cluster": ("CANCELLED", "clearedFor", "projects/p/regions/r/jobs/j"),
+    "schema version of revision 4": ("CANCELLED", "schemaVersion", "1.3"),
+    "part that is a scope, not a project": (
+        "SWEEP_SUMMARY",
+        "sweep.part",
+        "projects/acme-data-prod/regions/us-central1",
+    ),
+    "part that is a folder": ("SWEEP_SUMMARY", "sweep.part", "folders/418726305512"),
+    "a fan-out summary with a listing's counts": ("SWEEP_SUMMARY", "sweep.found", 3),
+    "a fan-out summary that is a child's": ("SWEEP_SUMMARY", "sweep.part", "projects/acme-ml-prod"),
+    "a fan-out with a budget's scope and scopes": (
+        "SWEEP_SUMMARY",
+        "sweep.fanOut.scopes",
+        ["folders/418726305512"],
+    ),
+    "a fan-out without its counts": (
+        "SWEEP_SUMMARY",
+        "sweep.fanOut",
+        {"scopes": ["folders/418726305512"], "searched": ["folders/418726305512"]},
+    ),
+    "negative refused projects": ("SWEEP_SUMMARY", "sweep.fanOut.refused", -1),
+    "searched what is no scope": ("SWEEP_SUMMARY", "sweep.fanOut.searched", ["billingAccounts/B"]),
+    "budget scope by project id": (
+        "SWEEP_SUMMARY",
+        "sweep.fanOut.budgetScope.projects",
+        ["projects/acme-data-prod"],
+    ),
+    "a fan-out on a per-target result": (
+        "CANCELLED",
+        "sweep.fanOut",
+        {
+            "scopes": ["folders/418726305512"],
+            "searched": ["folders/418726305512"],
+            "pages": 1,
+            "assets": 1,
+            "complete": True,
+            "failed": [],
+            "projects": 1,
+            "refused": 0,
+            "pairs": 1,
+            "children": 1,
+        },
+    ),
 }
 
 # Cases whose example is of one kind: the rule they break is about that kind.
@@ -554,6 +641,16 @@ _CASE_KIND = {
     "negative vcpus": "cluster",
     "a rung without a budget": "batch",
     "a cluster cleared for a cluster": "cluster",
+    "part that is a scope, not a project": "fan-out-child",
+    "part that is a folder": "fan-out-child",
+    "a fan-out summary with a listing's counts": "fan-out",
+    "a fan-out summary that is a child's": "fan-out",
+    "a fan-out with a budget's scope and scopes": "fan-out",
+    "a fan-out without its counts": "fan-out",
+    "negative refused projects": "fan-out",
+    "searched what is no scope": "fan-out",
+    "budget scope by project id": "fan-out",
+    "a fan-out on a per-target result": "job-fan-out-child",
 }
 _CASE_KIND_REFUSED_BY_BOTH = {
     "cluster state as a list": "cluster",
@@ -561,6 +658,14 @@ _CASE_KIND_REFUSED_BY_BOTH = {
     "unknown instance group field": "cluster",
     "vcpus beyond 32 bits": "cluster",
     "vcpus known as text": "cluster",
+    "part as a list": "fan-out-child",
+    "fan-out as text": "fan-out",
+    "unknown fan-out field": "fan-out",
+    "fan-out complete as text": "fan-out",
+    "fan-out children beyond 32 bits": "fan-out",
+    "searched as text": "fan-out",
+    "budget scope projects as text": "fan-out",
+    "unknown budget scope field": "fan-out",
 }
 
 
@@ -625,17 +730,41 @@ def test_revision_3_results_are_still_accepted_by_the_topic() -> None:
         assert proto_error(payload) is None, path.name
 
 
+def test_revision_4_results_are_still_accepted_by_the_topic() -> None:
+    """A 1.3 result, without the fields revision 5 added, still passes the topic's schema."""
+    for path in EXAMPLES:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        payload["schemaVersion"] = "1.3"
+        for dotted in REVISION_5_PATHS:
+            *parents, last = dotted.split(".")
+            target = payload
+            for key in parents:
+                target = target.get(key, {})
+            target.pop(last, None)
+        assert proto_error(payload) is None, path.name
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
 def test_example_dedupe_key_is_its_chain_and_target(path: Path) -> None:
     """One answer per target of one request: the chain id (a sweep's id on every result
-    of the sweep) and the target; a sweep's summary is its generation's."""
+    of the sweep, a fan-out's children's too) and the target; a sweep's summary is its
+    generation's (a fan-out child's: its part's and generation's; the parent's: one)."""
     payload = json.loads(path.read_text(encoding="utf-8"))
     chain = payload["trigger"]["chain"]
     assert chain.startswith(("names-", "sweep-"))
     if "sweep" in payload:
         assert payload["sweep"]["id"] == chain
-    if payload["outcome"] == "SWEEP_SUMMARY":
+    if payload["outcome"] == "SWEEP_SUMMARY" and "fanOut" in payload["sweep"]:
+        assert payload["dedupeKey"] == f"{chain}/summary/fan-out"
+    elif payload["outcome"] == "SWEEP_SUMMARY" and "part" in payload["sweep"]:
+        part, generation = payload["sweep"]["part"], payload["sweep"]["generation"]
+        assert payload["dedupeKey"] == f"{chain}/summary/{part}/{generation}"
+    elif payload["outcome"] == "SWEEP_SUMMARY":
         assert payload["dedupeKey"] == f"{chain}/summary/{payload['sweep']['generation']}"
+    elif payload["outcome"] == "REJECTED" and re.fullmatch(r"projects/[^/]+", payload["target"]):
+        # A project a fan-out may not act on: one answer per project of the sweep.
+        assert payload["target"] == f"projects/{payload['project']}"
+        assert payload["dedupeKey"] == f"{chain}/rejected/{payload['target']}"
     elif payload["outcome"] == "REJECTED" and "/rejected/" in payload["dedupeKey"]:
         # Refused input is numbered: two inputs clipped to the same text are two answers.
         assert re.fullmatch(
@@ -711,3 +840,130 @@ def test_what_the_proto_keeps_is_what_was_sent() -> None:
     payload["sweep"].update(outcomes={"CANCELLED": 0}, handedOn=False, remaining=0, kinds=[])
     payload["state"] = {"done": False}
     assert proto_changes(payload) is None
+
+
+# --- A fan-out as the function publishes it -------------------------------------------
+# The fan-out examples were written from a run of canceller.fan_out; these runs against
+# the emulator (Dataproc and the organisation APIs) hold the function to their shapes, so
+# neither can drift from the other.
+
+_REQUEST_FIELDS = {"reason", "requestId", "budget", "rung", "incident"}  # the request's own
+_MAPS = {"outcomes", "scopeKinds"}  # keyed by data, not by field
+
+
+def _paths(value: Any, prefix: str = "") -> set[str]:
+    """Every field's dotted path (a list's items under [])."""
+    if isinstance(value, list):
+        return {path for item in value for path in _paths(item, f"{prefix}[].")}
+    if not isinstance(value, dict):
+        return set()
+    found: set[str] = set()
+    for key, item in value.items():
+        found.add(f"{prefix}{key}")
+        if key not in _MAPS:
+            found |= _paths(item, f"{prefix}{key}.")
+    return found
+
+
+def _shape(payload: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """A result's own top-level fields and its sweep's, whatever the request carried."""
+    return set(payload) - _REQUEST_FIELDS, _paths(payload.get("sweep", {}))
+
+
+def _example_named(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((SCHEMAS / "examples" / name).read_text(encoding="utf-8"))
+    return loaded
+
+
+def _deliver(runtime: Runtime, body: Any, attributes: dict[str, str], message_id: str) -> Handled:
+    trigger = decode_trigger(event(body, attributes, message_id))
+    return handle_trigger(trigger, runtime.settings(), runtime.dataproc, runtime.directory)
+
+
+@pytest.fixture
+def organisation(emulator: DataprocEmulator, admin: EmulatorAdmin) -> Runtime:
+    """Folder 2001 holds org-f1-p1 (allowed) and org-f1-p2 (not), each running a job."""
+    admin.seed_organisation(
+        fake_organisation(folders=1, projects_per_folder=2, subfolders=0, org_projects=0)
+    )
+    for project in ("org-f1-p1", "org-f1-p2"):
+        admin.seed_job(name=f"projects/{project}/regions/us-central1/jobs/etl-1", state="RUNNING")
+    host = emulator.base_url.removeprefix("http://")
+    return Runtime(
+        {
+            "RESULTS_TOPIC": "projects/org-f1-p1/topics/results",
+            "GOOGLE_CLOUD_PROJECT": "org-f1-p1",
+            "DATAPROC_EMULATOR_HOST": host,
+            **{api.emulator_variable: host for api in ORG_APIS},
+            "TRIGGER_TOPIC": "projects/org-f1-p1/topics/triggers",
+            "ALLOWED_PROJECTS": "org-f1-p1",
+            "VERIFY_TIMEOUT_SECONDS": "5",
+        }
+    )
+
+
+def test_a_fan_out_publishes_what_its_examples_show(organisation: Runtime) -> None:
+    """A sweep over a folder: the parent answers the project it may not act on and sums up
+    what it fanned out; its child message is a valid trigger of the example's shape; the
+    child's results carry the parent's sweep id and their project. Every result is valid
+    against both schemas, with the fields of its example and the documented dedupeKey."""
+    body = {"sweep": {"scopes": ["folders/2001"], "kinds": ["jobs"]}, "reason": "contract"}
+    parent = _deliver(organisation, body, {}, "fan-1")
+    sweep_id = "sweep-fan-1"
+    for result in parent.results:
+        assert_valid_result(result.to_message())
+    rejected, summary = (result.to_message() for result in parent.results)
+    assert _shape(summary) == _shape(_example_named("result-sweep-summary-fan-out-folder.json"))
+    assert summary["dedupeKey"] == f"{sweep_id}/summary/fan-out"
+    assert summary["sweep"]["fanOut"]["scopes"] == ["folders/2001"]
+    assert _shape(rejected) == _shape(_example_named("result-rejected-fan-out-project.json"))
+    assert (rejected["outcome"], rejected["kind"], rejected["target"]) == (
+        "REJECTED",
+        "unknown",
+        "projects/org-f1-p2",
+    )
+    assert rejected["project"] == "org-f1-p2"
+    assert rejected["dedupeKey"] == f"{sweep_id}/rejected/projects/org-f1-p2"
+
+    (child,) = parent.children
+    example = _example_named("trigger-sweep-fan-out-child.json")
+    trigger_schema = Draft202012Validator(json.loads((SCHEMAS / "trigger.schema.json").read_text()))
+    trigger_schema.validate(child.message)
+    assert _paths(child.message) - {"reason"} == _paths(example["data"])
+    assert set(child.attributes()) == set(example["attributes"])
+    assert child.message["sweep"]["continuation"]["part"] == "projects/org-f1-p1"
+
+    handled = _deliver(organisation, child.message, child.attributes(), "fan-2")
+    for result in handled.results:
+        assert_valid_result(result.to_message())
+    cancelled, child_summary = (result.to_message() for result in handled.results)
+    assert _shape(cancelled) == _shape(_example_named("result-cancelled-job-fan-out-child.json"))
+    assert cancelled["outcome"] == "CANCELLED"
+    assert cancelled["sweep"] == {"id": sweep_id, "part": "projects/org-f1-p1"}
+    assert cancelled["dedupeKey"] == f"{sweep_id}/{cancelled['target']}"
+    assert _shape(child_summary) == _shape(
+        _example_named("result-sweep-summary-fan-out-child.json")
+    )
+    assert child_summary["sweep"]["part"] == "projects/org-f1-p1"
+    assert child_summary["dedupeKey"] == f"{sweep_id}/summary/projects/org-f1-p1/1"
+
+
+def test_a_budgets_fan_out_summary_is_its_examples_shape(organisation: Runtime) -> None:
+    """A budget notification's parent says the budget's scope (budgetScope), not scopes."""
+    body = {"costAmount": 150.0, "budgetAmount": 100.0, "currencyCode": "USD"}
+    attributes = {
+        "billingAccountId": BILLING_ACCOUNT,
+        "budgetId": BUDGET_ID,
+        "schemaVersion": "1.0",
+    }
+    parent = _deliver(organisation, body, attributes, "budget-1")
+    (summary,) = (r.to_message() for r in parent.results if r.outcome.value == "SWEEP_SUMMARY")
+    assert_valid_result(summary)
+    assert _shape(summary) == _shape(_example_named("result-sweep-summary-fan-out.json"))
+    scope = summary["sweep"]["fanOut"]["budgetScope"]
+    assert (scope["budget"], scope["projects"], scope["resourceAncestors"]) == (
+        f"billingAccounts/{BILLING_ACCOUNT}/budgets/{BUDGET_ID}",
+        [],
+        ["folders/2001"],
+    )
+    assert summary["dedupeKey"] == "sweep-budget-1/summary/fan-out"
