@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,9 @@ import pytest
 from cloudevents.http import CloudEvent
 from jsonschema import Draft202012Validator
 
+from canceller.chains import Continuation
 from canceller.kinds import KINDS
+from canceller.names import SCOPE_NAME, WIDE_SCOPE
 from canceller.trigger import decode_trigger
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
@@ -90,6 +93,8 @@ def test_there_is_an_example_of_each_form() -> None:
         "trigger-cluster-url",
         "trigger-cluster-delete",
         "trigger-sweep-clusters-dry-run",
+        "trigger-sweep-folder",
+        "trigger-sweep-fan-out-child",
     } <= names
 
 
@@ -150,6 +155,94 @@ def test_sweep_example_fields_reach_the_decoded_spec() -> None:
     assert chain.list_from is not None
     assert (chain.list_from.kind, chain.list_from.page_token, chain.pages) == ("sessions", "", 2)
     assert len(chain.skip) == 3
+
+
+def test_fan_out_examples_decode_to_their_scope_and_part() -> None:
+    """A sweep over a folder is a sweep of that folder; a fan-out child is the parent's
+    chain (its sweep id, generation 1) for one project (part), listing only the kinds
+    found in each of its scopes, and carries the attributes the function gives it."""
+    folder = decode_trigger(as_event(json.loads(_example_path("trigger-sweep-folder").read_text())))
+    assert folder.sweep is not None and folder.chain is None
+    assert folder.sweep.scopes == ("folders/418726305512",)
+    assert folder.sweep.older_than_seconds == 7200
+
+    example = json.loads(_example_path("trigger-sweep-fan-out-child").read_text())
+    data = example["data"]
+    child = decode_trigger(as_event(example))
+    assert not child.rejections and child.sweep is not None and child.chain is not None
+    chain = child.chain
+    assert (chain.id, chain.generation, chain.part) == ("sweep-142", 1, "projects/acme-data-prod")
+    assert child.info.chain == chain.id
+    assert child.sweep.scope_kinds == {
+        scope: tuple(kinds) for scope, kinds in data["sweep"]["scopeKinds"].items()
+    }
+    fields, skip = chain.sweep_fields()
+    assert fields == data["sweep"]["continuation"] and skip == []
+    handed_on = Continuation(data, chain.id, chain.generation, chain.part)
+    assert handed_on.attributes() == example["attributes"]
+
+
+def _example_path(stem: str) -> Path:
+    return SCHEMAS / "examples" / f"{stem}.json"
+
+
+SCOPE_ITEM = TRIGGER_SCHEMA.schema["$defs"]["sweepRequest"]["properties"]["sweep"]["properties"][
+    "scopes"
+]["items"]["pattern"]
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        SCOPE,
+        "projects/acme-data-prod",
+        "projects/example.com:legacy-proj",
+        "projects/example.com:legacy-proj/regions/europe-west1",
+        "projects/acme-data-prod/regions/global",
+        "folders/418726305512",
+        "organizations/123456789012",
+        "folders/" + "1" * 21,
+        "folders/team-1",
+        "organizations/example.com",
+        "projects/Acme",
+        "projects/acme",
+        "projects/acme-data-prod/regions/us-central",
+        "projects/acme-data-prod/locations/us-central1",
+        "projects/acme-data-prod/regions/us-central1/jobs/a",
+        "billingAccounts/01D4EE-079462-DFD6EC",
+        "projects/",
+        "",
+    ],
+)
+def test_the_schema_spells_sweep_scopes_as_the_function_does(scope: str) -> None:
+    """trigger.schema.json's scope grammar is canceller.names': a project and region
+    (SCOPE_NAME), or a project, a folder or an organisation (WIDE_SCOPE)."""
+    known = bool(SCOPE_NAME.fullmatch(scope) or WIDE_SCOPE.fullmatch(scope))
+    assert bool(re.fullmatch(SCOPE_ITEM.removeprefix("^").removesuffix("$"), scope)) == known
+    assert TRIGGER_SCHEMA.is_valid({"sweep": {"scopes": [scope]}}) == known
+
+
+def test_a_wide_sweep_takes_no_max() -> None:
+    """max cannot be shared out across a fan-out's children, so the schema does not
+    describe a sweep wider than projects/P/regions/R with one (canceller.fan_out answers
+    it REJECTED)."""
+    assert TRIGGER_SCHEMA.is_valid({"sweep": {"scopes": [SCOPE], "max": 5}})
+    for scopes in (["folders/418726305512"], [SCOPE, "projects/acme-data-prod"]):
+        assert not TRIGGER_SCHEMA.is_valid({"sweep": {"scopes": scopes, "max": 5}})
+
+
+def test_scope_kinds_name_only_the_sweeps_own_scopes_and_kinds() -> None:
+    """What JSON Schema cannot say (scopeKinds' keys are among the sweep's scopes, its
+    kinds among the sweep's kinds), the decoder does."""
+    other = "projects/acme-data-prod/regions/europe-west1"
+    for sweep in (
+        {"scopes": [SCOPE], "scopeKinds": {other: ["jobs"]}},
+        {"scopes": [SCOPE], "kinds": ["jobs"], "scopeKinds": {SCOPE: ["sessions"]}},
+    ):
+        assert TRIGGER_SCHEMA.is_valid({"sweep": sweep})
+        trigger = decode_trigger(as_event({"data": {"sweep": sweep}, "attributes": {}}))
+        assert trigger.rejections and trigger.sweep is None
+        assert "scopeKinds" in trigger.rejections[0].detail
 
 
 def _example_data(stem: str) -> dict[str, Any]:
@@ -294,6 +387,15 @@ def test_url_examples_name_their_kind_with_its_verb() -> None:
         {"sweep": {}, "action": "stop"},
         {"sweep": {"kinds": ["clusters"]}, "action": "delete"},
         {"sweep": {"kinds": ["cluster"]}},
+        # A fan-out child's fields: its project, and the kinds of each of its scopes.
+        {"sweep": {"continuation": {**SWEPT, "part": "acme-data-prod"}}},
+        {"sweep": {"continuation": {**SWEPT, "part": SCOPE}}},
+        {"sweep": {"continuation": {**SWEPT, "part": "folders/418726305512"}}},
+        {"sweep": {"continuation": {**SWEPT, "part": "projects/Acme-Data"}}},
+        {"sweep": {"continuation": {**SWEPT, "part": ["projects/acme-data-prod"]}}},
+        {"sweep": {"scopes": [SCOPE], "scopeKinds": {SCOPE: ["batches"]}}},
+        {"sweep": {"scopes": [SCOPE], "scopeKinds": {SCOPE: "jobs"}}},
+        {"sweep": {"scopes": [SCOPE], "scopeKinds": [SCOPE]}},
     ],
 )
 def test_schema_and_decoder_both_refuse(data: dict[str, Any]) -> None:
@@ -350,6 +452,24 @@ def test_schema_and_decoder_both_refuse(data: dict[str, Any]) -> None:
         {"sweep": {"kinds": ["clusters", "jobs"], "filter": "status.state = INACTIVE"}},
         {"sweep": {"kinds": ["clusters"], "filter": "clusterName = etl AND labels.team = a"}},
         {"sweep": {"continuation": {**SWEPT, "listFrom": {**START, "kind": "clusters"}}}},
+        # Wider scopes, fanned out; a child's part and kinds per scope.
+        {"sweep": {"scopes": ["folders/418726305512", "organizations/123456789012"]}},
+        {"sweep": {"scopes": ["projects/acme-data-prod", SCOPE], "kinds": ["jobs"]}},
+        {
+            "sweep": {
+                "scopes": [SCOPE, "projects/acme-data-prod/regions/europe-west1"],
+                "kinds": ["operations", "jobs", "sessions"],
+                "scopeKinds": {SCOPE: ["operations", "jobs"]},
+                "continuation": {**SWEPT, "generation": 1, "part": "projects/acme-data-prod"},
+            }
+        },
+        {
+            "sweep": {
+                "scopes": ["projects/example.com:legacy-proj/regions/europe-west1"],
+                "continuation": {**SWEPT, "part": "projects/example.com:legacy-proj"},
+                "skip": ["0123456789abcdef"],
+            }
+        },
     ],
 )
 def test_schema_and_decoder_both_accept(data: dict[str, Any]) -> None:
