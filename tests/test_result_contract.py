@@ -967,3 +967,39 @@ def test_a_budgets_fan_out_summary_is_its_examples_shape(organisation: Runtime) 
         ["folders/2001"],
     )
     assert summary["dedupeKey"] == "sweep-budget-1/summary/fan-out"
+
+
+# --- README ---------------------------------------------------------------------------
+
+_README = SCHEMAS.parent / "README.md"
+_BIGQUERY_SCHEMA = SCHEMAS.parent / "deploy" / "bigquery" / "results-schema.json"
+_RECORDS = ("sweep", "state", "error", "trigger", "budget", "rung", "incident")
+
+
+def test_readme_documents_this_revision() -> None:
+    readme = _README.read_text(encoding="utf-8")
+    version = json_schema()["properties"]["schemaVersion"]["const"]
+    assert f"`schemaVersion` {version}" in readme
+    fan_out = json_schema()["$defs"]["fanOut"]["properties"]
+    budget_scope = json_schema()["$defs"]["budgetScope"]["properties"]
+    for name in ("sweep.part", "sweep.fanOut", *fan_out, *budget_scope):
+        assert f"`{name}`" in readme, name
+
+
+def test_readme_queries_name_real_columns() -> None:
+    """Every record column the README's SQL reads (sweep.fan_out.children, state.vcpus,
+    ...) is a column of the table deploy.sh makes."""
+    readme = _README.read_text(encoding="utf-8")
+    sql = "\n".join(re.findall(r"```sql\n(.*?)```", readme, re.S))
+    sql += "\n".join(re.findall(r"`(SELECT [^`]*)`", readme))
+    columns: set[str] = set()
+
+    def walk(fields: list[dict[str, Any]], prefix: str) -> None:
+        for field in fields:
+            columns.add(f"{prefix}{field['name']}")
+            walk(field.get("fields", []), f"{prefix}{field['name']}.")
+
+    walk(json.loads(_BIGQUERY_SCHEMA.read_text(encoding="utf-8")), "")
+    used = set(re.findall(rf"\b(?:{'|'.join(_RECORDS)})\.[a-z_]+(?:\.[a-z_]+)*", sql))
+    assert {"sweep.part", "sweep.fan_out.children"} <= used
+    assert used - columns == set()
