@@ -27,7 +27,8 @@ answered from one organisation description (dataproc_emulator/organisation.py) a
 Dataproc work above: Billing Budgets v1 ``GET /v1/billingAccounts/B/budgets/ID``; Cloud
 Billing v1 ``GET /v1/billingAccounts/B/projects``; Resource Manager v3 ``GET
 /v3/projects/{id or number}``, ``/v3/projects?parent=``, ``/v3/projects:search``,
-``/v3/folders/F``, ``/v3/folders?parent=``, ``/v3/organizations/O``
+``/v3/folders/F``, ``/v3/folders?parent=``, ``/v3/folders:search``,
+``/v3/organizations/O``
 (dataproc_emulator/org_apis.py); Cloud Asset v1 ``GET /v1/{scope}:searchAllResources``
 over the emulator's clusters, jobs, batches and sessions (dataproc_emulator/assets.py).
 They are logged, counted (by discovery method id, e.g. ``cloudasset.searchAllResources``)

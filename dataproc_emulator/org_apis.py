@@ -152,6 +152,12 @@ def search_projects(org: Organisation, query: dict[str, str], numbers: bool) -> 
     return _rm_page("projects", items, query, lambda p: render_project(p, numbers))
 
 
+def search_folders(org: Organisation, query: dict[str, str], numbers: bool) -> dict[str, Any]:
+    keep = folder_query(query.get("query", ""))
+    items = [(i, f) for i, f in enumerate(org.folders.values()) if keep(f)]
+    return _rm_page("folders", items, query, lambda f: render_folder(f, numbers))
+
+
 def render_project(project: Project, numbers: bool = False) -> dict[str, Any]:
     body: dict[str, Any] = {"name": f"projects/{project.number}"}
     if project.parent is not None:
@@ -227,6 +233,33 @@ def _project_term(term: str) -> Callable[[Project], bool]:
         )
     read, wanted = _PROJECT_FIELDS[field], match["value"].casefold()
     return lambda project: any(value.casefold() == wanted for value in read(project))
+
+
+# folders:search documents displayName, parent and state (or lifecycleState) with "="
+# or ":", NOT, AND, OR and a suffix wildcard; the emulator evaluates terms joined by AND,
+# each an exact match, and refuses the rest.
+_FOLDER_FIELDS: dict[str, Callable[[Folder], str]] = {
+    "displayName": lambda f: f.display_name,
+    "parent": lambda f: f.parent,
+    "state": lambda f: f.state,
+    "lifecycleState": lambda f: f.state,
+}
+
+
+def folder_query(text: str) -> Callable[[Folder], bool]:
+    words = text.split()
+    if words[1::2] != ["AND"] * (len(words) // 2) or (words and len(words) % 2 == 0):
+        raise invalid(f"the emulator's folders:search takes terms joined by AND, not {text!r}")
+    clauses = []
+    for term in words[0::2]:
+        match = _TERM.fullmatch(term)
+        if match is None or match["field"] not in _FOLDER_FIELDS:
+            raise invalid(
+                f"the emulator's folders:search takes field=value terms on "
+                f"{sorted(_FOLDER_FIELDS)}, not {term!r}"
+            )
+        clauses.append((_FOLDER_FIELDS[match["field"]], match["value"]))
+    return lambda folder: all(read(folder) == value for read, value in clauses)
 
 
 # ---- shared ------------------------------------------------------------------------------

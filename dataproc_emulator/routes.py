@@ -342,6 +342,11 @@ OTHER_APIS: list[Route] = [
         {"GET": "cloudresourcemanager.projects.list"},
     ),
     Route(
+        re.compile(r"/v3/folders:search"),
+        {"GET": _org(lambda org, _m, q, n: org_apis.search_folders(org, q, n), "query", *_PAGES)},
+        {"GET": "cloudresourcemanager.folders.search"},
+    ),
+    Route(
         re.compile(r"/v3/folders/([^/:]+)"),
         {"GET": _org(lambda org, m, _q, n: org_apis.get_folder(org, m[1], n))},
         {"GET": "cloudresourcemanager.folders.get"},

@@ -577,6 +577,23 @@ def test_projects_search_refuses_what_it_cannot_evaluate(http: Http, org: Json, 
     refused(http.get("/v3/projects:search", query=query), 400, "INVALID_ARGUMENT")
 
 
+def test_folders_search(http: Http, admin: EmulatorAdmin, org: Json) -> None:
+    org["folders"][1]["state"] = "DELETE_REQUESTED"  # team-2
+
+    def names(query: str) -> list[str]:
+        body = http.ok("/v3/folders:search", query=query)
+        return [f["displayName"] for f in body.get("folders", [])]
+
+    admin.seed_organisation(org)
+    assert names("") == ["team-1", "team-2", "team-1-sub-1"]
+    assert names(f"parent={ORG}") == ["team-1", "team-2"]
+    assert names(f"parent={ORG} AND state=ACTIVE") == ["team-1"]
+    assert names("lifecycleState:DELETE_REQUESTED") == ["team-2"]
+    assert names("displayName=team-1-sub-1") == ["team-1-sub-1"]
+    for query in ("displayName=team*", "parent=folders/2001 state=ACTIVE", "NOT state=ACTIVE"):
+        refused(http.get("/v3/folders:search", query=query), 400, "INVALID_ARGUMENT")
+
+
 def test_undeclared_query_parameters_are_refused(http: Http, org: Json) -> None:
     for path in (
         "/v3/projects/org-o-p1",

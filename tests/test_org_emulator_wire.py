@@ -13,8 +13,9 @@ clients and held to Google's discovery documents.
   answer can be held to the method's response schema (every field declared, of its
   type, enums within the enum) or, for an error, to Google's error body.
 - The real gcloud CLI, offline, with a dummy token and endpoint overrides:
-  ``gcloud asset search-all-resources`` (paged) and ``gcloud billing projects list``.
-  Three commands cannot be pointed at the emulator and are not run: ``gcloud billing
+  ``gcloud asset search-all-resources`` (paged), ``gcloud billing projects list`` and
+  ``gcloud alpha resource-manager folders search`` (Resource Manager v3, paged). Three
+  commands cannot be pointed at the emulator and are not run: ``gcloud billing
   budgets describe`` (Cloud SDK 528 declares no ``api_endpoint_overrides/billingbudgets``
   property, core/properties.py, so the command always calls billingbudgets.googleapis.com),
   ``gcloud projects describe`` (Resource Manager v1, GET /v1/projects/ID) and ``gcloud
@@ -506,6 +507,27 @@ def test_gcloud_billing_projects_list(gcloud: Gcloud, admin: EmulatorAdmin, org:
             "projectId": "org-f1-x1",
         }
     ]
+
+
+def test_gcloud_alpha_folders_search(gcloud: Gcloud, admin: EmulatorAdmin) -> None:
+    admin.seed_organisation(fake_organisation(subfolders=3))
+    admin.clear_requests()
+    found = json.loads(
+        gcloud(
+            "alpha",
+            "resource-manager",
+            "folders",
+            "search",
+            "--query=parent=folders/2001 AND state=ACTIVE",
+            "--page-size=2",
+        ).stdout
+    )
+    assert [(f["name"], f["displayName"]) for f in found] == [
+        ("folders/2101", "team-1-sub-1"),
+        ("folders/2102", "team-1-sub-2"),
+        ("folders/2103", "team-1-sub-3"),
+    ]
+    assert len(admin.requests()) == 2
 
 
 def test_a_request_the_discovery_document_refuses_is_noticed(admin: EmulatorAdmin) -> None:
