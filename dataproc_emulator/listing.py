@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .errors import invalid
 
@@ -178,7 +178,7 @@ def _parse_time(text: str) -> datetime:
         raise invalid(f"Invalid filter: {text!r} is not an RFC 3339 timestamp") from None
 
 
-def page_size(raw: str | None, default: int) -> int:
+def page_size(raw: str | None, default: int, maximum: int = MAX_PAGE_SIZE) -> int:
     """Google's rule: unset or 0 means the default, and large sizes are clamped."""
     if raw is None or raw == "":
         return default
@@ -188,7 +188,18 @@ def page_size(raw: str | None, default: int) -> int:
         raise invalid(f"Invalid pageSize {raw!r}") from None
     if size < 0:
         raise invalid(f"Invalid pageSize {raw!r}: must not be negative")
-    return min(size, MAX_PAGE_SIZE) if size else default
+    return min(size, maximum) if size else default
+
+
+def page(key: str, items: list[dict[str, Any]], token: str | None) -> dict[str, Any]:
+    """A list method's answer: proto3 JSON omits an empty repeated field and an empty
+    string."""
+    body: dict[str, Any] = {}
+    if items:
+        body[key] = items
+    if token:
+        body["nextPageToken"] = token
+    return body
 
 
 # Numbers (seeding order, creation time) or strings (ListClusters answers alphabetically).

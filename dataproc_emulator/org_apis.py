@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .errors import ApiError, invalid, not_found
-from .listing import paginate
+from .listing import page, page_size, paginate
 from .organisation import Folder, Organisation, Project
 
 # Assumed: the description has no times, and the emulator's resources never change.
@@ -87,7 +87,7 @@ def list_billing_projects(org: Organisation, account: str, query: dict[str, str]
         }
         for _, project in chunk
     ]
-    return _page("projectBillingInfo", infos, token)
+    return page("projectBillingInfo", infos, token)
 
 
 # ---- Resource Manager --------------------------------------------------------------------
@@ -265,19 +265,6 @@ def folder_query(text: str) -> Callable[[Folder], bool]:
 # ---- shared ------------------------------------------------------------------------------
 
 
-def page_size(raw: str | None, default: int, maximum: int) -> int:
-    """Unset or 0: the default; above the maximum: the maximum; negative: a 400."""
-    if raw is None or raw == "":
-        return default
-    try:
-        size = int(raw)
-    except ValueError:
-        raise invalid(f"Invalid value at 'page_size' (TYPE_INT32), {raw!r}") from None
-    if size < 0:
-        raise invalid("page_size must not be negative")
-    return min(size, maximum) if size else default
-
-
 def denied(permission: str, resource: str) -> ApiError:
     """IAM's answer, with the ErrorInfo newer Google APIs attach (assumed for these)."""
     service = resource.split("/", 1)[0]
@@ -323,17 +310,7 @@ def _rm_page(
 ) -> dict[str, Any]:
     size = page_size(query.get("pageSize"), RM_PAGE_SIZE, RM_MAX_PAGE_SIZE)
     chunk, token = paginate(items, lambda item: (item[0],), size, query.get("pageToken"))
-    return _page(key, [render(item) for _, item in chunk], token)
-
-
-def _page(key: str, items: list[dict[str, Any]], token: str | None) -> dict[str, Any]:
-    """proto3 JSON leaves out an empty list and an empty token."""
-    body: dict[str, Any] = {}
-    if items:
-        body[key] = items
-    if token:
-        body["nextPageToken"] = token
-    return body
+    return page(key, [render(item) for _, item in chunk], token)
 
 
 def _state_number(body: dict[str, Any]) -> dict[str, Any]:

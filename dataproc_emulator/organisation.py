@@ -64,6 +64,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import invalid
+from .seeds import json_object
 
 NUMBER = re.compile(r"[1-9][0-9]{0,18}")  # an int64 in decimal: org and folder ids, numbers
 PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
@@ -201,8 +202,8 @@ EMPTY = Organisation(
 
 def organisation_from_description(description: Any) -> Organisation:
     """Parse and check a description; every problem is a 400 naming it."""
-    body = _object(description, "the organisation description", _TOP_KEYS)
-    org = _object(body.get("organization"), "organization", _ORG_KEYS)
+    body = json_object(description, "the organisation description", _TOP_KEYS)
+    org = json_object(body.get("organization"), "organization", _ORG_KEYS)
     org_id = _number(org.get("id"), "organization.id")
     folders = _folders(_list(body, "folders"), f"organizations/{org_id}")
     accounts = _accounts(_list(body, "billingAccounts"))
@@ -222,7 +223,7 @@ def _folders(entries: list[Any], organisation: str) -> dict[str, Folder]:
     folders: dict[str, Folder] = {}
     for index, entry in enumerate(entries):
         where = f"folders[{index}]"
-        raw = _object(entry, where, _FOLDER_KEYS)
+        raw = json_object(entry, where, _FOLDER_KEYS)
         folder_id = _number(raw.get("id"), f"{where}.id")
         if folder_id in folders:
             raise invalid(f"{where}: folder {folder_id} is described twice")
@@ -253,7 +254,7 @@ def _accounts(entries: list[Any]) -> dict[str, BillingAccount]:
     accounts: dict[str, BillingAccount] = {}
     for index, entry in enumerate(entries):
         where = f"billingAccounts[{index}]"
-        raw = _object(entry, where, _ACCOUNT_KEYS)
+        raw = json_object(entry, where, _ACCOUNT_KEYS)
         account_id = raw.get("id")
         if not isinstance(account_id, str) or not BILLING_ACCOUNT_ID.fullmatch(account_id):
             raise invalid(f"{where}.id={account_id!r}: expected XXXXXX-XXXXXX-XXXXXX (hex)")
@@ -277,7 +278,7 @@ def _projects(
     projects: list[Project] = []
     for index, entry in enumerate(entries):
         where = f"projects[{index}]"
-        raw = _object(entry, where, _PROJECT_KEYS)
+        raw = json_object(entry, where, _PROJECT_KEYS)
         project_id = raw.get("projectId")
         if not isinstance(project_id, str) or not PROJECT_ID.fullmatch(project_id):
             raise invalid(f"{where}.projectId={project_id!r}: not a project id")
@@ -295,7 +296,7 @@ def _projects(
         account = raw.get("billingAccount")
         if account is not None and account not in accounts:
             raise invalid(f"{where}.billingAccount={account!r}: not a described account")
-        labels = _object(raw.get("labels", {}), f"{where}.labels")
+        labels = json_object(raw.get("labels", {}), f"{where}.labels")
         if not all(isinstance(value, str) for value in labels.values()):
             raise invalid(f"{where}.labels values must be strings")
         projects.append(
@@ -318,7 +319,7 @@ def _budgets(
     budgets: dict[tuple[str, str], dict[str, Any]] = {}
     for index, entry in enumerate(entries):
         where = f"budgets[{index}]"
-        raw = _object(entry, where, _BUDGET_KEYS)
+        raw = json_object(entry, where, _BUDGET_KEYS)
         account, budget_id = raw.get("billingAccount"), raw.get("id")
         if not isinstance(account, str) or account not in accounts:
             raise invalid(f"{where}.billingAccount={account!r}: not a described account")
@@ -336,7 +337,7 @@ def _budgets(
         if "notificationsRule" in raw:
             what = f"{where}.notificationsRule"
             budget["notificationsRule"] = dict(
-                _object(raw["notificationsRule"], what, _NOTIFICATION_KEYS)
+                json_object(raw["notificationsRule"], what, _NOTIFICATION_KEYS)
             )
         digest = hashlib.sha256(json.dumps(budget, sort_keys=True).encode()).hexdigest()
         budget["etag"] = digest[:16]
@@ -348,7 +349,7 @@ def _budget_filter(value: Any, where: str) -> dict[str, Any]:
     """The Filter as the Budget API answers it: as given, with the credit treatment and
     the calendar period a budget made without them shows (assumed: the console's
     INCLUDE_ALL_CREDITS and MONTH)."""
-    raw = dict(_object(value, where, _FILTER_KEYS))
+    raw = dict(json_object(value, where, _FILTER_KEYS))
     for key in ("projects", "resourceAncestors", "services", "subaccounts", "creditTypes"):
         if key in raw and not _strings(raw[key]):
             raise invalid(f"{where}.{key} must be a list of strings")
@@ -359,9 +360,9 @@ def _budget_filter(value: Any, where: str) -> dict[str, Any]:
         if not ANCESTOR.fullmatch(ancestor):
             raise invalid(f"{where}.resourceAncestors: {ancestor!r} is not folders/F or orgs/O")
     if "labels" in raw:
-        _object(raw["labels"], f"{where}.labels")
+        json_object(raw["labels"], f"{where}.labels")
     if "customPeriod" in raw:
-        _object(raw["customPeriod"], f"{where}.customPeriod")
+        json_object(raw["customPeriod"], f"{where}.customPeriod")
         if "calendarPeriod" in raw:
             raise invalid(f"{where}: calendarPeriod and customPeriod exclude each other")
     else:
@@ -374,13 +375,15 @@ def _budget_filter(value: Any, where: str) -> dict[str, Any]:
 
 
 def _amount(value: Any, where: str) -> dict[str, Any]:
-    amount = _object(value, where, frozenset({"specifiedAmount", "lastPeriodAmount"}))
+    amount = json_object(value, where, frozenset({"specifiedAmount", "lastPeriodAmount"}))
     if len(amount) != 1:
         raise invalid(f"{where} needs exactly one of specifiedAmount or lastPeriodAmount")
     if "lastPeriodAmount" in amount:
-        return {"lastPeriodAmount": dict(_object(amount["lastPeriodAmount"], where, frozenset()))}
+        return {
+            "lastPeriodAmount": dict(json_object(amount["lastPeriodAmount"], where, frozenset()))
+        }
     keys = frozenset({"currencyCode", "units", "nanos"})
-    money = dict(_object(amount["specifiedAmount"], f"{where}.specifiedAmount", keys))
+    money = dict(json_object(amount["specifiedAmount"], f"{where}.specifiedAmount", keys))
     units = money.get("units", "0")
     if isinstance(units, bool) or not re.fullmatch(r"-?[0-9]{1,19}", str(units)):
         raise invalid(f"{where}.specifiedAmount.units={units!r}: expected an int64")
@@ -401,7 +404,7 @@ def _thresholds(value: Any, where: str) -> list[dict[str, Any]]:
     rules = []
     for index, entry in enumerate(value):
         keys = frozenset({"thresholdPercent", "spendBasis"})
-        rule = dict(_object(entry, f"{where}[{index}]", keys))
+        rule = dict(json_object(entry, f"{where}[{index}]", keys))
         percent = rule.get("thresholdPercent")
         if isinstance(percent, bool) or not isinstance(percent, int | float) or percent < 0:
             raise invalid(f"{where}[{index}].thresholdPercent must be a number >= 0")
@@ -412,14 +415,6 @@ def _thresholds(value: Any, where: str) -> list[dict[str, Any]]:
 
 
 # ---- small checks ------------------------------------------------------------------------
-
-
-def _object(value: Any, what: str, keys: frozenset[str] | None = None) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise invalid(f"{what} must be a JSON object")
-    if keys is not None and (unknown := sorted(set(value) - keys)):
-        raise invalid(f"{what} has unknown keys {unknown}; known: {sorted(keys)}")
-    return value
 
 
 def _list(body: Mapping[str, Any], key: str) -> list[Any]:

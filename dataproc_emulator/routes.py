@@ -307,66 +307,65 @@ def _search_assets(
     return state.search_assets(match[1], query, every_value(query, "assetTypes"))
 
 
+def _get(pattern: str, method_id: str, answer: OrgAnswer, *declared: str) -> Route:
+    return Route(re.compile(pattern), {"GET": _org(answer, *declared)}, {"GET": method_id})
+
+
 _PAGES = ("pageSize", "pageToken")
+_CHILDREN = ("parent", "showDeleted", *_PAGES)
+_RM = "cloudresourcemanager"
 OTHER_APIS: list[Route] = [
-    Route(
-        re.compile(r"/v1/billingAccounts/([^/]+)/budgets/([^/:]+)"),
-        {"GET": _org(lambda org, m, _q, n: org_apis.get_budget(org, m[1], m[2], n))},
-        {"GET": "billingbudgets.billingAccounts.budgets.get"},
+    _get(
+        r"/v1/billingAccounts/([^/]+)/budgets/([^/:]+)",
+        "billingbudgets.billingAccounts.budgets.get",
+        lambda org, m, _q, n: org_apis.get_budget(org, m[1], m[2], n),
     ),
-    Route(
-        re.compile(r"/v1/billingAccounts/([^/:]+)/projects"),
-        {"GET": _org(lambda org, m, q, _n: org_apis.list_billing_projects(org, m[1], q), *_PAGES)},
-        {"GET": "cloudbilling.billingAccounts.projects.list"},
+    _get(
+        r"/v1/billingAccounts/([^/:]+)/projects",
+        "cloudbilling.billingAccounts.projects.list",
+        lambda org, m, q, _n: org_apis.list_billing_projects(org, m[1], q),
+        *_PAGES,
     ),
-    Route(
-        re.compile(r"/v3/projects:search"),
-        {"GET": _org(lambda org, _m, q, n: org_apis.search_projects(org, q, n), "query", *_PAGES)},
-        {"GET": "cloudresourcemanager.projects.search"},
+    _get(
+        r"/v3/projects:search",
+        f"{_RM}.projects.search",
+        lambda org, _m, q, n: org_apis.search_projects(org, q, n),
+        "query",
+        *_PAGES,
     ),
-    Route(
-        re.compile(r"/v3/projects/([^/:]+)"),
-        {"GET": _org(lambda org, m, _q, n: org_apis.get_project(org, m[1], n))},
-        {"GET": "cloudresourcemanager.projects.get"},
+    _get(
+        r"/v3/projects/([^/:]+)",
+        f"{_RM}.projects.get",
+        lambda org, m, _q, n: org_apis.get_project(org, m[1], n),
     ),
-    Route(
-        re.compile(r"/v3/projects"),
-        {
-            "GET": _org(
-                lambda org, _m, q, n: org_apis.list_projects(org, q, n),
-                "parent",
-                "showDeleted",
-                *_PAGES,
-            )
-        },
-        {"GET": "cloudresourcemanager.projects.list"},
+    _get(
+        r"/v3/projects",
+        f"{_RM}.projects.list",
+        lambda org, _m, q, n: org_apis.list_projects(org, q, n),
+        *_CHILDREN,
     ),
-    Route(
-        re.compile(r"/v3/folders:search"),
-        {"GET": _org(lambda org, _m, q, n: org_apis.search_folders(org, q, n), "query", *_PAGES)},
-        {"GET": "cloudresourcemanager.folders.search"},
+    _get(
+        r"/v3/folders:search",
+        f"{_RM}.folders.search",
+        lambda org, _m, q, n: org_apis.search_folders(org, q, n),
+        "query",
+        *_PAGES,
     ),
-    Route(
-        re.compile(r"/v3/folders/([^/:]+)"),
-        {"GET": _org(lambda org, m, _q, n: org_apis.get_folder(org, m[1], n))},
-        {"GET": "cloudresourcemanager.folders.get"},
+    _get(
+        r"/v3/folders/([^/:]+)",
+        f"{_RM}.folders.get",
+        lambda org, m, _q, n: org_apis.get_folder(org, m[1], n),
     ),
-    Route(
-        re.compile(r"/v3/folders"),
-        {
-            "GET": _org(
-                lambda org, _m, q, n: org_apis.list_folders(org, q, n),
-                "parent",
-                "showDeleted",
-                *_PAGES,
-            )
-        },
-        {"GET": "cloudresourcemanager.folders.list"},
+    _get(
+        r"/v3/folders",
+        f"{_RM}.folders.list",
+        lambda org, _m, q, n: org_apis.list_folders(org, q, n),
+        *_CHILDREN,
     ),
-    Route(
-        re.compile(r"/v3/organizations/([^/:]+)"),
-        {"GET": _org(lambda org, m, _q, n: org_apis.get_organization(org, m[1], n))},
-        {"GET": "cloudresourcemanager.organizations.get"},
+    _get(
+        r"/v3/organizations/([^/:]+)",
+        f"{_RM}.organizations.get",
+        lambda org, m, _q, n: org_apis.get_organization(org, m[1], n),
     ),
     Route(
         re.compile(r"/v1/([^/]+/[^/:]+):searchAllResources"),

@@ -117,7 +117,7 @@ _MAX_CLUSTER_LABELS = 32 - 3
 
 
 def operation_from_seed(seed: Any, now: float, default_name: str | None = None) -> OperationRecord:
-    seed = _object(seed, "operation seed", _OPERATION_KEYS)
+    seed = json_object(seed, "operation seed", _OPERATION_KEYS)
     name = seed.get("name", default_name)
     if not isinstance(name, str) or not OPERATION_NAME.fullmatch(name):
         raise invalid(f"seed name {name!r} is not projects/P/regions/R/operations/ID")
@@ -126,7 +126,7 @@ def operation_from_seed(seed: Any, now: float, default_name: str | None = None) 
         name=name,
         kind=kind,
         created=now,
-        metadata=_object(seed.get("metadata", {}), "metadata"),
+        metadata=json_object(seed.get("metadata", {}), "metadata"),
         pending=_choice(seed, "state", frozenset({"ACTIVE", "PENDING"}), "ACTIVE") == "PENDING",
         completes_after=_number(seed, "completesAfterSeconds", None),
         completion=_result(seed.get("completion"), "completion"),
@@ -147,19 +147,19 @@ def operation_from_seed(seed: Any, now: float, default_name: str | None = None) 
 
 
 def batch_from_seed(seed: Any, now: float) -> BatchRecord:
-    seed = _object(seed, "batch seed", _BATCH_KEYS)
+    seed = json_object(seed, "batch seed", _BATCH_KEYS)
     name = seed.get("name")
     match = BATCH_NAME.fullmatch(name) if isinstance(name, str) else None
     if match is None:
         raise invalid(f"batch name {name!r} is not projects/P/locations/L/batches/B")
     labels = _labels(seed)
-    op_seed = dict(_object(seed.get("operation", {}), "operation", _OPERATION_KEYS))
+    op_seed = dict(json_object(seed.get("operation", {}), "operation", _OPERATION_KEYS))
     if op_seed.setdefault("kind", "batch") != "batch":
         raise invalid("a batch's operation has kind batch")
     # The link back to the batch wins over anything seeded; labels default to the batch's.
     op_seed["metadata"] = (
         ({"labels": labels} if labels else {})
-        | _object(op_seed.get("metadata", {}), "operation.metadata")
+        | json_object(op_seed.get("metadata", {}), "operation.metadata")
         | {"batch": name}
     )
     project, location = match.groups()
@@ -170,7 +170,7 @@ def batch_from_seed(seed: Any, now: float) -> BatchRecord:
 
 
 def job_from_seed(seed: Any, now: float) -> JobRecord:
-    seed = _object(seed, "job seed", _JOB_KEYS)
+    seed = json_object(seed, "job seed", _JOB_KEYS)
     name = seed.get("name")
     match = JOB_NAME.fullmatch(name) if isinstance(name, str) else None
     if match is None:
@@ -208,7 +208,7 @@ def job_from_seed(seed: Any, now: float) -> JobRecord:
 
 
 def session_from_seed(seed: Any, now: float) -> SessionRecord:
-    seed = _object(seed, "session seed", _SESSION_KEYS)
+    seed = json_object(seed, "session seed", _SESSION_KEYS)
     name = seed.get("name")
     if not isinstance(name, str) or not SESSION_NAME.fullmatch(name):
         raise invalid(f"session name {name!r} is not projects/P/locations/L/sessions/S")
@@ -227,7 +227,7 @@ def session_from_seed(seed: Any, now: float) -> SessionRecord:
 
 
 def cluster_from_seed(seed: Any, now: float) -> ClusterRecord:
-    seed = _object(seed, "cluster seed", _CLUSTER_KEYS)
+    seed = json_object(seed, "cluster seed", _CLUSTER_KEYS)
     name = seed.get("name")
     match = CLUSTER_NAME.fullmatch(name) if isinstance(name, str) else None
     if match is None:
@@ -299,7 +299,7 @@ def _shape(cluster: ClusterRecord, seed: dict[str, Any]) -> None:
         if shaped or ("config" in seed and _flag(seed, "gke")):
             raise invalid(f"config and gke each stand alone; not with {shaped or ['gke']}")
         if "config" in seed:
-            cluster.config = _object(seed["config"], "config")
+            cluster.config = json_object(seed["config"], "config")
         else:
             cluster.virtual_config = clusters.virtual_config(
                 cluster.project, cluster.region, cluster.cluster_name
@@ -361,7 +361,7 @@ def _count(seed: dict[str, Any], key: str, default: int) -> int:
 
 
 def _labels(seed: dict[str, Any]) -> dict[str, str]:
-    labels = _object(seed.get("labels", {}), "labels")
+    labels = json_object(seed.get("labels", {}), "labels")
     if not all(isinstance(value, str) for value in labels.values()):
         raise invalid("labels values must be strings")
     return dict(labels)
@@ -374,7 +374,8 @@ def _string(seed: dict[str, Any], key: str) -> str | None:
     return value
 
 
-def _object(value: Any, what: str, keys: frozenset[str] | None = None) -> dict[str, Any]:
+def json_object(value: Any, what: str, keys: frozenset[str] | None = None) -> dict[str, Any]:
+    """``value`` as a JSON object with only ``keys`` (when given), or the 400 naming why not."""
     if not isinstance(value, dict):
         raise invalid(f"{what} must be a JSON object")
     if keys is not None and (unknown := sorted(set(value) - keys)):
@@ -407,7 +408,7 @@ def _flag(seed: dict[str, Any], key: str) -> bool:
 
 def _status(value: Any, what: str) -> dict[str, Any]:
     """A google.rpc.Status: an integer code and a message (details optional)."""
-    status = _object(value, what, frozenset({"code", "message", "details"}))
+    status = json_object(value, what, frozenset({"code", "message", "details"}))
     if isinstance(status.get("code"), bool) or not isinstance(status.get("code"), int):
         raise invalid(f"{what}.code must be an integer google.rpc.Code")
     return status
@@ -416,9 +417,9 @@ def _status(value: Any, what: str) -> dict[str, Any]:
 def _result(value: Any, what: str) -> dict[str, Any] | None:
     if value is None:
         return None
-    result = _object(value, what, frozenset({"response", "error"}))
+    result = json_object(value, what, frozenset({"response", "error"}))
     if len(result) != 1:
         raise invalid(f"{what} needs exactly one of response or error")
     if "error" in result:
         return {"error": _status(result["error"], f"{what}.error")}
-    return {"response": _object(result["response"], f"{what}.response")}
+    return {"response": json_object(result["response"], f"{what}.response")}

@@ -28,6 +28,7 @@ from .listing import (
     by_create_time,
     legacy_operations_filter,
     newest_first,
+    page,
     page_size,
     paginate,
 )
@@ -429,7 +430,7 @@ class EmulatorState:
                 op for op in self._operations.values() if op.name.startswith(prefix) and keep(op)
             ]
             chunk, token = paginate(items, lambda op: (op.seq,), size, query.get("pageToken"))
-            return _page("operations", [op.to_json(now) for op in chunk], token)
+            return page("operations", [op.to_json(now) for op in chunk], token)
 
     def get_batch(self, name: str, numeric_enums: bool) -> dict[str, Any]:
         with self._lock:
@@ -462,7 +463,7 @@ class EmulatorState:
             chunk, token = by_create_time(
                 items, lambda b: (b.operation.created, b.seq), size, query, descending
             )
-            return _page("batches", [_render(b, now, numeric_enums) for b in chunk], token)
+            return page("batches", [_render(b, now, numeric_enums) for b in chunk], token)
 
     def get_job(self, name: str, numeric_enums: bool) -> dict[str, Any]:
         with self._lock:
@@ -492,7 +493,7 @@ class EmulatorState:
             rendered = [
                 _numbered(j.to_json(now), jobs.enums_as_numbers, numeric_enums) for j in chunk
             ]
-            return _page("jobs", rendered, token)
+            return page("jobs", rendered, token)
 
     def get_session(self, name: str, numeric_enums: bool) -> dict[str, Any]:
         with self._lock:
@@ -534,7 +535,7 @@ class EmulatorState:
             rendered = [
                 _numbered(s.to_json(now), sessions.enums_as_numbers, numeric_enums) for s in chunk
             ]
-            return _page("sessions", rendered, token)
+            return page("sessions", rendered, token)
 
     def get_cluster(self, name: str, numeric_enums: bool) -> dict[str, Any]:
         with self._lock:
@@ -565,7 +566,7 @@ class EmulatorState:
             rendered = [
                 _numbered(c.to_json(now), clusters.enums_as_numbers, numeric_enums) for c in chunk
             ]
-            return _page("clusters", rendered, token)
+            return page("clusters", rendered, token)
 
     def cluster_action(
         self, name: str, action: str, request: clusters.Request, numeric_enums: bool
@@ -672,16 +673,6 @@ class EmulatorState:
 def _render(batch: BatchRecord, now: float, numeric_enums: bool) -> dict[str, Any]:
     body = batch.to_json(now)
     return batch_enums_as_numbers(body) if numeric_enums else body
-
-
-def _page(key: str, items: list[dict[str, Any]], token: str | None) -> dict[str, Any]:
-    """proto3 JSON omits an empty repeated field and an empty string."""
-    body: dict[str, Any] = {}
-    if items:
-        body[key] = items
-    if token:
-        body["nextPageToken"] = token
-    return body
 
 
 def _missing(name: str) -> ApiError:

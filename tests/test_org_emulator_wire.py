@@ -33,12 +33,11 @@ import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import requests
 from google.api_core import exceptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import asset_v1, billing_v1, resourcemanager_v3
 from google.cloud.billing import budgets_v1
 
@@ -53,7 +52,9 @@ from dataproc_emulator.fake_org import (
 )
 from tests.support.discovery import Discovery
 
-C = TypeVar("C")
+# The REST transport keeps the explicit http:// scheme of api_endpoint (see there).
+from tests.test_dataproc_emulator_wire import rest_client
+
 Json = dict[str, Any]
 Gcloud = Callable[..., subprocess.CompletedProcess[str]]
 ORG = f"organizations/{ORGANIZATION_ID}"
@@ -63,16 +64,6 @@ DOCUMENTS = {
     "cloudresourcemanager": "cloudresourcemanager.v3",
     "cloudasset": "cloudasset.v1",
 }
-
-
-def rest_client(client_class: type[C], emulator: DataprocEmulator) -> C:
-    # As for google-cloud-dataproc (tests/test_dataproc_emulator_wire.py): the REST
-    # transport keeps the explicit http:// scheme of api_endpoint.
-    return client_class(  # type: ignore[call-arg]
-        transport="rest",
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": emulator.base_url},
-    )
 
 
 @pytest.fixture
