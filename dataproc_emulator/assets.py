@@ -6,8 +6,10 @@ description (dataproc_emulator/organisation.py): a result's ``project`` is the p
 number, ``folders`` every folder above it (nearest first; the order is assumed),
 ``organization`` the organisation. Work in a project the description does not name is
 under no scope. Real asset data is minutes stale, so the admin API can freeze a
-snapshot (``POST /_emulator/assets:freeze``): searches answer from it, whatever
-Dataproc now says, until it is released (``POST /_emulator/assets:release``).
+snapshot (``POST /_emulator/assets:freeze``): searches answer from the work as it was
+then, whatever Dataproc now says, until it is released (``POST
+/_emulator/assets:release``); where the work sits is still read from the organisation
+as it is (the snapshot holds the work, not the organisation).
 
 Request (cloudasset.v1.json): ``scope`` ``projects/{id or number}``, ``folders/{id}`` or
 ``organizations/{id}`` (anything else described is 403 PERMISSION_DENIED, as IAM
