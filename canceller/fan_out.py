@@ -118,18 +118,24 @@ def run_fan_out(
         answer(Outcome.REJECTED, "", area, "rejected/scope")
         return outcomes
 
+    if not area.searches:
+        # Only projects/P/regions/R (a budget read as SWEEP_SCOPES): an ordinary sweep.
+        plain = replace(spec, scopes=tuple(area.pairs), budget=None)
+        return run_sweep(client, plain, chain, settings, context, gate, notes=area.notes)
     kinds = [SWEEPABLE[plural] for plural in spec.kinds or settings.sweep_kinds]
     asset_types = sorted({asset for kind in kinds for asset in kind.found_by})
     search_deadline = context.deadline.within(context.deadline.remaining() * _SEARCH_SHARE)
     found: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     account: dict[str, Any] = {"searched": [], "pages": 0, "assets": 0, "complete": True}
     failed: list[str] = []
+    transient = False
     for scope in area.searches[:MAX_SEARCH_SCOPES]:
         try:
             search = directory.search(
                 scope, asset_types, _query(kinds, settings), search_deadline, MAX_ASSET_PAGES
             )
         except (ScopeUnreadable, TransientFailure) as error:
+            transient |= isinstance(error, TransientFailure)
             failed.append(f"{scope}: {str(error)[:300]}")
             continue
         account["searched"].append(scope)
@@ -174,9 +180,20 @@ def run_fan_out(
         }
         if pairs:
             projects[project] = pairs
+        else:
+            refused += 1
+            answer(
+                Outcome.REJECTED,
+                f"projects/{project}",
+                f"its work is only in {', '.join(sorted(found[project]))[:200]}, not Dataproc "
+                "regions (DATAPROC_REGIONS): not swept",
+                f"rejected/projects/{project}",
+                project=project,
+            )
 
-    if failed and not projects and not refused:
-        # Nothing was found for sure: the redelivery searches again (and nothing was done).
+    if transient and not projects and not refused:
+        # Nothing was found for sure and a search may yet be read: the redelivery searches
+        # again (nothing was done). A search refused for good is answered, not retried.
         outcomes.failures.append(f"no search could be read: {'; '.join(failed)[:500]}")
     fanned: list[str] = []
     if projects and settings.trigger_topic:
@@ -274,6 +291,11 @@ def _area(
             )
         else:
             return _budget_area(budget, settings)
+    if len(texts) > MAX_SCOPES_PER_SWEEP:
+        return (
+            f"the sweep names {len(texts)} scopes; at most {MAX_SCOPES_PER_SWEEP}: split it "
+            "(a folder or an organisation counts as one)"
+        )
     area = _Area(described={"scopes": list(texts)}, notes=notes)
     for text in texts:
         if is_wide_scope(text):

@@ -288,7 +288,8 @@ class Directory:
             page = self._get(
                 BILLING_PROJECTS, f"billingAccounts/{billing_account}/projects", deadline, params
             )
-            for info in page.get("projectBillingInfos") or []:
+            # ListProjectBillingInfoResponse.projectBillingInfo (singular, a list).
+            for info in page.get("projectBillingInfo") or []:
                 if isinstance(info, dict) and info.get("billingEnabled") is not False:
                     ids.add(str(info.get("projectId") or ""))
             token = str(page.get("nextPageToken") or "")

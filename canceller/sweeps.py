@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -116,9 +116,11 @@ def run_sweep(
     settings: Settings,
     context: CancelContext,
     gate: ProjectGate,
+    notes: Sequence[str] = (),
 ) -> SweepOutcomes:
     """``gate`` says why a project may not be swept, or None (canceller.dispatch: the
-    allowlist, with ALLOWED_ANCESTORS through Resource Manager)."""
+    allowlist, with ALLOWED_ANCESTORS through Resource Manager); ``notes`` are said in
+    the summary (a budget whose scope could not be read, say)."""
     started = utc_now()
     # Every result of the sweep carries its id; the summary carries the whole account.
     swept = replace(context, extra={**context.extra, "sweep": _sweep_id(chain)})
@@ -316,9 +318,12 @@ def run_sweep(
     if listing.failed:
         parts.append(f"not read to its end: {'; '.join(listing.failed)[:300]}")
     parts.extend(left_out)
+    parts.extend(notes)
     if listing.skipped:
         parts.append(f"{listing.skipped} listed name(s) did not fit their scope and were skipped")
-    if chain.generation:
+    if chain.part:
+        parts.append(f"{chain.part}'s part of {chain.id}, message {chain.generation}")
+    elif chain.generation:
         parts.append(f"continuation {chain.generation} of {chain.id}")
     outcomes.results.append(
         Result(

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from cloudevents.http import CloudEvent
 
 from canceller.dispatch import Handled, handle_trigger
+from canceller.org_apis import ORG_APIS
 from canceller.results import Result
 from canceller.runtime import Runtime
 from canceller.trigger import decode_trigger
@@ -22,14 +23,19 @@ SCOPE = f"projects/{PROJECT}/regions/{REGION}"
 
 
 class Served(Protocol):
-    base_url: str
+    @property
+    def base_url(self) -> str: ...
 
 
 def environ(emulator: Served, **env: str) -> dict[str, str]:
+    """The function's settings against ``emulator``, which also serves the organisation
+    APIs (budgets, billing, Resource Manager, Cloud Asset)."""
+    host = emulator.base_url.removeprefix("http://")
     return {
         "RESULTS_TOPIC": f"projects/{PROJECT}/topics/results",
         "GOOGLE_CLOUD_PROJECT": PROJECT,
-        "DATAPROC_EMULATOR_HOST": emulator.base_url.removeprefix("http://"),
+        "DATAPROC_EMULATOR_HOST": host,
+        **{api.emulator_variable: host for api in ORG_APIS},
         "VERIFY_TIMEOUT_SECONDS": "5",
         **env,
     }
@@ -66,7 +72,7 @@ def handle(
 ) -> Handled:
     runtime = runtime or Runtime(environ(emulator, **env))
     trigger = decode_trigger(event(body, attributes, message_id))
-    return handle_trigger(trigger, runtime.settings(), runtime.dataproc)
+    return handle_trigger(trigger, runtime.settings(), runtime.dataproc, runtime.directory)
 
 
 @dataclass
@@ -113,4 +119,34 @@ def follow_chain(
         elif not (redeliver and handled.retry_reasons):
             break
         # else: Pub/Sub delivers the same message again (same id), as after a nack
+    return run
+
+
+def follow_fan_out(
+    emulator: DataprocEmulator,
+    body: Any,
+    attributes: dict[str, str] | None = None,
+    *,
+    limit: int,
+    **env: str,
+) -> ChainRun:
+    """Deliver ``body``, then everything it hands on (continuations and a fan-out's
+    children), breadth first, each on a fresh instance, until none is left or ``limit``
+    messages ran: a parent's whole tree, as Pub/Sub would deliver it."""
+    env = {"TRIGGER_TOPIC": f"projects/{PROJECT}/topics/triggers", **env}
+    run = ChainRun()
+    queue: list[tuple[Any, dict[str, str] | None]] = [(body, attributes)]
+    while queue and len(run.handled) < limit:
+        message, message_attributes = queue.pop(0)
+        runtime = Runtime(environ(emulator, **env))
+        run.messages.append(message)
+        handled = handle(
+            emulator,
+            message,
+            message_attributes,
+            message_id=f"m-{len(run.handled)}",
+            runtime=runtime,
+        )
+        run.handled.append(handled)
+        queue.extend((item.message, item.attributes()) for item in handled.continuations)
     return run
