@@ -347,3 +347,59 @@ def test_settings_load_with_the_standard_library_only(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_organisation_scale_defaults() -> None:
+    settings = load_settings(BASE)
+    assert settings.allowed_ancestors == frozenset()
+    assert settings.sweep_regions is None  # the regions seen with work, per project
+    assert settings.org_api_hosts == {}  # Google's hosts, over https
+    assert settings.org_requests_per_minute == {
+        "cloudasset": 200,  # half of Cloud Asset's 400 a minute per consumer project
+        "cloudresourcemanager": 300,
+        "billingbudgets": 60,
+        "cloudbilling": 60,
+    }
+    assert settings.scope_cache_seconds == 300
+
+
+def test_organisation_scale_settings_are_read() -> None:
+    settings = load_settings(
+        {
+            **BASE,
+            "ALLOWED_ANCESTORS": "folders/123, organizations/456",
+            "SWEEP_REGIONS": "us-central1,europe-west1",
+            "CLOUD_ASSET_EMULATOR_HOST": "127.0.0.1:9000",
+            "RESOURCE_MANAGER_EMULATOR_HOST": "localhost:9001",
+            "CLOUD_ASSET_REQUESTS_PER_MINUTE": "50",
+            "SCOPE_CACHE_SECONDS": "0",
+        }
+    )
+    assert settings.allowed_ancestors == frozenset({"folders/123", "organizations/456"})
+    assert settings.sweep_regions == frozenset({"us-central1", "europe-west1"})
+    assert settings.org_api_hosts == {
+        "cloudasset": "127.0.0.1:9000",
+        "cloudresourcemanager": "localhost:9001",
+    }
+    assert settings.org_requests_per_minute["cloudasset"] == 50
+    assert settings.scope_cache_seconds == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("ALLOWED_ANCESTORS", "folders/abc", "folders/NUMBER or organizations/NUMBER"),
+        ("ALLOWED_ANCESTORS", "projects/p", "folders/NUMBER or organizations/NUMBER"),
+        ("ALLOWED_ANCESTORS", "folders/1,,folders/2", "empty item"),
+        ("SWEEP_REGIONS", "mars-north1", "not Dataproc regions"),
+        # The emulator token is plain http: only ever to this machine.
+        ("CLOUD_ASSET_EMULATOR_HOST", "assets.example.com:80", "loopback"),
+        ("BILLING_BUDGETS_EMULATOR_HOST", "10.0.0.1:9000", "loopback"),
+        ("CLOUD_ASSET_REQUESTS_PER_MINUTE", "0", "out of range"),
+        ("SCOPE_CACHE_SECONDS", "-1", "out of range"),
+    ],
+)
+def test_organisation_scale_settings_are_checked(name: str, value: str, said: str) -> None:
+    with pytest.raises(SettingsError, match=name) as error:
+        load_settings({**BASE, name: value})
+    assert said in str(error.value)
