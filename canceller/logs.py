@@ -74,11 +74,16 @@ def log(severity: str, message: str, stream: TextIO | None = None, **fields: Any
 
 def log_result(result: Result) -> None:
     """One line per result; a sweep's summary also carries its counts, which deploy.sh's
-    log metrics (NAME-sweep-found, -selected, -acted) chart."""
+    log metrics (NAME-sweep-found, -selected, -acted) chart. A fan-out's own summary has
+    none (each child's summary counts its part)."""
     name = result.name
     sweep = result.extra.get("sweep") if result.outcome is Outcome.SWEEP_SUMMARY else None
     counts = (
-        {f"sweep{key.title()}": sweep[key] for key in ("found", "selected", "acted")}
+        {
+            f"sweep{key.title()}": sweep[key]
+            for key in ("found", "selected", "acted")
+            if key in sweep
+        }
         if isinstance(sweep, dict)
         else {}
     )

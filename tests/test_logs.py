@@ -74,3 +74,22 @@ def test_a_sweep_summary_line_carries_the_counts_the_dashboard_charts(
         10,
     )
     assert "sweepFound" not in rejected_line
+
+
+def test_a_fan_out_summary_line_carries_no_counts_and_does_not_fail(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A fan-out's own summary has no listing counts (its children's summaries do): its
+    log line, written after the results are published, must not raise (that would ask for
+    a redelivery of a message whose results and children are already out)."""
+    from canceller.clock import utc_now
+    from canceller.logs import log_result
+    from canceller.results import Outcome, Result
+    from canceller.trigger import TriggerInfo
+
+    trace_request(None, None, None)
+    info = TriggerInfo("m-8", "2026-12-01T00:00:00Z", "//test", kind="budget")
+    summary = {"id": "sweep-m-8", "fanOut": {"children": 3}}
+    log_result(Result(Outcome.SWEEP_SUMMARY, "", "d", info, utc_now(), extra={"sweep": summary}))
+    (line,) = (json.loads(text) for text in capsys.readouterr().out.splitlines())
+    assert line["outcome"] == "SWEEP_SUMMARY" and "sweepFound" not in line
