@@ -7,7 +7,11 @@ seeds the Dataproc operations, batches, cluster jobs, interactive sessions and c
 that schemas/examples/ name; publishes every example message; and prints the results,
 grouped by message, then how the stopped jobs and sessions moved through their states.
 The budget examples meet a ladder: the one under budget its report rung, the one over
-it its clusters rung.
+it its clusters rung. Their budget covers a folder of a small fake organisation (the
+emulator serves the Budget, Cloud Billing, Resource Manager and Cloud Asset APIs too): the
+function reads that scope, finds the projects of the folder with live work through Cloud
+Asset, and fans out one child sweep per project; the folder's projects are allowed by
+ALLOWED_ANCESTORS, a project outside it is left alone.
 
     dev/run-local.sh             # the table
     dev/run-local.sh --json      # every result in full
@@ -42,6 +46,8 @@ TRIGGER_SCHEMA = Draft202012Validator(
     json.loads((REPO / "schemas" / "trigger.schema.json").read_text(encoding="utf-8"))
 )
 PROJECT, REGION = "acme-data-prod", "us-central1"
+ML_DEV, WEB = "acme-ml-dev", "acme-web-prod"  # in the data folder, and outside it
+DATA_FOLDER = "folders/418726305512"  # budget-notification-*.json's budget covers it
 SCOPE, EU_SCOPE = f"projects/{PROJECT}/regions/{REGION}", f"projects/{PROJECT}/regions/europe-west1"
 JOBS = f"{SCOPE}/jobs/"
 CLUSTERS = f"{SCOPE}/clusters/"
@@ -51,6 +57,7 @@ SESSIONS = f"projects/{PROJECT}/locations/{REGION}/sessions/"
 WATCH_SUBSCRIPTION = "cancel-requests-watch"
 FUNCTION_ENV = {
     "ALLOWED_PROJECTS": PROJECT,
+    "ALLOWED_ANCESTORS": DATA_FOLDER,  # and acme-ml-dev with it, by Resource Manager's word
     "VERIFY_TIMEOUT_SECONDS": "6",
     "SWEEP_SCOPES": SCOPE,
     "SWEEP_FILTER": "labels.team = ml",
@@ -85,11 +92,62 @@ def ago(**delta: float) -> str:
 
 
 def seed(admin: EmulatorAdmin) -> None:
-    """The Dataproc state the example messages meet."""
+    """The organisation and the Dataproc state the example messages meet."""
+    seed_organisation(admin)
     seed_clusters(admin)  # first: the jobs seeded on them take their uuids
     seed_operations(admin)
     seed_jobs(admin)
     seed_sessions(admin)
+
+
+def seed_organisation(admin: EmulatorAdmin) -> None:
+    """acme's organisation: the data folder (acme-data-prod, acme-ml-dev) that the
+    examples' budget covers, and a web folder (acme-web-prod) that it does not; ml work
+    in acme-ml-dev (reached only through the budget's scope) and in acme-web-prod (never
+    touched: not the budget's, nor allowed)."""
+    budget = json.loads((EXAMPLES / "budget-notification-over.json").read_text())["attributes"]
+    account = budget["billingAccountId"]
+    organisation = "organizations/584217390021"
+    admin.seed_organisation(
+        {
+            "organization": {"id": organisation.split("/")[1], "displayName": "acme.example"},
+            "folders": [
+                {"id": DATA_FOLDER.split("/")[1], "parent": organisation, "displayName": "data"},
+                {"id": "418726305513", "parent": organisation, "displayName": "web"},
+            ],
+            "projects": [
+                {
+                    "projectId": project,
+                    "number": number,
+                    "parent": parent,
+                    "billingAccount": account,
+                }
+                for project, number, parent in (
+                    (PROJECT, "731002233441", DATA_FOLDER),
+                    (ML_DEV, "731002233442", DATA_FOLDER),
+                    (WEB, "731002233443", "folders/418726305513"),
+                )
+            ],
+            "billingAccounts": [{"id": account}],
+            "budgets": [
+                {
+                    "billingAccount": account,
+                    "id": budget["budgetId"],
+                    "displayName": "dataproc-monthly",
+                    "budgetFilter": {"resourceAncestors": [DATA_FOLDER]},
+                    "amount": {"specifiedAmount": {"currencyCode": "USD", "units": "1000"}},
+                }
+            ],
+        }
+    )
+    for project in (ML_DEV, WEB):
+        admin.seed_job(
+            name=f"projects/{project}/regions/europe-west1/jobs/ml-feature-backfill",
+            state="RUNNING",
+            labels={"team": "ml"},
+            submittedSecondsAgo=5 * HOUR,
+            cancelSeconds=0.5,
+        )
 
 
 def seed_clusters(admin: EmulatorAdmin) -> None:
@@ -382,7 +440,9 @@ def print_table(published: dict[str, str], collected: Collected, stack: LocalSta
     for message_id, results in by_trigger.items():
         if message_id not in published:
             continued[results[0]["trigger"]["chain"]].append(message_id)
-    handed_on = {chain_of(c): c for c in collected.continuations}
+    handed_on: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for continuation in collected.continuations:
+        handed_on[chain_of(continuation)].append(continuation)
     notes = {
         record.get("messageId"): record["message"]
         for record in stack.function.json_log_records()
@@ -395,8 +455,8 @@ def print_table(published: dict[str, str], collected: Collected, stack: LocalSta
             print(f"  (no result published) log: {notes.get(message_id, '?')}")
         print_results(answered)
         chain = answered[0]["trigger"]["chain"] if answered else ""
-        if chain in handed_on:
-            print(f"  -> handed on to {TRIGGER_TOPIC}: {json.dumps(handed_on[chain])}")
+        for continuation in handed_on.get(chain, []):
+            print(f"  -> handed on to {TRIGGER_TOPIC}: {json.dumps(continuation)}")
         for continuation_id in continued.get(chain, []):
             print(f"  continuation (message {continuation_id}):")
             print_results(by_trigger[continuation_id])
@@ -424,11 +484,17 @@ def print_results(results: list[dict[str, Any]]) -> None:
         target = result["target"] or "(sweep)"
         print(f"  {result['outcome']:<25} {result['kind']:<9} {target}")
         print(f"  {'':<35} {result['detail']}")
-        if result["outcome"] == "SWEEP_SUMMARY":
+        if result["outcome"] == "SWEEP_SUMMARY" and "fanOut" in result["sweep"]:
+            fan_out = result["sweep"]["fanOut"]
+            fields = ("searched", "pages", "assets", "projects", "refused", "pairs", "children")
+            shown = ", ".join(f"{key} {json.dumps(fan_out[key])}" for key in fields)
+            print(f"  {'':<35} sweep {result['sweep']['id']} fan-out: {shown}")
+        elif result["outcome"] == "SWEEP_SUMMARY":
             sweep = result["sweep"]
             fields = ("kinds", "found", "selected", "exempt", "acted", "remaining", "handedOn")
             shown = ", ".join(f"{key} {json.dumps(sweep[key])}" for key in fields)
-            print(f"  {'':<35} sweep {sweep['id']} generation {sweep['generation']}: {shown}")
+            part = f" {sweep['part']}" if "part" in sweep else ""
+            print(f"  {'':<35} sweep {sweep['id']}{part} generation {sweep['generation']}: {shown}")
 
 
 def print_timelines(admin: EmulatorAdmin) -> None:
