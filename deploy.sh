@@ -22,8 +22,15 @@ readonly BIGQUERY_TOOL="$ROOT/deploy/bigquery_schema.py"
 # The custom role's permissions are exactly the Dataproc calls the function makes, nothing
 # more (README: "IAM it grants"). They are not typed here: canceller/kinds decides them, and
 # `python3 -m canceller.role [CLUSTER_DELETE_ALLOWED]` prints them (role_permissions, below);
-# dataproc.clusters.delete only with --allow-cluster-delete. Filled in step_project.
-DATAPROC_PERMISSIONS=()
+# dataproc.clusters.delete only with --allow-cluster-delete. At organisation scale
+# (ORG_SCALE) the target projects' role also holds the calls that find where work is in a
+# project (`--project-scope`); each folder and organisation of --scope-folder and
+# --scope-organization gets those and the folders' (`--scope`), and the billing account of
+# --billing-account the budget's (`--billing-account`): canceller/org_apis.py describes
+# those calls. All filled in step_project.
+DATAPROC_PERMISSIONS=() # the target projects' role
+SCOPE_PERMISSIONS=()    # the organisation-level role granted on each folder and organisation
+BILLING_PERMISSIONS=()  # the organisation-level role granted on the billing account
 readonly BASE_APIS=(
   artifactregistry.googleapis.com
   cloudbuild.googleapis.com
@@ -36,6 +43,23 @@ readonly BASE_APIS=(
   pubsub.googleapis.com
   run.googleapis.com
 )
+# With --billing-account: the function reads the budget (Budget API) and the projects the
+# account pays for (Cloud Billing). At organisation scale it finds where Dataproc work is
+# with Cloud Asset Inventory. Each is called on the deployment project's quota, so enabled
+# there (Resource Manager, for project and folder reads, is in BASE_APIS already).
+readonly BILLING_APIS=(billingbudgets.googleapis.com cloudbilling.googleapis.com)
+readonly ASSET_API=cloudasset.googleapis.com
+# A billing account that belongs to no organisation cannot be granted a custom role (custom
+# roles live in a project or an organisation and are granted within it), so there the
+# function gets this predefined role: the narrowest that holds both billing.budgets.get and
+# billing.resourceAssociations.list, and read-only (roles/billing.costsManager holds both too,
+# but may also create, change and delete budgets). The permissions Google documents it with
+# (Cloud Billing's access control page; billingAccounts.projects.list's reference): deploy.sh
+# refuses a billing permission from canceller.role that is not one of them.
+readonly BILLING_VIEWER_ROLE=roles/billing.viewer
+readonly BILLING_VIEWER_HOLDS=(billing.budgets.get billing.resourceAssociations.list)
+# Folders nest at most 10 deep under an organisation (Resource Manager's limit).
+readonly MAX_FOLDER_DEPTH=10
 # Function settings (canceller/settings.py) a user may set with --setting. RESULTS_TOPIC,
 # TRIGGER_TOPIC, ALLOWED_PROJECTS, VERIFY_TIMEOUT_SECONDS, GOOGLE_CLOUD_PROJECT, the three
 # DATAPROC_*_PER_MINUTE budgets, BUDGET_LADDER, CLUSTER_INCIDENT_ACTION, ALLOWED_BUDGETS and
@@ -44,11 +68,18 @@ readonly BASE_APIS=(
 # dataproc.clusters.delete in the role, so the two always agree (SETTING_FLAGS refuses it
 # here, naming the flag). BUDGET_THRESHOLD stays a setting: T is the ladder T:work, and
 # canceller/settings.py refuses it beside --budget-ladder. DATAPROC_PROJECT_REQUESTS_PER_MINUTE
-# follows from the per-instance budgets, and DATAPROC_EMULATOR_HOST is for local tests only.
+# follows from the per-instance budgets. ALLOWED_ANCESTORS comes from --scope-folder and
+# --scope-organization, which also grant the role there, so the allowlist and the grants
+# always agree. SWEEP_REGIONS and the request budgets of Cloud Asset, Resource Manager and
+# Cloud Billing are passed on as given. DATAPROC_EMULATOR_HOST, BILLING_BUDGETS_EMULATOR_HOST,
+# CLOUD_BILLING_EMULATOR_HOST, RESOURCE_MANAGER_EMULATOR_HOST and CLOUD_ASSET_EMULATOR_HOST are
+# for local tests only, never deployed: --setting refuses them as it does any name not here.
 readonly USER_SETTINGS=(
-  BUDGET_THRESHOLD DATAPROC_ENDPOINT DATAPROC_REGIONS DRY_RUN EXEMPT_LABEL MAX_CANCELS_PER_MESSAGE
-  MAX_CONCURRENCY MAX_EVENT_AGE_SECONDS PUBLISH_TIMEOUT_SECONDS REQUEST_TIMEOUT_SECONDS
-  RETRY_DEADLINE_SECONDS SWEEP_FILTER SWEEP_KINDS SWEEP_SCOPES
+  BILLING_REQUESTS_PER_MINUTE BUDGET_THRESHOLD CLOUD_ASSET_REQUESTS_PER_MINUTE DATAPROC_ENDPOINT
+  DATAPROC_REGIONS DRY_RUN EXEMPT_LABEL MAX_CANCELS_PER_MESSAGE MAX_CONCURRENCY
+  MAX_EVENT_AGE_SECONDS PUBLISH_TIMEOUT_SECONDS REQUEST_TIMEOUT_SECONDS
+  RESOURCE_MANAGER_REQUESTS_PER_MINUTE RETRY_DEADLINE_SECONDS SWEEP_FILTER SWEEP_KINDS
+  SWEEP_REGIONS SWEEP_SCOPES
 )
 # Settings a flag sets, and that --setting therefore refuses, naming the flag.
 declare -rA SETTING_FLAGS=(
@@ -61,6 +92,7 @@ declare -rA SETTING_FLAGS=(
   [VERIFY_TIMEOUT_SECONDS]=--verify-timeout
   [ALLOWED_BUDGETS]=--allowed-budget
   [ALLOWED_ALERT_POLICIES]=--allowed-alert-policy
+  [ALLOWED_ANCESTORS]="--scope-folder or --scope-organization"
 )
 # Dataproc's default quotas per project and region, per minute (README, "Request budget"):
 # 7,500 requests in all, 400 job operations (SubmitJob, UpdateJob, CancelJob, DeleteJob),
@@ -132,6 +164,14 @@ ALLOWED_ALERT_POLICIES=() # alert policy names (an incident's policy_name) that 
 if [[ -n ${CANCELLER_ALLOWED_ALERT_POLICIES:-} ]]; then
   IFS=',' read -r -a ALLOWED_ALERT_POLICIES <<<"$CANCELLER_ALLOWED_ALERT_POLICIES"
 fi
+SCOPE_FOLDERS=() # folders the function may act in (ALLOWED_ANCESTORS), by number
+if [[ -n ${CANCELLER_SCOPE_FOLDERS:-} ]]; then
+  IFS=',' read -r -a SCOPE_FOLDERS <<<"${CANCELLER_SCOPE_FOLDERS// /}"
+fi
+SCOPE_ORGANIZATIONS=() # organisations the function may act in (ALLOWED_ANCESTORS), by number
+if [[ -n ${CANCELLER_SCOPE_ORGANIZATIONS:-} ]]; then
+  IFS=',' read -r -a SCOPE_ORGANIZATIONS <<<"${CANCELLER_SCOPE_ORGANIZATIONS// /}"
+fi
 REMOVE_OTHER_INVOKERS=${CANCELLER_REMOVE_OTHER_INVOKERS:-false}
 MODE=deploy # deploy | dry-run | teardown
 
@@ -148,6 +188,8 @@ METRIC_CONFIG=""     # a log metric's generated configuration file
 METRIC_DESCRIPTION="" # carries a digest of that configuration, to detect changes
 RENDERED_DIGEST=""   # the digest render_template wrote into its output
 SILENCE_SECONDS=""   # how long without an execution means the sweeps stopped ("": no alert)
+SCOPES=()            # folders/F and organizations/O: ALLOWED_ANCESTORS, where the role is granted
+ORG_SCALE=false      # true: the function resolves budgets or searches scopes (see configure)
 
 usage() {
   cat <<EOF
@@ -211,7 +253,23 @@ Flags (each also read from the environment variable shown; flags win)
   --print-wiring            CANCELLER_PRINT_WIRING=true  At the end, print the commands
                             that point a budget and a Monitoring notification channel at
                             the trigger topic (they are not run).
-  --billing-account ID      CANCELLER_BILLING_ACCOUNT  For the printed budget commands.
+  --billing-account ID      CANCELLER_BILLING_ACCOUNT  The billing account whose budgets
+                            notify the function (e.g. 012345-6789AB-CDEF01): it may read them
+                            and the projects the account pays for (billing.budgets.get,
+                            billing.resourceAssociations.list, granted on the account: an
+                            organisation-level custom role FUNCTION_billing in the account's
+                            organisation, or $BILLING_VIEWER_ROLE if it has none); enables the
+                            Budget and Cloud Billing APIs. Also fills the printed budget commands.
+  --scope-folder F          CANCELLER_SCOPE_FOLDERS (comma-separated)
+                            A folder (its number) the function may act in: every project under
+                            it is allowed (ALLOWED_ANCESTORS). Repeatable. Grants the function
+                            the role there, an organisation-level custom role (Dataproc
+                            permissions and the reads that find where work is), in the
+                            organisation found above the folder (gcloud resource-manager
+                            folders describe, parent by parent); enables Cloud Asset.
+  --scope-organization O    CANCELLER_SCOPE_ORGANIZATIONS (comma-separated)
+                            An organisation (its number) the function may act in; as
+                            --scope-folder, for the whole organisation.
   --budget-amount AMOUNT    CANCELLER_BUDGET_AMOUNT    For the printed budget commands,
                             e.g. 500USD.
   --dataproc-requests-per-minute N  CANCELLER_DATAPROC_REQUESTS_PER_MINUTE
@@ -287,13 +345,24 @@ What it does, in order
   2. APIs: enable the ones that are not yet enabled (Cloud Functions, Cloud Run, Cloud
      Build, Artifact Registry, Eventarc, Pub/Sub, Logging, IAM, Resource Manager, and
      Cloud Monitoring, and Cloud Scheduler with --sweep-schedule, BigQuery with
-     --results-bigquery-table).
+     --results-bigquery-table, Billing Budgets and Cloud Billing with --billing-account,
+     Cloud Asset at organisation scale).
   3. Service accounts: FUNCTION (the function's identity) and FUNCTION-invoker (the
      identity Eventarc uses to call the function).
   4. IAM role: a custom role FUNCTION (dashes become underscores) in each target project,
      granted there to the function's service account, holding exactly the permissions of
      the calls the function makes, derived from canceller/kinds (python3 -m canceller.role):
        $(help_permissions "       ")
+     With --billing-account or a scope flag (or a SWEEP_SCOPES beyond projects/P/regions/R)
+     also those of the calls that find where work is in a project:
+       $(help_scope_permissions --project-scope "       ")
+     With --scope-folder and --scope-organization: the custom role FUNCTION in the
+     organisation of each scope, granted on the folder or organisation, with the Dataproc
+     permissions and:
+       $(help_scope_permissions --scope "       ")
+     With --billing-account: FUNCTION_billing in the billing account's organisation (or
+     $BILLING_VIEWER_ROLE without one), granted on the account:
+       $(help_scope_permissions --billing-account "       ")
   5. Results schema: schemas/result.proto as a Pub/Sub protocol-buffer schema; a changed
      file becomes a new schema revision.
   6. Topics: the trigger topic; the results topic, bound to the schema with JSON encoding
@@ -330,7 +399,12 @@ FUNCTION-results-bigquery on the results topic (topic schema, with message metad
 
 You need roles/owner on the project (or the admin roles for each service above) and
 roles/iam.roleAdmin plus roles/resourcemanager.projectIamAdmin on each target project;
-with --results-bigquery-table, roles/bigquery.admin on the table's dataset (or project).
+with --results-bigquery-table, roles/bigquery.admin on the table's dataset (or project);
+with a scope flag or --billing-account, roles/iam.organizationRoleAdmin on the
+organisation whose role it makes; with a scope flag, IAM admin on each folder
+(roles/resourcemanager.folderIamAdmin) or organisation, and resourcemanager.folders.get on
+each folder and the folders above it (roles/browser on the organisation); with
+--billing-account, roles/billing.admin on the account.
 EOF
 }
 
@@ -346,6 +420,18 @@ help_permissions() { # help_permissions INDENT
     printf '\n%s%s\n' "$1" "and with --allow-cluster-delete: $extra"
   else
     printf '%s\n' "(python3 not found: PYTHONPATH=. python3 -m canceller.role lists them)"
+  fi
+}
+
+# For --help: what canceller.role adds for OPTION (--project-scope, --scope: beyond the
+# Dataproc permissions; --billing-account: all of them).
+help_scope_permissions() { # help_scope_permissions OPTION INDENT
+  local base all
+  if base=$(role_permissions 2>/dev/null) && all=$(role_permissions "$1" 2>/dev/null); then
+    # shellcheck disable=SC2046 # one word per permission
+    wrapped "$2" $(LC_ALL=C comm -13 <(printf '%s\n' "$base") <(printf '%s\n' "$all"))
+  else
+    printf '%s' "(python3 not found: PYTHONPATH=. python3 -m canceller.role $1 lists them)"
   fi
 }
 
@@ -377,7 +463,7 @@ parse_args() {
       --dataproc-requests-per-minute | --dataproc-job-cancels-per-minute | \
       --notification-channel | --results-bigquery-table | --publisher | --allowed-budget | \
       --allowed-alert-policy | --dataproc-cluster-operations-per-minute | --budget-ladder | \
-      --cluster-incident-action)
+      --cluster-incident-action | --scope-folder | --scope-organization)
       (($# >= 2)) || usage_error "$1 needs a value"
       set_flag "$1" "$2"
       shift 2
@@ -417,6 +503,8 @@ set_flag() {
   --publisher) PUBLISHERS+=("$2") ;;
   --allowed-budget) ALLOWED_BUDGETS+=("$2") ;;
   --allowed-alert-policy) ALLOWED_ALERT_POLICIES+=("$2") ;;
+  --scope-folder) SCOPE_FOLDERS+=("$2") ;;
+  --scope-organization) SCOPE_ORGANIZATIONS+=("$2") ;;
   esac
 }
 
@@ -514,6 +602,25 @@ validate_config() {
     check_match "--allowed-alert-policy" "${ALLOWED_ALERT_POLICIES[index]}" '^[^,;]{1,512}$' \
       "an alert policy's display name (an incident's policy_name), without ',' or ';'"
   done
+  # Given as a number or a resource name; kept as the number, and once.
+  BILLING_ACCOUNT=${BILLING_ACCOUNT#billingAccounts/}
+  if [[ -n $BILLING_ACCOUNT ]]; then
+    check_match "--billing-account" "$BILLING_ACCOUNT" '^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$' \
+      "a billing account ID, e.g. 012345-6789AB-CDEF01 (gcloud billing accounts list)"
+  fi
+  local scope
+  SCOPES=()
+  for scope in "${SCOPE_FOLDERS[@]}"; do
+    check_match "--scope-folder" "${scope#folders/}" '^[0-9]{1,20}$' \
+      "a folder's number, e.g. 123456789012 (gcloud resource-manager folders list)"
+    [[ " ${SCOPES[*]} " == *" folders/${scope#folders/} "* ]] || SCOPES+=("folders/${scope#folders/}")
+  done
+  for scope in "${SCOPE_ORGANIZATIONS[@]}"; do
+    check_match "--scope-organization" "${scope#organizations/}" '^[0-9]{1,20}$' \
+      "an organisation's number, e.g. 123456789012 (gcloud organizations list)"
+    [[ " ${SCOPES[*]} " == *" organizations/${scope#organizations/} "* ]] ||
+      SCOPES+=("organizations/${scope#organizations/}")
+  done
 }
 
 trim() { # trim TEXT: without leading and trailing blanks
@@ -551,12 +658,17 @@ build_function_env() {
   ((${#ALLOWED_BUDGETS[@]} == 0)) || FUNCTION_ENV[ALLOWED_BUDGETS]=$(join_by , "${ALLOWED_BUDGETS[@]}")
   ((${#ALLOWED_ALERT_POLICIES[@]} == 0)) ||
     FUNCTION_ENV[ALLOWED_ALERT_POLICIES]=$(join_by , "${ALLOWED_ALERT_POLICIES[@]}")
+  # Unset means no folder or organisation: only ALLOWED_PROJECTS.
+  ((${#SCOPES[@]} == 0)) || FUNCTION_ENV[ALLOWED_ANCESTORS]=$(join_by , "${SCOPES[@]}")
   local setting name
   for setting in "${SETTINGS[@]}"; do
     [[ $setting == *=* ]] || usage_error "--setting '$setting' is not NAME=VALUE"
     name=${setting%%=*}
     if [[ $name == CLUSTER_DELETE_ALLOWED ]]; then
       usage_error "--setting CLUSTER_DELETE_ALLOWED: give --allow-cluster-delete instead, which also adds dataproc.clusters.delete to the role (and leaving it out removes it), so the role always matches the setting"
+    fi
+    if [[ $name == ALLOWED_ANCESTORS ]]; then
+      usage_error "--setting ALLOWED_ANCESTORS: give --scope-folder F or --scope-organization O instead (repeatable), which also grant the function's role there, so the allowlist always matches the grants"
     fi
     [[ -z $name || -z ${SETTING_FLAGS[$name]:-} ]] ||
       usage_error "--setting $name: deploy.sh sets it from ${SETTING_FLAGS[$name]}; give that flag instead"
@@ -592,6 +704,8 @@ configure() {
   FUNCTION_SA="$FUNCTION@$PROJECT.iam.gserviceaccount.com"
   INVOKER_SA="$FUNCTION-invoker@$PROJECT.iam.gserviceaccount.com"
   ROLE_ID=${FUNCTION//-/_}
+  BILLING_ROLE_ID="${ROLE_ID}_billing"
+  ORG_SCALE=$(organisation_scale)
   SCHEMA="$RESULTS_TOPIC-schema"
   DEAD_LETTER_SUBSCRIPTION="$DEAD_LETTER_TOPIC-sub"
   SWEEP_JOB="$FUNCTION-sweep"
@@ -606,6 +720,27 @@ configure() {
     BQ_TABLE="$BQ_DATASET.${parts[2]}"
   fi
   SILENCE_SECONDS=$(silence_seconds "$SWEEP_SCHEDULE")
+}
+
+# Whether the function works at organisation scale, and so reads more than Dataproc in the
+# target projects: it resolves a budget's projects (numbers, read with Resource Manager) and
+# finds where their work is with Cloud Asset when it may read budgets (--billing-account),
+# when it acts in folders or organisations (a scope flag), or when SWEEP_SCOPES names
+# something other than projects/P/regions/R (a whole project, a folder, an organisation).
+organisation_scale() {
+  local scopes scope
+  if [[ -n $BILLING_ACCOUNT ]] || ((${#SCOPES[@]})); then
+    echo true
+    return 0
+  fi
+  IFS=',' read -r -a scopes <<<"${FUNCTION_ENV[SWEEP_SCOPES]// /}"
+  for scope in "${scopes[@]}"; do
+    if ! [[ $scope =~ ^projects/[^/]+/regions/[^/]+$ ]]; then
+      echo true
+      return 0
+    fi
+  done
+  echo false
 }
 
 # How long the function may go without an execution before the sweeps have surely stopped:
@@ -735,7 +870,11 @@ ensure_binding() {
   read -r -a kind <<<"$kind_words"
   # These policies may hold conditional bindings; without a prompt gcloud then refuses an
   # unconditional binding unless told --condition=None.
-  case $kind_words in projects | "iam service-accounts") add_flags=(--condition=None) ;; esac
+  case $kind_words in
+  projects | "iam service-accounts" | "resource-manager folders" | organizations)
+    add_flags=(--condition=None)
+    ;;
+  esac
   if has_binding "$role" "$member" gcloud "${kind[@]}" get-iam-policy "$resource" "$@"; then
     unchanged "$member has $role on $resource"
   else
@@ -783,20 +922,51 @@ role_permissions() { # role_permissions [SETTING...]
   env -i PATH="$PATH" HOME="${HOME:-/}" PYTHONPATH="$ROOT" python3 -m canceller.role "$@"
 }
 
+# read_permissions ARRAY [ROLE_ARGUMENTS...]: python3 -m canceller.role's list into ARRAY.
+read_permissions() {
+  local -n into=$1
+  local text permission
+  shift
+  text=$(role_permissions "$@") ||
+    fail "python3 -m canceller.role $* could not list the role's permissions"
+  mapfile -t into <<<"$text"
+  for permission in "${into[@]}"; do
+    [[ $permission =~ ^[a-z]+\.[a-zA-Z]+\.[a-zA-Z]+$ ]] ||
+      fail "python3 -m canceller.role $* printed '$permission', not an IAM permission"
+  done
+}
+
 read_role_permissions() {
-  local enabled=() text permission delete="no dataproc.clusters.delete (--allow-cluster-delete adds it)"
+  local enabled=() project_scope=() permission
+  local delete="no dataproc.clusters.delete (--allow-cluster-delete adds it)"
   if [[ $ALLOW_CLUSTER_DELETE == true ]]; then
     enabled+=(CLUSTER_DELETE_ALLOWED)
     delete="with dataproc.clusters.delete (--allow-cluster-delete)"
   fi
-  text=$(role_permissions "${enabled[@]}") ||
-    fail "python3 -m canceller.role could not list the role's permissions"
-  mapfile -t DATAPROC_PERMISSIONS <<<"$text"
-  for permission in "${DATAPROC_PERMISSIONS[@]}"; do
-    [[ $permission =~ ^dataproc\.[a-z]+\.[a-z]+$ ]] ||
-      fail "python3 -m canceller.role printed '$permission', not a Dataproc permission"
-  done
-  unchanged "role: the ${#DATAPROC_PERMISSIONS[@]} permissions canceller/kinds derives, $delete"
+  [[ $ORG_SCALE == false ]] || project_scope=(--project-scope)
+  read_permissions DATAPROC_PERMISSIONS "${project_scope[@]}" "${enabled[@]}"
+  local others
+  others=$(printf '%s\n' "${DATAPROC_PERMISSIONS[@]}" | grep -v '^dataproc\.' | paste -sd' ' -) ||
+    true
+  unchanged "role: the $(printf '%s\n' "${DATAPROC_PERMISSIONS[@]}" | grep -c '^dataproc\.')" \
+    "permissions canceller/kinds derives, $delete"
+  if [[ $ORG_SCALE == true ]]; then
+    unchanged "organisation scale: the target projects' role also holds $others (a budget" \
+      "names its projects by number, and work is found with Cloud Asset)"
+  fi
+  if ((${#SCOPES[@]})); then
+    read_permissions SCOPE_PERMISSIONS --scope "${enabled[@]}"
+    unchanged "scope role: ${#SCOPE_PERMISSIONS[@]} permissions on ${SCOPES[*]}"
+  fi
+  if [[ -n $BILLING_ACCOUNT ]]; then
+    read_permissions BILLING_PERMISSIONS --billing-account
+    for permission in "${BILLING_PERMISSIONS[@]}"; do
+      [[ " ${BILLING_VIEWER_HOLDS[*]} " == *" $permission "* ]] ||
+        fail "the billing account's role needs $permission, which deploy.sh does not know" \
+          "$BILLING_VIEWER_ROLE to hold (BILLING_VIEWER_HOLDS): check that role and update the list"
+    done
+    unchanged "billing account role: ${BILLING_PERMISSIONS[*]} on $BILLING_ACCOUNT"
+  fi
 }
 
 # The function reads its settings once per instance; a bad value would fail every
@@ -868,6 +1038,8 @@ step_apis() {
   local apis=("${BASE_APIS[@]}") missing=() api enabled
   [[ -z $SWEEP_SCHEDULE ]] || apis+=(cloudscheduler.googleapis.com)
   [[ -z $RESULTS_TABLE ]] || apis+=(bigquery.googleapis.com)
+  [[ -z $BILLING_ACCOUNT ]] || apis+=("${BILLING_APIS[@]}")
+  [[ $ORG_SCALE == false ]] || apis+=("$ASSET_API")
   enabled=$(read_state gcloud services list --enabled --project="$PROJECT" \
     --format='value(config.name)')
   for api in "${apis[@]}"; do
@@ -898,11 +1070,15 @@ step_service_accounts() {
     "Identity Eventarc uses to invoke the $FUNCTION function; may do nothing else"
 }
 
-# "Exactly what FUNCTION calls: batches get; clusters get, list, stop; ...", from the list.
-role_description() {
-  local permission plural verb previous="" text=""
-  for permission in "${DATAPROC_PERMISSIONS[@]}"; do
-    IFS=. read -r _ plural verb <<<"$permission"
+# "Exactly the Dataproc calls FUNCTION makes: batches get; clusters get, list, stop; ...",
+# from the permissions; "Exactly the calls" when some are not Dataproc's. IAM takes at most
+# 256 characters: past that, only the count.
+readonly MAX_ROLE_DESCRIPTION=256
+role_description() { # role_description PERMISSIONS...
+  local permission service plural verb previous="" text="" what="Dataproc calls"
+  for permission in "$@"; do
+    IFS=. read -r service plural verb <<<"$permission"
+    [[ $service == dataproc ]] || what="calls"
     if [[ $plural == "$previous" ]]; then
       text+=", $verb"
     else
@@ -910,38 +1086,129 @@ role_description() {
     fi
     previous=$plural
   done
-  printf 'Exactly the Dataproc calls the %s function makes: %s' "$FUNCTION" "$text"
+  text="Exactly the $what the $FUNCTION function makes: $text"
+  ((${#text} <= MAX_ROLE_DESCRIPTION)) ||
+    text="Exactly the $what the $FUNCTION function makes: $# permissions (see its README)"
+  printf '%s' "$text"
+}
+
+# ensure_custom_role PARENT ROLE_ID TITLE PERMISSIONS...: the custom role ROLE_ID of PARENT
+# (projects/P or organizations/O) holds exactly PERMISSIONS.
+ensure_custom_role() {
+  local parent=$1 role_id=$2 title=$3 wanted state deleted have
+  shift 3
+  local -a where=(--project="${parent#projects/}")
+  [[ $parent != organizations/* ]] || where=(--organization="${parent#organizations/}")
+  wanted=$(printf '%s\n' "$@" | LC_ALL=C sort)
+  state=$(read_state gcloud iam roles describe "$role_id" "${where[@]}" \
+    --format='value(deleted,includedPermissions)')
+  if [[ -z $state ]]; then
+    run gcloud iam roles create "$role_id" "${where[@]}" --title="$title" \
+      --description="$(role_description "$@")" --permissions="$(join_by , "$@")" --stage=GA
+    return 0
+  fi
+  deleted=${state%%$'\t'*}
+  have=$(tr ';' '\n' <<<"${state#*$'\t'}" | LC_ALL=C sort)
+  # A deleted custom role keeps its ID for 7 days and cannot be created again.
+  [[ $deleted != True ]] || run gcloud iam roles undelete "$role_id" "${where[@]}"
+  if [[ $have == "$wanted" ]]; then
+    unchanged "role $parent/roles/$role_id has exactly the needed permissions"
+  else
+    # --permissions replaces the whole list: one no longer wanted (a delete given up) goes.
+    run gcloud iam roles update "$role_id" "${where[@]}" \
+      --description="$(role_description "$@")" --permissions="$(join_by , "$@")"
+  fi
 }
 
 step_iam_role() {
   step "IAM role"
-  local wanted target state deleted have
-  wanted=$(printf '%s\n' "${DATAPROC_PERMISSIONS[@]}" | LC_ALL=C sort)
+  local target
   for target in "${TARGETS[@]}"; do
-    state=$(read_state gcloud iam roles describe "$ROLE_ID" --project="$target" \
-      --format='value(deleted,includedPermissions)')
-    if [[ -z $state ]]; then
-      run gcloud iam roles create "$ROLE_ID" --project="$target" \
-        --title="Dataproc canceller ($FUNCTION)" \
-        --description="$(role_description)" \
-        --permissions="$(join_by , "${DATAPROC_PERMISSIONS[@]}")" --stage=GA
-    else
-      deleted=${state%%$'\t'*}
-      have=$(tr ';' '\n' <<<"${state#*$'\t'}" | LC_ALL=C sort)
-      # A deleted custom role keeps its ID for 7 days and cannot be created again.
-      [[ $deleted != True ]] || run gcloud iam roles undelete "$ROLE_ID" --project="$target"
-      if [[ $have == "$wanted" ]]; then
-        unchanged "role projects/$target/roles/$ROLE_ID has exactly the needed permissions"
-      else
-        # --permissions replaces the whole list: one no longer wanted (a delete given up) goes.
-        run gcloud iam roles update "$ROLE_ID" --project="$target" \
-          --description="$(role_description)" \
-          --permissions="$(join_by , "${DATAPROC_PERMISSIONS[@]}")"
-      fi
-    fi
+    ensure_custom_role "projects/$target" "$ROLE_ID" "Dataproc canceller ($FUNCTION)" \
+      "${DATAPROC_PERMISSIONS[@]}"
     ensure_binding projects "$target" "projects/$target/roles/$ROLE_ID" \
       "serviceAccount:$FUNCTION_SA"
   done
+}
+
+# The organisation at the top of a scope's ancestry: a custom role can be defined only in a
+# project or an organisation, and granted only on what is in it, so the role for a folder
+# is its organisation's. Found with gcloud, parent by parent (gcloud resource-manager
+# folders describe: a folder's parent is a folder or its organisation), rather than asked
+# for as a flag: nothing to get wrong, and each read is a gcloud command like every other,
+# which the tests check with the real gcloud. A dry run reads nothing: <ORGANIZATION>.
+organization_of() { # organization_of folders/F|organizations/O: prints O
+  local parent=$1 folder depth=0
+  while [[ $parent == folders/* ]]; do
+    if [[ $MODE == dry-run ]]; then
+      printf '%s' "<ORGANIZATION>"
+      return 0
+    fi
+    ((depth++ < MAX_FOLDER_DEPTH)) || fail "$1: more than $MAX_FOLDER_DEPTH folders above it"
+    folder=$parent
+    parent=$(gcloud resource-manager folders describe "${folder#folders/}" \
+      --format='value(parent)') ||
+      fail "could not read $folder to find the organisation above $1: this needs" \
+        "resourcemanager.folders.get on it (e.g. roles/browser on the organisation)"
+  done
+  [[ $parent =~ ^organizations/[0-9]+$ ]] ||
+    fail "$1 is under '$parent', not an organisation: a custom role for it cannot be made"
+  printf '%s' "${parent#organizations/}"
+}
+
+# Each folder and organisation the function may act in (--scope-folder, --scope-organization,
+# that is ALLOWED_ANCESTORS): the organisation-level role, with the Dataproc permissions and
+# the reads that find where the work is, granted there; every project below inherits it.
+step_scopes() {
+  ((${#SCOPES[@]})) || return 0
+  step "Organisation scopes"
+  local scope organization role member="serviceAccount:$FUNCTION_SA"
+  local -A defined=()
+  for scope in "${SCOPES[@]}"; do
+    organization=$(organization_of "$scope")
+    [[ $scope == organizations/* ]] || unchanged "$scope is in organizations/$organization"
+    role="organizations/$organization/roles/$ROLE_ID"
+    if [[ -z ${defined[$organization]:-} ]]; then
+      ensure_custom_role "organizations/$organization" "$ROLE_ID" \
+        "Dataproc canceller ($FUNCTION)" "${SCOPE_PERMISSIONS[@]}"
+      defined[$organization]=1
+    fi
+    case $scope in
+    folders/*) ensure_binding "resource-manager folders" "${scope#folders/}" "$role" "$member" ;;
+    *) ensure_binding organizations "$organization" "$role" "$member" ;;
+    esac
+  done
+}
+
+# The billing account whose budgets notify the function: reading a budget and the projects
+# the account pays for. A custom role is granted only within its organisation, so it is
+# the account's organisation's; an account in none (or a reseller's subaccount, whose
+# parent is another billing account) gets the predefined BILLING_VIEWER_ROLE instead.
+step_billing_account() {
+  [[ -n $BILLING_ACCOUNT ]] || return 0
+  step "Billing account"
+  local parent role placed
+  if [[ $MODE == dry-run ]]; then
+    parent="organizations/<ORGANIZATION>"
+    unchanged "a dry run does not read the billing account's organisation: one without an" \
+      "organisation gets $BILLING_VIEWER_ROLE instead of the custom role below"
+  else
+    parent=$(gcloud billing accounts describe "$BILLING_ACCOUNT" --format='value(parent)') ||
+      fail "could not read billing account $BILLING_ACCOUNT (billing.accounts.get)"
+  fi
+  if [[ $parent == organizations/* ]]; then
+    ensure_custom_role "$parent" "$BILLING_ROLE_ID" "Dataproc canceller budgets ($FUNCTION)" \
+      "${BILLING_PERMISSIONS[@]}"
+    role="$parent/roles/$BILLING_ROLE_ID"
+  else
+    role=$BILLING_VIEWER_ROLE
+    placed="in no organisation"
+    [[ -z $parent ]] || placed="under $parent, not an organisation"
+    warn "billing account $BILLING_ACCOUNT is $placed, so no custom role can be granted on" \
+      "it: the function gets $role, which also lets it read the account's costs and prices" \
+      "(it can change nothing)"
+  fi
+  ensure_binding "billing accounts" "$BILLING_ACCOUNT" "$role" "serviceAccount:$FUNCTION_SA"
 }
 
 step_schema() {
@@ -1572,10 +1839,52 @@ EOF
     quote gcloud iam roles delete "$ROLE_ID" --project="$target" --quiet
     printf '\n'
   done
+  print_organisation_teardown
   quote gcloud iam service-accounts delete "$FUNCTION_SA" --project="$PROJECT" --quiet
   printf '\n'
   quote gcloud iam service-accounts delete "$INVOKER_SA" --project="$PROJECT" --quiet
   printf '\n'
+}
+
+# The grants on folders, organisations and the billing account, and the organisation-level
+# roles. The teardown reads nothing, so where the role's organisation is not known from the
+# flags (a folder's, the billing account's) the grant is found in the resource's own policy.
+print_organisation_teardown() {
+  local scope organization member="serviceAccount:$FUNCTION_SA" organizations=()
+  local read=(--flatten='bindings[].members' --format='value(bindings.role,bindings.members)')
+  for scope in "${SCOPES[@]}"; do
+    [[ $scope == folders/* ]] || continue
+    cat <<EOF
+# The function's role on ${scope}, whichever organisation's it is:
+$(quote gcloud resource-manager folders get-iam-policy "${scope#folders/}" "${read[@]}") | awk -F'\t' '\$2 == "$member" && \$1 ~ /^organizations\/[0-9]+\/roles\/$ROLE_ID\$/ { print \$1 }' | $(quote xargs -r -n1 gcloud resource-manager folders remove-iam-policy-binding "${scope#folders/}" --member="$member" --condition=None --format=none --quiet --role)
+EOF
+  done
+  for scope in "${SCOPES[@]}"; do
+    [[ $scope == organizations/* ]] || continue
+    organization=${scope#organizations/}
+    organizations+=("$organization")
+    quote gcloud organizations remove-iam-policy-binding "$organization" --member="$member" \
+      --role="$scope/roles/$ROLE_ID" --condition=None --format=none --quiet
+    printf '\n'
+  done
+  if [[ -n $BILLING_ACCOUNT ]]; then
+    cat <<EOF
+# The function's role on billing account $BILLING_ACCOUNT (its organisation's, or $BILLING_VIEWER_ROLE):
+$(quote gcloud billing accounts get-iam-policy "$BILLING_ACCOUNT" "${read[@]}") | awk -F'\t' '\$2 == "$member" && (\$1 == "$BILLING_VIEWER_ROLE" || \$1 ~ /^organizations\/[0-9]+\/roles\/$BILLING_ROLE_ID\$/) { print \$1 }' | $(quote xargs -r -n1 gcloud billing accounts remove-iam-policy-binding "$BILLING_ACCOUNT" --member="$member" --format=none --quiet --role)
+EOF
+  fi
+  for organization in "${organizations[@]}"; do
+    quote gcloud iam roles delete "$ROLE_ID" --organization="$organization" --quiet
+    printf '\n'
+  done
+  if [[ " ${SCOPES[*]} " == *" folders/"* || -n $BILLING_ACCOUNT ]]; then
+    cat <<EOF
+# The organisation-level roles of the folders' and the billing account's organisations, if
+# not deleted above (ORGANIZATION_ID: gcloud organizations list), once nothing uses them:
+#   gcloud iam roles delete $ROLE_ID --organization=ORGANIZATION_ID --quiet
+#   gcloud iam roles delete $BILLING_ROLE_ID --organization=ORGANIZATION_ID --quiet
+EOF
+  fi
 }
 
 on_exit() {
@@ -1602,6 +1911,8 @@ main() {
   step_apis
   step_service_accounts
   step_iam_role
+  step_scopes
+  step_billing_account
   step_schema
   step_topics
   step_publishers

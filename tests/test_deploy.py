@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from canceller.kinds import KINDS, SWEEPABLE, role_permissions
+from canceller.role import permissions as role_cli_permissions
 from tests.test_monitoring_files import assert_strictly_valid, decode_all, kind_of, sdk_root
 
 # Each deploy.sh run here costs seconds (a bash script calling a fake gcloud many times):
@@ -56,6 +57,16 @@ DEFAULT_TIMEOUT = 195
 PERMISSIONS = list(role_permissions())
 # With --allow-cluster-delete, and only then, the role may delete clusters too.
 DELETE_PERMISSIONS = list(role_permissions(frozenset({"CLUSTER_DELETE_ALLOWED"})))
+# Organisation scale (canceller.role, from canceller/org_apis.py): a folder's or an
+# organisation's role, a target project's then, and the billing account's.
+DELETE = frozenset({"CLUSTER_DELETE_ALLOWED"})
+SCOPE_PERMISSIONS = list(role_cli_permissions("--scope", DELETE))
+PROJECT_SCOPE_PERMISSIONS = list(role_cli_permissions("--project-scope", DELETE))
+BILLING_PERMISSIONS = list(role_cli_permissions("--billing-account", frozenset()))
+# A folder under a folder under ORGANIZATION, and an organisation of its own.
+TOP_FOLDER, NESTED_FOLDER = "111111111111", "222222222222"
+ORGANIZATION, OTHER_ORGANIZATION = "333333333333", "444444444444"
+BILLING_ACCOUNT = "012345-6789AB-CDEF01"  # in ORGANIZATION
 ARGS = [
     f"--project={PROJECT}",
     f"--target-projects={PROJECT},{OTHER_TARGET}",
@@ -202,6 +213,10 @@ BASE_RULES = [
         r"^functions describe .*serviceConfig", f"{SERVICE}\t{TRIGGER}\n", after="^functions deploy"
     ),
     rule(rf"^eventarc triggers describe {TRIGGER} ", SUBSCRIPTION + "\n"),
+    # The organisation above a folder, parent by parent; the billing account's.
+    rule(rf"^resource-manager folders describe {NESTED_FOLDER} ", f"folders/{TOP_FOLDER}\n"),
+    rule(rf"^resource-manager folders describe {TOP_FOLDER} ", f"organizations/{ORGANIZATION}\n"),
+    rule(rf"^billing accounts describe {BILLING_ACCOUNT} ", f"organizations/{ORGANIZATION}\n"),
 ]
 
 
@@ -301,6 +316,11 @@ def test_first_run_creates_everything_with_least_privilege(deploy: Deploy) -> No
     assert {"cloudfunctions.googleapis.com", "eventarc.googleapis.com"} <= set(enable)
     assert {"cloudscheduler.googleapis.com", "monitoring.googleapis.com"} <= set(enable)
     assert "bigquery.googleapis.com" not in enable, "only with --results-bigquery-table"
+    assert not {
+        "billingbudgets.googleapis.com",
+        "cloudbilling.googleapis.com",
+        "cloudasset.googleapis.com",
+    } & set(enable), "only at organisation scale"
     accounts = _find(run.changes, "iam", "service-accounts", "create")
     assert [argv[3] for argv in accounts] == [FUNCTION, f"{FUNCTION}-invoker"]
 
@@ -884,13 +904,20 @@ def _rules_after(first: Run) -> list[Rule]:
         if kind != "bq":
             policies[kind, resource].append(f"{role}\t{member}\n")
     results = f"projects/{PROJECT}/topics/dataproc-cancel-results"
-    # The role as the first run created it (with --allow-cluster-delete, with delete).
-    created = _flag(_find(first.changes, "iam", "roles", "create")[0], "permissions").split(",")
+    # Each role as the first run created it (with --allow-cluster-delete, with delete), in
+    # its project or organisation, its permissions in another order.
+    roles = [
+        rule(
+            rf"^iam roles describe {argv[3]} {re.escape(argv[4])} ",
+            "\t" + ";".join(reversed(_flag(argv, "permissions").split(","))) + "\n",
+        )
+        for argv in _find(first.changes, "iam", "roles", "create")
+    ]
     rules = [
         *BASE_RULES,
         rule(r"^services list ", "\n".join(enable[2:-1]) + "\n"),
         rule(r"^iam service-accounts describe ", "present\n"),
-        rule(r"^iam roles describe ", "\t" + ";".join(reversed(created)) + "\n"),
+        *roles,
         *(
             rule(f"^{kind} get-iam-policy {re.escape(resource)} ", "".join(lines))
             for (kind, resource), lines in policies.items()
@@ -1071,6 +1098,8 @@ def _normalise(argv: list[str], first: Run) -> list[str]:
         PROJECT_NUMBER: "<PROJECT_NUMBER>",
         SUBSCRIPTION: "<TRIGGER_SUBSCRIPTION>",
         _flag(deployed, "update-labels").removeprefix("deploy_digest="): "<DIGEST>",
+        # Above a folder, and the billing account's: read with gcloud on a real run only.
+        ORGANIZATION: "<ORGANIZATION>",
     }
     words = []
     for word in argv:
@@ -1188,6 +1217,19 @@ def test_bad_function_setting_fails_before_any_change(
         (["--budget-ladder", "0.5:panic"], "--budget-ladder '0.5:panic' is not valid: RATIO:"),
         (["--budget-ladder", "0.9:work;DRY_RUN=false"], "--budget-ladder '0.9:work;DRY_RUN"),
         (["--dataproc-cluster-operations-per-minute", "201"], "a whole number from 1 to 200"),
+        (
+            ["--setting", "ALLOWED_ANCESTORS=folders/1"],
+            "--setting ALLOWED_ANCESTORS: give --scope-folder F or --scope-organization O"
+            " instead (repeatable), which also grant the function's role there",
+        ),
+        (["--scope-folder", "engineering"], "--scope-folder 'engineering' is not valid: a folder"),
+        (["--scope-folder", "organizations/1"], "--scope-folder 'organizations/1' is not valid"),
+        (["--scope-organization", "example.com"], "--scope-organization 'example.com' is not"),
+        (["--billing-account", "my-account"], "--billing-account 'my-account' is not valid"),
+        *(
+            (["--setting", f"{name}_EMULATOR_HOST=127.0.0.1:8085"], "is not one of")
+            for name in ("BILLING_BUDGETS", "CLOUD_BILLING", "RESOURCE_MANAGER", "CLOUD_ASSET")
+        ),
     ],
 )
 def test_usage_errors_are_reported_before_any_call(
@@ -1215,6 +1257,11 @@ def test_help_documents_every_flag_and_variable(deploy: Deploy) -> None:
     said = " ".join(run.stdout.split())
     assert " ".join(PERMISSIONS) in said, "the role's permissions, from canceller/kinds"
     assert "and with --allow-cluster-delete: dataproc.clusters.delete" in said
+    # What organisation scale adds, from canceller.role too.
+    for extra in ("--project-scope", "--scope", "--billing-account"):
+        settings = frozenset() if extra == "--billing-account" else DELETE
+        added = sorted(set(role_cli_permissions(extra, settings)) - set(DELETE_PERMISSIONS))
+        assert " ".join(added) in said, extra
 
 
 def _teardown_commands(stdout: str) -> list[list[str]]:
@@ -1273,6 +1320,298 @@ def test_teardown_prints_commands_and_runs_none(deploy: Deploy) -> None:
     )
     without_table = deploy(["--teardown", *ARGS])
     assert "bq rm" not in without_table.stdout
+
+
+# --- (issue 16) organisation scale: folders, organisations, a billing account --------------
+
+# Two folders of ORGANIZATION (one under the other), an organisation of its own, the
+# billing account, and the settings organisation scale adds that deploy.sh passes on.
+ORG_FLAGS = [
+    f"--scope-folder={NESTED_FOLDER}",
+    f"--scope-folder=folders/{TOP_FOLDER}",
+    f"--scope-organization={OTHER_ORGANIZATION}",
+    f"--billing-account=billingAccounts/{BILLING_ACCOUNT}",
+    "--setting=SWEEP_REGIONS=us-east1,europe-west1",
+    "--setting=CLOUD_ASSET_REQUESTS_PER_MINUTE=100",
+    "--setting=RESOURCE_MANAGER_REQUESTS_PER_MINUTE=150",
+    "--setting=BILLING_REQUESTS_PER_MINUTE=30",
+]
+ORG_ARGS = [*FULL_ARGS, *ORG_FLAGS]
+ORG_ROLE = f"organizations/{ORGANIZATION}/roles/dataproc_canceller"
+OTHER_ORG_ROLE = f"organizations/{OTHER_ORGANIZATION}/roles/dataproc_canceller"
+BILLING_ROLE = f"organizations/{ORGANIZATION}/roles/dataproc_canceller_billing"
+ORG_KINDS = ("resource-manager folders", "organizations", "billing accounts")
+ORG_APIS = {"billingbudgets.googleapis.com", "cloudbilling.googleapis.com"}
+ASSET_API = "cloudasset.googleapis.com"
+
+
+def _org_bindings(calls: list[list[str]]) -> list[tuple[str, str, str, str]]:
+    """The grants on folders, organisations and billing accounts, in order."""
+    return [grant for grant in _bindings(calls) if grant[0] in ORG_KINDS]
+
+
+def _roles_created(calls: list[list[str]]) -> dict[tuple[str, str], list[str]]:
+    """(role ID, --project=P or --organization=O) -> the created role's permissions."""
+    return {
+        (argv[3], argv[4]): sorted(_flag(argv, "permissions").split(","))
+        for argv in _find(calls, "iam", "roles", "create")
+    }
+
+
+def test_scope_flags_and_billing_account_grant_each_its_organisations_role(
+    deploy: Deploy,
+) -> None:
+    """A folder's or an organisation's role is its organisation's (custom roles live in a
+    project or an organisation, and are granted within it): made once per organisation, with
+    the Dataproc permissions and the reads that find where work is; the billing account gets
+    the budget's reads; the target projects' role the reads a project can hold."""
+    run = deploy(ORG_ARGS)
+    assert run.returncode == 0, run.stderr
+    member = f"serviceAccount:{FUNCTION_SA}"
+    assert _org_bindings(run.changes) == [
+        ("resource-manager folders", NESTED_FOLDER, ORG_ROLE, member),
+        ("resource-manager folders", TOP_FOLDER, ORG_ROLE, member),
+        ("organizations", OTHER_ORGANIZATION, OTHER_ORG_ROLE, member),
+        ("billing accounts", BILLING_ACCOUNT, BILLING_ROLE, member),
+    ]
+    assert _roles_created(run.changes) == {
+        ("dataproc_canceller", f"--project={PROJECT}"): PROJECT_SCOPE_PERMISSIONS,
+        ("dataproc_canceller", f"--project={OTHER_TARGET}"): PROJECT_SCOPE_PERMISSIONS,
+        ("dataproc_canceller", f"--organization={ORGANIZATION}"): SCOPE_PERMISSIONS,
+        ("dataproc_canceller", f"--organization={OTHER_ORGANIZATION}"): SCOPE_PERMISSIONS,
+        ("dataproc_canceller_billing", f"--organization={ORGANIZATION}"): BILLING_PERMISSIONS,
+    }
+    for argv in _find(run.changes, "iam", "roles", "create"):
+        assert len(_flag(argv, "description")) <= 256, "IAM's limit for a role's description"
+    # The organisation above each folder, parent by parent; an organisation is not walked.
+    walked = [argv[3] for argv in _find(run.calls, "resource-manager", "folders", "describe")]
+    assert walked == [NESTED_FOLDER, TOP_FOLDER, TOP_FOLDER]
+    said = " ".join(run.stdout.split())
+    assert f"folders/{NESTED_FOLDER} is in organizations/{ORGANIZATION}" in said
+    for argv in run.changes:
+        if argv[0] in ("resource-manager", "organizations") and "add-iam-policy-binding" in argv:
+            assert "--condition=None" in argv, "their policies may hold conditional bindings"
+    (enable,) = _find(run.changes, "services", "enable")
+    assert {*ORG_APIS, ASSET_API} <= set(enable)
+    (deployed,) = _find(run.changes, "functions", "deploy")
+    env = _env(deployed)
+    assert env["ALLOWED_ANCESTORS"] == (
+        f"folders/{NESTED_FOLDER},folders/{TOP_FOLDER},organizations/{OTHER_ORGANIZATION}"
+    )
+    assert {name: env[name] for name in env if name.endswith("_REQUESTS_PER_MINUTE")} == {
+        "CLOUD_ASSET_REQUESTS_PER_MINUTE": "100",
+        "RESOURCE_MANAGER_REQUESTS_PER_MINUTE": "150",
+        "BILLING_REQUESTS_PER_MINUTE": "30",
+        "DATAPROC_REQUESTS_PER_MINUTE": "60",
+    }
+    assert env["SWEEP_REGIONS"] == "us-east1,europe-west1"
+    assert not [name for name in env if name.endswith("_EMULATOR_HOST")]
+    # Every grant is in place before the function that needs it is deployed.
+    grants = [n for n, argv in enumerate(run.changes) if "add-iam-policy-binding" in argv]
+    assert max(grants[:6]) < run.changes.index(deployed)
+
+
+@pytest.mark.parametrize(
+    ("parent", "said"),
+    [
+        ("", f"billing account {BILLING_ACCOUNT} is in no organisation, so no custom role"),
+        pytest.param(
+            "billingAccounts/00AAAA-BBBBBB-CCCCCC",
+            "is under billingAccounts/00AAAA-BBBBBB-CCCCCC, not an organisation",
+            marks=SLOW,
+        ),
+    ],
+    ids=["no organisation", "a reseller's subaccount"],
+)
+def test_a_billing_account_outside_an_organisation_gets_billing_viewer(
+    deploy: Deploy, parent: str, said: str
+) -> None:
+    """roles/billing.viewer: read-only, and holds both billing.budgets.get and
+    billing.resourceAssociations.list (roles/billing.costsManager may change budgets)."""
+    rules = [rule(rf"^billing accounts describe {BILLING_ACCOUNT} ", parent + "\n"), *BASE_RULES]
+    run = deploy([*ARGS, f"--billing-account={BILLING_ACCOUNT}"], rules)
+    assert run.returncode == 0, run.stderr
+    assert _org_bindings(run.changes) == [
+        (
+            "billing accounts",
+            BILLING_ACCOUNT,
+            "roles/billing.viewer",
+            f"serviceAccount:{FUNCTION_SA}",
+        )
+    ]
+    # No organisation role; the target projects may be read and searched (a budget over
+    # them names them by number, and their work is found with Cloud Asset).
+    plain_scope = sorted(role_cli_permissions("--project-scope", frozenset()))
+    assert _roles_created(run.changes) == {
+        ("dataproc_canceller", f"--project={PROJECT}"): plain_scope,
+        ("dataproc_canceller", f"--project={OTHER_TARGET}"): plain_scope,
+    }
+    assert said in " ".join(run.stdout.split())
+    assert not _find(run.calls, "resource-manager", "folders")
+    (enable,) = _find(run.changes, "services", "enable")
+    assert {*ORG_APIS, ASSET_API} <= set(enable)
+    (deployed,) = _find(run.changes, "functions", "deploy")
+    assert "ALLOWED_ANCESTORS" not in _env(deployed)
+
+
+def test_sweep_scopes_beyond_a_region_let_the_target_projects_be_searched(deploy: Deploy) -> None:
+    """A sweep of a whole project finds where its work is with Cloud Asset."""
+    run = deploy([*ARGS, f"--setting=SWEEP_SCOPES=projects/{OTHER_TARGET}"])
+    assert run.returncode == 0, run.stderr
+    plain_scope = sorted(role_cli_permissions("--project-scope", frozenset()))
+    assert _roles_created(run.changes) == {
+        ("dataproc_canceller", f"--project={PROJECT}"): plain_scope,
+        ("dataproc_canceller", f"--project={OTHER_TARGET}"): plain_scope,
+    }
+    (enable,) = _find(run.changes, "services", "enable")
+    assert ASSET_API in enable and not ORG_APIS & set(enable)
+    assert not _org_bindings(run.changes)
+
+
+def test_a_folder_whose_organisation_cannot_be_read_stops_the_run(deploy: Deploy) -> None:
+    refuse = rule(
+        rf"^resource-manager folders describe {TOP_FOLDER} ",
+        stderr="ERROR: (gcloud.resource-manager.folders.describe) PERMISSION_DENIED: fake\n",
+        exit=1,
+    )
+    run = deploy([*ARGS, f"--scope-folder={NESTED_FOLDER}"], [refuse, *BASE_RULES])
+    assert run.returncode != 0
+    assert 'FAILED in step "Organisation scopes"' in run.stderr
+    said = " ".join(run.stderr.split())
+    assert f"could not read folders/{TOP_FOLDER} to find the organisation above" in said
+    assert "resourcemanager.folders.get" in said
+    assert not _org_bindings(run.changes)
+    assert not _find(run.changes, "functions", "deploy"), "nothing runs after a failure"
+
+
+def test_dry_run_prints_the_organisation_scale_first_run(deploy: Deploy) -> None:
+    """The organisations a real run reads (above a folder, the billing account's) are
+    <ORGANIZATION>; everything else is the first run's."""
+    dry = deploy([*ORG_ARGS, "--dry-run"])
+    assert dry.returncode == 0, dry.stderr
+    assert dry.calls == []
+    first = deploy(ORG_ARGS)
+    assert [_normalise(argv, first) for argv in dry.printed_commands] == [
+        _normalise(argv, first) for argv in first.changes
+    ]
+    assert "a dry run does not read the billing account's organisation" in " ".join(
+        dry.stdout.split()
+    )
+
+
+ORG_TEARDOWN_POLICY = "".join(
+    f"{role}\t{member}\n"
+    for role, member in [
+        (ORG_ROLE, f"serviceAccount:{FUNCTION_SA}"),
+        (BILLING_ROLE, f"serviceAccount:{FUNCTION_SA}"),
+        ("roles/billing.viewer", f"serviceAccount:{FUNCTION_SA}"),
+        (ORG_ROLE, "user:someone-else@example.com"),
+        (
+            f"organizations/{ORGANIZATION}/roles/not_dataproc_canceller",
+            f"serviceAccount:{FUNCTION_SA}",
+        ),
+    ]
+)
+
+
+def test_teardown_removes_the_organisation_grants(deploy: Deploy, tmp_path: Path) -> None:
+    """Teardown reads nothing, so a folder's and the billing account's grant (whose role's
+    organisation it cannot know) is found in their policy by a pipeline; run here against a
+    gcloud that prints a policy, each removes exactly the function's grant of our role."""
+    run = deploy(["--teardown", *ORG_ARGS])
+    assert run.returncode == 0, run.stderr
+    assert run.calls == []
+    removed = [
+        " ".join(word for word in argv if not word.startswith("--"))
+        for argv in _teardown_commands(run.stdout)
+    ]
+    # After the target projects' grants and roles:
+    start = removed.index(f"projects remove-iam-policy-binding {OTHER_TARGET}") + 2
+    assert removed[start:] == [
+        f"resource-manager folders get-iam-policy {NESTED_FOLDER}",
+        f"resource-manager folders remove-iam-policy-binding {NESTED_FOLDER}",
+        f"resource-manager folders get-iam-policy {TOP_FOLDER}",
+        f"resource-manager folders remove-iam-policy-binding {TOP_FOLDER}",
+        f"organizations remove-iam-policy-binding {OTHER_ORGANIZATION}",
+        f"billing accounts get-iam-policy {BILLING_ACCOUNT}",
+        f"billing accounts remove-iam-policy-binding {BILLING_ACCOUNT}",
+        "iam roles delete dataproc_canceller",
+        f"iam service-accounts delete {FUNCTION_SA}",
+        f"iam service-accounts delete {INVOKER_SA}",
+    ]
+    assert "gcloud iam roles delete dataproc_canceller_billing --organization=ORGANIZATION_ID" in (
+        run.stdout
+    ), "the roles in organisations it cannot name are said, not run"
+    fake = tmp_path / "teardown-bin" / "gcloud"
+    fake.parent.mkdir()
+    log = tmp_path / "teardown-calls"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'case " $* " in *" get-iam-policy "*) cat {tmp_path / "policy"} ;;\n'
+        f'*) printf "%s\\n" "$*" >>{log} ;; esac\n',
+        encoding="utf-8",
+    )
+    fake.chmod(0o755)
+    (tmp_path / "policy").write_text(ORG_TEARDOWN_POLICY, encoding="utf-8")
+    pipelines = [line for line in run.stdout.splitlines() if " | xargs " in line]
+    assert len(pipelines) == 4  # the alert policies', two folders', the billing account's
+    for line in pipelines[1:]:
+        subprocess.run(
+            ["bash", "-c", line],
+            env={**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}"},
+            check=True,
+            timeout=60,
+        )
+    calls = [
+        (call.split()[:4], call.rpartition(" --role ")[2]) for call in log.read_text().splitlines()
+    ]
+    assert calls == [
+        (["resource-manager", "folders", "remove-iam-policy-binding", NESTED_FOLDER], ORG_ROLE),
+        (["resource-manager", "folders", "remove-iam-policy-binding", TOP_FOLDER], ORG_ROLE),
+        (["billing", "accounts", "remove-iam-policy-binding", BILLING_ACCOUNT], BILLING_ROLE),
+        (
+            ["billing", "accounts", "remove-iam-policy-binding", BILLING_ACCOUNT],
+            "roles/billing.viewer",
+        ),
+    ]
+
+
+@SLOW
+def test_organisation_scale_rerun_changes_nothing(deploy: Deploy) -> None:
+    first = deploy(ORG_ARGS)
+    assert first.returncode == 0, first.stderr
+    again = deploy(ORG_ARGS, _rules_after(first))
+    assert again.returncode == 0, again.stderr
+    assert again.changes == []
+    assert "No changes: everything was already in place." in again.stdout
+    assert _find(again.calls, "resource-manager", "folders", "get-iam-policy")
+    assert _find(again.calls, "billing", "accounts", "get-iam-policy")
+
+
+def _deleted_organisation_role(first: Run) -> list[Rule]:
+    """A rerun's answers where the organisation's role was deleted (and lost a permission)."""
+    have = [p for p in SCOPE_PERMISSIONS if p != "resourcemanager.folders.get"]
+    return [
+        rule(
+            rf"^iam roles describe dataproc_canceller --organization={ORGANIZATION} ",
+            "True\t" + ";".join(have) + "\n",
+        ),
+        *_rules_after(first),
+    ]
+
+
+@SLOW
+def test_organisation_scale_rerun_repairs_a_deleted_role(deploy: Deploy) -> None:
+    """A deleted custom role keeps its ID for 7 days: undeleted, and set to exactly the list."""
+    first = deploy(ORG_ARGS)
+    again = deploy(ORG_ARGS, _deleted_organisation_role(first))
+    assert again.returncode == 0, again.stderr
+    assert [argv[:5] for argv in again.changes] == [
+        ["iam", "roles", "undelete", "dataproc_canceller", f"--organization={ORGANIZATION}"],
+        ["iam", "roles", "update", "dataproc_canceller", f"--organization={ORGANIZATION}"],
+    ]
+    (update,) = _find(again.changes, "iam", "roles", "update")
+    assert sorted(_flag(update, "permissions").split(",")) == SCOPE_PERMISSIONS
 
 
 def test_shellcheck_is_clean() -> None:
@@ -1370,28 +1709,39 @@ def _changed_monitoring_rules(first: Run) -> list[Rule]:
 @pytest.mark.long  # ~90 s of gcloud start-ups on 2 cores; .ci/run runs it
 def test_real_gcloud_accepts_every_command(deploy: Deploy, tmp_path: Path) -> None:
     gcloud = _real_gcloud()
-    first = deploy(
-        [
-            *FULL_ARGS,
-            "--print-wiring",
-            "--billing-account=012345-6789AB-CDEF01",
-            "--budget-amount=500USD",
-        ]
-    )
+    # Everything, at organisation scale too: folders, an organisation, a billing account.
+    first = deploy([*ORG_ARGS, "--print-wiring", "--budget-amount=500USD"])
     assert first.returncode == 0, first.stderr
-    again = deploy(FULL_ARGS, _rules_after(first))
-    changed = deploy(FULL_ARGS, _changed_monitoring_rules(first))  # the update commands
+    again = deploy(ORG_ARGS, _rules_after(first))
+    changed = deploy(ORG_ARGS, _changed_monitoring_rules(first))  # the update commands
     # Removing publishers nobody named and other invokers; the ack deadline alone.
     foreign = deploy([*FULL_ARGS, "--remove-other-invokers"], _foreign_grants())
     assert _removals(foreign.changes), "the removal commands are checked too"
-    # The cluster flags given up: the role update that takes dataproc.clusters.delete away.
-    without_delete = deploy(WITHOUT_DELETE, _rules_after(first))
-    assert _find(without_delete.changes, "iam", "roles", "update")
-    teardown = deploy(["--teardown", *FULL_ARGS])
+    # The cluster flags given up: the role updates that take dataproc.clusters.delete away,
+    # in the target projects and in the organisations.
+    without_delete = deploy([*WITHOUT_DELETE, *ORG_FLAGS], _rules_after(first))
+    assert {argv[4].split("=")[0] for argv in _find(without_delete.changes, "iam", "roles")} == {
+        "--project",
+        "--organization",
+    }
+    # An organisation's role deleted: undeleted and updated.
+    deleted = deploy(ORG_ARGS, _deleted_organisation_role(first))
+    assert _find(deleted.changes, "iam", "roles", "undelete")
+    # A billing account in no organisation: the predefined role.
+    no_organisation = deploy(
+        [*ARGS, f"--billing-account={BILLING_ACCOUNT}"],
+        [rule(rf"^billing accounts describe {BILLING_ACCOUNT} ", "\n"), *BASE_RULES],
+    )
+    assert ("billing accounts", BILLING_ACCOUNT) in {
+        b[:2] for b in _bindings(no_organisation.calls)
+    }
+    teardown = deploy(["--teardown", *ORG_ARGS])
     deletions = _teardown_commands(teardown.stdout)
-    for argv in deletions:  # xargs supplies the policy's name
+    for argv in deletions:  # xargs supplies the policy's name, or the grant's role
         if argv[:4] == ["alpha", "monitoring", "policies", "delete"]:
             argv.insert(4, f"projects/{PROJECT}/alertPolicies/123")
+        if argv[-1] == "--role":
+            argv.append(ORG_ROLE)
     commands = {
         tuple(argv)
         for argv in [
@@ -1400,9 +1750,32 @@ def test_real_gcloud_accepts_every_command(deploy: Deploy, tmp_path: Path) -> No
             *changed.calls,
             *foreign.calls,
             *without_delete.calls,
+            # Of these two, only what differs from the runs above: the roles and grants.
+            *(argv for argv in deleted.calls if argv[:2] == ["iam", "roles"]),
+            *(argv for argv in no_organisation.calls if argv[0] == "billing"),
             *_printed_gcloud_commands(first.stdout),
             *deletions,
         ]
+    }
+    # Each kind of command organisation scale adds is among them.
+    for words in [
+        ("resource-manager", "folders", "describe"),
+        ("resource-manager", "folders", "get-iam-policy"),
+        ("resource-manager", "folders", "add-iam-policy-binding"),
+        ("resource-manager", "folders", "remove-iam-policy-binding"),
+        ("organizations", "get-iam-policy"),
+        ("organizations", "add-iam-policy-binding"),
+        ("organizations", "remove-iam-policy-binding"),
+        ("billing", "accounts", "describe"),
+        ("billing", "accounts", "get-iam-policy"),
+        ("billing", "accounts", "add-iam-policy-binding"),
+        ("billing", "accounts", "remove-iam-policy-binding"),
+        ("iam", "roles", "undelete"),
+    ]:
+        assert any(argv[: len(words)] == words for argv in commands), words
+    assert {argv[4].split("=")[0] for argv in commands if argv[:2] == ("iam", "roles")} >= {
+        "--project",
+        "--organization",
     }
     assert len(commands) > 60
     assert {argv[0] for argv in commands} >= {"bq", "alpha", "monitoring"}
