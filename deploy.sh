@@ -70,16 +70,16 @@ readonly MAX_FOLDER_DEPTH=10
 # canceller/settings.py refuses it beside --budget-ladder. DATAPROC_PROJECT_REQUESTS_PER_MINUTE
 # follows from the per-instance budgets. ALLOWED_ANCESTORS comes from --scope-folder and
 # --scope-organization, which also grant the role there, so the allowlist and the grants
-# always agree. SWEEP_REGIONS and the request budgets of Cloud Asset, Resource Manager and
-# Cloud Billing are passed on as given. DATAPROC_EMULATOR_HOST, BILLING_BUDGETS_EMULATOR_HOST,
+# always agree. SWEEP_REGIONS, SCOPE_CACHE_SECONDS and the request budgets of Cloud Asset,
+# Resource Manager and Cloud Billing are passed on as given. DATAPROC_EMULATOR_HOST, BILLING_BUDGETS_EMULATOR_HOST,
 # CLOUD_BILLING_EMULATOR_HOST, RESOURCE_MANAGER_EMULATOR_HOST and CLOUD_ASSET_EMULATOR_HOST are
 # for local tests only, never deployed: --setting refuses them as it does any name not here.
 readonly USER_SETTINGS=(
   BILLING_REQUESTS_PER_MINUTE BUDGET_THRESHOLD CLOUD_ASSET_REQUESTS_PER_MINUTE DATAPROC_ENDPOINT
   DATAPROC_REGIONS DRY_RUN EXEMPT_LABEL MAX_CANCELS_PER_MESSAGE MAX_CONCURRENCY
   MAX_EVENT_AGE_SECONDS PUBLISH_TIMEOUT_SECONDS REQUEST_TIMEOUT_SECONDS
-  RESOURCE_MANAGER_REQUESTS_PER_MINUTE RETRY_DEADLINE_SECONDS SWEEP_FILTER SWEEP_KINDS
-  SWEEP_REGIONS SWEEP_SCOPES
+  RESOURCE_MANAGER_REQUESTS_PER_MINUTE RETRY_DEADLINE_SECONDS SCOPE_CACHE_SECONDS SWEEP_FILTER
+  SWEEP_KINDS SWEEP_REGIONS SWEEP_SCOPES
 )
 # Settings a flag sets, and that --setting therefore refuses, naming the flag.
 declare -rA SETTING_FLAGS=(

@@ -1335,6 +1335,7 @@ ORG_FLAGS = [
     "--setting=CLOUD_ASSET_REQUESTS_PER_MINUTE=100",
     "--setting=RESOURCE_MANAGER_REQUESTS_PER_MINUTE=150",
     "--setting=BILLING_REQUESTS_PER_MINUTE=30",
+    "--setting=SCOPE_CACHE_SECONDS=120",
 ]
 ORG_ARGS = [*FULL_ARGS, *ORG_FLAGS]
 ORG_ROLE = f"organizations/{ORGANIZATION}/roles/dataproc_canceller"
@@ -1405,6 +1406,7 @@ def test_scope_flags_and_billing_account_grant_each_its_organisations_role(
         "DATAPROC_REQUESTS_PER_MINUTE": "60",
     }
     assert env["SWEEP_REGIONS"] == "us-east1,europe-west1"
+    assert env["SCOPE_CACHE_SECONDS"] == "120"
     assert not [name for name in env if name.endswith("_EMULATOR_HOST")]
     # Every grant is in place before the function that needs it is deployed.
     grants = [n for n, argv in enumerate(run.changes) if "add-iam-policy-binding" in argv]
