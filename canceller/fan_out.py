@@ -14,8 +14,8 @@ child its own. Asset data is minutes stale: a child reads and stops only what Da
 says is running, so a stale asset costs a listing, never a wrong stop.
 
 Operations are not assets. A project's operations are looked for in the regions where
-its batches and clusters were found, plus SWEEP_REGIONS (unset: the regions this
-instance has seen work in, in that project).
+its batches and clusters were found, plus SWEEP_REGIONS (unset: the regions where this
+instance has seen batches or clusters of that project before).
 
 Without TRIGGER_TOPIC nothing can be fanned out: the parent sweeps the pairs itself, if
 they fit one message (canceller.sweeps.MAX_SCOPES_PER_SWEEP).
@@ -157,7 +157,8 @@ def run_fan_out(
         found[pair.project][pair.region].update(kind.plural for kind in kinds)
     if OPERATIONS in kinds:
         for project, regions in found.items():
-            for region in settings.sweep_regions or directory.seen_regions(project):
+            seen = directory.seen_regions(project, OPERATIONS.found_by)
+            for region in settings.sweep_regions or seen:
                 regions[region].add(OPERATIONS.plural)
 
     projects: dict[str, dict[str, tuple[str, ...]]] = {}

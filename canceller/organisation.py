@@ -142,7 +142,8 @@ class Directory:
         self._clients = clients
         self._cache = _Cache(cache_seconds, clock)
         self._lock = threading.Lock()
-        self._seen: dict[str, set[str]] = {}  # project id -> regions with work seen
+        # project id -> region -> the asset types seen there (what operations come from)
+        self._seen: dict[str, dict[str, set[str]]] = {}
 
     def budget_scope(self, billing_account: str, budget_id: str, deadline: Deadline) -> BudgetScope:
         if not BILLING_ACCOUNT.fullmatch(billing_account) or not _BUDGET_ID.fullmatch(budget_id):
@@ -243,11 +244,14 @@ class Directory:
                 return found
             token = next_token
 
-    def seen_regions(self, project: str) -> frozenset[str]:
-        """The regions this instance has seen work in, in ``project``: where operations
-        are looked for when SWEEP_REGIONS is not set."""
+    def seen_regions(self, project: str, asset_types: Iterable[str]) -> frozenset[str]:
+        """The regions where this instance has seen work of ``asset_types`` in ``project``
+        (batches and clusters: where operations come from), now or in an earlier search:
+        where operations are looked for when SWEEP_REGIONS is not set."""
+        wanted = set(asset_types)
         with self._lock:
-            return frozenset(self._seen.get(project, ()))
+            seen = self._seen.get(project, {})
+            return frozenset(region for region, types in seen.items() if types & wanted)
 
     def _hit(self, result: Mapping[str, Any], deadline: Deadline) -> AssetHit | None:
         match = _ASSET_NAME.fullmatch(str(result.get("name") or ""))
@@ -260,16 +264,12 @@ class Directory:
                 project = self.project_id(project, deadline)
             except ScopeUnreadable:
                 return None
+        asset_type = str(result.get("assetType") or "")
         with self._lock:
-            regions = self._seen.setdefault(project, set())
-            if len(regions) < 64:
-                regions.add(match["region"])
-        return AssetHit(
-            project,
-            number[1] if number else "",
-            match["region"],
-            str(result.get("assetType") or ""),
-        )
+            regions = self._seen.setdefault(project, {})
+            if match["region"] in regions or len(regions) < 64:
+                regions.setdefault(match["region"], set()).add(asset_type[:100])
+        return AssetHit(project, number[1] if number else "", match["region"], asset_type)
 
     def _project(self, project: str, deadline: Deadline) -> dict[str, Any]:
         if not _PROJECT_ID.fullmatch(project):

@@ -502,8 +502,8 @@ def _ancestor_problem(item: str) -> str | None:
 
 def _sweep_regions(value: str, regions: frozenset[str]) -> frozenset[str] | None:
     """SWEEP_REGIONS: where an organisation-wide sweep also looks for operations (which
-    Cloud Asset does not index) in a project with work; unset, the regions this instance
-    has seen work in, in that project."""
+    Cloud Asset does not index) in a project with work; unset, the regions where this
+    instance has seen that project's batches or clusters."""
     if not value.strip():
         return None
     items = _items("SWEEP_REGIONS", value)
