@@ -33,8 +33,8 @@ Besides: a job in team-2, a job in org-f1-x1 (inside the folder, paid by the oth
 account), a session in org-o-p1, and a job that already ended in a budget project.
 
 Dataproc requests per stopped target are not held to a bound here: with 5 targets a pair
-they come to about 3.2 (each child lists operations and every kind found in each of its
-pairs, and watches each kind with a listing a round); benchmarks/org_sweep.py measures
+they come to about 3.2 (each child lists every kind found in each of its pairs, and
+operations where batches or clusters are, and watches each kind with a listing a round); benchmarks/org_sweep.py measures
 them beside the same work in one project. What is held: one stop per target, none to
 anything else, and no request at all to a pair without work to stop.
 """
