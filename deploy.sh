@@ -735,7 +735,7 @@ organisation_scale() {
   fi
   IFS=',' read -r -a scopes <<<"${FUNCTION_ENV[SWEEP_SCOPES]// /}"
   for scope in "${scopes[@]}"; do
-    if ! [[ $scope =~ ^projects/[^/]+/regions/[^/]+$ ]]; then
+    if [[ -n $scope && ! $scope =~ ^projects/[^/]+/regions/[^/]+$ ]]; then
       echo true
       return 0
     fi
@@ -897,6 +897,7 @@ step_project() {
   step "Project and settings"
   check_function_settings # first: a refusal here comes before any gcloud call
   read_role_permissions
+  report_unscoped_sweeps
   if [[ $MODE == dry-run ]]; then
     PROJECT_NUMBER="<PROJECT_NUMBER>"
   else
@@ -967,6 +968,20 @@ read_role_permissions() {
     done
     unchanged "billing account role: ${BILLING_PERMISSIONS[*]} on $BILLING_ACCOUNT"
   fi
+}
+
+# A folder or organisation in SWEEP_SCOPES that no scope flag names is neither allowed
+# (ALLOWED_ANCESTORS) nor granted: the function would refuse every project in it.
+report_unscoped_sweeps() {
+  local scopes scope
+  IFS=',' read -r -a scopes <<<"${FUNCTION_ENV[SWEEP_SCOPES]// /}"
+  for scope in "${scopes[@]}"; do
+    [[ $scope =~ ^(folders|organizations)/ ]] || continue
+    [[ " ${SCOPES[*]} " != *" $scope "* ]] || continue
+    warn "SWEEP_SCOPES names $scope, but no --scope-${BASH_REMATCH[1]%s} gives it: it is" \
+      "not in ALLOWED_ANCESTORS and the function has no role there, so a sweep of it stops" \
+      "nothing (unless its projects are target projects)"
+  done
 }
 
 # The function reads its settings once per instance; a bad value would fail every

@@ -1457,9 +1457,15 @@ def test_a_billing_account_outside_an_organisation_gets_billing_viewer(
 
 
 def test_sweep_scopes_beyond_a_region_let_the_target_projects_be_searched(deploy: Deploy) -> None:
-    """A sweep of a whole project finds where its work is with Cloud Asset."""
-    run = deploy([*ARGS, f"--setting=SWEEP_SCOPES=projects/{OTHER_TARGET}"])
+    """A sweep of a whole project finds where its work is with Cloud Asset. A folder no
+    scope flag names is neither allowed nor granted: said, not granted."""
+    scopes = f"projects/{OTHER_TARGET},folders/{TOP_FOLDER}"
+    run = deploy([*ARGS, f"--setting=SWEEP_SCOPES={scopes}"])
     assert run.returncode == 0, run.stderr
+    assert (
+        f"SWEEP_SCOPES names folders/{TOP_FOLDER}, but no --scope-folder gives it: it is not in"
+        " ALLOWED_ANCESTORS" in " ".join(run.stdout.split())
+    )
     plain_scope = sorted(role_cli_permissions("--project-scope", frozenset()))
     assert _roles_created(run.changes) == {
         ("dataproc_canceller", f"--project={PROJECT}"): plain_scope,
