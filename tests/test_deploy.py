@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from canceller.kinds import KINDS, SWEEPABLE, role_permissions
+from canceller.org_apis import ORG_APIS
 from canceller.role import permissions as role_cli_permissions
 from tests.test_monitoring_files import assert_strictly_valid, decode_all, kind_of, sdk_root
 
@@ -1241,6 +1242,39 @@ def test_usage_errors_are_reported_before_any_call(
     assert run.calls == []
 
 
+def test_every_function_setting_is_deployed_one_way_or_refused_on_purpose() -> None:
+    """Each variable canceller/settings.py reads is a user setting (--setting), set from a
+    flag, or for local tests only (an emulator host; never deployed), or derived
+    (DATAPROC_PROJECT_REQUESTS_PER_MINUTE, from the per-instance budgets). A setting added
+    there fails here until deploy.sh knows which."""
+    settings = (REPO / "canceller" / "settings.py").read_text(encoding="utf-8")
+    read = set(re.findall(r'\benv(?:\.get\(|\[|,)\s*"([A-Z][A-Z0-9_]+)"', settings))
+    # and each organisation API's emulator host, named in canceller/org_apis.py
+    assert "env.get(api.emulator_variable" in settings
+    read |= {api.emulator_variable for api in ORG_APIS}
+    assert {"SWEEP_SCOPES", "DATAPROC_PROJECT_REQUESTS_PER_MINUTE"} <= read, "the pattern reads"
+    source = DEPLOY.read_text(encoding="utf-8")
+    user = source[source.index("readonly USER_SETTINGS=(") :]
+    user_settings = set(user[: user.index(")")].split()[2:])
+    flags = source[source.index("declare -rA SETTING_FLAGS=(") :]
+    from_flags = set(re.findall(r"\[([A-Z_]+)\]=", flags[: flags.index("\n)")]))
+    env = source[source.index("build_function_env() {") : source.index("\nper_instance() {")]
+    from_flags |= set(re.findall(r"\[([A-Z_]+)\]=", env))
+    from_flags |= set(re.findall(r"FUNCTION_ENV\[([A-Z_]+)\]=", env))
+    local_only = {name for name in read if name.endswith("_EMULATOR_HOST")}
+    assert {"CLOUD_ASSET_EMULATOR_HOST", "RESOURCE_MANAGER_EMULATOR_HOST"} <= local_only
+    derived = {"DATAPROC_PROJECT_REQUESTS_PER_MINUTE"}
+    assert read - user_settings - from_flags - local_only - derived == set()
+    assert not (user_settings | from_flags) & local_only, "never deployed"
+    assert "ALLOWED_ANCESTORS" in from_flags - user_settings
+    assert {
+        "SWEEP_REGIONS",
+        "CLOUD_ASSET_REQUESTS_PER_MINUTE",
+        "RESOURCE_MANAGER_REQUESTS_PER_MINUTE",
+        "BILLING_REQUESTS_PER_MINUTE",
+    } <= user_settings
+
+
 def test_help_documents_every_flag_and_variable(deploy: Deploy) -> None:
     run = deploy(["--help"])
     assert run.returncode == 0
@@ -1342,7 +1376,7 @@ ORG_ROLE = f"organizations/{ORGANIZATION}/roles/dataproc_canceller"
 OTHER_ORG_ROLE = f"organizations/{OTHER_ORGANIZATION}/roles/dataproc_canceller"
 BILLING_ROLE = f"organizations/{ORGANIZATION}/roles/dataproc_canceller_billing"
 ORG_KINDS = ("resource-manager folders", "organizations", "billing accounts")
-ORG_APIS = {"billingbudgets.googleapis.com", "cloudbilling.googleapis.com"}
+BILLING_APIS = {"billingbudgets.googleapis.com", "cloudbilling.googleapis.com"}
 ASSET_API = "cloudasset.googleapis.com"
 
 
@@ -1393,7 +1427,7 @@ def test_scope_flags_and_billing_account_grant_each_its_organisations_role(
         if argv[0] in ("resource-manager", "organizations") and "add-iam-policy-binding" in argv:
             assert "--condition=None" in argv, "their policies may hold conditional bindings"
     (enable,) = _find(run.changes, "services", "enable")
-    assert {*ORG_APIS, ASSET_API} <= set(enable)
+    assert {*BILLING_APIS, ASSET_API} <= set(enable)
     (deployed,) = _find(run.changes, "functions", "deploy")
     env = _env(deployed)
     assert env["ALLOWED_ANCESTORS"] == (
@@ -1451,7 +1485,7 @@ def test_a_billing_account_outside_an_organisation_gets_billing_viewer(
     assert said in " ".join(run.stdout.split())
     assert not _find(run.calls, "resource-manager", "folders")
     (enable,) = _find(run.changes, "services", "enable")
-    assert {*ORG_APIS, ASSET_API} <= set(enable)
+    assert {*BILLING_APIS, ASSET_API} <= set(enable)
     (deployed,) = _find(run.changes, "functions", "deploy")
     assert "ALLOWED_ANCESTORS" not in _env(deployed)
 
@@ -1472,7 +1506,7 @@ def test_sweep_scopes_beyond_a_region_let_the_target_projects_be_searched(deploy
         ("dataproc_canceller", f"--project={OTHER_TARGET}"): plain_scope,
     }
     (enable,) = _find(run.changes, "services", "enable")
-    assert ASSET_API in enable and not ORG_APIS & set(enable)
+    assert ASSET_API in enable and not BILLING_APIS & set(enable)
     assert not _org_bindings(run.changes)
 
 
