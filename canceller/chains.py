@@ -110,6 +110,11 @@ class Chain:
     def dedupe_key(self, target: str) -> str:
         return f"{self.id}/{target}"
 
+    def message_key(self, name: str) -> str:
+        """A key about the message itself (not one target): a fan-out child's carry its
+        part, so that the children's answers about themselves never share a key."""
+        return self.dedupe_key(f"{self.part}/{name}" if self.part else name)
+
     def summary_key(self) -> str:
         """One summary per message of the chain: per child and generation in a fan-out."""
         return self.dedupe_key(

@@ -30,6 +30,7 @@ from canceller.fan_out import is_wide, run_fan_out
 from canceller.kinds import CLUSTERS, INCIDENT_KINDS, KINDS
 from canceller.names import UUID, InvalidName, parse_name
 from canceller.organisation import Directory
+from canceller.rest import TransientFailure
 from canceller.results import Outcome, Result
 from canceller.selection import SweepSpec
 from canceller.settings import Rung, Settings
@@ -103,7 +104,7 @@ def handle_trigger(
     def reject(target: str, detail: str, **kw: Any) -> None:
         # Numbered: two inputs clipped to the same text are still two answers.
         number = sum(r.outcome is Outcome.REJECTED for r in handled.results)
-        key = f"{info.chain}/rejected/{number}/{target}"
+        key = f"{info.key_prefix}/rejected/{number}/{target}"
         answer(Outcome.REJECTED, target, detail, claimed, dedupe_key=key, **kw)
 
     for rejection in trigger.rejections:
@@ -111,25 +112,24 @@ def handle_trigger(
     work = _translate_alerts(trigger, settings, handled, reject)
 
     allowed: list[Target] = []
+    unchecked: list[Target] = []  # the allowlist could not answer yet: not started
     for target in work.targets:
         name = target.name
-        if target.action == "delete" and not settings.cluster_delete_allowed:
-            refusal = (
-                f"deleting a {name.kind} needs CLUSTER_DELETE_ALLOWED=true (deploy.sh: "
-                '--allow-cluster-delete); {"action": "stop"} stops it and keeps its disks; '
-                "nothing was called"
-            )
-        elif project_refusal := gate(name.project):
-            refusal = f"{project_refusal}; nothing was called"
-        elif not settings.region_known(name.location):
-            refusal = (
-                f"{name.location} is not a Dataproc region (DATAPROC_REGIONS); nothing was called"
-            )
-        else:
-            allowed.append(target)
+        try:
+            refusal = _refusal(target, settings, gate)
+        except TransientFailure as error:
+            unchecked.append(target)
+            handled.notes.append(f"{name.name}: the allowlist could not be checked: {error}")
             continue
-        answer(Outcome.REJECTED, name.name, refusal, name.kind, name=name, extra=work.extra)
+        if refusal is None:
+            allowed.append(target)
+        else:
+            answer(Outcome.REJECTED, name.name, refusal, name.kind, name=name, extra=work.extra)
     work.targets = allowed
+    if unchecked and not allowed:
+        # Nothing was done: the redelivery asks Resource Manager again.
+        handled.retry_reasons.append(f"the allowlist could not be checked for {len(unchecked)}")
+        return handled
     if not (work.targets or work.sweep):
         return handled
 
@@ -179,8 +179,11 @@ def handle_trigger(
         )
         handled.results.extend(stopped.results)
         handled.retry_reasons.extend(stopped.failures)
+        if unchecked and not can_hand_on:
+            handled.retry_reasons.append(f"the allowlist could not be checked for {len(unchecked)}")
+        stopped.unstarted.extend(unchecked if can_hand_on else [])
         if can_hand_on and (stopped.unstarted or stopped.unconfirmed):
-            _hand_on_names(stopped, len(work.targets), chain, context, handled)
+            _hand_on_names(stopped, len(work.targets) + len(unchecked), chain, context, handled)
     if work.sweep:
         if is_wide(work.sweep, settings) and directory is not None:
             swept = run_fan_out(client, directory(), work.sweep, chain, settings, context, gate)
@@ -195,6 +198,23 @@ def handle_trigger(
         handled.continuation = swept.continuation
         handled.children = swept.children
     return handled
+
+
+def _refusal(target: Target, settings: Settings, gate: Callable[[str], str | None]) -> str | None:
+    """Why a named target is refused before any call, or None; ``TransientFailure`` when
+    the allowlist cannot answer yet."""
+    name = target.name
+    if target.action == "delete" and not settings.cluster_delete_allowed:
+        return (
+            f"deleting a {name.kind} needs CLUSTER_DELETE_ALLOWED=true (deploy.sh: "
+            '--allow-cluster-delete); {"action": "stop"} stops it and keeps its disks; '
+            "nothing was called"
+        )
+    if project_refusal := gate(name.project):
+        return f"{project_refusal}; nothing was called"
+    if not settings.region_known(name.location):
+        return f"{name.location} is not a Dataproc region (DATAPROC_REGIONS); nothing was called"
+    return None
 
 
 def _hand_on_names(

@@ -28,11 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from canceller.chains import Chain, Continuation
+from canceller.chains import MAX_CONTINUATIONS, Chain, Continuation
 from canceller.clock import utc_now
 from canceller.dataproc import DataprocClient
 from canceller.engine import CancelContext
-from canceller.kinds import OPERATIONS, SWEEPABLE, Kind
+from canceller.kinds import KINDS, OPERATIONS, SWEEPABLE, Kind
 from canceller.names import InvalidName, is_wide_scope, parse_scope
 from canceller.organisation import AssetHit, BudgetScope, Directory, ScopeUnreadable
 from canceller.rest import TransientFailure
@@ -40,8 +40,9 @@ from canceller.results import Outcome, Result
 from canceller.selection import SweepSpec
 from canceller.settings import Settings
 from canceller.sweeps import MAX_SCOPES_PER_SWEEP, ProjectGate, SweepOutcomes, run_sweep
+from canceller.trigger import MAX_BUDGET_SEARCHES
 
-MAX_SEARCH_SCOPES = 100  # searches one message makes (a budget listing 100 projects)
+MAX_SEARCH_SCOPES = 50  # searches one message makes; the rest go on in a continuation
 MAX_ASSET_PAGES = 200  # per search scope: 100,000 live resources
 MAX_CHILDREN = 1000  # projects one parent fans out to; more is said and left
 # The parent searches within this share of its deadline: the rest is for the
@@ -58,6 +59,7 @@ class _Area:
     covers: Callable[[AssetHit], bool] = lambda hit: True
     described: dict[str, Any] = field(default_factory=dict)  # for the summary
     notes: list[str] = field(default_factory=list)
+    budget: BudgetScope | None = None  # read: its scope, never SWEEP_SCOPES, is swept
 
 
 def is_wide(spec: SweepSpec, settings: Settings) -> bool:
@@ -104,7 +106,13 @@ def run_fan_out(
             "rejected/max",
         )
         return outcomes
-    area = _area(directory, spec, settings, context)
+    try:
+        area = _area(directory, spec, settings, context)
+    except TransientFailure as error:
+        # Nothing was done: the redelivery reads the budget again (Pub/Sub's backoff
+        # spaces the tries). Only a budget refused for good falls back to SWEEP_SCOPES.
+        outcomes.failures.append(f"the budget could not be read yet: {str(error)[:300]}")
+        return outcomes
     if area is None:
         answer(
             Outcome.REJECTED,
@@ -118,6 +126,19 @@ def run_fan_out(
         answer(Outcome.REJECTED, "", area, "rejected/scope")
         return outcomes
 
+    base_filter = settings.sweep_filter if spec.filter is None else spec.filter
+    filter_text = " AND ".join(
+        text for text in (base_filter, area.budget.label_filter if area.budget else "") if text
+    )
+    if not area.searches and area.budget is not None:
+        answer(
+            Outcome.REJECTED,
+            "",
+            "the budget covers nothing this function may search: none of its projects or "
+            "folders is in ALLOWED_PROJECTS or ALLOWED_ANCESTORS; nothing was called",
+            "rejected/scope",
+        )
+        return outcomes
     if not area.searches:
         # Only projects/P/regions/R (a budget read as SWEEP_SCOPES): an ordinary sweep.
         plain = replace(spec, scopes=tuple(area.pairs), budget=None)
@@ -128,30 +149,31 @@ def run_fan_out(
     found: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     account: dict[str, Any] = {"searched": [], "pages": 0, "assets": 0, "complete": True}
     failed: list[str] = []
-    transient = False
+    left = area.searches[MAX_SEARCH_SCOPES:]  # searched by a continuation of this message
+    unplaced = 0
     for scope in area.searches[:MAX_SEARCH_SCOPES]:
         try:
             search = directory.search(
-                scope, asset_types, _query(kinds, settings), search_deadline, MAX_ASSET_PAGES
+                scope, asset_types, _query(asset_types), search_deadline, MAX_ASSET_PAGES
             )
         except (ScopeUnreadable, TransientFailure) as error:
-            transient |= isinstance(error, TransientFailure)
+            if isinstance(error, TransientFailure):
+                left.append(scope)
             failed.append(f"{scope}: {str(error)[:300]}")
+            account["complete"] = False
             continue
         account["searched"].append(scope)
         account["pages"] += search.pages
         account["complete"] &= search.complete
+        unplaced += search.unplaced
         for hit in search.hits:
             if area.covers(hit):
                 account["assets"] += 1
                 for kind in kinds:
                     if hit.asset_type in kind.found_by:
                         found[hit.project][hit.region].add(kind.plural)
-    if len(area.searches) > MAX_SEARCH_SCOPES:
-        account["complete"] = False
-        area.notes.append(
-            f"only the first {MAX_SEARCH_SCOPES} of {len(area.searches)} search scopes were read"
-        )
+    if unplaced:
+        area.notes.append(f"{unplaced} search result(s) named no project this function can place")
     for text in area.pairs:
         pair = parse_scope(text)
         found[pair.project][pair.region].update(kind.plural for kind in kinds)
@@ -164,7 +186,11 @@ def run_fan_out(
     projects: dict[str, dict[str, tuple[str, ...]]] = {}
     refused = 0
     for project in sorted(found):
-        if refusal := gate(project):
+        try:
+            refusal = gate(project)
+        except TransientFailure:
+            refusal = None  # not known yet: its child asks again, and waits while it cannot
+        if refusal:
             refused += 1
             answer(
                 Outcome.REJECTED,
@@ -179,6 +205,12 @@ def run_fan_out(
             for region in sorted(found[project])
             if settings.region_known(region)
         }
+        if len(pairs) > MAX_SCOPES_PER_SWEEP:
+            area.notes.append(
+                f"projects/{project} has {len(pairs)} (region, kinds) pairs to sweep: its "
+                f"child sweeps the first {MAX_SCOPES_PER_SWEEP}, the rest NOT swept"
+            )
+            pairs = dict(list(pairs.items())[:MAX_SCOPES_PER_SWEEP])
         if pairs:
             projects[project] = pairs
         else:
@@ -192,15 +224,27 @@ def run_fan_out(
                 project=project,
             )
 
-    if transient and not projects and not refused:
-        # Nothing was found for sure and a search may yet be read: the redelivery searches
-        # again (nothing was done). A search refused for good is answered, not retried.
-        outcomes.failures.append(f"no search could be read: {'; '.join(failed)[:500]}")
+    if left:
+        if not account["searched"]:
+            # No progress (nothing searched): asking for this message again misreports
+            # nothing, and Pub/Sub's backoff spaces the tries.
+            outcomes.failures.append(f"no search could be read: {'; '.join(failed)[:500]}")
+        elif settings.trigger_topic and chain.generation < MAX_CONTINUATIONS:
+            carried = left[:MAX_BUDGET_SEARCHES] if spec.budget else left[:MAX_SCOPES_PER_SWEEP]
+            outcomes.continuation = _rest(spec, base_filter, carried, chain, context)
+            area.notes.append(f"{len(carried)} search scope(s) handed on to a continuation")
+            if dropped := left[len(carried) :]:
+                area.notes.append(
+                    f"{len(dropped)} more NOT searched (set ALLOWED_ANCESTORS to the "
+                    "organisation, so that one search covers them)"
+                )
+        else:
+            area.notes.append(f"{len(left)} search scope(s) NOT searched: {', '.join(left)[:300]}")
     fanned: list[str] = []
     if projects and settings.trigger_topic:
         for project in sorted(projects)[:MAX_CHILDREN]:
             outcomes.children.append(
-                _child(spec, settings, projects[project], chain, context, project)
+                _child(spec, filter_text, settings, projects[project], chain, context, project)
             )
             fanned.append(project)
         if len(projects) > MAX_CHILDREN:
@@ -217,7 +261,9 @@ def run_fan_out(
                 "fan them out; NOT swept"
             )
         else:
-            inline = replace(spec, scopes=tuple(pairs), scope_kinds=pairs, budget=None)
+            inline = replace(
+                spec, scopes=tuple(pairs), scope_kinds=pairs, budget=None, filter=filter_text
+            )
             swept = run_sweep(client, inline, chain, settings, context, gate)
             outcomes.results.extend(swept.results)
             outcomes.failures.extend(swept.failures)
@@ -266,7 +312,9 @@ def run_fan_out(
             started,
             dry_run=context.dry_run,
             extra={**context.extra, "sweep": summary},
-            dedupe_key=chain.dedupe_key("summary/fan-out"),
+            dedupe_key=chain.dedupe_key(
+                f"summary/fan-out/{chain.generation}" if chain.generation else "summary/fan-out"
+            ),
         )
     )
     return outcomes
@@ -275,23 +323,29 @@ def run_fan_out(
 def _area(
     directory: Directory, spec: SweepSpec, settings: Settings, context: CancelContext
 ) -> _Area | str | None:
-    """Where the sweep looks: the budget's real scope (or SWEEP_SCOPES when it cannot be
-    read: None when there are none), or its scopes. A string is a refusal."""
-    texts = spec.scopes or settings.sweep_scopes
+    """Where the sweep looks: the budget's real scope (or SWEEP_SCOPES when it is refused
+    for good: None when there are none), or its scopes; a budget continuation's scopes are
+    the budget's searches its parent left. A string is a refusal. ``TransientFailure``
+    when the budget cannot be read yet."""
+    texts = tuple(dict.fromkeys(spec.scopes or settings.sweep_scopes))  # each once
     notes: list[str] = []
     if spec.budget is not None:
         try:
             budget = directory.budget_scope(*spec.budget, context.deadline)
-        except (ScopeUnreadable, TransientFailure) as error:
+        except ScopeUnreadable as error:
+            if spec.scopes:
+                return f"this continuation's budget cannot be read: {str(error)[:300]}"
             if not settings.sweep_scopes:
                 return None
-            texts = settings.sweep_scopes
             notes.append(
                 f"the budget's scope could not be read ({str(error)[:300]}): SWEEP_SCOPES "
                 "swept instead"
             )
         else:
-            return _budget_area(budget, settings)
+            area = _budget_area(budget, settings)
+            if spec.scopes:
+                area.searches = [scope for scope in texts if scope in set(area.searches)]
+            return area
     if len(texts) > MAX_SCOPES_PER_SWEEP:
         return (
             f"the sweep names {len(texts)} scopes; at most {MAX_SCOPES_PER_SWEEP}: split it "
@@ -328,26 +382,60 @@ def _budget_area(budget: BudgetScope, settings: Settings) -> _Area:
     else:
         listed = billed if settings.allowed_projects is None else billed & settings.allowed_projects
         searches = [*sorted(settings.allowed_ancestors), *(f"projects/{p}" for p in sorted(listed))]
-    return _Area(searches=searches, covers=covers, described={"budgetScope": budget.to_json()})
+    return _Area(
+        searches=searches,
+        covers=covers,
+        described={"budgetScope": budget.to_json()},
+        budget=budget,
+    )
 
 
-def _query(kinds: list[Kind], settings: Settings) -> str:
-    """Live work only: every state in which a searched kind's work is over is left out
-    (rather than the running states asked for, so that a resource whose state Cloud Asset
-    does not fill is still found), and exempt work."""
+def _query(asset_types: list[str]) -> str:
+    """Live work only: every state in which work of a searched asset type is over is
+    left out (rather than the running states asked for, so that a resource whose state
+    Cloud Asset does not fill is still found). Exempt work is not left out here: a label
+    query matches words, not the exact value EXEMPT_LABEL names, so the children judge
+    exemption as every sweep does."""
     ended = sorted(
         {
             state
-            for kind in SWEEPABLE.values()
-            if kind.asset_type and kind.asset_type in {a for k in kinds for a in k.found_by}
+            for kind in KINDS.values()
+            if kind.asset_type in asset_types
             for state in kind.ended_states
         }
     )
-    terms = [f"NOT state:({' OR '.join(ended)})"] if ended else []
-    if settings.exempt_label is not None:
-        key, value = settings.exempt_label
-        terms.append(f"NOT labels.{key}:{value}")
-    return " ".join(terms)
+    return f"NOT state:({' OR '.join(ended)})" if ended else ""
+
+
+def _rest(
+    spec: SweepSpec, base_filter: str, left: list[str], chain: Chain, context: CancelContext
+) -> Continuation:
+    """The searches this message could not read (past MAX_SEARCH_SCOPES, or failing for
+    now), handed on as this sweep again over just those scopes; a budget's keeps the
+    budget, so what it covers is judged the same way."""
+    request: dict[str, Any] = {
+        "scopes": left,
+        "filter": base_filter,
+        "continuation": {"sweepId": chain.id, "generation": chain.generation + 1},
+    }
+    if spec.kinds:
+        request["kinds"] = list(spec.kinds)
+    if spec.budget is not None:
+        request["budget"] = "billingAccounts/{}/budgets/{}".format(*spec.budget)
+    if spec.older_than_seconds is not None:
+        request["olderThan"] = spec.older_than_seconds
+    if spec.operation_types:
+        request["operationTypes"] = list(spec.operation_types)
+    if spec.cluster_uuid:
+        request["clusterUuid"] = spec.cluster_uuid
+    message: dict[str, Any] = {"sweep": request}
+    info = context.trigger
+    for key, value in (("reason", info.reason), ("requestId", info.request_id)):
+        if value is not None:
+            message[key] = value
+    if context.dry_run:
+        message["dryRun"] = True
+    return Continuation(message, chain.id, chain.generation + 1)
 
 
 def _in_order(kinds: list[Kind], plurals: set[str]) -> tuple[str, ...]:
@@ -356,6 +444,7 @@ def _in_order(kinds: list[Kind], plurals: set[str]) -> tuple[str, ...]:
 
 def _child(
     spec: SweepSpec,
+    filter_text: str,
     settings: Settings,
     pairs: dict[str, tuple[str, ...]],
     chain: Chain,
@@ -374,7 +463,7 @@ def _child(
         "scopes": list(pairs),
         "kinds": kinds,
         "scopeKinds": {pair: list(plurals) for pair, plurals in pairs.items()},
-        "filter": settings.sweep_filter if spec.filter is None else spec.filter,
+        "filter": filter_text,
         "continuation": {"sweepId": chain.id, "generation": 1, "part": part},
     }
     if spec.older_than_seconds is not None:

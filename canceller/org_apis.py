@@ -12,7 +12,16 @@ Standard library only: deploy.sh imports it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# A billing account id (three groups of six hex digits) and a budget id (a UUID as Billing
+# makes them; letters, digits, - and _ here): they become a path, so nothing else passes.
+BILLING_ACCOUNT_ID = r"[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}"
+BUDGET_ID = r"[A-Za-z0-9_-]{1,128}"
+BUDGET_NAME = re.compile(
+    rf"billingAccounts/(?P<account>{BILLING_ACCOUNT_ID})/budgets/(?P<id>{BUDGET_ID})"
+)
 
 
 @dataclass(frozen=True)

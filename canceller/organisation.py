@@ -41,17 +41,14 @@ from canceller.org_apis import (
     ASSET_SEARCH,
     BILLING_PROJECTS,
     BUDGET_GET,
+    BUDGET_NAME,
     FOLDER_GET,
     PROJECT_GET,
     OrgCall,
 )
-from canceller.rest import RestClient, TransientFailure
+from canceller.rest import RestClient, error_details
 from canceller.settings import Settings
 
-# A billing account id (three groups of six hex digits) and a budget id (a UUID as
-# Billing makes them; letters, digits, - and _ here): they become a path.
-BILLING_ACCOUNT = re.compile(r"[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}")
-_BUDGET_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _PROJECT_NUMBER = re.compile(r"projects/([0-9]{1,20})")
 _ANCESTOR = re.compile(r"(?:folders|organizations)/[0-9]{1,20}")
 _PROJECT_ID = re.compile(rf"{PROJECT_ID.pattern}|[0-9]{{1,20}}")  # an id, or a number
@@ -60,6 +57,7 @@ _ASSET_NAME = re.compile(
     r"//dataproc\.googleapis\.com/projects/(?P<project>[^/]{1,100})/"
     r"(?:regions|locations)/(?P<region>[a-z0-9-]{1,63})/[a-z]+/[^/]+"
 )
+MAX_CACHED = 20_000  # answers (and projects seen) an instance keeps before starting afresh
 MAX_FOLDER_DEPTH = 12  # folders nest at most 10 deep under an organisation
 MAX_BILLED_PAGES = 100
 ASSET_PAGE_SIZE = 500  # searchAllResources caps pageSize at 500 (cloudasset.v1.json)
@@ -79,6 +77,14 @@ class BudgetScope:
     projects: frozenset[str]  # numbers; empty: not narrowed by project
     ancestors: tuple[str, ...]  # folders/F, organizations/O; empty: not narrowed by place
     billed: frozenset[str]  # the ids of the projects the billing account pays for
+    # budgetFilter.labels: only the usage of resources with these labels counts, so only
+    # work with them is stopped (a sweep filter clause each, canceller.fan_out).
+    labels: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def label_filter(self) -> str:
+        """The sweep filter clauses that select only the budget's labelled work."""
+        return " AND ".join(f'labels.{key} = "{value}"' for key, value in self.labels)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -125,6 +131,8 @@ class _Cache:
                 return kept[1]
         value = read()  # outside the lock: a slow read must not hold up the others
         with self._lock:
+            if len(self._items) >= MAX_CACHED:  # an instance's memory, not a leak
+                self._items.clear()
             self._items[key] = (self._clock(), value)
         return value
 
@@ -146,15 +154,18 @@ class Directory:
         self._seen: dict[str, dict[str, set[str]]] = {}
 
     def budget_scope(self, billing_account: str, budget_id: str, deadline: Deadline) -> BudgetScope:
-        if not BILLING_ACCOUNT.fullmatch(billing_account) or not _BUDGET_ID.fullmatch(budget_id):
-            raise ScopeUnreadable(
-                f"billingAccounts/{billing_account[:40]}/budgets/{budget_id[:128]} is not a "
-                "budget's name (XXXXXX-XXXXXX-XXXXXX and a budget id)"
-            )
         name = f"billingAccounts/{billing_account}/budgets/{budget_id}"
+        if not BUDGET_NAME.fullmatch(name):
+            raise ScopeUnreadable(
+                f"{name[:200]} is not a budget's name (XXXXXX-XXXXXX-XXXXXX and a budget id)"
+            )
         budget = self._cache.get(name, lambda: self._get(BUDGET_GET, name, deadline))
         found = budget.get("budgetFilter") if isinstance(budget, dict) else None
         found = found if isinstance(found, dict) else {}
+        if found.get("subaccounts"):
+            raise ScopeUnreadable(
+                f"{name} is narrowed to subaccounts, whose projects this function cannot list"
+            )
         projects, ancestors = set(), []
         for item in _texts(found.get("projects")):
             if not (match := _PROJECT_NUMBER.fullmatch(item)):
@@ -169,7 +180,12 @@ class Directory:
             lambda: self._billed(billing_account, deadline),
         )
         return BudgetScope(
-            billing_account, budget_id, frozenset(projects), tuple(ancestors), billed
+            billing_account,
+            budget_id,
+            frozenset(projects),
+            tuple(ancestors),
+            billed,
+            _labels(name, found.get("labels")),
         )
 
     def project_id(self, number_or_id: str, deadline: Deadline) -> str:
@@ -190,14 +206,16 @@ class Directory:
 
     def project_refusal(self, settings: Settings, project: str, deadline: Deadline) -> str | None:
         """Why ``project`` may not be acted on, or None: it is in ALLOWED_PROJECTS, or
-        Resource Manager places it under one of ALLOWED_ANCESTORS."""
+        Resource Manager places it under one of ALLOWED_ANCESTORS. ``TransientFailure``
+        when Resource Manager cannot answer yet: not knowing is not a refusal, and the
+        caller retries rather than answer the work for good."""
         if settings.project_allowed(project):
             return None
         if not settings.allowed_ancestors:
             return f"project {project} is not in ALLOWED_PROJECTS"
         try:
             ancestors = self.ancestry(project, deadline)
-        except (ScopeUnreadable, TransientFailure) as error:
+        except ScopeUnreadable as error:  # refused for good; TransientFailure propagates
             return (
                 f"project {project} is not in ALLOWED_PROJECTS and could not be placed under "
                 f"ALLOWED_ANCESTORS: {error}"
@@ -266,6 +284,8 @@ class Directory:
                 return None
         asset_type = str(result.get("assetType") or "")
         with self._lock:
+            if project not in self._seen and len(self._seen) >= MAX_CACHED:
+                self._seen.clear()
             regions = self._seen.setdefault(project, {})
             if match["region"] in regions or len(regions) < 64:
                 regions.setdefault(match["region"], set()).add(asset_type[:100])
@@ -310,10 +330,38 @@ class Directory:
         try:
             return self._clients[call.api.name].call("GET", path, deadline, params)
         except api_exceptions.GoogleAPICallError as error:
+            # Google's status and message, never the request's URL (results are public).
+            details = error_details(error)
             raise ScopeUnreadable(
-                f"{call.method} {path}: HTTP {error.code} {str(error.message)[:200]} "
-                f"(needs {call.permission} on the {call.granted_on})"
+                f"{call.method} {path}: {details['httpStatus']} {details['status']} "
+                f"{details['message'][:300]} (needs {call.permission} on the "
+                f"{call.granted_on})"
             ) from None
+
+
+_LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+_LABEL_VALUE = re.compile(r"[a-z0-9_-]{1,63}")
+
+
+def _labels(name: str, value: object) -> tuple[tuple[str, str], ...]:
+    """budgetFilter.labels: a map of a label key to a list of values (Google allows one
+    pair); a label that cannot be a sweep filter clause makes the scope unreadable rather
+    than widen it to the whole account."""
+    if not value:
+        return ()
+    pairs: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for key, values in value.items():
+            items = values.get("values", values) if isinstance(values, dict) else values
+            for item in items if isinstance(items, list) else [items]:
+                pairs.append((str(key), str(item)))
+    if not pairs or not all(
+        _LABEL_KEY.fullmatch(key) and _LABEL_VALUE.fullmatch(item) for key, item in pairs
+    ):
+        raise ScopeUnreadable(f"{name}: budgetFilter.labels {str(value)[:80]} is not key: [value]")
+    if len({key for key, _ in pairs}) != len(pairs):
+        raise ScopeUnreadable(f"{name}: budgetFilter.labels has several values for one key")
+    return tuple(sorted(pairs))
 
 
 def _texts(value: object) -> list[str]:

@@ -58,7 +58,9 @@ class Result:
         """The same for every answer to one target of one request, whichever delivery,
         redelivery or fork of its chain gave it: consumers keep one answer per key
         (README, "What comes back"). At most 1,024 bytes, so it fits an attribute."""
-        return _clip_bytes(self.dedupe_key or f"{self.trigger.chain}/{self.target or 'message'}")
+        return _clip_bytes(
+            self.dedupe_key or f"{self.trigger.key_prefix}/{self.target or 'message'}"
+        )
 
     def to_message(self) -> dict[str, Any]:
         message: dict[str, Any] = {

@@ -303,7 +303,7 @@ def load_settings(
         dataproc_regions=regions,
         allowed_budgets=_allowlist(env, "ALLOWED_BUDGETS", _budget_id_problem),
         allowed_alert_policies=_allowlist(env, "ALLOWED_ALERT_POLICIES", _policy_name_problem),
-        allowed_ancestors=_allowlist(env, "ALLOWED_ANCESTORS", _ancestor_problem) or frozenset(),
+        allowed_ancestors=_allowed_ancestors(env),
         sweep_regions=_sweep_regions(env.get("SWEEP_REGIONS", ""), regions),
         org_api_hosts={
             api.name: host
@@ -492,6 +492,17 @@ def _policy_name_problem(item: str) -> str | None:
     if not item.isprintable():
         return "an alert policy name has no control or other unprintable characters"
     return None
+
+
+def _allowed_ancestors(env: Mapping[str, str]) -> frozenset[str]:
+    ancestors = _allowlist(env, "ALLOWED_ANCESTORS", _ancestor_problem) or frozenset()
+    if ancestors and "*" in (item.strip() for item in env.get("ALLOWED_PROJECTS", "").split(",")):
+        raise SettingsError(
+            "ALLOWED_PROJECTS=* allows every project, so ALLOWED_ANCESTORS would narrow "
+            "nothing: set ALLOWED_PROJECTS to the projects outside ALLOWED_ANCESTORS (or "
+            "leave it unset), or unset ALLOWED_ANCESTORS"
+        )
+    return ancestors
 
 
 def _ancestor_problem(item: str) -> str | None:

@@ -140,7 +140,7 @@ def run_sweep(
                 dry_run=context.dry_run,
                 error=extra.pop("error", None),
                 extra=extra,
-                dedupe_key=chain.dedupe_key(target or "message"),
+                dedupe_key=chain.dedupe_key(target) if target else chain.message_key("message"),
             )
         )
 
@@ -166,7 +166,11 @@ def run_sweep(
     except InvalidSweep as invalid:
         answer(Outcome.REJECTED, "", f"the sweep filter cannot be applied safely: {invalid}")
         return outcomes
-    scopes = _allowed_scopes(scope_texts, settings, gate, answer)
+    scopes, unchecked = _allowed_scopes(scope_texts, settings, gate, answer)
+    if unchecked and not scopes:
+        # Nothing can be done before the allowlist answers: the redelivery asks again.
+        outcomes.failures.append(f"the allowlist could not be checked yet: {unchecked[0]}")
+        return outcomes
     kinds, left_out = _sweep_kinds(spec, settings, clauses)
     order = [
         (scope, kind)
@@ -319,6 +323,8 @@ def run_sweep(
         parts.append(f"not read to its end: {'; '.join(listing.failed)[:300]}")
     parts.extend(left_out)
     parts.extend(notes)
+    if unchecked:
+        parts.append(f"NOT swept, the allowlist could not be checked: {'; '.join(unchecked)[:300]}")
     if listing.skipped:
         parts.append(f"{listing.skipped} listed name(s) did not fit their scope and were skipped")
     if chain.part:
@@ -347,15 +353,23 @@ def _sweep_id(chain: Chain) -> dict[str, str]:
 
 def _allowed_scopes(
     texts: tuple[str, ...], settings: Settings, gate: ProjectGate, answer: Any
-) -> list[ScopeName]:
+) -> tuple[list[ScopeName], list[str]]:
+    """The scopes that may be swept, and why others could not be checked yet (Resource
+    Manager not answering: not a refusal; said in the summary, or redelivered)."""
     scopes: list[ScopeName] = []
+    unchecked: list[str] = []
     for text in texts:
         try:
             scope = parse_scope(text)
         except InvalidName as invalid:
             answer(Outcome.REJECTED, text[:512], f"not a sweep scope: {invalid}")
             continue
-        if project_refusal := gate(scope.project):
+        try:
+            project_refusal = gate(scope.project)
+        except TransientFailure as error:
+            unchecked.append(f"{scope.name}: {str(error)[:200]}")
+            continue
+        if project_refusal:
             refusal = f"{project_refusal}; not swept"
         elif not settings.region_known(scope.region):
             refusal = f"{scope.region} is not a Dataproc region (DATAPROC_REGIONS); not swept"
@@ -364,7 +378,7 @@ def _allowed_scopes(
                 scopes.append(scope)
             continue
         answer(Outcome.REJECTED, scope.name, refusal, project=scope.project)
-    return scopes
+    return scopes, unchecked
 
 
 def _sweep_kinds(

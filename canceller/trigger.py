@@ -38,10 +38,12 @@ from canceller.names import (
     UUID,
     InvalidName,
     ResourceName,
+    is_wide_scope,
     kind_named_by,
     parse_name,
     truncate_for_report,
 )
+from canceller.org_apis import BUDGET_NAME
 from canceller.selection import InvalidSweep, SweepSpec, parse_duration, parse_filter
 from canceller.strict_json import InvalidJson, is_unicode, loads
 
@@ -68,6 +70,7 @@ _SWEEP_KEYS = (
     "max",
     "clusterUuid",
     "scopeKinds",
+    "budget",
     "continuation",
     "skip",
     "dryRun",
@@ -87,6 +90,13 @@ class TriggerInfo:
     dry_run: bool | None = None  # None: the DRY_RUN setting decides; never lifts it
     chain: str = ""  # the request's chain id (canceller.chains): the first message's
     action: str = "stop"  # what a named message asks done: "delete" for clusters, if allowed
+    part: str = ""  # a fan-out child's project (canceller.chains): in its message-level keys
+
+    @property
+    def key_prefix(self) -> str:
+        """What every dedupe key of this message starts with: its chain, and a fan-out
+        child's part, so that two children's answers about themselves never share a key."""
+        return f"{self.chain}/{self.part}" if self.part else self.chain
 
     def with_chain(self, prefix: str) -> TriggerInfo:
         """This first message starts a chain named for it."""
@@ -379,9 +389,9 @@ def _sweep_trigger(document: Mapping[str, Any], text: str, info: TriggerInfo) ->
             chain = parse_sweep_chain(request["continuation"], request.get("skip"))
         except InvalidChain as invalid:
             raise _Refused(text, str(invalid)) from None
-        info = replace(info, chain=chain.id)
-    elif "skip" in request:
-        raise _Refused(text, "sweep.skip is only for continuation messages")
+        info = replace(info, chain=chain.id, part=chain.part)
+    elif "skip" in request or "budget" in request:
+        raise _Refused(text, "sweep.skip and sweep.budget are only for continuation messages")
     try:
         spec = SweepSpec(
             scopes=_strings(request, "scopes"),
@@ -394,9 +404,12 @@ def _sweep_trigger(document: Mapping[str, Any], text: str, info: TriggerInfo) ->
             cluster_uuid=_cluster_uuid(request.get("clusterUuid")),
             kinds=_kinds(request),
             scope_kinds=_scope_kinds(request),
+            budget=_budget(request),
         )
         if spec.filter:
             parse_filter(spec.filter)
+        if chain is not None and chain.part:
+            _check_part(chain.part, spec.scopes)
     except InvalidSweep as invalid:
         raise _Refused(text, str(invalid)) from None
     return Trigger(replace(info, kind="sweep", **options), sweep=spec, chain=chain)
@@ -417,6 +430,9 @@ def _scope_kinds(request: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     scopes, each value some of its kinds. It can only narrow what the sweep lists."""
     value = request.get("scopeKinds", {})
     scopes, kinds = set(_strings(request, "scopes")), set(_kinds(request) or SWEEPABLE)
+    if value and any(is_wide_scope(scope) for scope in scopes):
+        # A wider scope is resolved by Cloud Asset into kinds per pair of its own.
+        raise InvalidSweep("sweep.scopeKinds is only for sweeps of projects/P/regions/R scopes")
     if not isinstance(value, dict) or not all(
         scope in scopes
         and isinstance(plurals, list)
@@ -425,6 +441,32 @@ def _scope_kinds(request: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     ):
         raise InvalidSweep("sweep.scopeKinds must map some of sweep.scopes to lists of sweep.kinds")
     return {scope: tuple(dict.fromkeys(plurals)) for scope, plurals in value.items()}
+
+
+MAX_BUDGET_SEARCHES = 1000  # the scopes a budget continuation of canceller.fan_out carries
+
+
+def _budget(request: Mapping[str, Any]) -> tuple[str, str] | None:
+    """A budget continuation's budget (canceller.fan_out): the searches it carries are
+    judged by what that budget covers. It can only narrow the sweep's scopes."""
+    value = request.get("budget")
+    if value is None:
+        return None
+    match = BUDGET_NAME.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise InvalidSweep("sweep.budget must be billingAccounts/XXXXXX-XXXXXX-XXXXXX/budgets/ID")
+    if not 1 <= len(_strings(request, "scopes")) <= MAX_BUDGET_SEARCHES:
+        raise InvalidSweep(f"a budget continuation carries 1 to {MAX_BUDGET_SEARCHES} scopes")
+    return match["account"], match["id"]
+
+
+def _check_part(part: str, scopes: tuple[str, ...]) -> None:
+    """A fan-out child sweeps its own project only: its part names the project its
+    results are booked under, and another project's work must not hide behind it."""
+    if not scopes or not all(scope.startswith(f"{part}/regions/") for scope in scopes):
+        raise InvalidSweep(
+            f"a child of continuation.part {part} sweeps only {part}/regions/R scopes"
+        )
 
 
 def _cluster_uuid(value: object) -> str | None:
