@@ -63,7 +63,10 @@ SCOPE_NAME = re.compile(rf"projects/(?P<project>{_PROJECT})/regions/(?P<region>{
 PROJECT_ID = re.compile(_PROJECT)
 # Wider sweep scopes (canceller.fan_out): a project (every region where it has work), a
 # folder or an organisation, by number.
-WIDE_SCOPE = re.compile(rf"projects/{_PROJECT}|(?:folders|organizations)/[0-9]{{1,20}}")
+# A project by number too: a budget names its projects so (canceller.organisation).
+WIDE_SCOPE = re.compile(
+    rf"projects/(?:{_PROJECT}|[0-9]{{1,20}})|(?:folders|organizations)/[0-9]{{1,20}}"
+)
 
 # The only URL forms accepted: Google's global or regional Dataproc host, API version v1,
 # optionally ending in one of the kind's stop verbs (":cancel", ":terminate", ":stop").
