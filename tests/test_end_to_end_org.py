@@ -26,7 +26,8 @@ The 30 pairs with live work in the budget's 200 projects:
   (swept through their operations) and 2 sessions; a cluster with 2 jobs on it and 2 other
   jobs (the notification reaches the ``clusters`` rung of BUDGET_LADDER);
 - 3 pairs with only exempt work, in allowed projects (one of them org-f1-p2, which has
-  stoppable work elsewhere);
+  stoppable work elsewhere): Cloud Asset finds it and the children judge it, so they
+  are listed and left alone;
 - 3 pairs in org-f1-p3 and org-f1-p4, not allowed: each project is answered REJECTED.
 
 Besides: a job in team-2, a job in org-f1-x1 (inside the folder, paid by the other
@@ -34,13 +35,15 @@ account), a session in org-o-p1, and a job that already ended in a budget projec
 
 Dataproc requests per stopped target are not held to a bound here: with 5 targets a pair
 they come to about 3.2 (each child lists every kind found in each of its pairs, and
-operations where batches or clusters are, and watches each kind with a listing a round); benchmarks/org_sweep.py measures
-them beside the same work in one project. What is held: one stop per target, none to
-anything else, and no request at all to a pair without work to stop.
+operations where batches or clusters are, and watches each kind with a listing a round;
+a pair of exempt work only costs its listings): benchmarks/org_sweep.py measures them
+beside the same work in one project. What is held: one stop per target, none to anything
+else, and no Dataproc request at all to a pair without live work the function may act on.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -90,12 +93,21 @@ class Scenario:
     stopped: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     untouched: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     pairs: set[tuple[str, str]] = field(default_factory=set)  # with work to stop
-    live_pairs: set[tuple[str, str]] = field(default_factory=set)  # in the budget, live work
+    exempt_only: set[tuple[str, str]] = field(default_factory=set)  # allowed, all exempt
+    refused: set[tuple[str, str]] = field(default_factory=set)  # projects not allowed
+    in_budget: int = 0  # live resources in the budget's projects: what Cloud Asset finds
+    exempt: int = 0  # exempt resources in the allowed pairs: what the children leave
     ended: str = ""  # a job that ended before the notification
 
     @property
     def targets(self) -> list[str]:
         return [name for names in self.stopped.values() for name in names]
+
+    @property
+    def allowed(self) -> set[tuple[str, str]]:
+        """The pairs of allowed projects of the budget with live work: where the children
+        list (exempt work is judged by them, not by Cloud Asset's query)."""
+        return self.pairs | self.exempt_only
 
 
 @pytest.fixture(scope="module")
@@ -119,32 +131,41 @@ def _seed(admin: EmulatorAdmin) -> Scenario:
     seen = Scenario()
     serial = Counter[str]()
 
+    exempt_in: Counter[tuple[str, str]] = Counter()
+
     def name(project: str, region: str, kind: str) -> str:
         serial[kind] += 1
         place = "locations" if kind in ("sessions", "batches") else "regions"
         return f"projects/{project}/{place}/{region}/{kind}/{kind[:-1]}-{serial[kind]}"
 
+    def keep(kind: str, name: str, stop: bool, seed: dict[str, Any]) -> None:
+        """Live work, to be stopped or left; counted where the fan-out counts it."""
+        (seen.stopped if stop else seen.untouched)[kind].append(name)
+        project, region = name.split("/")[1], name.split("/")[3]
+        seen.in_budget += re.fullmatch(r"org-f1(?:s[1-4])?-p[0-9]+", project) is not None
+        exempt_in[(project, region)] += seed.get("labels") == EXEMPT
+
     def job(project: str, region: str, stop: bool, **seed: Any) -> None:
         job_name = name(project, region, "jobs")
         admin.seed_job(name=job_name, cancelSeconds=STOP_SECONDS, **seed)
-        (seen.stopped if stop else seen.untouched)["job"].append(job_name)
+        keep("job", job_name, stop, seed)
 
     def session(project: str, region: str, stop: bool, **seed: Any) -> None:
         session_name = name(project, region, "sessions")
         admin.seed_session(name=session_name, terminateSeconds=STOP_SECONDS, **seed)
-        (seen.stopped if stop else seen.untouched)["session"].append(session_name)
+        keep("session", session_name, stop, seed)
 
     def batch(project: str, region: str, stop: bool, **seed: Any) -> None:
         batch_name = name(project, region, "batches")
         seeded = admin.seed_batch(
             name=batch_name, operation={"cancelSeconds": STOP_SECONDS}, **seed
         )
-        (seen.stopped if stop else seen.untouched)["operation"].append(seeded["operation"])
+        keep("operation", seeded["operation"], stop, seed)
 
     def cluster(project: str, region: str, stop: bool, **seed: Any) -> str:
         cluster_name = name(project, region, "clusters")
         admin.seed_cluster(name=cluster_name, stopSeconds=STOP_SECONDS, **seed)
-        (seen.stopped if stop else seen.untouched)["cluster"].append(cluster_name)
+        keep("cluster", cluster_name, stop, seed)
         return cluster_name.rsplit("/", 1)[1]
 
     def recipe(index: int, project: str, region: str) -> None:
@@ -178,8 +199,7 @@ def _seed(admin: EmulatorAdmin) -> Scenario:
             recipe(index, project, region)
             index += 1
             seen.pairs.add((project, region))
-    seen.live_pairs |= seen.pairs
-    # Only exempt work: Cloud Asset's query leaves it out, so no call goes there.
+    # Only exempt work: listed by a child, nothing stopped.
     job("org-f1s2-p7", "us-east1", False, labels=EXEMPT)
     session("org-f1s2-p7", "us-east1", False, labels=EXEMPT)
     cluster("org-f1s3-p9", "europe-west1", False, labels=EXEMPT)
@@ -189,10 +209,12 @@ def _seed(admin: EmulatorAdmin) -> Scenario:
     job("org-f1-p3", "us-central1", False)
     session("org-f1-p3", "asia-east1", False)
     batch("org-f1-p4", "us-west1", False)
-    seen.live_pairs |= {
+    seen.exempt_only = {
         ("org-f1s2-p7", "us-east1"),
         ("org-f1s3-p9", "europe-west1"),
         ("org-f1-p2", "us-west1"),
+    }
+    seen.refused = {
         ("org-f1-p3", "us-central1"),
         ("org-f1-p3", "asia-east1"),
         ("org-f1-p4", "us-west1"),
@@ -204,6 +226,7 @@ def _seed(admin: EmulatorAdmin) -> Scenario:
     # Ended before the notification: not live work.
     seen.ended = name("org-f1s4-p12", "us-west1", "jobs")
     admin.seed_job(name=seen.ended, state="DONE")
+    seen.exempt = sum(exempt_in[pair] for pair in seen.allowed)
     return seen
 
 
@@ -263,7 +286,10 @@ def test_a_budget_over_a_folder_of_200_projects_stops_what_it_covers_and_nothing
 ) -> None:
     admin = inbox.admin
     seen = _seed(admin)
-    assert len(seen.live_pairs) == 30 and len(seen.pairs) == 24 and len(seen.targets) == 120
+    live_pairs = seen.pairs | seen.exempt_only | seen.refused
+    assert (len(live_pairs), len(seen.pairs), len(seen.targets)) == (30, 24, 120)
+    parts = sorted({f"projects/{project}" for project, _ in seen.allowed})
+    assert len(parts) == len(WORKING) + 2  # and the two whose work is all exempt
     admin.clear_requests()
 
     body, attributes = _notification()
@@ -271,7 +297,7 @@ def test_a_budget_over_a_folder_of_200_projects_stops_what_it_covers_and_nothing
     sweep_id = f"sweep-{message_id}"
     # Every target's result, one REJECTED per refused project, the parent's summary and
     # one summary per child.
-    expected = len(seen.targets) + len(REFUSED) + 1 + len(WORKING)
+    expected = len(seen.targets) + len(REFUSED) + 1 + len(parts)
     try:
         results = inbox.results_where(
             lambda r: r.get("sweep", {}).get("id") == sweep_id, expected, timeout=120
@@ -287,19 +313,19 @@ def test_a_budget_over_a_folder_of_200_projects_stops_what_it_covers_and_nothing
     assert fan_out["budgetScope"]["resourceAncestors"] == [TEAM_1]
     assert fan_out["budgetScope"]["billedProjects"] == 241  # every project of its account
     assert (fan_out["searched"], fan_out["pages"], fan_out["complete"]) == ([TEAM_1], 1, True)
-    assert fan_out["assets"] == len(seen.targets) + 4  # and the refused projects' four
-    assert (fan_out["projects"], fan_out["refused"]) == (len(WORKING) + len(REFUSED), 2)
-    assert (fan_out["pairs"], fan_out["children"]) == (len(seen.pairs), len(WORKING))
+    assert fan_out["assets"] == seen.in_budget  # not the other account's, nor outside
+    assert (fan_out["projects"], fan_out["refused"]) == (len(parts) + len(REFUSED), 2)
+    assert (fan_out["pairs"], fan_out["children"]) == (len(seen.allowed), len(parts))
     rejected = {r["target"]: r for r in results if r["outcome"] == "REJECTED"}
     assert sorted(rejected) == [f"projects/{p}" for p in REFUSED]
     assert all("nor under ALLOWED_ANCESTORS" in r["detail"] for r in rejected.values())
 
     # One summary per child, each from a message the parent published, naming its part.
     children = [r for r in results if r["outcome"] == "SWEEP_SUMMARY" and "part" in r["sweep"]]
-    assert sorted(r["sweep"]["part"] for r in children) == sorted(f"projects/{p}" for p in WORKING)
+    assert sorted(r["sweep"]["part"] for r in children) == parts
     assert all(r["trigger"]["messageId"] != message_id for r in children)
     assert all(r["sweep"]["remaining"] == 0 and not r["sweep"]["handedOn"] for r in children)
-    assert sum(r["sweep"]["exempt"] for r in children) == len(seen.pairs)  # one a pair
+    assert sum(r["sweep"]["exempt"] for r in children) == seen.exempt
 
     # Exactly one result per dedupeKey, and for every target one, CANCELLED, from a child.
     keys = Counter(r["dedupeKey"] for r in results)
@@ -320,11 +346,12 @@ def test_a_budget_over_a_folder_of_200_projects_stops_what_it_covers_and_nothing
         assert {_state(admin, kind, n) for n in names} == {RUNNING[kind]}, kind
     assert _state(admin, "job", seen.ended) == "DONE"
 
-    # Dataproc was called only in the pairs with work to stop, and sent one stop to each
-    # target and none to anything else.
+    # Dataproc was called only in the allowed pairs with live work (those with only
+    # exempt work are listed, and left), and sent one stop to each target and none to
+    # anything else.
     log = admin.requests()
     dataproc = [entry for entry in log if _pair(entry["path"]) is not None]
-    assert {_pair(entry["path"]) for entry in dataproc} == seen.pairs
+    assert {_pair(entry["path"]) for entry in dataproc} == seen.allowed
     stops = Counter(
         entry["path"].removeprefix("/v1/").split(":")[0]
         for entry in dataproc
