@@ -114,6 +114,29 @@ cluster sweep (``benchmarks/cluster_sweep.py``)
     job, then ``gcloud dataproc clusters stop``, replayed from gcloud 528.0.0's source
     with plain ``requests``: 9 requests a cluster), and wall time against
     floor((N - 1) / 100) x 60 s. Quick: 30 clusters.
+org sweep (``benchmarks/org_sweep.py``)
+    A budget notification (cost 150 of 100, BUDGET_LADDER=0.5:report,1.2:clusters)
+    over a folder of 200 projects in 5 regions (the emulator's fake organisation), with
+    live work in 30 (project, region) pairs: 24 pairs in 12 allowed projects with 10
+    targets each (jobs, sessions, batches, a cluster with jobs on it; each stops 1 s
+    after its stop) and an exempt neighbour, 3 pairs of exempt work only, 3 in 2
+    projects the allowlist refuses (one running 300 more jobs), and work outside the
+    budget. Our function in a server of its own (defaults, but the allowlist, the
+    ladder and the organisation APIs' emulator hosts) fans out one child per project
+    through its own trigger topic. Baseline, in the same run: the same 240 targets and
+    exempt work in one project's 5 regions, one plain sweep message over SWEEP_SCOPES.
+    Raises unless every target has one CANCELLED result and one stop request, nothing
+    else is stopped, and Dataproc is called in exactly the allowed pairs with live work
+    (exempt-only ones are listed by their children). Figures: Dataproc requests per
+    stopped target, target <= 3, beside the baseline's; Cloud Asset searchAllResources
+    calls, target <= the pages needed (live resources under the folder, exempt ones
+    included, / 500); wall time, publish -> last summary, target <= 1x the baseline's,
+    with (information) that wall time beside the parent's elapsedSeconds plus the
+    children's / 2 (the push path's concurrency, below), and the parent's plus the
+    slowest child's (every child at once, as Cloud Run's instances would run them)
+    beside the baseline message's; the most Dataproc requests of one project in any
+    60 s, target <= the default DATAPROC_PROJECT_REQUESTS_PER_MINUTE. Quick: 4 targets
+    a pair.
 
 What the Pub/Sub emulator does (cloud-pubsub-emulator 0.8.20; push read from its
 bytecode with ``javap``, pull measured): ``FakePubsubServer$SubscriptionData
@@ -142,6 +165,7 @@ NAMES = (
     "budget-alert",
     "job-sweep",
     "cluster-sweep",
+    "org-sweep",
     "cold-start",
 )
 

@@ -15,6 +15,7 @@ from benchmarks import (
     detection,
     job_sweep,
     latency,
+    org_sweep,
     quota_sweep,
     sweep,
     throughput,
@@ -47,10 +48,11 @@ class Sizes:
     jobs: int
     job_cancels_per_minute: int
     clusters: int
+    org_targets_per_pair: int
 
 
-FULL = Sizes(150, 11, 1000, 1000, 3, 100, 45.0, 1000, 600, 1000, 400, 100)
-QUICK = Sizes(30, 3, 200, 200, 1, 30, 15.0, 300, 200, 300, 150, 30)
+FULL = Sizes(150, 11, 1000, 1000, 3, 100, 45.0, 1000, 600, 1000, 400, 100, 10)
+QUICK = Sizes(30, 3, 200, 200, 1, 30, 15.0, 300, 200, 300, 150, 30, 4)
 
 
 def figures(sizes: Sizes) -> dict[str, Callable[[Bench], list[Row]]]:
@@ -72,6 +74,7 @@ def figures(sizes: Sizes) -> dict[str, Callable[[Bench], list[Row]]]:
             bench, sizes.jobs, sizes.job_cancels_per_minute
         ),
         "cluster-sweep": lambda bench: cluster_sweep.measure(bench, sizes.clusters),
+        "org-sweep": lambda bench: org_sweep.measure(bench, sizes.org_targets_per_pair),
         "cold-start": lambda bench: cold_start.measure(bench, sizes.cold_starts, rng),
     }
 
