@@ -150,6 +150,7 @@ def run_fan_out(
     account: dict[str, Any] = {"searched": [], "pages": 0, "assets": 0, "complete": True}
     failed: list[str] = []
     left = area.searches[MAX_SEARCH_SCOPES:]  # searched by a continuation of this message
+    account["complete"] = not left
     unplaced = 0
     for scope in area.searches[:MAX_SEARCH_SCOPES]:
         try:

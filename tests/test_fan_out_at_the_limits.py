@@ -12,8 +12,6 @@ Documented limits are not tested here: work newer than the asset index is not fo
 project moved out of an allowed folder stays allowed for SCOPE_CACHE_SECONDS, and
 Resource Manager is read again per region (SCOPE_CACHE_SECONDS=0) and by both the parent
 and its child, and a whole-account budget costs one Cloud Asset search per billed project.
-One test is a strict xfail: fanOut.complete after searches past 50 were handed on (the
-fix leaves it true; schemas/result.schema.json says false). It fails once that is fixed.
 """
 
 from __future__ import annotations
@@ -686,11 +684,6 @@ def test_a_whole_account_budget_reaches_every_billed_project_through_its_continu
     assert _state(admin, last) == "CANCELLED"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="canceller/fan_out.py (17c1e4e) leaves fanOut.complete true when searches past "
-    "MAX_SEARCH_SCOPES are handed on; result.schema.json says false",
-)
 def test_a_budget_with_searches_past_fifty_says_its_fan_out_is_not_complete(
     emulator: Any, admin: EmulatorAdmin
 ) -> None:
