@@ -39,7 +39,13 @@ from canceller.rest import TransientFailure
 from canceller.results import Outcome, Result
 from canceller.selection import SweepSpec
 from canceller.settings import Settings
-from canceller.sweeps import MAX_SCOPES_PER_SWEEP, ProjectGate, SweepOutcomes, run_sweep
+from canceller.sweeps import (
+    MAX_SCOPES_PER_SWEEP,
+    ProjectGate,
+    SweepOutcomes,
+    run_sweep,
+    sweep_message,
+)
 from canceller.trigger import MAX_BUDGET_SEARCHES
 
 MAX_SEARCH_SCOPES = 50  # searches one message makes; the rest go on in a continuation
@@ -423,20 +429,7 @@ def _rest(
         request["kinds"] = list(spec.kinds)
     if spec.budget is not None:
         request["budget"] = "billingAccounts/{}/budgets/{}".format(*spec.budget)
-    if spec.older_than_seconds is not None:
-        request["olderThan"] = spec.older_than_seconds
-    if spec.operation_types:
-        request["operationTypes"] = list(spec.operation_types)
-    if spec.cluster_uuid:
-        request["clusterUuid"] = spec.cluster_uuid
-    message: dict[str, Any] = {"sweep": request}
-    info = context.trigger
-    for key, value in (("reason", info.reason), ("requestId", info.request_id)):
-        if value is not None:
-            message[key] = value
-    if context.dry_run:
-        message["dryRun"] = True
-    return Continuation(message, chain.id, chain.generation + 1)
+    return Continuation(sweep_message(spec, request, context), chain.id, chain.generation + 1)
 
 
 def _in_order(kinds: list[Kind], plurals: set[str]) -> tuple[str, ...]:
@@ -467,17 +460,4 @@ def _child(
         "filter": filter_text,
         "continuation": {"sweepId": chain.id, "generation": 1, "part": part},
     }
-    if spec.older_than_seconds is not None:
-        request["olderThan"] = spec.older_than_seconds
-    if spec.operation_types:
-        request["operationTypes"] = list(spec.operation_types)
-    if spec.cluster_uuid:
-        request["clusterUuid"] = spec.cluster_uuid
-    message: dict[str, Any] = {"sweep": request}
-    info = context.trigger
-    for key, value in (("reason", info.reason), ("requestId", info.request_id)):
-        if value is not None:
-            message[key] = value
-    if context.dry_run:
-        message["dryRun"] = True
-    return Continuation(message, chain.id, 1, part)
+    return Continuation(sweep_message(spec, request, context), chain.id, 1, part)

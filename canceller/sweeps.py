@@ -548,12 +548,6 @@ def _continuation(
         "kinds": [kind.plural for kind in kinds],
         "continuation": fields,
     }
-    if spec.older_than_seconds is not None:
-        request["olderThan"] = spec.older_than_seconds
-    if spec.operation_types:
-        request["operationTypes"] = list(spec.operation_types)
-    if spec.cluster_uuid:
-        request["clusterUuid"] = spec.cluster_uuid
     if spec.scope_kinds:
         request["scopeKinds"] = {
             scope.name: list(spec.scope_kinds[scope.name])
@@ -564,9 +558,29 @@ def _continuation(
         request["max"] = max(1, spec.max - acted)
     if skip:
         request["skip"] = skip
+    return Continuation(
+        sweep_message(spec, request, context), chain.id, chain.generation, chain.part
+    )
+
+
+def sweep_message(
+    spec: SweepSpec, request: dict[str, Any], context: CancelContext
+) -> dict[str, Any]:
+    """A sweep message this one hands on (a continuation, a fan-out's child or its rest):
+    ``request`` with the selection the sweep keeps whatever the settings say by then
+    (age, operation types, the cluster incarnation an incident named), and the message's
+    reason, request id and dry run."""
+    if spec.older_than_seconds is not None:
+        request["olderThan"] = spec.older_than_seconds
+    if spec.operation_types:
+        request["operationTypes"] = list(spec.operation_types)
+    if spec.cluster_uuid:
+        request["clusterUuid"] = spec.cluster_uuid
     message: dict[str, Any] = {"sweep": request}
-    if context.trigger.reason is not None:
-        message["reason"] = context.trigger.reason
-    if context.trigger.request_id is not None:
-        message["requestId"] = context.trigger.request_id
-    return Continuation(message, chain.id, chain.generation, chain.part)
+    info = context.trigger
+    for key, value in (("reason", info.reason), ("requestId", info.request_id)):
+        if value is not None:
+            message[key] = value
+    if context.dry_run:  # never so for a sweep's own continuation: a dry run is not handed on
+        message["dryRun"] = True
+    return message
