@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from canceller.chains import MAX_CONTINUATIONS, Chain, Continuation
+from canceller.chains import MAX_CONTINUATIONS, MAX_SKIPPED, Chain, Continuation, digest
 from canceller.clock import utc_now
 from canceller.dataproc import DataprocClient
 from canceller.engine import CancelContext
@@ -37,7 +37,7 @@ from canceller.names import InvalidName, is_wide_scope, parse_scope
 from canceller.organisation import AssetHit, BudgetScope, Directory, ScopeUnreadable
 from canceller.rest import TransientFailure
 from canceller.results import Outcome, Result
-from canceller.selection import SweepSpec
+from canceller.selection import InvalidSweep, SweepSpec, parse_filter
 from canceller.settings import Settings
 from canceller.sweeps import (
     MAX_SCOPES_PER_SWEEP,
@@ -136,6 +136,17 @@ def run_fan_out(
     filter_text = " AND ".join(
         text for text in (base_filter, area.budget.label_filter if area.budget else "") if text
     )
+    try:
+        parse_filter(filter_text)
+    except InvalidSweep as invalid:
+        answer(
+            Outcome.REJECTED,
+            "",
+            f"the budget's labels beside the sweep filter cannot be applied: {invalid}; "
+            "nothing was called",
+            "rejected/filter",
+        )
+        return outcomes
     if not area.searches and area.budget is not None:
         answer(
             Outcome.REJECTED,
@@ -193,6 +204,8 @@ def run_fan_out(
     projects: dict[str, dict[str, tuple[str, ...]]] = {}
     refused = 0
     for project in sorted(found):
+        if chain.answered(f"projects/{project}"):
+            continue  # this chain fanned it out already (a scope inside one searched before)
         try:
             refusal = gate(project)
         except TransientFailure:
@@ -231,22 +244,6 @@ def run_fan_out(
                 project=project,
             )
 
-    if left:
-        if not account["searched"]:
-            # No progress (nothing searched): asking for this message again misreports
-            # nothing, and Pub/Sub's backoff spaces the tries.
-            outcomes.failures.append(f"no search could be read: {'; '.join(failed)[:500]}")
-        elif settings.trigger_topic and chain.generation < MAX_CONTINUATIONS:
-            carried = left[:MAX_BUDGET_SEARCHES] if spec.budget else left[:MAX_SCOPES_PER_SWEEP]
-            outcomes.continuation = _rest(spec, base_filter, carried, chain, context)
-            area.notes.append(f"{len(carried)} search scope(s) handed on to a continuation")
-            if dropped := left[len(carried) :]:
-                area.notes.append(
-                    f"{len(dropped)} more NOT searched (set ALLOWED_ANCESTORS to the "
-                    "organisation, so that one search covers them)"
-                )
-        else:
-            area.notes.append(f"{len(left)} search scope(s) NOT searched: {', '.join(left)[:300]}")
     fanned: list[str] = []
     if projects and settings.trigger_topic:
         for project in sorted(projects)[:MAX_CHILDREN]:
@@ -276,6 +273,24 @@ def run_fan_out(
             outcomes.failures.extend(swept.failures)
             outcomes.continuation = swept.continuation
 
+    if left:
+        if not account["searched"]:
+            # No progress (nothing searched): asking for this message again misreports
+            # nothing, and Pub/Sub's backoff spaces the tries.
+            outcomes.failures.append(f"no search could be read: {'; '.join(failed)[:500]}")
+        elif settings.trigger_topic and chain.generation < MAX_CONTINUATIONS:
+            carried = left[:MAX_BUDGET_SEARCHES] if area.budget else left[:MAX_SCOPES_PER_SWEEP]
+            outcomes.continuation = _rest(
+                spec, base_filter, carried, area.budget is not None, fanned, chain, context
+            )
+            area.notes.append(f"{len(carried)} search scope(s) handed on to a continuation")
+            if dropped := left[len(carried) :]:
+                area.notes.append(
+                    f"{len(dropped)} more NOT searched (set ALLOWED_ANCESTORS to the "
+                    "organisation, so that one search covers them)"
+                )
+        else:
+            area.notes.append(f"{len(left)} search scope(s) NOT searched: {', '.join(left)[:300]}")
     pair_count = sum(len(pairs) for pairs in projects.values())
     summary = {
         **sweep_id,
@@ -415,11 +430,19 @@ def _query(asset_types: list[str]) -> str:
 
 
 def _rest(
-    spec: SweepSpec, base_filter: str, left: list[str], chain: Chain, context: CancelContext
+    spec: SweepSpec,
+    base_filter: str,
+    left: list[str],
+    budget_read: bool,
+    fanned: list[str],
+    chain: Chain,
+    context: CancelContext,
 ) -> Continuation:
     """The searches this message could not read (past MAX_SEARCH_SCOPES, or failing for
     now), handed on as this sweep again over just those scopes; a budget's keeps the
-    budget, so what it covers is judged the same way."""
+    budget (only if it was read: SWEEP_SCOPES swept instead go on plainly), so what it
+    covers is judged the same way. It skips the projects this chain fanned out already
+    (a scope may lie inside one searched before), as digests of their parts."""
     request: dict[str, Any] = {
         "scopes": left,
         "filter": base_filter,
@@ -427,8 +450,11 @@ def _rest(
     }
     if spec.kinds:
         request["kinds"] = list(spec.kinds)
-    if spec.budget is not None:
+    if budget_read and spec.budget is not None:
         request["budget"] = "billingAccounts/{}/budgets/{}".format(*spec.budget)
+    parts = [digest(f"projects/{project}") for project in fanned]
+    if skip := list(dict.fromkeys([*parts, *chain.skip]))[:MAX_SKIPPED]:
+        request["skip"] = skip
     return Continuation(sweep_message(spec, request, context), chain.id, chain.generation + 1)
 
 

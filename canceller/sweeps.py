@@ -169,7 +169,8 @@ def run_sweep(
     scopes, unchecked = _allowed_scopes(scope_texts, settings, gate, answer)
     if unchecked and not scopes:
         # Nothing can be done before the allowlist answers: the redelivery asks again.
-        outcomes.failures.append(f"the allowlist could not be checked yet: {unchecked[0]}")
+        why = f"{unchecked[0][0].name}: {unchecked[0][1]}"
+        outcomes.failures.append(f"the allowlist could not be checked yet: {why}")
         return outcomes
     kinds, left_out = _sweep_kinds(spec, settings, clauses)
     order = [
@@ -324,7 +325,11 @@ def run_sweep(
     parts.extend(left_out)
     parts.extend(notes)
     if unchecked:
-        parts.append(f"NOT swept, the allowlist could not be checked: {'; '.join(unchecked)[:300]}")
+        parts.append(
+            _hand_on_unchecked(
+                unchecked, spec, filter_text, kinds, chain, settings, context, outcomes
+            )
+        )
     if listing.skipped:
         parts.append(f"{listing.skipped} listed name(s) did not fit their scope and were skipped")
     if chain.part:
@@ -353,11 +358,11 @@ def _sweep_id(chain: Chain) -> dict[str, str]:
 
 def _allowed_scopes(
     texts: tuple[str, ...], settings: Settings, gate: ProjectGate, answer: Any
-) -> tuple[list[ScopeName], list[str]]:
+) -> tuple[list[ScopeName], list[tuple[ScopeName, str]]]:
     """The scopes that may be swept, and why others could not be checked yet (Resource
     Manager not answering: not a refusal; said in the summary, or redelivered)."""
     scopes: list[ScopeName] = []
-    unchecked: list[str] = []
+    unchecked: list[tuple[ScopeName, str]] = []
     for text in texts:
         try:
             scope = parse_scope(text)
@@ -367,7 +372,7 @@ def _allowed_scopes(
         try:
             project_refusal = gate(scope.project)
         except TransientFailure as error:
-            unchecked.append(f"{scope.name}: {str(error)[:200]}")
+            unchecked.append((scope, str(error)[:200]))
             continue
         if project_refusal:
             refusal = f"{project_refusal}; not swept"
@@ -379,6 +384,48 @@ def _allowed_scopes(
             continue
         answer(Outcome.REJECTED, scope.name, refusal, project=scope.project)
     return scopes, unchecked
+
+
+def _hand_on_unchecked(
+    unchecked: list[tuple[ScopeName, str]],
+    spec: SweepSpec,
+    filter_text: str,
+    kinds: list[Kind],
+    chain: Chain,
+    settings: Settings,
+    context: CancelContext,
+    outcomes: SweepOutcomes,
+) -> str:
+    """Scopes whose project the allowlist could not check yet, beside scopes swept: each
+    project's go on in a sweep of their own (a part of this chain, as a fan-out's child
+    is), which checks again and waits for its redelivery while it cannot; without
+    TRIGGER_TOPIC this message asks for its redelivery. What the summary says of them."""
+    if not settings.trigger_topic or chain.part:
+        outcomes.failures.append(f"the allowlist could not be checked yet: {unchecked[0][0].name}")
+        said = "; ".join(f"{scope.name}: {why}" for scope, why in unchecked)
+        return f"NOT swept yet, the allowlist could not be checked (redelivered): {said[:300]}"
+    by_project: dict[str, list[ScopeName]] = {}
+    for scope, _ in unchecked:
+        by_project.setdefault(scope.project, []).append(scope)
+    for project, scopes in sorted(by_project.items()):
+        part = f"projects/{project}"
+        request: dict[str, Any] = {
+            "scopes": [scope.name for scope in scopes],
+            "kinds": [kind.plural for kind in kinds],
+            "filter": filter_text,
+            "continuation": {"sweepId": chain.id, "generation": 1, "part": part},
+        }
+        narrowed = {
+            s.name: list(spec.scope_kinds[s.name]) for s in scopes if s.name in spec.scope_kinds
+        }
+        if narrowed:
+            request["scopeKinds"] = narrowed
+        message = sweep_message(spec, request, context)
+        outcomes.children.append(Continuation(message, chain.id, 1, part))
+    return (
+        f"{len(unchecked)} scope(s) whose project the allowlist could not check yet handed "
+        "on, a sweep per project"
+    )
 
 
 def _sweep_kinds(

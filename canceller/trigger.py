@@ -132,10 +132,15 @@ class Trigger:
 class _Refused(Exception):
     """The whole message is unusable; carries the input to echo and the reason."""
 
-    def __init__(self, offending_input: object, detail: str) -> None:
+    def __init__(
+        self, offending_input: object, detail: str, info: TriggerInfo | None = None
+    ) -> None:
         super().__init__(detail)
         self.offending_input = truncate_for_report(offending_input)
         self.detail = detail
+        # A continuation's chain (and part), once known: its refusal is answered under
+        # its sweep's keys, the same for every copy of it.
+        self.info = info
 
 
 def decode_trigger(event: Any) -> Trigger:
@@ -156,6 +161,7 @@ def decode_trigger(event: Any) -> Trigger:
         return _decode_body(body, attributes, info)
     except _Refused as refused:
         rejection = Rejection(refused.offending_input, refused.detail)
+        info = refused.info or info
     except Exception as error:  # a defect of ours: answered and acked, not redelivered
         where = traceback.extract_tb(error.__traceback__)[-1]
         name = type(error).__name__
@@ -411,7 +417,7 @@ def _sweep_trigger(document: Mapping[str, Any], text: str, info: TriggerInfo) ->
         if chain is not None and chain.part:
             _check_part(chain.part, spec.scopes)
     except InvalidSweep as invalid:
-        raise _Refused(text, str(invalid)) from None
+        raise _Refused(text, str(invalid), info if chain else None) from None
     return Trigger(replace(info, kind="sweep", **options), sweep=spec, chain=chain)
 
 
@@ -443,7 +449,9 @@ def _scope_kinds(request: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     return {scope: tuple(dict.fromkeys(plurals)) for scope, plurals in value.items()}
 
 
-MAX_BUDGET_SEARCHES = 1000  # the scopes a budget continuation of canceller.fan_out carries
+# The scopes a budget continuation of canceller.fan_out carries: one per billed project
+# at most, 10,000 of them in about 300 KB (Pub/Sub takes 10 MB).
+MAX_BUDGET_SEARCHES = 10_000
 
 
 def _budget(request: Mapping[str, Any]) -> tuple[str, str] | None:
