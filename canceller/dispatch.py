@@ -179,9 +179,10 @@ def handle_trigger(
         )
         handled.results.extend(stopped.results)
         handled.retry_reasons.extend(stopped.failures)
-        if unchecked and not can_hand_on:
+        if unchecked and can_hand_on:
+            stopped.unstarted.extend(unchecked)  # handed on with the names not started
+        elif unchecked:
             handled.retry_reasons.append(f"the allowlist could not be checked for {len(unchecked)}")
-        stopped.unstarted.extend(unchecked if can_hand_on else [])
         if can_hand_on and (stopped.unstarted or stopped.unconfirmed):
             _hand_on_names(stopped, len(work.targets) + len(unchecked), chain, context, handled)
     if work.sweep:

@@ -43,6 +43,7 @@ from canceller.sweeps import (
     MAX_SCOPES_PER_SWEEP,
     ProjectGate,
     SweepOutcomes,
+    child_sweep,
     run_sweep,
     sweep_message,
 )
@@ -169,11 +170,10 @@ def run_fan_out(
     left = area.searches[MAX_SEARCH_SCOPES:]  # searched by a continuation of this message
     account["complete"] = not left
     unplaced = 0
+    query = _query(asset_types)
     for scope in area.searches[:MAX_SEARCH_SCOPES]:
         try:
-            search = directory.search(
-                scope, asset_types, _query(asset_types), search_deadline, MAX_ASSET_PAGES
-            )
+            search = directory.search(scope, asset_types, query, search_deadline, MAX_ASSET_PAGES)
         except (ScopeUnreadable, TransientFailure) as error:
             if isinstance(error, TransientFailure):
                 left.append(scope)
@@ -247,8 +247,13 @@ def run_fan_out(
     fanned: list[str] = []
     if projects and settings.trigger_topic:
         for project in sorted(projects)[:MAX_CHILDREN]:
+            pairs = projects[project]
+            found_kinds = {plural for plurals in pairs.values() for plural in plurals}
+            kinds_listed = [p for p in spec.kinds or settings.sweep_kinds if p in found_kinds]
             outcomes.children.append(
-                _child(spec, filter_text, settings, projects[project], chain, context, project)
+                child_sweep(
+                    spec, project, list(pairs), kinds_listed, pairs, filter_text, chain, context
+                )
             )
             fanned.append(project)
         if len(projects) > MAX_CHILDREN:
@@ -460,30 +465,3 @@ def _rest(
 
 def _in_order(kinds: list[Kind], plurals: set[str]) -> tuple[str, ...]:
     return tuple(kind.plural for kind in kinds if kind.plural in plurals)
-
-
-def _child(
-    spec: SweepSpec,
-    filter_text: str,
-    settings: Settings,
-    pairs: dict[str, tuple[str, ...]],
-    chain: Chain,
-    context: CancelContext,
-    project: str,
-) -> Continuation:
-    """One project's sweep: its pairs, each with the kinds found there, everything else
-    resolved as the parent resolved it."""
-    part = f"projects/{project}"
-    kinds = [
-        plural
-        for plural in (spec.kinds or settings.sweep_kinds)
-        if any(plural in k for k in pairs.values())
-    ]
-    request: dict[str, Any] = {
-        "scopes": list(pairs),
-        "kinds": kinds,
-        "scopeKinds": {pair: list(plurals) for pair, plurals in pairs.items()},
-        "filter": filter_text,
-        "continuation": {"sweepId": chain.id, "generation": 1, "part": part},
-    }
-    return Continuation(sweep_message(spec, request, context), chain.id, 1, part)

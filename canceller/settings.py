@@ -239,6 +239,7 @@ def load_settings(
         return project_cache[0]
 
     results_topic = _results_topic(env.get("RESULTS_TOPIC", ""), own_project)
+    allowed_projects = _allowed_projects(env.get("ALLOWED_PROJECTS", ""), own_project)
     regions = _regions(env.get("DATAPROC_REGIONS", ""))
     # Shares of Dataproc's per-minute quotas, which the project's own workloads also use:
     # 8 % of the 7,500 default and GetJob requests, half of the 400 job operations
@@ -259,7 +260,7 @@ def load_settings(
     return Settings(
         results_topic=results_topic,
         function_project=env.get("GOOGLE_CLOUD_PROJECT") or results_topic.split("/")[1],
-        allowed_projects=_allowed_projects(env.get("ALLOWED_PROJECTS", ""), own_project),
+        allowed_projects=allowed_projects,
         dataproc_endpoint=_endpoint(env.get("DATAPROC_ENDPOINT", ""), regions),
         dataproc_emulator_host=_emulator_host(env.get("DATAPROC_EMULATOR_HOST", "")),
         verify_timeout_seconds=_number(env, "VERIFY_TIMEOUT_SECONDS", 60, 0, 3600),
@@ -303,7 +304,7 @@ def load_settings(
         dataproc_regions=regions,
         allowed_budgets=_allowlist(env, "ALLOWED_BUDGETS", _budget_id_problem),
         allowed_alert_policies=_allowlist(env, "ALLOWED_ALERT_POLICIES", _policy_name_problem),
-        allowed_ancestors=_allowed_ancestors(env),
+        allowed_ancestors=_allowed_ancestors(env, allowed_projects),
         sweep_regions=_sweep_regions(env.get("SWEEP_REGIONS", ""), regions),
         org_api_hosts={
             api.name: host
@@ -494,9 +495,11 @@ def _policy_name_problem(item: str) -> str | None:
     return None
 
 
-def _allowed_ancestors(env: Mapping[str, str]) -> frozenset[str]:
+def _allowed_ancestors(
+    env: Mapping[str, str], allowed_projects: frozenset[str] | None
+) -> frozenset[str]:
     ancestors = _allowlist(env, "ALLOWED_ANCESTORS", _ancestor_problem) or frozenset()
-    if ancestors and "*" in (item.strip() for item in env.get("ALLOWED_PROJECTS", "").split(",")):
+    if ancestors and allowed_projects is None:
         raise SettingsError(
             "ALLOWED_PROJECTS=* allows every project, so ALLOWED_ANCESTORS would narrow "
             "nothing: set ALLOWED_PROJECTS to the projects outside ALLOWED_ANCESTORS (or "

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -407,21 +407,12 @@ def _hand_on_unchecked(
     by_project: dict[str, list[ScopeName]] = {}
     for scope, _ in unchecked:
         by_project.setdefault(scope.project, []).append(scope)
+    plurals = [kind.plural for kind in kinds]
     for project, scopes in sorted(by_project.items()):
-        part = f"projects/{project}"
-        request: dict[str, Any] = {
-            "scopes": [scope.name for scope in scopes],
-            "kinds": [kind.plural for kind in kinds],
-            "filter": filter_text,
-            "continuation": {"sweepId": chain.id, "generation": 1, "part": part},
-        }
-        narrowed = {
-            s.name: list(spec.scope_kinds[s.name]) for s in scopes if s.name in spec.scope_kinds
-        }
-        if narrowed:
-            request["scopeKinds"] = narrowed
-        message = sweep_message(spec, request, context)
-        outcomes.children.append(Continuation(message, chain.id, 1, part))
+        names = [scope.name for scope in scopes]
+        narrowed = {name: spec.scope_kinds[name] for name in names if name in spec.scope_kinds}
+        child = child_sweep(spec, project, names, plurals, narrowed, filter_text, chain, context)
+        outcomes.children.append(child)
     return (
         f"{len(unchecked)} scope(s) whose project the allowlist could not check yet handed "
         "on, a sweep per project"
@@ -608,6 +599,28 @@ def _continuation(
     return Continuation(
         sweep_message(spec, request, context), chain.id, chain.generation, chain.part
     )
+
+
+def child_sweep(
+    spec: SweepSpec,
+    project: str,
+    scopes: list[str],
+    kinds: list[str],
+    scope_kinds: Mapping[str, tuple[str, ...]],
+    filter_text: str,
+    chain: Chain,
+    context: CancelContext,
+) -> Continuation:
+    """One project's part of this chain (a fan-out's child, or scopes whose project the
+    allowlist could not check yet): a sweep of ``scopes`` that carries the chain's id and
+    ``projects/PROJECT`` as its part, and the kinds to list per scope where narrowed."""
+    part = f"projects/{project}"
+    request: dict[str, Any] = {"scopes": scopes, "kinds": kinds}
+    if scope_kinds:
+        request["scopeKinds"] = {scope: list(plurals) for scope, plurals in scope_kinds.items()}
+    request["filter"] = filter_text
+    request["continuation"] = {"sweepId": chain.id, "generation": 1, "part": part}
+    return Continuation(sweep_message(spec, request, context), chain.id, 1, part)
 
 
 def sweep_message(
