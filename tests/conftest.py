@@ -1,14 +1,16 @@
-"""Fixtures shared by the test modules: the Dataproc emulator in-process, and the inbox of
-an end-to-end module's own ``stack``."""
+"""Fixtures shared by the test modules: the Dataproc emulator in-process, a fake
+organisation seeded in it, and the inbox of an end-to-end module's own ``stack``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
+from dataproc_emulator.fake_org import fake_organisation
 from local_stack import LocalStack
 from tests.support.e2e import ResultInbox
 
@@ -26,6 +28,15 @@ def admin(emulator: DataprocEmulator) -> Iterator[EmulatorAdmin]:
     client.reset()
     yield client
     client.close()
+
+
+@pytest.fixture
+def org(admin: EmulatorAdmin) -> dict[str, Any]:
+    """Team 1 (org-f1-p1..3, its subfolder's org-f1s1-p1..3, org-f1-x1 paid by another
+    account), team 2 (org-f2-p1..3), org-o-p1 under the organisation."""
+    description = fake_organisation(folders=2, projects_per_folder=3, other_account_projects=1)
+    admin.seed_organisation(description)
+    return description
 
 
 @pytest.fixture

@@ -16,39 +16,20 @@ from canceller.chains import Continuation
 from canceller.results import Outcome, Result
 from canceller.runtime import Runtime
 from dataproc_emulator.admin import EmulatorAdmin
-from dataproc_emulator.fake_org import (
-    BILLING_ACCOUNT,
-    BUDGET_ID,
-    ORGANIZATION_ID,
-    fake_organisation,
-)
 from tests.support.discovery import Discovery
 from tests.support.dispatching import PROJECT, ChainRun, environ, follow_fan_out, handle
+from tests.support.organisation import (
+    ORGANISATION,
+    SUB_1,
+    TEAM_1,
+    budget_notification,
+    job_state,
+    seed_job,
+)
 from tests.test_org_emulator_wire import DOCUMENTS, document
 
-ORGANISATION = f"organizations/{ORGANIZATION_ID}"
-TEAM_1, TEAM_1_SUB = "folders/2001", "folders/2101"
 EXEMPT = {"dataproc-canceller": "exempt"}
 _PAIR = re.compile(r"projects/([^/]+)/(?:regions|locations)/([^/]+)")
-
-
-def _budget(
-    budget_id: str = BUDGET_ID, cost: float = 150.0
-) -> tuple[dict[str, Any], dict[str, str]]:
-    body = {
-        "budgetDisplayName": "team-1",
-        "costAmount": cost,
-        "costIntervalStart": "2026-12-01T00:00:00Z",
-        "budgetAmount": 100.0,
-        "budgetAmountType": "SPECIFIED_AMOUNT",
-        "currencyCode": "USD",
-    }
-    attributes = {
-        "billingAccountId": BILLING_ACCOUNT,
-        "budgetId": budget_id,
-        "schemaVersion": "1.0",
-    }
-    return body, attributes
 
 
 @pytest.fixture(autouse=True)
@@ -64,25 +45,6 @@ def held_to_discovery(admin: EmulatorAdmin) -> Iterator[None]:
         if not (verdict := discovery.check_logged(entry)).conforms:
             problems.append(str(verdict))
     assert not problems, "\n".join(problems[:10])
-
-
-@pytest.fixture
-def org(admin: EmulatorAdmin) -> dict[str, Any]:
-    """Team 1 (org-f1-p1..3, its subfolder's org-f1s1-p1..3, org-f1-x1 paid by another
-    account), team 2 (org-f2-p1..3), org-o-p1 under the organisation."""
-    description = fake_organisation(folders=2, projects_per_folder=3, other_account_projects=1)
-    admin.seed_organisation(description)
-    return description
-
-
-def _job(admin: EmulatorAdmin, project: str, region: str, job: str, **seed: Any) -> str:
-    name = f"projects/{project}/regions/{region}/jobs/{job}"
-    admin.seed_job(name=name, state=seed.pop("state", "RUNNING"), **seed)
-    return name
-
-
-def _state(admin: EmulatorAdmin, name: str) -> str:
-    return str(admin.job_internals(name)["job"]["status"]["state"])
 
 
 def _dataproc_pairs(admin: EmulatorAdmin) -> set[tuple[str, str]]:
@@ -115,24 +77,24 @@ def test_a_budget_over_a_folder_stops_the_live_work_of_its_projects_and_nothing_
     emulator: Any, admin: EmulatorAdmin, org: dict[str, Any]
 ) -> None:
     covered = [
-        _job(admin, "org-f1-p1", "us-central1", "a"),
-        _job(admin, "org-f1-p1", "us-central1", "b"),
-        _job(admin, "org-f1s1-p2", "europe-west1", "c"),  # in the subfolder: covered
+        seed_job(admin, "org-f1-p1", "us-central1", "a"),
+        seed_job(admin, "org-f1-p1", "us-central1", "b"),
+        seed_job(admin, "org-f1s1-p2", "europe-west1", "c"),  # in the subfolder: covered
     ]
     untouched = [
-        _job(admin, "org-f2-p1", "us-central1", "d"),  # team 2: not the budget's
-        _job(admin, "org-f1-x1", "us-central1", "e"),  # paid by another billing account
-        _job(admin, "org-f1-p2", "us-east1", "f", labels=EXEMPT),
-        _job(admin, "org-o-p1", "us-central1", "g"),  # under the organisation only
+        seed_job(admin, "org-f2-p1", "us-central1", "d"),  # team 2: not the budget's
+        seed_job(admin, "org-f1-x1", "us-central1", "e"),  # paid by another billing account
+        seed_job(admin, "org-f1-p2", "us-east1", "f", labels=EXEMPT),
+        seed_job(admin, "org-o-p1", "us-central1", "g"),  # under the organisation only
     ]
-    _job(admin, "org-f1-p3", "asia-east1", "done", state="DONE")
+    seed_job(admin, "org-f1-p3", "asia-east1", "done", state="DONE")
     admin.clear_requests()
 
-    body, attributes = _budget()
+    body, attributes = budget_notification()
     run = follow_fan_out(emulator, body, attributes, limit=10, ALLOWED_ANCESTORS=ORGANISATION)
 
-    assert [_state(admin, name) for name in covered] == ["CANCELLED"] * 3
-    assert [_state(admin, name) for name in untouched] == ["RUNNING"] * 4
+    assert [job_state(admin, name) for name in covered] == ["CANCELLED"] * 3
+    assert [job_state(admin, name) for name in untouched] == ["RUNNING"] * 4
     parent = run.handled[0]
     # org-f1-p2's only work is exempt: Cloud Asset cannot tell (a label query matches
     # words, not the exact value), so its child lists it and leaves it alone.
@@ -166,13 +128,13 @@ def test_a_budget_over_a_folder_stops_the_live_work_of_its_projects_and_nothing_
 def test_a_project_outside_the_allowlist_is_refused_by_name_and_its_work_left_alone(
     emulator: Any, admin: EmulatorAdmin, org: dict[str, Any]
 ) -> None:
-    refused = _job(admin, "org-f1-p1", "us-central1", "a")
-    allowed = _job(admin, "org-f1s1-p1", "us-central1", "b")
+    refused = seed_job(admin, "org-f1-p1", "us-central1", "a")
+    allowed = seed_job(admin, "org-f1s1-p1", "us-central1", "b")
 
-    body, attributes = _budget()
-    run = follow_fan_out(emulator, body, attributes, limit=10, ALLOWED_ANCESTORS=TEAM_1_SUB)
+    body, attributes = budget_notification()
+    run = follow_fan_out(emulator, body, attributes, limit=10, ALLOWED_ANCESTORS=SUB_1)
 
-    assert (_state(admin, refused), _state(admin, allowed)) == ("RUNNING", "CANCELLED")
+    assert (job_state(admin, refused), job_state(admin, allowed)) == ("RUNNING", "CANCELLED")
     rejection = _by_target(run)["projects/org-f1-p1"]
     assert rejection.outcome is Outcome.REJECTED
     assert "neither in ALLOWED_PROJECTS nor under ALLOWED_ANCESTORS" in rejection.detail
@@ -183,7 +145,7 @@ def test_a_project_outside_the_allowlist_is_refused_by_name_and_its_work_left_al
 def test_a_forged_child_for_a_project_outside_the_allowlist_stops_nothing(
     emulator: Any, admin: EmulatorAdmin, org: dict[str, Any]
 ) -> None:
-    job = _job(admin, "org-f2-p1", "us-central1", "a")
+    job = seed_job(admin, "org-f2-p1", "us-central1", "a")
     forged = {
         "sweep": {
             "scopes": ["projects/org-f2-p1/regions/us-central1"],
@@ -197,7 +159,7 @@ def test_a_forged_child_for_a_project_outside_the_allowlist_stops_nothing(
         ALLOWED_ANCESTORS=TEAM_1,
         TRIGGER_TOPIC=f"projects/{PROJECT}/topics/triggers",
     )
-    assert _state(admin, job) == "RUNNING"
+    assert job_state(admin, job) == "RUNNING"
     (rejection,) = [r for r in handled.results if r.outcome is Outcome.REJECTED]
     assert "not under ALLOWED_ANCESTORS" in rejection.detail or "nor under" in rejection.detail
     assert _dataproc_pairs(admin) == set()
@@ -208,8 +170,8 @@ def test_a_budget_scope_and_a_projects_ancestry_are_read_once_per_instance(
 ) -> None:
 
     runtime = Runtime(environ(emulator, ALLOWED_ANCESTORS=TEAM_1))
-    _job(admin, "org-f1-p1", "us-central1", "a")
-    body, attributes = _budget()
+    seed_job(admin, "org-f1-p1", "us-central1", "a")
+    body, attributes = budget_notification()
     admin.clear_requests()
     handle(emulator, body, attributes, message_id="m-1", runtime=runtime)
     first = _methods(admin)
@@ -233,12 +195,12 @@ def test_a_budget_scope_and_a_projects_ancestry_are_read_once_per_instance(
 def test_an_unreadable_budget_sweeps_sweep_scopes_and_says_so(
     emulator: Any, admin: EmulatorAdmin, org: dict[str, Any]
 ) -> None:
-    job = _job(admin, PROJECT, "us-central1", "a")
-    body, attributes = _budget(budget_id="no-such-budget")
+    job = seed_job(admin, PROJECT, "us-central1", "a")
+    body, attributes = budget_notification(budget_id="no-such-budget")
     handled = handle(
         emulator, body, attributes, SWEEP_SCOPES=f"projects/{PROJECT}/regions/us-central1"
     )
-    assert _state(admin, job) == "CANCELLED"
+    assert job_state(admin, job) == "CANCELLED"
     (summary,) = [r for r in handled.results if r.outcome is Outcome.SWEEP_SUMMARY]
     assert "SWEEP_SCOPES swept instead" in summary.detail
 
@@ -246,7 +208,7 @@ def test_an_unreadable_budget_sweeps_sweep_scopes_and_says_so(
 def test_an_unreadable_budget_without_sweep_scopes_is_rejected(
     emulator: Any, admin: EmulatorAdmin, org: dict[str, Any]
 ) -> None:
-    body, attributes = _budget(budget_id="no-such-budget")
+    body, attributes = budget_notification(budget_id="no-such-budget")
     handled = handle(emulator, body, attributes)
     (rejection,) = handled.results
     assert rejection.outcome is Outcome.REJECTED
@@ -256,9 +218,9 @@ def test_an_unreadable_budget_without_sweep_scopes_is_rejected(
 def test_without_trigger_topic_the_parent_sweeps_the_pairs_itself(
     emulator: Any, admin: EmulatorAdmin, org: dict[str, Any]
 ) -> None:
-    job = _job(admin, "org-f1-p1", "us-central1", "a")
+    job = seed_job(admin, "org-f1-p1", "us-central1", "a")
     handled = handle(emulator, {"sweep": {"scopes": [TEAM_1]}}, ALLOWED_ANCESTORS=TEAM_1)
-    assert _state(admin, job) == "CANCELLED"
+    assert job_state(admin, job) == "CANCELLED"
     assert handled.children == [] and handled.continuation is None
     summaries = [r for r in handled.results if r.outcome is Outcome.SWEEP_SUMMARY]
     assert len(summaries) == 2  # the fan-out's and the sweep it ran itself
@@ -267,7 +229,7 @@ def test_without_trigger_topic_the_parent_sweeps_the_pairs_itself(
 def test_a_sweep_over_a_folder_finds_nested_projects_and_lists_only_the_kinds_found(
     emulator: Any, admin: EmulatorAdmin, org: dict[str, Any]
 ) -> None:
-    _job(admin, "org-f1s1-p3", "us-west1", "a")
+    seed_job(admin, "org-f1s1-p3", "us-west1", "a")
     run = follow_fan_out(
         emulator,
         {"sweep": {"scopes": [TEAM_1], "kinds": ["jobs", "sessions", "clusters"]}},
@@ -315,8 +277,8 @@ def test_max_cannot_be_shared_across_projects(
 def test_a_report_rung_fans_out_dry_runs(
     emulator: Any, admin: EmulatorAdmin, org: dict[str, Any]
 ) -> None:
-    job = _job(admin, "org-f1-p1", "us-central1", "a")
-    body, attributes = _budget(cost=50.0)
+    job = seed_job(admin, "org-f1-p1", "us-central1", "a")
+    body, attributes = budget_notification(cost=50.0)
     run = follow_fan_out(
         emulator,
         body,
@@ -325,7 +287,7 @@ def test_a_report_rung_fans_out_dry_runs(
         ALLOWED_ANCESTORS=TEAM_1,
         BUDGET_LADDER="0.4:report,1.0:work",
     )
-    assert _state(admin, job) == "RUNNING"
+    assert job_state(admin, job) == "RUNNING"
     (child,) = run.handled[0].children
     assert child.message["dryRun"] is True
     assert _by_target(run)[job].outcome is Outcome.DRY_RUN
@@ -334,7 +296,7 @@ def test_a_report_rung_fans_out_dry_runs(
 def test_stale_assets_cost_a_listing_never_a_wrong_stop(
     emulator: Any, admin: EmulatorAdmin, org: dict[str, Any]
 ) -> None:
-    job = _job(admin, "org-f1-p1", "us-central1", "a", completesAfterSeconds=3)
+    job = seed_job(admin, "org-f1-p1", "us-central1", "a", completesAfterSeconds=3)
     admin.freeze_assets()
     try:
         admin.advance_clock(5)  # the job ends; Cloud Asset still shows it running
@@ -343,7 +305,7 @@ def test_stale_assets_cost_a_listing_never_a_wrong_stop(
         )
     finally:
         admin.release_assets()
-    assert _state(admin, job) == "DONE"
+    assert job_state(admin, job) == "DONE"
     assert not [r for r in run.results if r.outcome is Outcome.CANCELLED]
     child_summary = [
         r for r in run.results if r.outcome is Outcome.SWEEP_SUMMARY and "part" in r.extra["sweep"]
@@ -354,8 +316,8 @@ def test_stale_assets_cost_a_listing_never_a_wrong_stop(
 def test_children_are_recognisable_copies_by_their_attributes(
     emulator: Any, admin: EmulatorAdmin, org: dict[str, Any]
 ) -> None:
-    _job(admin, "org-f1-p1", "us-central1", "a")
-    body, attributes = _budget()
+    seed_job(admin, "org-f1-p1", "us-central1", "a")
+    body, attributes = budget_notification()
     first = follow_fan_out(emulator, body, attributes, limit=1, ALLOWED_ANCESTORS=TEAM_1)
     again = follow_fan_out(emulator, body, attributes, limit=1, ALLOWED_ANCESTORS=TEAM_1)
     children: list[Continuation] = [*first.handled[0].children, *again.handled[0].children]

@@ -32,49 +32,23 @@ from canceller.trigger import decode_trigger
 from dataproc_emulator.admin import EmulatorAdmin
 from dataproc_emulator.fake_org import (
     BILLING_ACCOUNT,
-    BUDGET_ID,
-    ORGANIZATION_ID,
     WHOLE_ACCOUNT_BUDGET_ID,
     fake_organisation,
 )
 from tests.support.dispatching import PROJECT, environ, follow_fan_out, handle
-
-ORGANISATION = f"organizations/{ORGANIZATION_ID}"
-TEAM_1, TEAM_2 = "folders/2001", "folders/2002"
-TOPIC = f"projects/{PROJECT}/topics/triggers"
-OWN_PAIR = f"projects/{PROJECT}/regions/us-central1"  # allowed: the function's own project
-FAST: dict[str, Any] = {"RETRY_DEADLINE_SECONDS": "1", "VERIFY_TIMEOUT_SECONDS": "2"}
-# For messages that must stop nothing: a one-second deadline.
-QUICK: dict[str, Any] = {"RETRY_DEADLINE_SECONDS": "1", "VERIFY_TIMEOUT_SECONDS": "0"}
-# Resource Manager answering 503 for a minute: every projects.get fails for now.
-RM_503: dict[str, Any] = {"pathRegex": r"^/v3/projects/", "status": 503, "retryAfter": "60"}
-
-
-def _budget(budget_id: str = BUDGET_ID) -> tuple[dict[str, Any], dict[str, str]]:
-    """A budget notification over its amount, as Cloud Billing publishes it."""
-    body = {
-        "budgetDisplayName": budget_id,
-        "costAmount": 150.0,
-        "costIntervalStart": "2026-12-01T00:00:00Z",
-        "budgetAmount": 100.0,
-        "budgetAmountType": "SPECIFIED_AMOUNT",
-        "currencyCode": "USD",
-    }
-    attributes = {
-        "billingAccountId": BILLING_ACCOUNT,
-        "budgetId": budget_id,
-        "schemaVersion": "1.0",
-    }
-    return body, attributes
-
-
-@pytest.fixture
-def org(admin: EmulatorAdmin) -> dict[str, Any]:
-    """Team 1 (org-f1-p1..3, its subfolder's org-f1s1-p1..3, org-f1-x1 paid by another
-    account), team 2 (org-f2-p1..3), org-o-p1 under the organisation."""
-    description = fake_organisation(folders=2, projects_per_folder=3, other_account_projects=1)
-    admin.seed_organisation(description)
-    return description
+from tests.support.organisation import (
+    FAST,
+    ORGANISATION,
+    OWN_PAIR,
+    QUICK,
+    RM_503,
+    TEAM_1,
+    TEAM_2,
+    TOPIC,
+    budget_notification,
+    job_state,
+    seed_job,
+)
 
 
 def _with_budget(admin: EmulatorAdmin, org: dict[str, Any], budget_filter: dict[str, Any]) -> str:
@@ -91,16 +65,6 @@ def _with_budget(admin: EmulatorAdmin, org: dict[str, Any], budget_filter: dict[
     )
     admin.seed_organisation(description)
     return "budget-narrowed"
-
-
-def _job(admin: EmulatorAdmin, project: str, region: str, job: str, **seed: Any) -> str:
-    name = f"projects/{project}/regions/{region}/jobs/{job}"
-    admin.seed_job(name=name, state=seed.pop("state", "RUNNING"), **seed)
-    return name
-
-
-def _state(admin: EmulatorAdmin, name: str) -> str:
-    return str(admin.job_internals(name)["job"]["status"]["state"])
 
 
 def _cluster_state(admin: EmulatorAdmin, name: str) -> str:
@@ -139,16 +103,16 @@ def test_a_budget_over_a_label_stops_only_the_work_with_that_label(
     team=etl) was taken for the whole billing account and stopped team=web's work too.
     The label is ANDed with SWEEP_FILTER in every child's filter."""
     budget = _with_budget(admin, org, {"labels": {"team": ["etl"]}})
-    etl = _job(admin, "org-f1-p1", "us-central1", "etl", labels={"team": "etl"})
-    web = _job(admin, "org-f2-p1", "us-central1", "web", labels={"team": "web"})
-    body, attributes = _budget(budget)
+    etl = seed_job(admin, "org-f1-p1", "us-central1", "etl", labels={"team": "etl"})
+    web = seed_job(admin, "org-f2-p1", "us-central1", "web", labels={"team": "web"})
+    body, attributes = budget_notification(budget)
     run = follow_fan_out(
         emulator, body, attributes, limit=10, ALLOWED_ANCESTORS=ORGANISATION, **FAST
     )
     children = run.handled[0].children
     assert sorted(_parts(run.handled[0])) == ["projects/org-f1-p1", "projects/org-f2-p1"]
     assert all(c.message["sweep"]["filter"] == 'labels.team = "etl"' for c in children)
-    assert (_state(admin, etl), _state(admin, web)) == ("CANCELLED", "RUNNING")
+    assert (job_state(admin, etl), job_state(admin, web)) == ("CANCELLED", "RUNNING")
 
 
 def test_a_budget_over_a_label_keeps_the_sweep_filter_beside_it(
@@ -157,8 +121,8 @@ def test_a_budget_over_a_label_keeps_the_sweep_filter_beside_it(
     """Defect guarded: the budget's label clause replacing SWEEP_FILTER rather than
     narrowing it (work SWEEP_FILTER leaves out must stay left out)."""
     budget = _with_budget(admin, org, {"labels": {"team": ["etl"]}})
-    _job(admin, "org-f1-p1", "us-central1", "etl", labels={"team": "etl"})
-    body, attributes = _budget(budget)
+    seed_job(admin, "org-f1-p1", "us-central1", "etl", labels={"team": "etl"})
+    body, attributes = budget_notification(budget)
     handled = handle(
         emulator,
         body,
@@ -179,9 +143,9 @@ def test_a_budget_narrowed_to_subaccounts_sweeps_sweep_scopes_instead(
     usage was taken for the whole billing account and stopped every allowed project it
     pays for. Its scope cannot be known: SWEEP_SCOPES is swept instead, and said."""
     budget = _with_budget(admin, org, {"subaccounts": ["billingAccounts/0A0A0A-0B0B0B-0C0C0C"]})
-    billed = _job(admin, "org-f1-p1", "us-central1", "a")
-    own = _job(admin, PROJECT, "us-central1", "b")
-    body, attributes = _budget(budget)
+    billed = seed_job(admin, "org-f1-p1", "us-central1", "a")
+    own = seed_job(admin, PROJECT, "us-central1", "b")
+    body, attributes = budget_notification(budget)
     handled = handle(
         emulator,
         body,
@@ -192,7 +156,7 @@ def test_a_budget_narrowed_to_subaccounts_sweeps_sweep_scopes_instead(
         **FAST,
     )
     assert handled.continuations == []
-    assert (_state(admin, billed), _state(admin, own)) == ("RUNNING", "CANCELLED")
+    assert (job_state(admin, billed), job_state(admin, own)) == ("RUNNING", "CANCELLED")
     assert "subaccounts" in _summary(handled).detail, _details(handled)
     assert "SWEEP_SCOPES swept instead" in _summary(handled).detail
 
@@ -202,8 +166,8 @@ def test_a_budget_narrowed_to_subaccounts_is_rejected_without_sweep_scopes(
 ) -> None:
     """Defect: as above, with nothing to fall back on: the whole account was swept."""
     budget = _with_budget(admin, org, {"subaccounts": ["billingAccounts/0A0A0A-0B0B0B-0C0C0C"]})
-    billed = _job(admin, "org-f1-p1", "us-central1", "a")
-    body, attributes = _budget(budget)
+    billed = seed_job(admin, "org-f1-p1", "us-central1", "a")
+    body, attributes = budget_notification(budget)
     handled = handle(
         emulator, body, attributes, ALLOWED_ANCESTORS=ORGANISATION, TRIGGER_TOPIC=TOPIC, **QUICK
     )
@@ -211,7 +175,7 @@ def test_a_budget_narrowed_to_subaccounts_is_rejected_without_sweep_scopes(
     assert rejected.outcome is Outcome.REJECTED
     assert "could not be read" in rejected.detail
     assert handled.continuations == [] and handled.retry_reasons == []
-    assert _state(admin, billed) == "RUNNING"
+    assert job_state(admin, billed) == "RUNNING"
     assert _calls(admin, "cloudasset") == [] and _calls(admin, "dataproc") == []
 
 
@@ -225,8 +189,8 @@ def test_a_readable_budget_covering_nothing_this_function_may_search_is_rejected
     is allowed (ALLOWED_PROJECTS is the function's own, unbilled project, and no
     ALLOWED_ANCESTORS): the fan-out swept no scope, the sweep fell back to SWEEP_SCOPES,
     and the notification stopped work the budget does not cover."""
-    own = _job(admin, PROJECT, "us-central1", "a")
-    body, attributes = _budget(WHOLE_ACCOUNT_BUDGET_ID)
+    own = seed_job(admin, PROJECT, "us-central1", "a")
+    body, attributes = budget_notification(WHOLE_ACCOUNT_BUDGET_ID)
     handled = handle(
         emulator, body, attributes, TRIGGER_TOPIC=TOPIC, SWEEP_SCOPES=OWN_PAIR, **QUICK
     )
@@ -234,7 +198,7 @@ def test_a_readable_budget_covering_nothing_this_function_may_search_is_rejected
     assert rejected.outcome is Outcome.REJECTED
     assert "covers nothing this function may search" in rejected.detail
     assert handled.continuations == [] and handled.retry_reasons == []
-    assert _state(admin, own) == "RUNNING"
+    assert job_state(admin, own) == "RUNNING"
     assert _calls(admin, "dataproc") == []
 
 
@@ -265,11 +229,11 @@ def test_a_budget_read_failing_for_now_is_redelivered(
     budget were unreadable: REJECTED and acked without SWEEP_SCOPES (the budget action
     lost to a blip), and with SWEEP_SCOPES those were stopped instead of the budget's
     own projects. Now nothing is answered or stopped and the message is redelivered."""
-    inside = _job(admin, "org-f1-p1", "us-central1", "a")
-    own = _job(admin, PROJECT, "us-central1", "b")
+    inside = seed_job(admin, "org-f1-p1", "us-central1", "a")
+    own = seed_job(admin, PROJECT, "us-central1", "b")
     if fault:
         admin.add_fault(**fault, times=-1)
-    body, attributes = _budget()
+    body, attributes = budget_notification()
     handled = handle(
         emulator,
         body,
@@ -282,7 +246,7 @@ def test_a_budget_read_failing_for_now_is_redelivered(
     assert handled.results == [], _details(handled)
     assert handled.continuations == []
     assert any("the budget could not be read yet" in r for r in handled.retry_reasons)
-    assert (_state(admin, inside), _state(admin, own)) == ("RUNNING", "RUNNING")
+    assert (job_state(admin, inside), job_state(admin, own)) == ("RUNNING", "RUNNING")
     assert _calls(admin, "dataproc") == []
 
 
@@ -292,8 +256,8 @@ def test_a_budget_read_past_the_billing_request_budget_is_redelivered(
     """Defect: as above, when the instance's Budget API request budget has no slot
     before the deadline (one a minute here: a first notification took it, and a second
     budget's notification comes to the same instance)."""
-    inside = _job(admin, "org-f1-p1", "us-central1", "a")
-    own = _job(admin, PROJECT, "us-central1", "b")
+    inside = seed_job(admin, "org-f1-p1", "us-central1", "a")
+    own = seed_job(admin, PROJECT, "us-central1", "b")
     runtime = Runtime(
         environ(
             emulator,
@@ -304,16 +268,16 @@ def test_a_budget_read_past_the_billing_request_budget_is_redelivered(
             **QUICK,
         )
     )
-    body, attributes = _budget(WHOLE_ACCOUNT_BUDGET_ID)
+    body, attributes = budget_notification(WHOLE_ACCOUNT_BUDGET_ID)
     first = handle(emulator, body, attributes, message_id="m-1", runtime=runtime)
     assert first.retry_reasons == [] and len(first.children) == 1, first.retry_reasons
     admin.clear_requests()
-    body, attributes = _budget()
+    body, attributes = budget_notification()
     handled = handle(emulator, body, attributes, message_id="m-2", runtime=runtime)
     assert handled.results == [], _details(handled)
     assert handled.continuations == []
     assert any("the budget could not be read yet" in r for r in handled.retry_reasons)
-    assert (_state(admin, inside), _state(admin, own)) == ("RUNNING", "RUNNING")
+    assert (job_state(admin, inside), job_state(admin, own)) == ("RUNNING", "RUNNING")
     assert admin.requests() == []  # no slot: nothing was sent
 
 
@@ -324,10 +288,10 @@ def test_a_budget_refused_for_good_falls_back_to_sweep_scopes(
     """Defect guarded: the redelivery of transient failures swallowing permanent ones. A
     budget Billing refuses for good (403, 404) is never readable: SWEEP_SCOPES is swept
     and the message acked, not redelivered until dead-lettered."""
-    inside = _job(admin, "org-f1-p1", "us-central1", "a")
-    own = _job(admin, PROJECT, "us-central1", "b")
+    inside = seed_job(admin, "org-f1-p1", "us-central1", "a")
+    own = seed_job(admin, PROJECT, "us-central1", "b")
     admin.add_fault(pathRegex=r"/budgets/", status=status, times=-1)
-    body, attributes = _budget()
+    body, attributes = budget_notification()
     handled = handle(
         emulator,
         body,
@@ -338,7 +302,7 @@ def test_a_budget_refused_for_good_falls_back_to_sweep_scopes(
         **FAST,
     )
     assert handled.retry_reasons == [], handled.retry_reasons
-    assert (_state(admin, inside), _state(admin, own)) == ("RUNNING", "CANCELLED")
+    assert (job_state(admin, inside), job_state(admin, own)) == ("RUNNING", "CANCELLED")
     assert "SWEEP_SCOPES swept instead" in _summary(handled).detail
 
 
@@ -352,7 +316,7 @@ def test_a_folder_sweep_fans_out_a_project_resource_manager_cannot_place_yet(
     ALLOWED_ANCESTORS) REJECTED "could not be placed" and fanned out no child: its work
     was never stopped, though nothing said it may not be. Now its child is sent (and
     re-checks the allowlist itself)."""
-    job = _job(admin, "org-f1-p1", "us-central1", "a")
+    job = seed_job(admin, "org-f1-p1", "us-central1", "a")
     admin.add_fault(**RM_503, times=-1)
     handled = handle(
         emulator,
@@ -363,7 +327,7 @@ def test_a_folder_sweep_fans_out_a_project_resource_manager_cannot_place_yet(
     )
     assert _rejected(handled) == [], _details(handled)
     assert _parts(handled) == ["projects/org-f1-p1"]
-    assert _state(admin, job) == "RUNNING"  # the parent stops nothing itself
+    assert job_state(admin, job) == "RUNNING"  # the parent stops nothing itself
 
 
 def test_a_folder_past_the_resource_manager_request_budget_is_fanned_out_and_swept_whole(
@@ -373,7 +337,7 @@ def test_a_folder_past_the_resource_manager_request_budget_is_fanned_out_and_swe
     allows (here 2 a minute: one project and its folder), the projects past it were
     answered REJECTED for good and only the first was ever stopped. Now every project is
     fanned out, each child checks its own on its own instance, and all are stopped."""
-    jobs = [_job(admin, f"org-f1-p{i}", "us-central1", "a") for i in (1, 2, 3)]
+    jobs = [seed_job(admin, f"org-f1-p{i}", "us-central1", "a") for i in (1, 2, 3)]
     run = follow_fan_out(
         emulator,
         {"sweep": {"scopes": [TEAM_1]}},
@@ -384,7 +348,7 @@ def test_a_folder_past_the_resource_manager_request_budget_is_fanned_out_and_swe
     )
     assert _parts(run.handled[0]) == [f"projects/org-f1-p{i}" for i in (1, 2, 3)]
     assert [r for r in run.results if r.outcome is Outcome.REJECTED] == []
-    assert [_state(admin, job) for job in jobs] == ["CANCELLED"] * 3
+    assert [job_state(admin, job) for job in jobs] == ["CANCELLED"] * 3
 
 
 @pytest.mark.parametrize(
@@ -404,7 +368,7 @@ def test_a_child_whose_project_cannot_be_checked_yet_asks_for_its_redelivery(
     folder finds none) made it answer its project REJECTED and ack, so the project the
     parent fanned out was never swept. Now it answers nothing and is redelivered, and
     the redelivery, once Resource Manager answers, stops the work."""
-    job = _job(admin, "org-f1-p1", "us-central1", "a")
+    job = seed_job(admin, "org-f1-p1", "us-central1", "a")
     parent = handle(
         emulator, {"sweep": {"scopes": [TEAM_1]}}, ALLOWED_ANCESTORS=TEAM_1, TRIGGER_TOPIC=TOPIC
     )
@@ -419,13 +383,13 @@ def test_a_child_whose_project_cannot_be_checked_yet_asks_for_its_redelivery(
     assert handled.results == [], _details(handled)
     assert handled.continuations == []
     assert any("allowlist could not be checked" in r for r in handled.retry_reasons)
-    assert _state(admin, job) == "RUNNING"
+    assert job_state(admin, job) == "RUNNING"
     assert _calls(admin, "dataproc") == []
 
     admin.clear_faults()  # Pub/Sub redelivers the same message to a fresh instance
     redelivered = handle(emulator, child.message, child.attributes(), message_id="c-1", **settings)
     assert redelivered.retry_reasons == [], redelivered.retry_reasons
-    assert _state(admin, job) == "CANCELLED"
+    assert job_state(admin, job) == "CANCELLED"
 
 
 @pytest.mark.parametrize(
@@ -444,7 +408,7 @@ def test_a_named_job_whose_project_cannot_be_checked_yet_is_redelivered(
     Resource Manager did not answer. Alone in its message, nothing else can be done: no
     answer, and the message is redelivered (even with TRIGGER_TOPIC: a continuation of
     itself would be no progress)."""
-    job = _job(admin, "org-f1-p1", "us-central1", "a")
+    job = seed_job(admin, "org-f1-p1", "us-central1", "a")
     if fault:
         admin.add_fault(**fault, times=-1)
     handled = handle(
@@ -453,7 +417,7 @@ def test_a_named_job_whose_project_cannot_be_checked_yet_is_redelivered(
     assert handled.results == [], _details(handled)
     assert handled.continuations == []
     assert any("allowlist could not be checked" in r for r in handled.retry_reasons)
-    assert _state(admin, job) == "RUNNING"
+    assert job_state(admin, job) == "RUNNING"
 
 
 def test_named_jobs_whose_project_cannot_be_checked_yet_are_handed_on_beside_those_stopped(
@@ -462,14 +426,14 @@ def test_named_jobs_whose_project_cannot_be_checked_yet_are_handed_on_beside_tho
     """Defect: as above, in a list of names: the job Resource Manager could not place
     was REJECTED for good. Now the other job is stopped and the unchecked one goes on in
     a names continuation, which stops it once Resource Manager answers."""
-    own = _job(admin, PROJECT, "us-central1", "own")
-    placed = _job(admin, "org-f1-p1", "us-central1", "placed")
+    own = seed_job(admin, PROJECT, "us-central1", "own")
+    placed = seed_job(admin, "org-f1-p1", "us-central1", "placed")
     admin.add_fault(**RM_503, times=-1)
     settings = {"ALLOWED_ANCESTORS": TEAM_1, "TRIGGER_TOPIC": TOPIC, **FAST}
     handled = handle(emulator, {"jobs": [own, placed]}, **settings)
     assert _rejected(handled) == [] and handled.retry_reasons == [], _details(handled)
     assert [(r.outcome, r.target) for r in handled.results] == [(Outcome.CANCELLED, own)]
-    assert (_state(admin, own), _state(admin, placed)) == ("CANCELLED", "RUNNING")
+    assert (job_state(admin, own), job_state(admin, placed)) == ("CANCELLED", "RUNNING")
     assert handled.continuation is not None
     continuation = handled.continuation.message
     assert continuation["jobs"] == [placed]
@@ -484,14 +448,14 @@ def test_named_jobs_whose_project_cannot_be_checked_yet_are_redelivered_without_
 ) -> None:
     """Defect: as above, without TRIGGER_TOPIC to hand on to: the unchecked job was
     REJECTED for good. Now the other job is stopped and the message is redelivered."""
-    own = _job(admin, PROJECT, "us-central1", "own")
-    placed = _job(admin, "org-f1-p1", "us-central1", "placed")
+    own = seed_job(admin, PROJECT, "us-central1", "own")
+    placed = seed_job(admin, "org-f1-p1", "us-central1", "placed")
     admin.add_fault(**RM_503, times=-1)
     handled = handle(emulator, {"jobs": [own, placed]}, ALLOWED_ANCESTORS=TEAM_1, **FAST)
     assert _rejected(handled) == [], _details(handled)
     assert any("allowlist could not be checked" in r for r in handled.retry_reasons)
     assert handled.continuations == []
-    assert (_state(admin, own), _state(admin, placed)) == ("CANCELLED", "RUNNING")
+    assert (job_state(admin, own), job_state(admin, placed)) == ("CANCELLED", "RUNNING")
 
 
 # ---- 5. scopeKinds is only for sweeps of projects/P/regions/R pairs --------------------
@@ -523,7 +487,7 @@ def test_scope_kinds_on_a_sweep_with_a_wide_scope_is_rejected_at_decode(
     was stopped. Now the message is refused whole before any call."""
     cluster = "projects/org-f1-p1/regions/us-central1/clusters/keep"
     admin.seed_cluster(name=cluster, state="RUNNING")
-    job = _job(admin, "org-f1-p1", "us-central1", "a")
+    job = seed_job(admin, "org-f1-p1", "us-central1", "a")
     admin.clear_requests()
     sweep = {"scopes": scopes, "kinds": ["jobs", "clusters"], "scopeKinds": scope_kinds}
     handled = handle(
@@ -539,7 +503,7 @@ def test_scope_kinds_on_a_sweep_with_a_wide_scope_is_rejected_at_decode(
     assert "scopeKinds is only for sweeps of projects/P/regions/R" in rejected.detail
     assert handled.continuations == []
     assert admin.requests() == []
-    assert (_cluster_state(admin, cluster), _state(admin, job)) == ("RUNNING", "RUNNING")
+    assert (_cluster_state(admin, cluster), job_state(admin, job)) == ("RUNNING", "RUNNING")
 
 
 def test_scope_kinds_still_narrow_a_sweep_of_pairs(
@@ -549,12 +513,12 @@ def test_scope_kinds_still_narrow_a_sweep_of_pairs(
     narrows: jobs only in org-f1-p1/us-central1 leaves the cluster there running."""
     cluster = "projects/org-f1-p1/regions/us-central1/clusters/keep"
     admin.seed_cluster(name=cluster, state="RUNNING")
-    job = _job(admin, "org-f1-p1", "us-central1", "a")
+    job = seed_job(admin, "org-f1-p1", "us-central1", "a")
     pair = "projects/org-f1-p1/regions/us-central1"
     sweep = {"scopes": [pair], "kinds": ["jobs", "clusters"], "scopeKinds": {pair: ["jobs"]}}
     handled = handle(emulator, {"sweep": sweep}, ALLOWED_ANCESTORS=TEAM_1, **FAST)
     assert _rejected(handled) == [], _details(handled)
-    assert (_cluster_state(admin, cluster), _state(admin, job)) == ("RUNNING", "CANCELLED")
+    assert (_cluster_state(admin, cluster), job_state(admin, job)) == ("RUNNING", "CANCELLED")
 
 
 # ---- 6. A search not read now goes on in a continuation --------------------------------
@@ -580,8 +544,8 @@ def test_a_search_failing_for_now_goes_on_in_a_continuation_of_that_scope(
     project and acked, and nothing ever searched the second folder again. Now the parent
     hands on a continuation over just that folder (fanOut.complete false), which finds
     and stops its work."""
-    first = _job(admin, "org-f1-p1", "us-central1", "a")
-    second = _job(admin, "org-f2-p1", "us-central1", "b")
+    first = seed_job(admin, "org-f1-p1", "us-central1", "a")
+    second = seed_job(admin, "org-f2-p1", "us-central1", "b")
     if fault:
         admin.add_fault(**fault, times=1)  # the continuation's search is answered
     run = follow_fan_out(
@@ -600,7 +564,7 @@ def test_a_search_failing_for_now_goes_on_in_a_continuation_of_that_scope(
     assert handed_on["scopes"] == [TEAM_2] and "budget" not in handed_on
     assert handed_on["continuation"] == {"sweepId": "sweep-m-0", "generation": 1}
     assert _summary(parent).extra["sweep"]["fanOut"]["complete"] is False
-    assert (_state(admin, first), _state(admin, second)) == ("CANCELLED", "CANCELLED")
+    assert (job_state(admin, first), job_state(admin, second)) == ("CANCELLED", "CANCELLED")
 
 
 def test_a_message_that_could_search_nothing_asks_for_its_redelivery(
@@ -608,7 +572,7 @@ def test_a_message_that_could_search_nothing_asks_for_its_redelivery(
 ) -> None:
     """Defect guarded: handing on a copy of a message that made no progress (every
     search failing for now). That is a redelivery, which Pub/Sub's backoff spaces."""
-    job = _job(admin, "org-f1-p1", "us-central1", "a")
+    job = seed_job(admin, "org-f1-p1", "us-central1", "a")
     admin.add_fault(pathRegex=r":searchAllResources", status=503, retryAfter="60", times=-1)
     handled = handle(
         emulator,
@@ -619,7 +583,7 @@ def test_a_message_that_could_search_nothing_asks_for_its_redelivery(
     )
     assert any("no search could be read" in r for r in handled.retry_reasons)
     assert handled.continuations == []
-    assert _state(admin, job) == "RUNNING"
+    assert job_state(admin, job) == "RUNNING"
 
 
 def test_a_fan_out_that_could_not_search_a_scope_is_not_complete(
@@ -628,7 +592,7 @@ def test_a_fan_out_that_could_not_search_a_scope_is_not_complete(
     """Defect: sweep.fanOut.complete stayed true when a whole scope could not be
     searched (only pages cut short cleared it): a consumer reading the flag believed the
     sweep's scope was covered."""
-    _job(admin, "org-f1-p1", "us-central1", "a")
+    seed_job(admin, "org-f1-p1", "us-central1", "a")
     admin.add_fault(pathRegex=r"folders/2002:searchAllResources", status=403, times=-1)
     handled = handle(
         emulator,
@@ -659,8 +623,8 @@ def test_a_whole_account_budget_reaches_every_billed_project_through_its_continu
     )
     admin.seed_organisation(description)
     billed = sorted(p["projectId"] for p in description["projects"])
-    last = _job(admin, "org-f1-p99", "us-central1", "a")
-    body, attributes = _budget(WHOLE_ACCOUNT_BUDGET_ID)
+    last = seed_job(admin, "org-f1-p99", "us-central1", "a")
+    body, attributes = budget_notification(WHOLE_ACCOUNT_BUDGET_ID)
     run = follow_fan_out(emulator, body, attributes, limit=10, ALLOWED_PROJECTS="*", **FAST)
 
     first = run.handled[0]
@@ -681,7 +645,7 @@ def test_a_whole_account_budget_reaches_every_billed_project_through_its_continu
     ]
     assert sorted(searched) == [f"projects/{p}" for p in billed]
     assert [c.part for h in run.handled for c in h.children] == ["projects/org-f1-p99"]
-    assert _state(admin, last) == "CANCELLED"
+    assert job_state(admin, last) == "CANCELLED"
 
 
 def test_a_budget_with_searches_past_fifty_says_its_fan_out_is_not_complete(
@@ -693,7 +657,7 @@ def test_a_budget_with_searches_past_fifty_says_its_fan_out_is_not_complete(
     admin.seed_organisation(
         fake_organisation(folders=1, projects_per_folder=51, subfolders=0, org_projects=0)
     )
-    body, attributes = _budget(WHOLE_ACCOUNT_BUDGET_ID)
+    body, attributes = budget_notification(WHOLE_ACCOUNT_BUDGET_ID)
     handled = handle(emulator, body, attributes, ALLOWED_PROJECTS="*", TRIGGER_TOPIC=TOPIC, **QUICK)
     assert handled.continuation is not None
     assert _summary(handled).extra["sweep"]["fanOut"]["complete"] is False
@@ -708,12 +672,14 @@ def test_work_labelled_not_exempt_is_found_and_stopped(
     """Defect: the search left out `labels.dataproc-canceller:exempt`, a word match, so
     a job labelled `not-exempt` (words "not", "exempt") was never found, though the
     function's exemption is exact and a sweep of its region stops it."""
-    job = _job(admin, "org-f1-p1", "us-central1", "a", labels={"dataproc-canceller": "not-exempt"})
+    job = seed_job(
+        admin, "org-f1-p1", "us-central1", "a", labels={"dataproc-canceller": "not-exempt"}
+    )
     run = follow_fan_out(
         emulator, {"sweep": {"scopes": [TEAM_1]}}, limit=5, ALLOWED_ANCESTORS=TEAM_1, **FAST
     )
     assert _parts(run.handled[0]) == ["projects/org-f1-p1"]
-    assert _state(admin, job) == "CANCELLED"
+    assert job_state(admin, job) == "CANCELLED"
 
 
 def test_exempt_work_is_found_and_left_running_by_its_child(
@@ -722,14 +688,14 @@ def test_exempt_work_is_found_and_left_running_by_its_child(
     """Defect guarded: exemption judged by a word-matching search term. The search finds
     exempt work too (no label term), and the child, which judges the label exactly as
     every sweep does, leaves it running."""
-    job = _job(admin, "org-f1-p1", "us-central1", "a", labels={"dataproc-canceller": "exempt"})
+    job = seed_job(admin, "org-f1-p1", "us-central1", "a", labels={"dataproc-canceller": "exempt"})
     admin.clear_requests()
     run = follow_fan_out(
         emulator, {"sweep": {"scopes": [TEAM_1]}}, limit=5, ALLOWED_ANCESTORS=TEAM_1, **FAST
     )
     assert _parts(run.handled[0]) == ["projects/org-f1-p1"]
     assert all("labels" not in r["query"]["query"] for r in _calls(admin, "cloudasset"))
-    assert _state(admin, job) == "RUNNING"
+    assert job_state(admin, job) == "RUNNING"
 
 
 def test_an_exempt_label_with_an_empty_value_leaves_organisation_searches_working(
@@ -737,7 +703,7 @@ def test_an_exempt_label_with_an_empty_value_leaves_organisation_searches_workin
 ) -> None:
     """Defect: EXEMPT_LABEL=keep= (an empty value is a real label) made the search term
     `NOT labels.keep:`, which Cloud Asset answers 400: every fan-out searched nothing."""
-    job = _job(admin, "org-f1-p1", "us-central1", "a")
+    job = seed_job(admin, "org-f1-p1", "us-central1", "a")
     run = follow_fan_out(
         emulator,
         {"sweep": {"scopes": [TEAM_1]}},
@@ -747,7 +713,7 @@ def test_an_exempt_label_with_an_empty_value_leaves_organisation_searches_workin
         **FAST,
     )
     assert _summary(run.handled[0]).extra["sweep"]["fanOut"]["failed"] == []
-    assert _state(admin, job) == "CANCELLED", [d for h in run.handled for d in _details(h)]
+    assert job_state(admin, job) == "CANCELLED", [d for h in run.handled for d in _details(h)]
 
 
 def test_a_finished_batch_is_not_found_and_costs_no_child_or_dataproc_call(
@@ -796,8 +762,8 @@ def test_expired_children_of_one_sweep_answer_under_keys_of_their_own(
     """Defect: children delivered after MAX_EVENT_AGE_SECONDS each answered ERROR
     "expired" under the one dedupeKey `sweep-m-0/message`: a consumer deduplicating by
     key saw one expired child, not one per project. Now each key carries its part."""
-    _job(admin, "org-f1-p1", "us-central1", "a")
-    _job(admin, "org-f1-p2", "us-central1", "b")
+    seed_job(admin, "org-f1-p1", "us-central1", "a")
+    seed_job(admin, "org-f1-p2", "us-central1", "b")
     parent = handle(
         emulator,
         {"sweep": {"scopes": [TEAM_1]}},
@@ -852,7 +818,7 @@ def test_a_project_with_more_than_fifty_pairs_gets_a_child_of_fifty_and_the_rest
     in any project was stopped. Now a child sweeps the first 50 (its jobs' region among
     them) and the parent's summary says the rest were NOT swept."""
     regions = [f"xx-region{i}" for i in range(1, 52)]
-    jobs = [_job(admin, f"org-f1-p{i}", "us-central1", "a") for i in (1, 2)]
+    jobs = [seed_job(admin, f"org-f1-p{i}", "us-central1", "a") for i in (1, 2)]
     run = follow_fan_out(
         emulator,
         {"sweep": {"scopes": [TEAM_1]}},
@@ -872,7 +838,7 @@ def test_a_project_with_more_than_fifty_pairs_gets_a_child_of_fifty_and_the_rest
     assert "projects/org-f1-p1 has 52 (region, kinds) pairs" in detail
     assert "the rest NOT swept" in detail
     assert [r for h in children for r in _rejected(h)] == []
-    assert [_state(admin, job) for job in jobs] == ["CANCELLED", "CANCELLED"]
+    assert [job_state(admin, job) for job in jobs] == ["CANCELLED", "CANCELLED"]
 
 
 # ---- 14. A child sweeps only its own part -------------------------------------------------
@@ -893,7 +859,9 @@ def test_a_child_sweeping_outside_its_part_is_rejected_at_decode(
     """Defect: a forged child saying part projects/org-f1-p2 but sweeping org-f1-p1 was
     obeyed, and its results were booked under org-f1-p2 (and its summary took the real
     org-f1-p2 child's dedupeKey). Now it is refused whole before any call."""
-    jobs = [_job(admin, p, "us-central1", "a") for p in ("org-f1-p1", "org-f1-p2", "org-f1-p20")]
+    jobs = [
+        seed_job(admin, p, "us-central1", "a") for p in ("org-f1-p1", "org-f1-p2", "org-f1-p20")
+    ]
     admin.clear_requests()
     forged = {
         "sweep": {
@@ -909,7 +877,7 @@ def test_a_child_sweeping_outside_its_part_is_rejected_at_decode(
     assert rejected.outcome is Outcome.REJECTED
     assert "sweeps only projects/org-f1-p2/regions/R scopes" in rejected.detail
     assert admin.requests() == []
-    assert [_state(admin, job) for job in jobs] == ["RUNNING"] * 3
+    assert [job_state(admin, job) for job in jobs] == ["RUNNING"] * 3
 
 
 # ---- 15, 16. Each scope searched once; errors carry Google's reason ----------------------

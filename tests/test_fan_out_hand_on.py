@@ -21,55 +21,26 @@ from canceller.results import Outcome
 from dataproc_emulator.admin import EmulatorAdmin
 from dataproc_emulator.fake_org import (
     BILLING_ACCOUNT,
-    BUDGET_ID,
-    ORGANIZATION_ID,
     WHOLE_ACCOUNT_BUDGET_ID,
     fake_organisation,
 )
 from tests.support.dispatching import PROJECT, follow_fan_out, handle
+from tests.support.organisation import (
+    FAST,
+    ORGANISATION,
+    OWN_PAIR,
+    QUICK,
+    RM_503,
+    SUB_1,
+    TEAM_1,
+    TEAM_2,
+    TOPIC,
+    budget_notification,
+    job_state,
+    seed_job,
+)
 
-ORGANISATION = f"organizations/{ORGANIZATION_ID}"
-TEAM_1, TEAM_2, SUB_1 = "folders/2001", "folders/2002", "folders/2101"
-TOPIC = f"projects/{PROJECT}/topics/triggers"
-OWN_PAIR = f"projects/{PROJECT}/regions/us-central1"
-FAST: dict[str, Any] = {"RETRY_DEADLINE_SECONDS": "1", "VERIFY_TIMEOUT_SECONDS": "2"}
-QUICK: dict[str, Any] = {"RETRY_DEADLINE_SECONDS": "1", "VERIFY_TIMEOUT_SECONDS": "0"}
-RM_503: dict[str, Any] = {"pathRegex": r"^/v3/projects/", "status": 503, "retryAfter": "60"}
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
-
-
-def _budget(budget_id: str = BUDGET_ID) -> tuple[dict[str, Any], dict[str, str]]:
-    body = {
-        "budgetDisplayName": budget_id,
-        "costAmount": 150.0,
-        "costIntervalStart": "2026-12-01T00:00:00Z",
-        "budgetAmount": 100.0,
-        "budgetAmountType": "SPECIFIED_AMOUNT",
-        "currencyCode": "USD",
-    }
-    attributes = {
-        "billingAccountId": BILLING_ACCOUNT,
-        "budgetId": budget_id,
-        "schemaVersion": "1.0",
-    }
-    return body, attributes
-
-
-@pytest.fixture
-def org(admin: EmulatorAdmin) -> dict[str, Any]:
-    description = fake_organisation(folders=2, projects_per_folder=3, other_account_projects=1)
-    admin.seed_organisation(description)
-    return description
-
-
-def _job(admin: EmulatorAdmin, project: str, region: str, job: str, **seed: Any) -> str:
-    name = f"projects/{project}/regions/{region}/jobs/{job}"
-    admin.seed_job(name=name, state=seed.pop("state", "RUNNING"), **seed)
-    return name
-
-
-def _state(admin: EmulatorAdmin, name: str) -> str:
-    return str(admin.job_internals(name)["job"]["status"]["state"])
 
 
 def _details(results: Any) -> list[str]:
@@ -89,13 +60,13 @@ def test_a_failed_search_of_sweep_scopes_read_for_an_unreadable_budget_is_search
     REJECTED "this continuation's budget cannot be read". The folder from SWEEP_SCOPES is
     never searched and its work never stopped (a readable budget would instead narrow
     the folder away as "covers nothing")."""
-    first = _job(admin, "org-f1-p1", "us-central1", "a")
-    second = _job(admin, "org-f2-p1", "us-central1", "b")
+    first = seed_job(admin, "org-f1-p1", "us-central1", "a")
+    second = seed_job(admin, "org-f2-p1", "us-central1", "b")
     admin.add_fault(pathRegex=r"/budgets/", status=403, times=-1)
     admin.add_fault(
         pathRegex=r"folders/2002:searchAllResources", status=503, retryAfter="60", times=1
     )
-    body, attributes = _budget()
+    body, attributes = budget_notification()
     run = follow_fan_out(
         emulator,
         body,
@@ -109,7 +80,7 @@ def test_a_failed_search_of_sweep_scopes_read_for_an_unreadable_budget_is_search
     assert parent.continuation is not None
     rejected = [r for r in run.results if r.outcome is Outcome.REJECTED]
     assert rejected == [], _details(rejected)
-    assert (_state(admin, first), _state(admin, second)) == ("CANCELLED", "CANCELLED")
+    assert (job_state(admin, first), job_state(admin, second)) == ("CANCELLED", "CANCELLED")
 
 
 # ---- 2. A plain sweep drops, for good, a scope the allowlist could not check yet -------
@@ -124,8 +95,8 @@ def test_a_scope_resource_manager_cannot_check_yet_is_not_dropped_beside_one_swe
     be checked"), and the message is acked with no continuation and no redelivery. The
     job in the allowed folder is never stopped and no result names it: an outcome lost.
     README: "Resource Manager failing for now is not a refusal"."""
-    own = _job(admin, PROJECT, "us-central1", "own")
-    placed = _job(admin, "org-f1-p1", "us-central1", "placed")
+    own = seed_job(admin, PROJECT, "us-central1", "own")
+    placed = seed_job(admin, "org-f1-p1", "us-central1", "placed")
     admin.add_fault(**RM_503, times=-1)
     pair = "projects/org-f1-p1/regions/us-central1"
     handled = handle(
@@ -135,8 +106,8 @@ def test_a_scope_resource_manager_cannot_check_yet_is_not_dropped_beside_one_swe
         TRIGGER_TOPIC=TOPIC,
         **FAST,
     )
-    assert _state(admin, own) == "CANCELLED"
-    assert _state(admin, placed) == "RUNNING"
+    assert job_state(admin, own) == "CANCELLED"
+    assert job_state(admin, placed) == "RUNNING"
     # It goes on in a sweep of its own project, a part of this chain, which checks again.
     (child,) = handled.children
     assert child.message["sweep"]["scopes"] == [pair]
@@ -151,14 +122,14 @@ def test_an_inline_fan_out_does_not_drop_a_project_resource_manager_cannot_check
     unplaceable project in (not a refusal), its inline run_sweep drops it as unchecked
     beside the explicit pair it does sweep, and the message is acked: org-f1-p1's job is
     never stopped, and sweep.fanOut counts it as a pair swept."""
-    own = _job(admin, PROJECT, "us-central1", "own")
-    placed = _job(admin, "org-f1-p1", "us-central1", "placed")
+    own = seed_job(admin, PROJECT, "us-central1", "own")
+    placed = seed_job(admin, "org-f1-p1", "us-central1", "placed")
     admin.add_fault(**RM_503, times=-1)
     handled = handle(
         emulator, {"sweep": {"scopes": [TEAM_1, OWN_PAIR]}}, ALLOWED_ANCESTORS=TEAM_1, **FAST
     )
-    assert _state(admin, own) == "CANCELLED"
-    assert _state(admin, placed) == "RUNNING"
+    assert job_state(admin, own) == "CANCELLED"
+    assert job_state(admin, placed) == "RUNNING"
     assert handled.retry_reasons, _details(handled.results)
 
 
@@ -176,14 +147,14 @@ def test_a_project_found_by_the_parent_is_not_fanned_out_again_by_its_continuati
     different children, and two different summaries under one dedupeKey
     (…/summary/projects/org-f1s1-p1/1), of which a consumer keeps one. It also costs the
     project a second round of Dataproc listings."""
-    _job(admin, "org-f1s1-p1", "us-central1", "a")
+    seed_job(admin, "org-f1s1-p1", "us-central1", "a")
     admin.add_fault(
         pathRegex=r"folders/2101:searchAllResources", status=503, retryAfter="60", times=1
     )
     settings = {"ALLOWED_ANCESTORS": ORGANISATION, "TRIGGER_TOPIC": TOPIC, **QUICK}
     parent = handle(emulator, {"sweep": {"scopes": [TEAM_1, SUB_1]}}, message_id="m-0", **settings)
     assert parent.continuation is not None
-    _job(admin, "org-f1s1-p1", "europe-west1", "b")  # seen by the continuation's search
+    seed_job(admin, "org-f1s1-p1", "europe-west1", "b")  # seen by the continuation's search
     later = handle(emulator, parent.continuation.message, message_id="m-1", **settings)
     first = [c for c in parent.children if c.part == "projects/org-f1s1-p1"]
     again = [c for c in later.children if c.part == "projects/org-f1s1-p1"]
@@ -259,8 +230,8 @@ def test_a_budget_label_past_the_filter_limit_is_answered_once_by_the_parent(
         }
     )
     admin.seed_organisation(description)
-    job = _job(admin, "org-f1-p1", "us-central1", "etl", labels={**values, "team": "etl"})
-    body, attributes = _budget("budget-etl")
+    job = seed_job(admin, "org-f1-p1", "us-central1", "etl", labels={**values, "team": "etl"})
+    body, attributes = budget_notification("budget-etl")
     run = follow_fan_out(
         emulator,
         body,
@@ -273,7 +244,7 @@ def test_a_budget_label_past_the_filter_limit_is_answered_once_by_the_parent(
     (rejected,) = [r for r in run.results if r.outcome is Outcome.REJECTED]
     assert "the budget's labels beside the sweep filter cannot be applied" in rejected.detail
     assert len(run.handled) == 1 and run.handled[0].children == []
-    assert _state(admin, job) == "RUNNING"
+    assert job_state(admin, job) == "RUNNING"
 
 
 # ---- 6. A budget's searches past 1,050 are dropped, the same ones every time ------------
@@ -292,8 +263,8 @@ def test_a_budget_says_which_searches_past_its_continuation_cap_were_not_read(
     description = fake_organisation(folders=2, projects_per_folder=2)
     admin.seed_organisation(description)
     billed = sorted(p["projectId"] for p in description["projects"])
-    last = _job(admin, billed[-1], "us-central1", "a")
-    body, attributes = _budget(WHOLE_ACCOUNT_BUDGET_ID)
+    last = seed_job(admin, billed[-1], "us-central1", "a")
+    body, attributes = budget_notification(WHOLE_ACCOUNT_BUDGET_ID)
     run = follow_fan_out(emulator, body, attributes, limit=20, ALLOWED_PROJECTS="*", **FAST)
     searched = sorted(
         scope
@@ -306,7 +277,7 @@ def test_a_budget_says_which_searches_past_its_continuation_cap_were_not_read(
     (first,) = [r for r in run.handled[0].results if r.outcome is Outcome.SWEEP_SUMMARY]
     assert "4 more NOT searched (set ALLOWED_ANCESTORS" in first.detail
     assert first.extra["sweep"]["fanOut"]["complete"] is False
-    assert _state(admin, last) == "RUNNING"
+    assert job_state(admin, last) == "RUNNING"
 
 
 # ---- 7. A child refused at decode answers outside its sweep, a key per copy --------------
