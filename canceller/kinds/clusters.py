@@ -39,6 +39,7 @@ from canceller.kinds.base import (
     StopCall,
     text,
 )
+from canceller.prices import machine_type
 
 if TYPE_CHECKING:
     from canceller.names import ResourceName, ScopeName
@@ -65,29 +66,20 @@ _GROUPS = {
     "INACTIVE": frozenset({"DELETING", "ERROR", "STOPPING", "STOPPED"}),
 }
 _NOT_YET = frozenset({"CREATING", "UPDATING", "STARTING", "REPAIRING"})
-_GROUP_ROLES = (
+GROUP_ROLES = (
     ("masterConfig", "master"),
     ("workerConfig", "worker"),
     ("secondaryWorkerConfig", "secondaryWorker"),
 )
-# A predefined machine type's name carries its vCPU count (n2-standard-8, m1-ultramem-40,
-# c3-standard-4-lssd; custom-6-23040, n2-custom-6-23040): Compute Engine's naming, on
-# cloud.google.com/compute/docs/machine-resource. GPU types (a2-highgpu-1g) count GPUs
-# there, and shared-core types (e2-medium) none: those are "unknown", never guessed.
-_PREDEFINED = re.compile(
-    r"[a-z][a-z0-9]*-(?:standard|highmem|highcpu|megamem|ultramem|hypermem)-(?P<n>[0-9]{1,4})"
-    r"(?:-lssd)?"
-)
-_CUSTOM = re.compile(r"(?:[a-z][a-z0-9]*-)?custom-(?P<n>[0-9]{1,4})-[0-9]{1,7}(?:-ext)?")
 _REQUEST_ID_CHARS = 32  # "dpc-" + 32 hex digits: within requestId's 40
 
 
 def vcpus_of(machine_type_uri: str) -> int | None:
-    """The vCPUs of one instance, from its machine type's name; None when the name does
-    not say (the Compute API would, at a call and a permission more per cluster)."""
-    short = machine_type_uri.rsplit("/", 1)[-1]
-    match = _PREDEFINED.fullmatch(short) or _CUSTOM.fullmatch(short)
-    return int(match["n"]) if match else None
+    """The vCPUs of one instance, from its machine type's name (canceller.prices reads
+    the names); None when the name does not say (the Compute API would, at a call and a
+    permission more per cluster)."""
+    machine = machine_type(machine_type_uri)
+    return machine.vcpus if machine else None
 
 
 def request_id(chain: str, name: str, uuid: str, action: str) -> str:
@@ -179,7 +171,7 @@ class Clusters(Kind):
         secondary = config.get("secondaryWorkerConfig")
         if isinstance(secondary, dict) and _count(secondary.get("numInstances")) > 0:
             reasons.append(f"{_count(secondary.get('numInstances'))} secondary worker(s)")
-        for key, role in _GROUP_ROLES:
+        for key, role in GROUP_ROLES:
             group = config.get(key)
             if not isinstance(group, dict):
                 continue
@@ -289,7 +281,7 @@ def instance_groups(resource: Resource) -> list[dict[str, Any]]:
     if not isinstance(config, dict):
         return []
     groups = []
-    for key, role in _GROUP_ROLES:
+    for key, role in GROUP_ROLES:
         group = config.get(key)
         if not isinstance(group, dict) or not _count(group.get("numInstances")):
             continue
