@@ -1,0 +1,688 @@
+"""Tell the people: one chat message for each trigger message that stopped something,
+failed to, or acted on a budget rung (issue 17, "Tell the people"). Not yet called by
+main.py: the next step wires ``notify`` in after the results are published.
+
+Why: a result on the results topic tells a FinOps query what happened, but nobody is
+told unless they look. An engineer whose job was stopped at 2 a.m. should read, where
+the team already talks, what stopped it and why, with a link to what was stopped, and
+what still needs a person.
+
+When a message is sent is decided on the results of one trigger message alone
+(``should_notify``):
+
+- a result ``CANCELLED``: something was stopped;
+- a result ``STILL_RUNNING``, ``ERROR``, ``PERMISSION_DENIED`` or ``UNIMPLEMENTED``: a
+  stop failed or is not confirmed, and a person may have to finish it;
+- a sweep's summary saying selected work was neither stopped nor handed on;
+- a result carrying a budget ``rung``: the budget notification itself reached a rung of
+  BUDGET_LADDER, so a report rung (a dry run) and a rung that found nothing running are
+  told too: a budget past a threshold is news. Only the notification's own results carry
+  the rung; its fan-out children and continuations are told by the rules above.
+
+Nothing else is told: ``ALREADY_DONE``, ``NOT_FOUND``, ``COMPLETED_DESPITE_CANCEL``,
+``DRY_RUN`` outside a rung, ``REJECTED`` and summaries alone need nobody. ``REJECTED`` is
+what malformed or refused input gets, so whoever can publish to the trigger topic cannot
+post into the team's chat with it. One message per trigger message, never per target:
+at most ``MAX_NAMED`` targets are named in each list, the rest counted. Pub/Sub delivers
+at least once, so a redelivered trigger message may be told twice.
+
+The payload is ``{"text": ...}``, which Google Chat's and Slack's incoming webhooks both
+document (Chat: https://developers.google.com/workspace/chat/quickstart/webhooks, a POST
+of ``{"text": ...}`` with ``Content-Type: application/json; charset=UTF-8``; Slack:
+https://api.slack.com/messaging/webhooks). Only their common formatting is used:
+``*bold*``, ``_italic_`` and ``<URL|label>`` links
+(https://developers.google.com/workspace/chat/format-messages;
+https://api.slack.com/reference/surfaces/formatting). Chat's ``cardsV2`` is not used: one
+payload then suits both services, and Chat refuses fields it does not know, so Slack-only
+options cannot ride along. Text from outside (a budget's name, a request's reason, a
+policy name, Dataproc's error messages) has ``<`` and ``>`` replaced, so it cannot
+mention ``<!channel>`` (Slack) or ``<users/all>`` (Chat) or forge a link.
+
+Limits: a Chat message is at most 32,000 bytes
+(https://developers.google.com/workspace/chat/api/reference/rest/v1/spaces.messages/create);
+Slack truncates ``text`` past 40,000 characters
+(https://api.slack.com/changelog/2018-04-truncating-really-long-messages). Lists are
+summarised, so a message is a few thousand characters; ``MAX_TEXT_BYTES`` clips what is
+left at a line. Chat allows 60 writes a minute per space, incoming webhooks included
+(https://developers.google.com/workspace/chat/limits), Slack about one message a second
+(https://api.slack.com/docs/rate-limits): one message per trigger message keeps well
+inside both; past them the service answers 429, counted as a failure.
+
+Delivery is best effort and never harmful (``deliver``): one POST with a short timeout,
+no redirect followed, no retry; a failure is one log line (``notification: FAILED``, for
+a log-based metric to count) and a ``Delivery`` returned, never an exception, so it can
+neither redeliver the trigger message nor hold its results back. The webhook URL carries
+its secret (Chat's ``key`` and ``token``, Slack's path), so it is never logged, echoed in
+an error or shown by ``repr``; the service's name stands for it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+import requests
+from requests.utils import get_environ_proxies
+
+from canceller.kinds import KINDS
+from canceller.logs import log
+from canceller.names import InvalidName, ResourceName, parse_name
+from canceller.results import Outcome, Result
+from canceller.settings import SettingsError
+
+WEBHOOK_VARIABLE = "NOTIFY_WEBHOOK_URL"
+MAX_NAMED = 10  # targets named in each list; the rest are counted ("and N more")
+MAX_TEXT_BYTES = 16_000  # under Chat's 32,000 bytes and Slack's 40,000 characters
+CONNECT_TIMEOUT_SECONDS = 3.05
+READ_TIMEOUT_SECONDS = 5.0
+_MAX_BODY_BYTES = 1024  # of a failed answer, read for the log line (redacted, clipped)
+_DETAIL_CHARS = 200
+# < and > in outside text become single angle quotation marks (U+2039, U+203A): they read
+# the same, and neither service takes them for the start or end of a mention or a link.
+_NO_MARKUP = str.maketrans({"<": "\u2039", ">": "\u203a"})
+_NAME_CHARS = 100
+
+STOPPED = (Outcome.CANCELLED,)
+# A stop that failed or is not confirmed: a person may have to finish it.
+NEEDS_A_PERSON = (
+    Outcome.STILL_RUNNING,
+    Outcome.ERROR,
+    Outcome.PERMISSION_DENIED,
+    Outcome.UNIMPLEMENTED,
+)
+_WHAT_TO_DO = {
+    Outcome.STILL_RUNNING: (
+        "the stop was accepted but had not taken effect when last read; it may still stop. "
+        "Check it in the console and, if it still runs, stop it by hand"
+    ),
+    Outcome.ERROR: (
+        "not stopped: Dataproc refused the stop, the trigger was too old to act on, or the "
+        "function failed (the detail says which). Check it and stop it by hand if it still runs"
+    ),
+    Outcome.PERMISSION_DENIED: (
+        "not stopped: the function's service account may not stop it. Grant it the "
+        "function's role in that project (deploy.sh) or stop it by hand"
+    ),
+    Outcome.UNIMPLEMENTED: (
+        "not stopped: Dataproc says it cannot be cancelled. Stop it by hand (a cluster: delete it)"
+    ),
+}
+_BY_HAND = (
+    "By hand: gcloud dataproc jobs kill, batches cancel, sessions terminate, clusters stop "
+    "or operations cancel, with --region (sessions: --location) and --project"
+)
+_RUNG_WORDS = {
+    "report": "a dry run: nothing is stopped, the rungs above would stop what is listed",
+    "work": "stops running work",
+    "clusters": "stops running work, then clusters",
+}
+
+# Console pages (https://console.cloud.google.com/dataproc/...), as public code that
+# links to them spells them: jobs, clusters and batches as Apache Airflow's Google
+# provider does (providers/google/src/airflow/providers/google/cloud/links/dataproc.py:
+# DATAPROC_JOB_LINK, DATAPROC_CLUSTER_LINK, DATAPROC_BATCH_LINK), interactive sessions as
+# Google's own Dataproc Spark Connect client prints them
+# (GoogleCloudDataproc/dataproc-spark-connect-python,
+# google/cloud/dataproc_spark_connect/session.py). No page for one operation was found:
+# an operation links to its batch, or to its cluster, when it names one.
+CONSOLE = "https://console.cloud.google.com"
+_CONSOLE_PAGES = {
+    "job": "/dataproc/jobs/{id}?region={region}&project={project}",
+    "cluster": "/dataproc/clusters/{id}/monitoring?region={region}&project={project}",
+    "batch": "/dataproc/batches/{region}/{id}/monitoring?project={project}",
+    "session": "/dataproc/interactive/{region}/{id}?project={project}",
+}
+
+
+def console_url(name: ResourceName) -> str | None:
+    """The Google Cloud console's page for one piece of work; None for an operation,
+    which has no page of its own."""
+    page = _CONSOLE_PAGES.get(name.kind)
+    if page is None:
+        return None
+    return CONSOLE + page.format(
+        id=quote(name.resource_id, safe=""),
+        region=quote(name.location, safe=""),
+        project=quote(name.project, safe=":"),  # a domain-scoped project keeps its colon
+    )
+
+
+# --- the money, from canceller/burn.py ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MoneyTotals:
+    """PLACE FOR canceller/burn.py (issue 17, "Burn rate and savings"): what the
+    message's stopped work was burning and what stopping it may have saved, totalled by
+    the caller from the results' ``burn`` and ``savedUpTo`` once results carry them. This
+    module computes no money: without totals the message says nothing about it, and a
+    total that is not known is said so, with ``unknown``'s reason, never guessed."""
+
+    burn_usd_per_hour: float | None
+    saved_up_to_usd: float | None
+    unknown: str = ""  # why a total is None: some part of it could not be priced
+
+    def line(self) -> str:
+        burn = (
+            f"${self.burn_usd_per_hour:,.2f} an hour"
+            if self.burn_usd_per_hour is not None
+            else "not known"
+        )
+        saved = (
+            f"saved up to ${self.saved_up_to_usd:,.2f}"
+            if self.saved_up_to_usd is not None
+            else "savings not known"
+        )
+        why = f" ({_plain(self.unknown, _DETAIL_CHARS)})" if self.unknown else ""
+        return f"Burn stopped: {burn}; {saved}{why}. Upper-bound estimates at list price"
+
+
+# --- when, and what -----------------------------------------------------------------
+
+
+def should_notify(results: Sequence[Result]) -> bool:
+    """Whether one trigger message's results are worth a person's attention (the rules
+    are in the module's docstring)."""
+    return any(
+        result.outcome in STOPPED
+        or result.outcome in NEEDS_A_PERSON
+        or "rung" in result.extra
+        or _left_unstopped(result)
+        for result in results
+    )
+
+
+def build_text(results: Sequence[Result], totals: MoneyTotals | None = None) -> str | None:
+    """The message for one trigger message's results, or None when there is nothing a
+    person needs (``should_notify``)."""
+    if not results or not should_notify(results):
+        return None
+    work = [r for r in results if r.outcome is not Outcome.SWEEP_SUMMARY]
+    stopped = [r for r in work if r.outcome in STOPPED]
+    failed = [r for r in work if r.outcome in NEEDS_A_PERSON]
+    would = [r for r in work if r.outcome is Outcome.DRY_RUN]
+    summaries = [r for r in results if r.outcome is Outcome.SWEEP_SUMMARY]
+    unfinished = [r for r in summaries if _left_unstopped(r)]
+
+    lines = [_headline(stopped, failed, would, unfinished), _trigger_line(results)]
+    if stopped:
+        lines += _named("Stopped", stopped, with_detail=False)
+    if failed:
+        lines += _named("Needs a person", failed, with_detail=True)
+        lines += [
+            f"_{outcome.value}_: {_WHAT_TO_DO[outcome]}."
+            for outcome in NEEDS_A_PERSON
+            if any(r.outcome is outcome for r in failed)
+        ]
+        lines.append(_BY_HAND + ".")
+    if would:
+        lines += _named("Would be stopped (dry run)", would, with_detail=False)
+    lines += [_summary_line(summary) for summary in summaries]
+    counts = Counter(r.outcome for r in work)
+    if counts:
+        shown = ", ".join(f"{counts[o]} {o.value}" for o in Outcome if counts[o])
+        lines.append(f"Outcomes: {shown}.")
+    if totals is not None:
+        lines.append(totals.line() + ".")
+    lines.append(_where_the_rest_is(results))
+    return _clip("\n".join(lines))
+
+
+def payload(text: str) -> dict[str, Any]:
+    """The body both services' incoming webhooks document: ``{"text": ...}``."""
+    return {"text": text}
+
+
+def _headline(
+    stopped: list[Result], failed: list[Result], would: list[Result], unfinished: list[Result]
+) -> str:
+    parts = []
+    if stopped:
+        parts.append(f"stopped {len(stopped)}")
+    not_stopped = sum(r.outcome is not Outcome.STILL_RUNNING for r in failed)
+    if not_stopped:
+        parts.append(f"{not_stopped} not stopped")
+    if still := sum(r.outcome is Outcome.STILL_RUNNING for r in failed):
+        parts.append(f"{still} still stopping")
+    if would:
+        parts.append(f"{len(would)} would be stopped (dry run)")
+    if unfinished:
+        parts.append("some selected work neither stopped nor handed on")
+    if not parts:
+        parts.append("nothing running to stop")
+    return f"*Dataproc canceller: {', '.join(parts)}*"
+
+
+def _trigger_line(results: Sequence[Result]) -> str:
+    info = results[0].trigger
+    budget = _first_extra(results, "budget")
+    rung = _first_extra(results, "rung")
+    incident = _first_extra(results, "incident")
+    sweep = _first_extra(results, "sweep")
+    parts = []
+    if budget is not None:
+        parts.append(_budget_words(budget, rung))
+    elif incident is not None:
+        parts.append(
+            f"alert incident {_plain(incident.get('incidentId'), _NAME_CHARS)} of policy "
+            f"“{_plain(incident.get('policyName'), _NAME_CHARS)}” "
+            f"({_plain(incident.get('state'), 20)}, on "
+            f"{_plain(incident.get('resourceType'), _NAME_CHARS)})"
+        )
+    elif info.kind == "sweep":
+        parts.append("a sweep")
+    elif info.kind in KINDS:
+        parts.append(f"a request naming {KINDS[info.kind].plural}")
+    else:
+        parts.append("a request")
+    if sweep is not None and sweep.get("id"):
+        part = f", part {_plain(sweep['part'], _NAME_CHARS)}" if sweep.get("part") else ""
+        parts.append(f"sweep {_plain(sweep['id'], _NAME_CHARS)}{part}")
+    if info.reason:
+        parts.append(f"reason “{_plain(info.reason, _DETAIL_CHARS)}”")
+    if info.request_id:
+        parts.append(f"request {_plain(info.request_id, _NAME_CHARS)}")
+    parts.append(f"message {_plain(info.message_id, _NAME_CHARS)}")
+    if any(r.dry_run for r in results):
+        parts.append("_dry run: nothing was stopped_")
+    return "Trigger: " + " · ".join(parts)
+
+
+def _budget_words(budget: Mapping[str, Any], rung: Mapping[str, Any] | None) -> str:
+    name = _plain(budget.get("displayName") or budget.get("budgetId"), _NAME_CHARS)
+    cost, amount = _number(budget.get("costAmount")), _number(budget.get("budgetAmount"))
+    currency = _plain(budget.get("currencyCode"), 8)
+    ratio = _number(rung.get("ratio")) if rung else None
+    if ratio is None and cost is not None and amount:
+        ratio = cost / amount
+    words = [f"budget “{name}”"]
+    if ratio is not None:
+        words.append(f"at {ratio:.0%}")
+    if cost is not None and amount is not None:
+        words.append(f"({cost:,.2f} of {amount:,.2f}{' ' + currency if currency else ''})")
+    if rung:
+        threshold = _number(rung.get("threshold"))
+        action = str(rung.get("action", ""))
+        words.append(f"reached its {threshold:.0%} rung," if threshold is not None else "reached")
+        words.append(
+            _plain(action, 20) + (f": {_RUNG_WORDS[action]}" if action in _RUNG_WORDS else "")
+        )
+    return " ".join(words)
+
+
+def _named(title: str, results: list[Result], *, with_detail: bool) -> list[str]:
+    lines = [f"*{title} ({len(results)}):*"]
+    for result in results[:MAX_NAMED]:
+        line = f"• {_item(result)}"
+        if with_detail:
+            line += f": {result.outcome.value}, {_plain(result.detail, _DETAIL_CHARS)}"
+        lines.append(line)
+    if len(results) > MAX_NAMED:
+        lines.append(f"• and {len(results) - MAX_NAMED} more")
+    return lines
+
+
+def _item(result: Result) -> str:
+    """One target: its kind, its ID linked to the console, its project and region."""
+    name = result.name
+    if name is None:  # a sweep's own failure, a refused project, input of no kind
+        what = "" if result.kind == "unknown" else f"{result.kind} "
+        itself = "the sweep itself" if "sweep" in result.extra else "the message itself"
+        return what + (_plain(result.target, _NAME_CHARS) if result.target else itself)
+    where = f" · {name.project} · {name.location}"
+    url = console_url(name)
+    if url is not None:
+        return f"{name.kind} <{url}|{name.resource_id}>{where}"
+    owner = _operation_owner(result, name)
+    if owner is not None and (owner_url := console_url(owner)) is not None:
+        return (
+            f"operation {name.resource_id} (its {owner.kind} <{owner_url}|{owner.resource_id}>)"
+            f"{where}"
+        )
+    return f"{name.kind} {name.resource_id}{where}"
+
+
+def _operation_owner(result: Result, name: ResourceName) -> ResourceName | None:
+    """The batch an operation runs (the metadata's ``batch``), or the cluster it works
+    on (``clusterName``), held to their grammar like any name; None if it names neither."""
+    state = result.state or {}
+    batch = state.get("batch") or result.extra.get("batch")
+    try:
+        if isinstance(batch, str) and batch:
+            return parse_name("batch", batch)
+        cluster = state.get("clusterName")
+        if isinstance(cluster, str) and cluster:
+            return parse_name(
+                "cluster", f"projects/{name.project}/regions/{name.location}/clusters/{cluster}"
+            )
+    except InvalidName:
+        return None
+    return None
+
+
+def _summary_line(summary: Result) -> str:
+    sweep = summary.extra.get("sweep")
+    sweep = sweep if isinstance(sweep, dict) else {}
+    label = f"Sweep {_plain(sweep.get('id', ''), _NAME_CHARS)}"
+    if sweep.get("part"):
+        label += f" (part {_plain(sweep['part'], _NAME_CHARS)})"
+    if sweep.get("generation"):
+        label += f", continuation {_int(sweep['generation'])}"
+    fan_out = sweep.get("fanOut")
+    if isinstance(fan_out, dict):
+        words = (
+            f"{label}: searched {len(fan_out.get('searched') or [])} scope(s), found "
+            f"{_int(fan_out.get('assets'))} live resource(s) in {_int(fan_out.get('projects'))} "
+            f"project(s); {_int(fan_out.get('refused'))} refused by the allowlist; "
+            f"{_int(fan_out.get('children'))} child sweep(s), one a project, each told "
+            "separately"
+        )
+        if fan_out.get("complete") is False:
+            words += "; _the search was not complete_"
+        return words + "."
+    words = (
+        f"{label}: found {_int(sweep.get('found'))}, selected {_int(sweep.get('selected'))}, "
+        f"acted on {_int(sweep.get('acted'))}"
+    )
+    if sweep.get("exempt"):
+        words += f"; {_int(sweep['exempt'])} exempt, left alone"
+    if sweep.get("handedOn"):
+        words += "; the rest goes on in a continuation message, told separately"
+    if _left_unstopped(summary):
+        words += f". _Not all was stopped:_ {_plain(summary.detail, _DETAIL_CHARS)}"
+    return words + "."
+
+
+def _left_unstopped(result: Result) -> bool:
+    """A sweep summary saying selected work, or the rest of the listing, was neither
+    stopped nor handed on."""
+    if result.outcome is not Outcome.SWEEP_SUMMARY:
+        return False
+    sweep = result.extra.get("sweep")
+    if not isinstance(sweep, dict) or "fanOut" in sweep or sweep.get("handedOn"):
+        return False
+    return bool(sweep.get("remaining")) or sweep.get("listingComplete") is False
+
+
+def _where_the_rest_is(results: Sequence[Result]) -> str:
+    info = results[0].trigger
+    return (
+        f"_Every result is on the results topic: trigger.chain {_plain(info.chain, 80)}, "
+        f"trigger message {_plain(info.message_id, 80)}._"
+    )
+
+
+def _first_extra(results: Sequence[Result], key: str) -> dict[str, Any] | None:
+    for result in results:
+        value = result.extra.get(key)
+        if isinstance(value, dict):
+            return value
+    return None
+
+
+def _plain(value: object, limit: int) -> str:
+    """Outside text made safe to show: one line of printable characters, at most
+    ``limit``, with ``<`` and ``>`` replaced so that it cannot mention everyone
+    (``<!channel>``, ``<users/all>``) or forge a link."""
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    text = "".join(ch if ch.isprintable() else " " for ch in text[: limit * 2])
+    text = " ".join(text.split()).translate(_NO_MARKUP)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _clip(text: str) -> str:
+    """At most MAX_TEXT_BYTES of UTF-8, cut at a line, saying it was."""
+    if len(text.encode("utf-8")) <= MAX_TEXT_BYTES:
+        return text
+    note = "\n… (clipped: the results topic has the rest)"
+    kept: list[str] = []
+    size = len(note.encode("utf-8"))
+    for line in text.split("\n"):
+        size += len(line.encode("utf-8")) + 1
+        if size > MAX_TEXT_BYTES:
+            break
+        kept.append(line)
+    return "\n".join(kept) + note
+
+
+# --- where to -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """An incoming webhook to post to. ``url`` carries the secret (Chat's key and token,
+    Slack's path), so it is left out of ``repr``: a log line or a traceback that shows a
+    Webhook shows only its service."""
+
+    service: str  # "Google Chat", "Slack", or "loopback" (tests)
+    url: str = field(repr=False)
+
+
+# Google Chat: https://chat.googleapis.com/v1/spaces/SPACE_ID/messages?key=KEY&token=TOKEN
+# (https://developers.google.com/workspace/chat/quickstart/webhooks; threadKey and
+# messageReplyOption may be added for threads). Slack:
+# https://hooks.slack.com/services/T…/B…/… (https://api.slack.com/messaging/webhooks).
+_CHAT = re.compile(
+    r"https://chat\.googleapis\.com(?::443)?/v1/spaces/[A-Za-z0-9_-]{1,128}/messages"
+    r"\?(?P<query>[A-Za-z0-9_.~%=&-]{1,4096})"
+)
+_CHAT_QUERY_KEYS = frozenset({"key", "token", "threadKey", "messageReplyOption"})
+_SLACK = re.compile(
+    r"https://hooks\.slack\.com(?::443)?/services/[A-Za-z0-9_-]{1,64}/[A-Za-z0-9_-]{1,64}"
+    r"/[A-Za-z0-9_-]{1,128}"
+)
+# A receiver on this machine, for tests: plain http, so never anywhere else.
+_LOOPBACK = re.compile(
+    r"http://(?P<host>localhost|\[::1\]|[0-9]{1,3}(?:\.[0-9]{1,3}){3}):(?P<port>[0-9]{1,5})"
+    r"(?:/[A-Za-z0-9_.~%/=&?-]{0,2048})?"
+)
+
+
+def notify_webhook(env: Mapping[str, str] | None = None) -> Webhook | None:
+    """NOTIFY_WEBHOOK_URL, checked; None when it is unset (nobody is told). To move into
+    canceller/settings.py when notifications are wired in."""
+    environ = os.environ if env is None else env
+    return parse_webhook_url(environ.get(WEBHOOK_VARIABLE, ""))
+
+
+def parse_webhook_url(value: str) -> Webhook | None:
+    """Only https to the hosts the services document for incoming webhooks, in their
+    documented form, with no user part, no port but 443 and no fragment: the message
+    names projects and work, and the URL its own secret, so neither may go anywhere else.
+    Plain http is for a receiver on this machine's loopback only (tests), as
+    canceller/settings.py allows only an emulator on loopback. The value is never echoed
+    in the error: it would put the secret in the deployment's logs. Surrounding white
+    space (a secret file's last newline) is ignored."""
+    text = value.strip()
+    if not text:
+        return None
+    if _SLACK.fullmatch(text):
+        return Webhook("Slack", text)
+    chat = _CHAT.fullmatch(text)
+    if chat is not None and _chat_query_ok(chat["query"]):
+        return Webhook("Google Chat", text)
+    loopback = _LOOPBACK.fullmatch(text)
+    if loopback is not None and 1 <= int(loopback["port"]) <= 65535 and _loopback(loopback["host"]):
+        return Webhook("loopback", text)
+    raise SettingsError(
+        f"{WEBHOOK_VARIABLE} is not accepted ({_why_not(text)}; the value is not shown, a "
+        "webhook URL carries its secret): expected a Google Chat incoming webhook, "
+        "https://chat.googleapis.com/v1/spaces/SPACE/messages?key=KEY&token=TOKEN, or a Slack "
+        "one, https://hooks.slack.com/services/T…/B…/…, as the service gives it, with no user "
+        "part, no port but 443 and no fragment; plain http only to this machine's loopback "
+        "(127.0.0.0/8, localhost or [::1], with a port), for tests"
+    )
+
+
+def _chat_query_ok(query: str) -> bool:
+    try:
+        fields = parse_qs(query, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        return False
+    return (
+        set(fields) <= _CHAT_QUERY_KEYS
+        and all(len(fields.get(key, [])) == 1 and fields[key][0] for key in ("key", "token"))
+        and all(len(values) == 1 for values in fields.values())
+    )
+
+
+def _why_not(text: str) -> str:
+    """What is wrong, in words that echo none of the value."""
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "it is not a URL"
+    if any(ch.isspace() or not ch.isprintable() or ch == "\\" for ch in text):
+        return "it has spaces, control characters or backslashes"
+    if parts.username is not None or parts.password is not None:
+        return "it has a user part"
+    if parts.fragment or "#" in text:
+        return "it has a fragment"
+    if parts.scheme == "http" and not _loopback(host if ":" not in host else f"[{host}]"):
+        return "plain http is only for this machine's loopback"
+    if parts.scheme not in ("https", "http"):
+        return "it is not https"
+    if host not in ("chat.googleapis.com", "hooks.slack.com") and parts.scheme == "https":
+        return "its host is neither chat.googleapis.com nor hooks.slack.com"
+    if port not in (None, 443) and parts.scheme == "https":
+        return "it names a port other than 443"
+    return "its path or query is not a webhook's"
+
+
+def _loopback(host: str) -> bool:
+    if host in ("localhost", "[::1]"):
+        return True
+    try:
+        return ipaddress.IPv4Address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# --- delivery -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of one notification: ``sent`` when the service answered 2xx;
+    otherwise ``failure`` says why, without the URL."""
+
+    sent: bool
+    service: str
+    status: int | None = None
+    failure: str = ""
+
+
+def notify(
+    results: Sequence[Result], webhook: Webhook | None, totals: MoneyTotals | None = None
+) -> Delivery | None:
+    """Tell the people about one trigger message's results, if there is something to
+    tell and somewhere to tell it; None when nothing was posted for that reason. Called
+    after the results are published; never raises."""
+    if webhook is None or not results:
+        return None
+    message_id = results[0].trigger.message_id
+    try:
+        text = build_text(results, totals)
+    except Exception as defect:  # a defect of ours must not touch the results
+        log(
+            "ERROR",
+            f"notification not built: internal error {type(defect).__name__}",
+            notification="FAILED",
+            notifyService=webhook.service,
+            messageId=message_id,
+        )
+        return Delivery(False, webhook.service, failure=f"internal error {type(defect).__name__}")
+    if text is None:
+        return None
+    return deliver(text, webhook, message_id=message_id)
+
+
+def deliver(text: str, webhook: Webhook, *, message_id: str = "") -> Delivery:
+    """One POST of ``{"text": text}``: a short timeout, no redirect followed (a redirect
+    would take the message elsewhere), no retry (a second message could be a duplicate,
+    and waiting would hold the function); proxies and CA bundle from the environment as
+    for Dataproc (canceller/runtime.py), no .netrc. Logged either way, never raised."""
+    status: int | None = None
+    failure = ""
+    try:
+        with requests.Session() as session:
+            session.proxies.update(get_environ_proxies(webhook.url))
+            session.verify = (
+                os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            )
+            session.trust_env = False
+            response = session.post(
+                webhook.url,
+                data=json.dumps(payload(text), ensure_ascii=False).encode("utf-8"),
+                headers={"Content-Type": "application/json; charset=UTF-8"},
+                timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+                allow_redirects=False,
+                stream=True,
+            )
+            with response:
+                status = response.status_code
+                if not 200 <= status < 300:
+                    body = next(response.iter_content(_MAX_BODY_BYTES), b"")
+                    said = _redact(body.decode("utf-8", errors="replace"), webhook)
+                    failure = f"HTTP {status}" + (f": {said}" if said else "")
+    except requests.Timeout:
+        failure = (
+            f"no answer within {CONNECT_TIMEOUT_SECONDS:g} s to connect or "
+            f"{READ_TIMEOUT_SECONDS:g} s to answer"
+        )
+    except requests.ConnectionError as error:
+        failure = f"could not connect ({type(error).__name__})"
+    except Exception as error:  # whatever it is, it must not reach the caller
+        failure = f"{type(error).__name__}"  # never str(error): it can hold the URL
+    sent = not failure
+    fields: dict[str, Any] = {
+        "notification": "SENT" if sent else "FAILED",  # what a log-based metric counts
+        "notifyService": webhook.service,
+        "messageId": message_id,
+    }
+    if status is not None:
+        fields["httpStatus"] = status
+    log(
+        "INFO" if sent else "WARNING",
+        f"notification sent to {webhook.service}"
+        if sent
+        else f"notification not delivered to {webhook.service}: {failure}; not retried",
+        **fields,
+    )
+    return Delivery(sent, webhook.service, status, failure)
+
+
+def _redact(text: str, webhook: Webhook) -> str:
+    """A service's error answer, for the log: one clipped line, with every part of the
+    URL that could be its secret (path segments, query values) taken out, in case the
+    answer echoes the request, and a secret's beginning cut off where the clip fell."""
+    parts = urlsplit(webhook.url)
+    found = [segment for segment in parts.path.split("/") if len(segment) >= 4]
+    found += [v for values in parse_qs(parts.query).values() for v in values if len(v) >= 4]
+    secrets = sorted({*found, *map(unquote, found)}, key=len, reverse=True)
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+    text = text[:_DETAIL_CHARS]
+    for secret in secrets:
+        for length in range(len(secret) - 1, 3, -1):
+            if text.endswith(secret[:length]):
+                text = text[:-length] + "[redacted]"
+                break
+    return _plain(text, _DETAIL_CHARS + len("[redacted]"))
