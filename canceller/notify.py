@@ -30,16 +30,17 @@ The payload is ``{"text": ...}``, which Google Chat's and Slack's incoming webho
 document (Chat: https://developers.google.com/workspace/chat/quickstart/webhooks, a POST
 of ``{"text": ...}`` with ``Content-Type: application/json; charset=UTF-8``; Slack:
 https://api.slack.com/messaging/webhooks). Only their common formatting is used:
-``*bold*``, ``_italic_`` and ``<URL|label>`` links
+``*bold*``, ``_italic_``, ```code``` and ``<URL|label>`` links
 (https://developers.google.com/workspace/chat/format-messages;
-https://api.slack.com/reference/surfaces/formatting). Chat's ``cardsV2`` is not used: one
-payload then suits both services, and Chat refuses fields it does not know, so Slack-only
-options cannot ride along. Text from outside (a budget's name, a request's reason, a
+https://docs.slack.dev/messaging/formatting-message-text/). Chat's ``cardsV2`` is not
+used: one payload then suits both services, and nothing only one of them knows rides
+along. Slack parses ``&``, ``<`` and ``>`` as control characters (same page), Chat
+``<users/all>`` as a mention: text from outside (a budget's name, a request's reason, a
 policy name, Dataproc's error messages) has ``<`` and ``>`` replaced, so it cannot
-mention ``<!channel>`` (Slack) or ``<users/all>`` (Chat) or forge a link.
+mention ``<!channel>`` or ``<users/all>`` or forge a link (an ``&`` alone opens nothing).
 
 Limits: a Chat message is at most 32,000 bytes
-(https://developers.google.com/workspace/chat/api/reference/rest/v1/spaces.messages/create);
+(https://developers.google.com/chat/reference/rest/v1/spaces.messages/create);
 Slack truncates ``text`` past 40,000 characters
 (https://api.slack.com/changelog/2018-04-truncating-really-long-messages). Lists are
 summarised, so a message is a few thousand characters; ``MAX_TEXT_BYTES`` clips what is
@@ -217,7 +218,7 @@ def build_text(results: Sequence[Result], totals: MoneyTotals | None = None) -> 
     if failed:
         lines += _named("Needs a person", failed, with_detail=True)
         lines += [
-            f"_{outcome.value}_: {_WHAT_TO_DO[outcome]}."
+            f"`{outcome.value}`: {_WHAT_TO_DO[outcome]}."
             for outcome in NEEDS_A_PERSON
             if any(r.outcome is outcome for r in failed)
         ]

@@ -6,6 +6,7 @@ receiver on loopback, where every failure is logged without the URL and none is 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -139,7 +141,7 @@ def test_a_budget_rung_message_says_the_budget_the_rung_what_stopped_and_what_fa
         f"• job <{job_url('pyspark-long-bootstrap')}|pyspark-long-bootstrap> · {P} · {R}: "
         "ERROR, Dataproc answered 400 FAILED_PRECONDITION while cancelling; still SETUP_DONE"
     ) in lines
-    assert any(line.startswith("_ERROR_: not stopped:") for line in lines)
+    assert any(line.startswith("`ERROR`: not stopped:") for line in lines)
     assert any(line.startswith("By hand: gcloud dataproc jobs kill") for line in lines)
     assert "Sweep sweep-118: found 5, selected 4, acted on 4; 1 exempt, left alone." in lines
     assert "Outcomes: 2 CANCELLED, 1 ALREADY_DONE, 1 ERROR." in lines
@@ -261,7 +263,7 @@ def test_long_lists_name_ten_and_count_the_rest() -> None:
     assert "• and 15 more" in lines and "• and 2 more" in lines
     assert "job-09" in text and "job-10" not in text
     assert "Outcomes: 25 CANCELLED, 12 PERMISSION_DENIED." in lines
-    assert any(line.startswith("_PERMISSION_DENIED_: not stopped:") for line in lines)
+    assert any(line.startswith("`PERMISSION_DENIED`: not stopped:") for line in lines)
 
 
 @pytest.mark.parametrize(
@@ -647,3 +649,47 @@ def test_a_defect_in_building_the_message_is_logged_and_not_raised(
     (line,) = log_lines(capsys)
     assert (line["severity"], line["notification"]) == ("ERROR", "FAILED")
     assert SECRET not in json.dumps(line)
+
+
+# --- README's example ------------------------------------------------------------------
+
+
+def readme_example() -> str:
+    """The message README shows, rendered as chat shows it (bold, italics, links by their
+    labels), in Markdown: built here, so README cannot drift from what is sent."""
+    trigger = info("budget")
+    extra = {"budget": BUDGET, "rung": CLUSTERS_RUNG, "sweep": {"id": "sweep-118"}}
+    results = [
+        result(Outcome.CANCELLED, JOB, trigger, "cancelled: the job is CANCELLED", extra),
+        result(Outcome.CANCELLED, SESSION, trigger, "terminated", extra),
+        result(Outcome.CANCELLED, CLUSTER, trigger, "stopped: the cluster is STOPPED", extra),
+        result(
+            Outcome.ERROR,
+            f"projects/{P}/regions/{R}/jobs/pyspark-long-bootstrap",
+            trigger,
+            "Dataproc answered 400 FAILED_PRECONDITION while cancelling, refused for the whole "
+            "verification window (6.0 s); the job is still SETUP_DONE",
+            extra,
+        ),
+        result(
+            Outcome.STILL_RUNNING,
+            f"projects/{P}/regions/{R}/clusters/burst-etl",
+            trigger,
+            "the stop was accepted but the cluster was not done after 6.0 s of watching "
+            "(15 checks; it is STOPPING); it may still stop",
+            extra,
+        ),
+        result(Outcome.ALREADY_DONE, f"projects/{P}/regions/{R}/jobs/nightly-report", trigger),
+        summary(trigger, extra, id="sweep-118", found=7, selected=6, acted=6, exempt=1),
+    ]
+    text = build_text(results)
+    assert text is not None
+    markdown = re.sub(r"<(https://[^|>]+)\|([^>]+)>", r"[\2](\1)", text)
+    markdown = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"**\1**", markdown)
+    markdown = re.sub(r"(?<![\w_])_([^_\n]+)_(?![\w_])", r"*\1*", markdown)
+    return "\n".join(f"> {line}\\" for line in markdown.splitlines()).rstrip("\\")
+
+
+def test_readme_shows_the_message_as_it_is_sent() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert readme_example() in readme
