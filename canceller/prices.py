@@ -7,11 +7,17 @@ hand in another table (another region, or negotiated prices) through ``price_tab
 checked the same way. The shipped table is us-central1 on-demand list prices: an
 estimate's basis, never a bill.
 
+Where a price may come from: Google's own pages, or a data set generated mechanically
+from Google's Cloud Billing Catalog API that says how and when it was generated and
+agrees with a figure on a Google page (the shipped Compute Engine prices are of this
+kind; the table says which data set, which generation, and which cross-checks).
+Hand-copied third-party tables are not taken: they are often wrong
+(shared/reference/google-apis.md, "Dataproc prices").
+
 What the table lacks is lacking, never filled in: a machine family whose Compute
-Engine prices could not be read from Google's own page has no entry, and a price
-asked of it is ``None`` with the reason (``Priced.unknown``), so that a result says
-"unknown" rather than a guess. Third-party copies of Google's tables are not taken:
-they are often wrong (shared/reference/google-apis.md, "Dataproc prices").
+Engine prices could not be sourced so has no entry, and a price asked of it is
+``None`` with the reason (``Priced.unknown``), so that a result says "unknown" rather
+than a guess.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ _MB_PER_GB = 1024  # Compute Engine counts memory in GiB ("GB" on its pages), 1 
 # where one per hour belongs), refused rather than multiplied into results.
 _MAX_PRICE = 1000.0
 _MAX_GB_PER_VCPU = 1024.0
+_MAX_GB_OF_TYPE = 65536.0  # the largest Compute Engine types have some 32 TB
 _URL = re.compile(r"https://[^\s]{1,500}")
 
 
@@ -75,12 +82,15 @@ class MachineFamily:
     vcpu_hour: float
     gb_hour: float
     # GB of memory per vCPU of each predefined class of the family (standard, highmem,
-    # highcpu, ...), from the same page; a class not listed is unknown.
+    # highcpu, ...), from Google's machine family pages; a class not listed is unknown.
     gb_per_vcpu: dict[str, float]
     source: Source
     # Custom types are priced apart (a premium over predefined); None: not in the table.
     custom_vcpu_hour: float | None = None
     custom_gb_hour: float | None = None
+    # Predefined types whose memory is not their class's GB per vCPU times their vCPUs
+    # (n2-highmem-128 has 864 GB, not 1,024): their memory in GB, by name.
+    gb_of_type: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -174,12 +184,16 @@ def compute_engine_hourly(machine: MachineType, table: PriceTable) -> Priced:
         vcpu_rate, gb_rate = family.custom_vcpu_hour, family.custom_gb_hour
     else:
         per_vcpu = family.gb_per_vcpu.get(machine.shape)
-        if per_vcpu is None:
+        exact = family.gb_of_type.get(machine.name)
+        if exact is not None:
+            memory_gb = exact
+        elif per_vcpu is None:
             return Priced(
                 None,
                 f"the price table does not say the memory of {machine.family}-{machine.shape}",
             )
-        memory_gb = machine.vcpus * per_vcpu
+        else:
+            memory_gb = machine.vcpus * per_vcpu
         vcpu_rate, gb_rate = family.vcpu_hour, family.gb_hour
     vcpus = machine.vcpus * vcpu_rate
     memory = memory_gb * gb_rate
@@ -202,7 +216,7 @@ def price_table(document: object) -> PriceTable:
     engine = _object(top.get("computeEngine"), "computeEngine")
     engine_source = _source(engine, "computeEngine")
     families = {
-        _family_name(name): _family(value, f"computeEngine.families.{name}", engine_source)
+        _family_name(name): _family(name, value, f"computeEngine.families.{name}", engine_source)
         for name, value in _object(engine.get("families"), "computeEngine.families").items()
     }
     missing = _object(engine.get("notSourced", {}), "computeEngine.notSourced")
@@ -224,9 +238,10 @@ def price_table(document: object) -> PriceTable:
     )
 
 
-def _family(value: object, where: str, default: Source) -> MachineFamily:
+def _family(name: str, value: object, where: str, default: Source) -> MachineFamily:
     entry = _object(value, where)
     classes = _object(entry.get("gbPerVcpu"), f"{where}.gbPerVcpu")
+    exceptions = _object(entry.get("gbOfType", {}), f"{where}.gbOfType")
     custom_vcpu, custom_gb = entry.get("customVcpuHour"), entry.get("customGbHour")
     if (custom_vcpu is None) != (custom_gb is None):
         raise PriceTableError(f"{where} must give both customVcpuHour and customGbHour, or none")
@@ -246,7 +261,22 @@ def _family(value: object, where: str, default: Source) -> MachineFamily:
         custom_gb_hour=None
         if custom_gb is None
         else _number(custom_gb, f"{where}.customGbHour", _MAX_PRICE),
+        gb_of_type={
+            _type_of(name, type_name, f"{where}.gbOfType"): _number(
+                gb, f"{where}.gbOfType.{type_name}", _MAX_GB_OF_TYPE
+            )
+            for type_name, gb in exceptions.items()
+        },
     )
+
+
+def _type_of(family: str, name: str, where: str) -> str:
+    """A predefined machine type's name, of this family: an exception for another
+    family's type, or for a name no cluster can carry, is a mistake in the table."""
+    match = _PREDEFINED.fullmatch(name)
+    if match is None or match["family"] != family or match["lssd"]:
+        raise PriceTableError(f"{where}: {name[:40]!r} is not a predefined {family} type")
+    return name
 
 
 def _price(value: object, where: str) -> Price:

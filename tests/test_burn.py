@@ -30,8 +30,8 @@ from canceller.prices import SHIPPED_TABLE, PriceTable, price_table, shipped_tab
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 TABLE = shipped_table()
-# Made-up round prices, NOT Google's: the shipped table prices no Compute Engine family,
-# so these exercise the cluster arithmetic. n1's classes as Google names them.
+# Made-up round prices, NOT Google's: round figures that exercise the cluster arithmetic
+# in place of the shipped table's n1 prices. n1's classes as Google names them.
 MADE_UP_N1 = {
     "vcpuHour": 0.03,
     "gbHour": 0.004,
@@ -75,21 +75,37 @@ GOOGLES_CLUSTER = cluster(
 def test_googles_cluster_example_the_dataproc_fee() -> None:
     burn = cluster_burn(GOOGLES_CLUSTER, TABLE)
     assert burn.usage == {"instances": 6, "vcpus": 24}
-    assert burn.parts == {"dataprocFee": pytest.approx(0.24)}  # $0.010 x 24 vCPUs
+    assert burn.parts["dataprocFee"] == pytest.approx(0.24)  # $0.010 x 24 vCPUs
     two_hours = Horizon(2.0, "autoDeleteTime", "for the example")
     saving = saved_up_to(burn.parts["dataprocFee"], two_hours)
     assert saving is not None
     assert saving.usd == pytest.approx(0.48)
 
 
-def test_a_cluster_whose_compute_engine_price_the_table_lacks_is_unknown() -> None:
-    """The shipped table prices no family: the total is unknown, never the fee alone."""
+def test_googles_cluster_example_at_the_shipped_n1_prices() -> None:
+    """The shipped table's n1 prices (a Catalog-generated data set, see prices-us-central1.json):
+    each n1-standard-4 is 4 x $0.031611 + 15 GB x $0.004237 = $0.189999 an hour."""
     burn = cluster_burn(GOOGLES_CLUSTER, TABLE)
+    assert burn.unknown is None
+    assert burn.parts == pytest.approx({"dataprocFee": 0.24, "computeEngine": 6 * 0.189999})
+    assert burn.usd_per_hour == pytest.approx(0.24 + 1.139994)
+    saving = saved_up_to(burn.usd_per_hour, Horizon(2.0, "autoDeleteTime", "for the example"))
+    assert saving is not None
+    assert saving.usd == pytest.approx(2 * 1.379994)
+
+
+def test_a_cluster_whose_compute_engine_price_the_table_lacks_is_unknown() -> None:
+    """The shipped table has no c2 or t2d prices: the total is unknown, never the fee alone."""
+    lacking = cluster(
+        masterConfig=group("c2-standard-4", 1), workerConfig=group("t2d-standard-4", 5)
+    )
+    burn = cluster_burn(lacking, TABLE)
     assert burn.usd_per_hour is None
     assert burn.unknown is not None
     assert "the masters' Compute Engine price" in burn.unknown
     assert "the workers' Compute Engine price" in burn.unknown
-    assert "no Compute Engine prices for the n1 family" in burn.unknown
+    assert "no Compute Engine prices for the c2 family" in burn.unknown
+    assert "no Compute Engine prices for the t2d family" in burn.unknown
     assert "computeEngine" not in burn.parts
     assert saved_up_to(burn.usd_per_hour, Horizon(2.0, "oneHour", "x")) is None
     shown = burn.as_json()

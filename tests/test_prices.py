@@ -66,19 +66,120 @@ def test_the_shipped_table_holds_the_dataproc_prices_with_their_sources() -> Non
     assert table.label == "us-central1 on-demand list prices (USD)"
 
 
-def test_the_shipped_table_prices_no_compute_engine_family_and_says_why() -> None:
-    """No family could be read from Google's page: none is in the table, each is named."""
+DATA_SET = (
+    "https://github.com/Cyclenerd/google-cloud-pricing-cost-calculator/blob/"
+    "fd66b26ff84fee5cdd94f341ea89206e76c06b99/pricing.yml"
+)
+
+
+def test_compute_engine_prices_come_from_a_catalog_generated_data_set_with_its_date() -> None:
+    """Google's VM instance pricing page could not be read; the prices are those of a data
+    set generated from the Cloud Billing Catalog API, named with its generation and the
+    figures on Google's pages it was checked against."""
     table = shipped_table()
-    assert table.families == {}
-    assert table.compute_engine_source.address == (
-        "https://cloud.google.com/compute/vm-instance-pricing"
+    source = table.compute_engine_source
+    assert source.address == DATA_SET
+    assert source.read == date(2026, 12, 3)
+    assert "generated Thu Jul 30 06:13:17 2026" in source.says
+    assert "Cloud Billing Catalog API" in source.says
+    engine = SHIPPED["computeEngine"]
+    assert any("cloud.google.com/docs/cuds-verify-discounts" in c for c in engine["crossChecks"])
+    assert any("general-purpose-machines" in m for m in engine["memoryFrom"])
+    assert set(table.families) == {"e2", "n1", "n2", "n2d", "c3", "n4"}
+    for family in table.families.values():
+        assert family.source == source
+        assert family.custom_vcpu_hour is None  # custom types are not in the data set
+
+
+# Each family's vCPU-hour and GB-hour prices (the data set's) and the memory per vCPU of
+# its classes (Google's machine family pages).
+GENERAL = {"standard": 4, "highmem": 8, "highcpu": 1}
+FAMILIES: dict[str, tuple[float, float, dict[str, float]]] = {
+    "e2": (0.02181159, 0.00292353, GENERAL),
+    "n1": (0.031611, 0.004237, {"standard": 3.75, "highmem": 6.5, "highcpu": 0.9}),
+    "n2": (0.031611, 0.004237, GENERAL),
+    "n2d": (0.027502, 0.003686, GENERAL),
+    "c3": (0.03465, 0.003938, {"standard": 4, "highmem": 8, "highcpu": 2}),
+    "n4": (0.03119, 0.00354, {"standard": 4, "highmem": 8, "highcpu": 2}),
+}
+
+
+# A type of each family worked by hand: vCPUs x the vCPU price + GB x the GB price, which
+# is also the data set's price for that type.
+@pytest.mark.parametrize(
+    ("name", "memory_gb", "usd_per_hour"),
+    [
+        ("e2-standard-8", 32, 0.26804568),  # 8 x $0.02181159 + 32 x $0.00292353
+        ("n1-standard-4", 15, 0.189999),  # 4 x $0.031611 + 15 x $0.004237
+        ("n1-highcpu-16", 14.4, 0.5667888),  # 16 x $0.031611 + 14.4 x $0.004237
+        ("n2-standard-8", 32, 0.388472),  # 8 x $0.031611 + 32 x $0.004237
+        ("n2d-standard-16", 64, 0.675936),  # 16 x $0.027502 + 64 x $0.003686
+        ("c3-highcpu-22", 44, 0.935572),  # 22 x $0.03465 + 44 x $0.003938
+        ("n4-highmem-8", 64, 0.47608),  # 8 x $0.03119 + 64 x $0.00354
+    ],
+)
+def test_each_familys_prices_and_a_type_worked_by_hand(
+    name: str, memory_gb: float, usd_per_hour: float
+) -> None:
+    table = shipped_table()
+    machine = machine_type(name) or _fail()
+    vcpu_hour, gb_hour, classes = FAMILIES[machine.family]
+    family = table.families[machine.family]
+    assert (family.vcpu_hour, family.gb_hour) == (vcpu_hour, gb_hour)
+    assert family.gb_per_vcpu == classes
+    priced = compute_engine_hourly(machine, table)
+    assert priced.unknown is None
+    assert priced.details["memoryGb"] == pytest.approx(memory_gb)
+    assert priced.usd_per_hour == pytest.approx(usd_per_hour, abs=1e-12)
+    assert priced.usd_per_hour == pytest.approx(
+        machine.vcpus * vcpu_hour + memory_gb * gb_hour, abs=1e-12
     )
-    assert set(table.not_sourced) == {"e2", "n1", "n2", "n2d", "c2", "c3", "n4", "t2d"}
+
+
+def test_every_shipped_family_is_tested() -> None:
+    assert set(shipped_table().families) == set(FAMILIES)
+
+
+def test_n2_highmem_128_has_864_gb_not_its_classes_1024() -> None:
+    """Google's general-purpose machine page: n2-highmem-128, 128 vCPUs, 864 GB."""
+    table = shipped_table()
+    priced = compute_engine_hourly(machine_type("n2-highmem-128") or _fail(), table)
+    # 128 x $0.031611 + 864 GB x $0.004237 = $4.046208 + $3.660768
+    assert priced.details["memoryGb"] == 864
+    assert priced.usd_per_hour == pytest.approx(7.706976, abs=1e-12)
+    # Its smaller sibling follows the class: 96 x 8 GB.
+    sibling = compute_engine_hourly(machine_type("n2-highmem-96") or _fail(), table)
+    assert sibling.details["memoryGb"] == 768
+
+
+def test_the_prices_agree_with_figures_on_googles_pages() -> None:
+    table = shipped_table()
+    n1, n2 = table.families["n1"], table.families["n2"]
+    # cloud.google.com/docs/cuds-verify-discounts: "N2 Instance Core running in Americas",
+    # On-demand List Price $0.03161.
+    assert round(n2.vcpu_hour, 5) == 0.03161
+    # Google Cloud Pricing Calculator, Iowa, Regular, 5/18/23: n1-standard-1 for 1,460 hours
+    # USD 69.35; n1-standard-8 for 4,380 hours USD 1,664.39.
+    one = compute_engine_hourly(machine_type("n1-standard-1") or _fail(), table)
+    eight = compute_engine_hourly(machine_type("n1-standard-8") or _fail(), table)
+    assert round((one.usd_per_hour or 0) * 1460, 2) == 69.35
+    assert round((eight.usd_per_hour or 0) * 4380, 2) == 1664.39
+    assert n1.vcpu_hour == n2.vcpu_hour and n1.gb_hour == n2.gb_hour
+
+
+@pytest.mark.parametrize("name", ["c2-standard-8", "t2d-standard-4"])
+def test_families_the_data_set_cannot_split_stay_unknown_and_say_why(name: str) -> None:
+    """C2 and T2D have one memory class: their types' prices cannot be split into a vCPU
+    price and a GB price, so neither is guessed."""
+    table = shipped_table()
+    assert set(table.not_sourced) == {"c2", "t2d"}
+    assert "one memory class" in table.not_sourced_reason
     assert "third-party" in table.not_sourced_reason
-    priced = compute_engine_hourly(MachineType("n2-standard-8", "n2", "standard", 8), table)
+    machine = machine_type(name) or _fail()
+    priced = compute_engine_hourly(machine, table)
     assert priced.usd_per_hour is None
     assert priced.unknown is not None
-    assert "no Compute Engine prices for the n2 family" in priced.unknown
+    assert f"no Compute Engine prices for the {machine.family} family" in priced.unknown
     assert table.not_sourced_reason in priced.unknown
 
 
@@ -146,7 +247,8 @@ def test_a_custom_type_is_priced_at_the_familys_custom_prices() -> None:
         ("n2-highmem-8", "does not say the memory of n2-highmem"),
         ("n2-standard-4-lssd", "bundles local SSD"),
         ("n2-custom-2-20480-ext", "extended memory"),
-        ("custom-4-15360", "no Compute Engine prices for the n1 family"),
+        ("custom-4-15360", "no custom machine type prices for n1"),
+        ("c2-standard-4", "no Compute Engine prices for the c2 family"),
     ],
 )
 def test_what_the_table_cannot_price_is_unknown(name: str, why: str) -> None:
@@ -194,6 +296,8 @@ def _broken(change: str) -> dict[str, Any]:
         document["computeEngine"]["families"]["n2"] = dict(MADE_UP_N2, customGbHour=None)
     elif change == "zero memory":
         document["computeEngine"]["families"]["n2"] = dict(MADE_UP_N2, gbPerVcpu={"standard": 0})
+    elif change.startswith("gbOfType="):
+        document["computeEngine"]["families"]["n2"]["gbOfType"] = json.loads(change[9:])
     elif change == "bad not sourced":
         document["computeEngine"]["notSourced"]["families"] = "e2"
     else:
@@ -220,6 +324,11 @@ def _broken(change: str) -> dict[str, Any]:
         ("half custom", "both customVcpuHour and customGbHour"),
         ("zero memory", "gbPerVcpu.standard must be a number above 0"),
         ("bad not sourced", "must be a list of names"),
+        ('gbOfType={"n1-highmem-128": 864}', "'n1-highmem-128' is not a predefined n2 type"),
+        ('gbOfType={"n2-standard-4-lssd": 16}', "is not a predefined n2 type"),
+        ('gbOfType={"n2-custom-2-4096": 4}', "is not a predefined n2 type"),
+        ('gbOfType={"n2-highmem-128": 0}', "gbOfType.n2-highmem-128 must be a number above 0"),
+        ('gbOfType=["n2-highmem-128"]', "computeEngine.families.n2.gbOfType must be an object"),
     ],
 )
 def test_a_wrong_table_is_refused_whole(change: str, said: str) -> None:
