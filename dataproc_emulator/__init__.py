@@ -44,7 +44,18 @@ replaces it; every delay counts from seeding on the emulator's clock):
   completion, onCancel, cancelSeconds, cancelError, getForbidden, cancelWhenDone}
   -> the operation; ``POST operations:bulk`` {"operations": [...]} -> {"seeded": n};
   ``GET operations/{name}`` -> internal state.
-- ``POST batches`` {name, operation: {seed}, labels, state} -> the batch.
+- ``POST batches`` {name, operation: {seed}, labels, state, usage, ttl, runtimeVersion}
+  -> the batch. A batch runs from its creation; ``runtimeInfo.currentUsage`` while it is
+  RUNNING or CANCELLING (``snapshotTime`` its start, then every minute),
+  ``approximateUsage`` once it has ended (each count times the seconds it ran,
+  ``updateTime`` its end). ``usage``: UsageSnapshot's counts as integers, {milliDcu,
+  milliDcuPremium, shuffleStorageGb, shuffleStorageGbPremium (with milliDcuPremium),
+  milliAccelerator, acceleratorType}, those left out 0 (default: a driver and 4
+  executors of 4 vCPUs and 16 GB, {"milliDcu": 20000, "shuffleStorageGb": 25}; null:
+  none reported); ``ttl`` executionConfig.ttl, a google-duration of 600 s to 14 days
+  (default: not set); ``runtimeVersion`` runtimeConfig.version ("2.2"). Neither a ttl
+  nor a lifecycleConfig ends anything here; dataproc_emulator/usage.py says what else
+  is assumed.
 - ``POST jobs`` -> the Job; ``POST jobs:bulk`` {"jobs": [...]} -> {"seeded": n};
   ``GET jobs/{name}`` -> {job, onCancel, cancelRequestTime, seq}. Seed keys:
   ``name`` projects/P/regions/R/jobs/ID (required); ``state`` PENDING | SETUP_DONE |
@@ -64,8 +75,12 @@ replaces it; every delay counts from seeding on the emulator's clock):
   TERMINATED | FAILED; ``stateMessage`` (for FAILED); ``labels`` {}; ``uuid``;
   ``createdSecondsAgo`` (0); ``terminateSeconds`` (0: TERMINATING for that long, then
   TERMINATED); ``onTerminate`` terminate (default) | fail (ends FAILED, the operation
-  with error 13) | forbidden (403); ``getForbidden``. Only CREATING and ACTIVE
-  sessions terminate; a repeated requestId answers the first terminate's operation.
+  with error 13) | forbidden (403); ``getForbidden``; ``usage`` as a batch's (default:
+  the documented minimum, a driver and 2 executors, {"milliDcuPremium": 12000}), served
+  while ACTIVE or TERMINATING, its total once ended; ``ttl`` ("86400s") and ``idleTtl``
+  ("3600s"), google-durations of 600 s to 14 days, null: not shown; ``runtimeVersion``
+  ("2.2"). Only CREATING and ACTIVE sessions terminate; a repeated requestId answers the
+  first terminate's operation.
 - ``POST clusters`` -> the Cluster; ``POST clusters:bulk`` {"clusters": [...]} ->
   {"seeded": n}; ``GET clusters/{name}`` -> {cluster, deleted, operations,
   blockingOperation, requests, gracefulTerminationSeconds, seq} (also once deleted).
@@ -76,7 +91,14 @@ replaces it; every delay counts from seeding on the emulator's clock):
   ``secondaryWorkerInstances`` (0), ``masterMachineType``, ``workerMachineType``,
   ``secondaryWorkerMachineType`` (rendered as given; default the full URL of
   n2-standard-4), ``localSsds`` (per master and worker), ``flexibleVms`` (on the
-  workers), or a raw ``config``, or ``gke`` (virtualClusterConfig instead);
+  workers), ``secondaryWorkerPreemptibility`` PREEMPTIBLE (default) | SPOT |
+  NON_PREEMPTIBLE, ``lifecycle`` (config.lifecycleConfig: ``autoDeleteTtl`` and
+  ``autoStopTtl``, 600 s to 14 days, ``idleDeleteTtl`` and ``idleStopTtl``, 300 s to 14
+  days, as google-durations; ``autoDeleteInSeconds`` and ``autoStopInSeconds``, served
+  as autoDeleteTime and autoStopTime that long after seeding, each instead of its ttl;
+  ``idleSinceSecondsAgo``, served as idleStartTime, with an idle ttl, not before the
+  cluster was RUNNING; shown, not acted on), or a raw ``config``, or ``gke``
+  (virtualClusterConfig instead);
   ``runningSecondsAgo`` (0) and ``createdSecondsAgo`` (= running); ``stopSeconds``,
   ``startSeconds``, ``deleteSeconds`` (0: how long STOPPING, STARTING, DELETING last;
   a cluster *seeded* in one of them stays there unless its key is given, as a

@@ -29,6 +29,7 @@ the API reference) is followed; what it does not is assumed and marked so:
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -297,10 +298,11 @@ class ClusterRecord:
     def to_json(self, now: float) -> dict[str, Any]:
         entered = self.history(now)
         body: dict[str, Any] = {"projectId": self.project, "clusterName": self.cluster_name}
+        # Copies: enums_as_numbers rewrites the answer in place, never the record.
         if self.virtual_config is not None:
-            body["virtualClusterConfig"] = self.virtual_config
+            body["virtualClusterConfig"] = copy.deepcopy(self.virtual_config)
         else:
-            body["config"] = self.config or {}
+            body["config"] = copy.deepcopy(self.config or {})
         body["labels"] = self.all_labels()
         body["status"] = entered[-1].to_json()
         if len(entered) > 1:
@@ -434,10 +436,14 @@ def build_config(
     groups: Mapping[str, tuple[int, str]],
     local_ssds: int,
     flexible_vms: bool,
+    secondary_preemptibility: str = "PREEMPTIBLE",
+    lifecycle: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A Compute Engine cluster's config as GetCluster answers it. ``groups``: config key
     -> (instances, machine type as given: a full URL, as Dataproc answers, or a short
-    name, to prove a client reads both)."""
+    name, to prove a client reads both). ``secondary_preemptibility``: the secondary
+    workers' (PREEMPTIBLE, SPOT or NON_PREEMPTIBLE); ``lifecycle``: the lifecycleConfig,
+    shown when given."""
     zone = f"{region}-b"
     config: dict[str, Any] = {
         "configBucket": f"dataproc-staging-{region}-emulator",
@@ -469,12 +475,13 @@ def build_config(
             "machineTypeUri": machine,
             "diskConfig": disks,
             "minCpuPlatform": "AUTOMATIC",
-            "preemptibility": "PREEMPTIBLE" if secondary else "NON_PREEMPTIBLE",
+            "preemptibility": secondary_preemptibility if secondary else "NON_PREEMPTIBLE",
         }
         if secondary:
             manager = f"{name}-sw-igm"
+            if secondary_preemptibility != "NON_PREEMPTIBLE":  # assumed: SPOT VMs too
+                group["isPreemptible"] = True
             group |= {
-                "isPreemptible": True,
                 "managedGroupConfig": {
                     "instanceTemplateName": f"{name}-sw-template",
                     "instanceGroupManagerName": manager,
@@ -494,6 +501,8 @@ def build_config(
             }
         config[key] = group
     config["softwareConfig"] = {"imageVersion": "2.2.47-debian12"}
+    if lifecycle:
+        config["lifecycleConfig"] = dict(lifecycle)
     return config
 
 

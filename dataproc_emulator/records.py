@@ -7,12 +7,15 @@ keeps thousands of records free of timers and threads, and makes timing exact.
 
 from __future__ import annotations
 
+import copy
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from .usage import DEFAULT_BATCH_USAGE, Usage, runtime_info
 
 TYPE_PREFIX = "type.googleapis.com/google.cloud.dataproc.v1."
 CANCELLED_ERROR: dict[str, Any] = {"code": 1, "message": "Operation was cancelled"}
@@ -105,7 +108,8 @@ class OperationRecord:
         body: dict[str, Any] = {"name": self.name, "metadata": self._metadata(outcome)}
         if outcome is not None:
             body["done"] = True
-            body.update(outcome.result)
+            # A copy: the enums_as_numbers functions rewrite the answer in place.
+            body.update(copy.deepcopy(outcome.result))
         return body
 
     def default_response(self) -> dict[str, Any]:
@@ -225,12 +229,17 @@ KINDS = frozenset(_METADATA_BUILDERS)
 
 @dataclass(eq=False)
 class BatchRecord:
-    """A Serverless batch; everything about its state comes from its operation."""
+    """A Serverless batch; everything about its state comes from its operation. It runs
+    from its creation; ``usage`` is what it uses meanwhile (None: not reported), ``ttl``
+    its executionConfig.ttl (None: not set), ``runtime_version`` its runtimeConfig's."""
 
     name: str
     operation: OperationRecord
     labels: dict[str, str]
     state_override: str | None = None
+    usage: Usage | None = DEFAULT_BATCH_USAGE
+    ttl: str | None = None
+    runtime_version: str = "2.2"
     seq: int = 0
 
     @property
@@ -263,17 +272,28 @@ class BatchRecord:
         history = [] if state == "PENDING" else [_history("PENDING", created)]
         if state not in ("PENDING", "RUNNING"):
             history.append(_history("RUNNING", created))
+        execution: dict[str, Any] = {"subnetworkUri": "default"}
+        if self.ttl is not None:
+            execution["ttl"] = self.ttl
+        ended = state in ("SUCCEEDED", "FAILED", "CANCELLED")
         body: dict[str, Any] = {
             "name": self.name,
             "uuid": self.uid,
             "createTime": timestamp(created),
             "pysparkBatch": {"mainPythonFileUri": f"gs://emulator-bucket/{self.batch_id}.py"},
-            "runtimeInfo": {"outputUri": f"gs://emulator-staging/{self.uid}/driveroutput"},
+            "runtimeInfo": runtime_info(
+                f"gs://emulator-staging/{self.uid}/driveroutput",
+                self.usage,
+                now,
+                started=None if state == "PENDING" else created,
+                ended=since if ended else None,
+                stamp=timestamp,
+            ),
             "state": state,
             "stateTime": timestamp(since),
             "creator": "emulator@example.com",
-            "runtimeConfig": {"version": "2.2"},
-            "environmentConfig": {"executionConfig": {"subnetworkUri": "default"}},
+            "runtimeConfig": {"version": self.runtime_version},
+            "environmentConfig": {"executionConfig": execution},
             "operation": self.operation.name,
         }
         if message is not None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import clusters, jobs, sessions
+from . import clusters, jobs, sessions, usage
 from .clusters import ClusterRecord
 from .errors import invalid
 from .jobs import JobRecord
-from .records import KINDS, TYPE_PREFIX, BatchRecord, OperationRecord, new_uuid
+from .records import KINDS, TYPE_PREFIX, BatchRecord, OperationRecord, new_uuid, timestamp
 from .sessions import SessionRecord
+from .usage import DEFAULT_BATCH_USAGE, DEFAULT_SESSION_USAGE, Usage
 
 OPERATION_NAME = re.compile(r"projects/[^/]+/regions/[^/]+/operations/[^/:]+")
 BATCH_NAME = re.compile(r"projects/([^/]+)/locations/([^/]+)/batches/[^/:]+")
@@ -39,7 +40,14 @@ _OPERATION_KEYS = frozenset(
     }
 )
 _WHEN_DONE = frozenset({"failed_precondition", "silent"})
-_BATCH_KEYS = frozenset({"name", "operation", "labels", "state"})
+_BATCH_KEYS = frozenset({"name", "operation", "labels", "state", "usage", "ttl", "runtimeVersion"})
+# What a batch or session uses (runtimeInfo.currentUsage): UsageSnapshot's counts.
+_USAGE_KEYS = frozenset({*usage.COUNTS, "acceleratorType"})
+# ExecutionConfig.ttl and idleTtl, LifecycleConfig's auto ttls: 10 minutes to 14 days;
+# its idle ttls: 5 minutes to 14 days.
+_TEN_MINUTES, _FIVE_MINUTES, _FOURTEEN_DAYS = 600.0, 300.0, 14 * 86400.0
+# RuntimeConfig.version: a Serverless runtime, "2.2" or a full one, "1.1.50".
+_RUNTIME_VERSION = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}(?:\.[0-9]{1,4})?")
 # JobReference.jobId: letters, digits, underscores and hyphens, at most 100.
 JOB_NAME = re.compile(r"projects/([^/]+)/regions/([^/]+)/jobs/([A-Za-z0-9_-]{1,100})")
 SESSION_NAME = re.compile(r"projects/[^/]+/locations/[^/]+/sessions/[^/:]+")
@@ -73,6 +81,10 @@ _SESSION_KEYS = frozenset(
         "terminateSeconds",
         "onTerminate",
         "getForbidden",
+        "usage",
+        "ttl",
+        "idleTtl",
+        "runtimeVersion",
     }
 )
 
@@ -89,7 +101,20 @@ _GROUP_SEEDS = {
 }
 _SHAPE_KEYS = frozenset(
     {key for count, machine, _ in _GROUP_SEEDS.values() for key in (count, machine)}
-    | {"localSsds", "flexibleVms"}
+    | {"localSsds", "flexibleVms", "secondaryWorkerPreemptibility", "lifecycle"}
+)
+_PREEMPTIBILITIES = frozenset({"PREEMPTIBLE", "SPOT", "NON_PREEMPTIBLE"})
+# The lifecycle seed: LifecycleConfig's ttls as given, its times relative to seeding.
+_LIFECYCLE_KEYS = frozenset(
+    {
+        "idleDeleteTtl",
+        "autoDeleteTtl",
+        "idleStopTtl",
+        "autoStopTtl",
+        "autoDeleteInSeconds",
+        "autoStopInSeconds",
+        "idleSinceSecondsAgo",
+    }
 )
 _CLUSTER_KEYS = _SHAPE_KEYS | {
     "name",
@@ -166,7 +191,15 @@ def batch_from_seed(seed: Any, now: float) -> BatchRecord:
     default_op = f"projects/{project}/regions/{location}/operations/{new_uuid()}"
     op = operation_from_seed(op_seed, now, default_op)
     state = _choice(seed, "state", BATCH_STATES, None)
-    return BatchRecord(name=name, operation=op, labels=labels, state_override=state)
+    return BatchRecord(
+        name=name,
+        operation=op,
+        labels=labels,
+        state_override=state,
+        usage=_usage(seed, DEFAULT_BATCH_USAGE),
+        ttl=_duration(seed, "ttl", None, _TEN_MINUTES),
+        runtime_version=_runtime_version(seed),
+    )
 
 
 def job_from_seed(seed: Any, now: float) -> JobRecord:
@@ -223,6 +256,10 @@ def session_from_seed(seed: Any, now: float) -> SessionRecord:
         get_forbidden=_flag(seed, "getForbidden"),
         labels=_labels(seed),
         uid=_string(seed, "uuid") or new_uuid(),
+        usage=_usage(seed, DEFAULT_SESSION_USAGE),
+        ttl=_duration(seed, "ttl", "86400s", _TEN_MINUTES),
+        idle_ttl=_duration(seed, "idleTtl", "3600s", _TEN_MINUTES),
+        runtime_version=_runtime_version(seed),
     )
 
 
@@ -324,9 +361,120 @@ def _shape(cluster: ClusterRecord, seed: dict[str, Any]) -> None:
     flexible = _flag(seed, "flexibleVms")
     if flexible and not groups["workerConfig"][0]:
         raise invalid("flexibleVms applies to the primary workers: seed some")
+    preemptibility = _choice(seed, "secondaryWorkerPreemptibility", _PREEMPTIBILITIES, None)
+    if preemptibility is not None and not groups["secondaryWorkerConfig"][0]:
+        raise invalid("secondaryWorkerPreemptibility applies to secondary workers: seed some")
     cluster.config = clusters.build_config(
-        cluster.project, cluster.region, cluster.cluster_name, groups, local_ssds, flexible
+        cluster.project,
+        cluster.region,
+        cluster.cluster_name,
+        groups,
+        local_ssds,
+        flexible,
+        preemptibility or "PREEMPTIBLE",
+        _lifecycle(seed, cluster),
     )
+
+
+def _lifecycle(seed: dict[str, Any], cluster: ClusterRecord) -> dict[str, str] | None:
+    """The cluster's lifecycleConfig: its ttls as seeded; autoDeleteTime and autoStopTime
+    that many seconds after seeding, idleStartTime that many before."""
+    if "lifecycle" not in seed:
+        return None
+    given = json_object(seed["lifecycle"], "lifecycle", _LIFECYCLE_KEYS)
+    for time_key, ttl_key in (
+        ("autoDeleteInSeconds", "autoDeleteTtl"),
+        ("autoStopInSeconds", "autoStopTtl"),
+    ):
+        if time_key in given and ttl_key in given:
+            raise invalid(
+                f"lifecycle: {time_key} (its time) or {ttl_key}, not both: they are one "
+                "of a oneof in LifecycleConfig"
+            )
+    seeded = cluster.seeded
+    config: dict[str, str | None] = {
+        "idleDeleteTtl": _duration(given, "idleDeleteTtl", None, _FIVE_MINUTES),
+        "autoDeleteTime": _from_seeding(given, "autoDeleteInSeconds", seeded),
+        "autoDeleteTtl": _duration(given, "autoDeleteTtl", None, _TEN_MINUTES),
+        "idleStopTtl": _duration(given, "idleStopTtl", None, _FIVE_MINUTES),
+        "autoStopTime": _from_seeding(given, "autoStopInSeconds", seeded),
+        "autoStopTtl": _duration(given, "autoStopTtl", None, _TEN_MINUTES),
+    }
+    idle_ago = _number(given, "idleSinceSecondsAgo", None)
+    if idle_ago is not None:
+        if config["idleDeleteTtl"] is None and config["idleStopTtl"] is None:
+            raise invalid("lifecycle.idleSinceSecondsAgo goes with idleDeleteTtl or idleStopTtl")
+        if "RUNNING" not in clusters.path(cluster.initial) or seeded - idle_ago < (
+            cluster.running_since
+        ):
+            raise invalid(
+                "lifecycle.idleSinceSecondsAgo: a cluster is idle at the earliest once it "
+                "is RUNNING (runningSecondsAgo)"
+            )
+        config["idleStartTime"] = timestamp(seeded - idle_ago)
+    return {key: value for key, value in config.items() if value is not None}
+
+
+def _from_seeding(given: dict[str, Any], key: str, seeded: float) -> str | None:
+    """A time ``key`` seconds after seeding, more than 0 and at most 14 days."""
+    seconds = _number(given, key, None)
+    if seconds is None:
+        return None
+    if not 0 < seconds <= _FOURTEEN_DAYS:
+        raise invalid(f"lifecycle.{key}={seconds:g}: more than 0 and at most 14 days")
+    return timestamp(seeded + seconds)
+
+
+def _usage(seed: dict[str, Any], default: Usage) -> Usage | None:
+    """``usage``: UsageSnapshot's counts as integers (those left out are 0), replacing the
+    default; null: the workload reports none."""
+    if "usage" not in seed:
+        return default
+    if seed["usage"] is None:
+        return None
+    given = json_object(seed["usage"], "usage", _USAGE_KEYS)
+    counts: dict[str, int] = {}
+    for key in usage.COUNTS:
+        count = given.get(key, 0)
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise invalid(f"usage.{key}={count!r}: expected an integer")
+        if not 0 <= count <= usage.INT64_MAX:
+            raise invalid(f"usage.{key}={count!r}: expected 0 to {usage.INT64_MAX} (an int64)")
+        counts[key] = count
+    accelerator = given.get("acceleratorType")
+    if accelerator is not None and (not isinstance(accelerator, str) or not accelerator):
+        raise invalid(f"usage.acceleratorType={accelerator!r}: expected a name")
+    if accelerator and not counts["milliAccelerator"]:
+        raise invalid("usage.acceleratorType goes with milliAccelerator")
+    if counts["shuffleStorageGbPremium"] and not counts["milliDcuPremium"]:
+        raise invalid(
+            "usage.shuffleStorageGbPremium: premium shuffle storage goes only with premium "
+            "DCUs (milliDcuPremium)"
+        )
+    return Usage.from_counts(counts, accelerator)
+
+
+def _duration(seed: dict[str, Any], key: str, default: str | None, low: float) -> str | None:
+    """A google-duration from ``low`` seconds to 14 days, as proto3 JSON writes it;
+    ``default`` when left out, None when null."""
+    if key not in seed:
+        return default
+    value = seed[key]
+    if value is None:
+        return None
+    seconds = usage.duration_seconds(value) if isinstance(value, str) else None
+    if seconds is None:
+        raise invalid(f'{key}={value!r}: expected a google-duration such as "3600s"')
+    if not low <= seconds <= _FOURTEEN_DAYS:
+        raise invalid(f"{key}={value!r}: Dataproc takes {low:g} s to 14 days")
+    return usage.duration_json(value)
+
+
+def _runtime_version(seed: dict[str, Any]) -> str:
+    version = _string(seed, "runtimeVersion") or "2.2"
+    if not _RUNTIME_VERSION.fullmatch(version):
+        raise invalid(f"runtimeVersion={version!r}: expected a runtime version such as 2.2")
+    return version
 
 
 def _blocking(cluster: ClusterRecord, seed: dict[str, Any], now: float) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from .errors import failed_precondition, invalid
 from .listing import FilterLanguage
 from .records import TYPE_PREFIX, OperationRecord, new_uuid, timestamp
+from .usage import DEFAULT_SESSION_USAGE, Usage, runtime_info
 
 TERMINAL = frozenset({"TERMINATED", "FAILED"})
 TERMINABLE = frozenset({"CREATING", "ACTIVE"})  # assumed: a CREATING session may be stopped
@@ -40,7 +41,9 @@ class Entry:
 class SessionRecord:
     """One session: CREATING and (unless seeded CREATING) ACTIVE since ``created``; a
     seeded end state is dated at ``seeded``; a terminate makes it TERMINATING at once
-    and TERMINATED (``on_terminate`` "fail": FAILED) ``terminate_seconds`` later."""
+    and TERMINATED (``on_terminate`` "fail": FAILED) ``terminate_seconds`` later.
+    ``usage`` is what it uses while ACTIVE (None: not reported); ``ttl`` and ``idle_ttl``
+    its executionConfig's (None: not shown), ``runtime_version`` its runtimeConfig's."""
 
     name: str
     created: float
@@ -52,6 +55,10 @@ class SessionRecord:
     get_forbidden: bool = False
     labels: dict[str, str] = field(default_factory=dict)
     uid: str = field(default_factory=new_uuid)
+    usage: Usage | None = DEFAULT_SESSION_USAGE
+    ttl: str | None = "86400s"
+    idle_ttl: str | None = "3600s"
+    runtime_version: str = "2.2"
     terminate_requested: float | None = None
     terminate_operation: OperationRecord | None = None
     request_id: str | None = None
@@ -109,20 +116,31 @@ class SessionRecord:
     def to_json(self, now: float) -> dict[str, Any]:
         entered = self.history(now)
         current = entered[-1]
+        active = next((entry.at for entry in entered if entry.state == "ACTIVE"), None)
+        execution: dict[str, Any] = {"subnetworkUri": "default"}
+        if self.idle_ttl is not None:
+            execution["idleTtl"] = self.idle_ttl
+        if self.ttl is not None:
+            execution["ttl"] = self.ttl
         body: dict[str, Any] = {
             "name": self.name,
             "uuid": self.uid,
             "createTime": timestamp(self.created),
             "jupyterSession": {"kernel": "PYTHON", "displayName": "PySpark (emulated)"},
-            "runtimeInfo": {"outputUri": f"gs://emulator-staging/{self.uid}/driveroutput"},
+            "runtimeInfo": runtime_info(
+                f"gs://emulator-staging/{self.uid}/driveroutput",
+                self.usage,
+                now,
+                started=active,
+                ended=current.at if current.state in TERMINAL else None,
+                stamp=timestamp,
+            ),
             "state": current.state,
             "stateTime": timestamp(current.at),
             "creator": "emulator@example.com",
             "user": "emulator@example.com",
-            "runtimeConfig": {"version": "2.2"},
-            "environmentConfig": {
-                "executionConfig": {"subnetworkUri": "default", "idleTtl": "3600s", "ttl": "86400s"}
-            },
+            "runtimeConfig": {"version": self.runtime_version},
+            "environmentConfig": {"executionConfig": execution},
         }
         if current.message is not None:
             body["stateMessage"] = current.message

@@ -25,6 +25,13 @@ does not allow:
   whose every field, recursively (``$ref`` followed into ``schemas``; a map's keys
   through ``additionalProperties``), is a declared property of its schema, with a
   JSON type that schema allows.
+
+``Discovery.answer_problems`` holds an *answer* to a schema, more strictly, as Google's
+servers write proto3 JSON: every field declared; 64-bit integers as strings of digits;
+``google-datetime`` in RFC 3339 UTC with 0, 3, 6 or 9 decimals and a Z; ``google-duration``
+as seconds with 0, 3, 6 or 9 decimals and an s; 32-bit integers as numbers; an enum's
+value one of its names (or a number, when the request asked for numeric enums); and a
+``google.protobuf.Any`` (an object with ``@type``) held to the schema its type names.
 """
 
 from __future__ import annotations
@@ -45,6 +52,13 @@ DOCUMENT = Path("discovery_cache", "documents", "dataproc.v1.json")
 ALT_OPTIONS = frozenset({"enum-encoding=int"})
 _VARIABLE = re.compile(r"\{(\+?)([^}]+)\}")
 _INT32 = range(-(2**31), 2**31)
+_INT64 = range(-(2**63), 2**63)
+_UINT64 = range(2**64)
+# proto3 JSON as Google's servers write it (Timestamp and Duration: 0, 3, 6 or 9 decimals).
+_DECIMALS = r"(?:\.[0-9]{3}|\.[0-9]{6}|\.[0-9]{9})?"
+_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}" + _DECIMALS + "Z")
+_DURATION = re.compile(r"-?[0-9]+" + _DECIMALS + "s")
+_ANY_TYPE = "type.googleapis.com/"
 
 
 def document_path() -> Path:
@@ -72,6 +86,7 @@ class Method:
     literal: int  # characters of the flatPath that are not variables (specificity)
     parameters: Mapping[str, Json]
     request: str | None  # the request schema's name; None: the method takes no body
+    response: str | None = None  # the response schema's name
 
 
 @dataclass(frozen=True)
@@ -130,6 +145,65 @@ class Discovery:
     def check_logged(self, request: Mapping[str, Any]) -> Verdict:
         """One entry of the emulator's request log (``EmulatorAdmin.requests()``)."""
         return self.check(request["method"], request["path"], request["query"], request["body"])
+
+    def answer_problems(
+        self, value: Any, schema: str, where: str = "", *, numeric_enums: bool = False
+    ) -> list[str]:
+        """Every way an answer ``value`` departs from the schema named ``schema``, held
+        as Google's servers write proto3 JSON (see the module's docstring)."""
+        problems: list[str] = []
+        self._answer(value, {"$ref": schema}, where or schema, numeric_enums, problems)
+        return problems
+
+    def _answer(
+        self, value: Any, schema: Json, where: str, numeric: bool, problems: list[str]
+    ) -> None:
+        if "$ref" in schema:
+            schema = self.schemas[schema["$ref"]]
+        kind = schema.get("type", "any")
+        if kind == "object":
+            if not isinstance(value, dict):
+                problems.append(f"{where} must be a JSON object, not {value!r:.80}")
+                return
+            properties: Mapping[str, Json] = schema.get("properties", {})
+            extra = schema.get("additionalProperties")
+            if isinstance(extra, dict) and extra.get("type") == "any" and "@type" in value:
+                self._any(value, where, numeric, problems)
+                return
+            for key, item in value.items():
+                if key in properties:
+                    self._answer(item, properties[key], f"{where}.{key}", numeric, problems)
+                elif isinstance(extra, dict):
+                    self._answer(item, extra, f"{where}[{key!r}]", numeric, problems)
+                else:
+                    problems.append(f"{where}.{key} is not a field of {schema.get('id', where)}")
+        elif kind == "array":
+            if not isinstance(value, list):
+                problems.append(f"{where} must be a JSON array, not {value!r:.80}")
+                return
+            for index, item in enumerate(value):
+                self._answer(item, schema.get("items", {}), f"{where}[{index}]", numeric, problems)
+        elif "enum" in schema:
+            number = isinstance(value, int) and not isinstance(value, bool)
+            if not (value in schema["enum"] or (numeric and number)):
+                problems.append(f"{where}={value!r:.80} is not one of {schema['enum']}")
+        elif (problem := _scalar_problem(value, kind, schema.get("format"))) is not None:
+            problems.append(f"{where}={value!r:.80}: {problem}")
+
+    def _any(self, value: Json, where: str, numeric: bool, problems: list[str]) -> None:
+        """A google.protobuf.Any: held to the schema its ``@type`` names."""
+        type_url = value["@type"]
+        name = type_url.rsplit(".", 1)[-1] if isinstance(type_url, str) else ""
+        fields = {key: item for key, item in value.items() if key != "@type"}
+        if type_url == _ANY_TYPE + "google.protobuf.Empty":
+            if fields:
+                problems.append(f"{where}: an Empty with fields {sorted(fields)}")
+        elif not isinstance(type_url, str) or not type_url.startswith(_ANY_TYPE):
+            problems.append(f"{where}.@type={type_url!r:.80} is not a type URL")
+        elif name not in self.schemas:
+            problems.append(f"{where}.@type={type_url!r}: the document has no schema {name}")
+        else:
+            self._answer(fields, {"$ref": name}, f"{where}<{name}>", numeric, problems)
 
     # ---- path ------------------------------------------------------------------------
 
@@ -240,6 +314,7 @@ def _compile(raw: Json, root: str) -> Method:
         literal=len(_VARIABLE.sub("", flat)),
         parameters=raw.get("parameters", {}),
         request=request["$ref"] if request else None,
+        response=raw["response"]["$ref"] if raw.get("response") else None,
     )
 
 
@@ -305,6 +380,34 @@ def _json_type_fits(value: Any, kind: str, form: str | None) -> bool:
     if kind == "boolean":
         return isinstance(value, bool)
     return True  # "any"
+
+
+def _scalar_problem(value: Any, kind: str, form: str | None) -> str | None:
+    """Why ``value`` is not an answer's ``kind`` of ``form``, or None when it is."""
+    if kind == "string":
+        if not isinstance(value, str):
+            return f"not a string ({form or 'string'})"
+        if form in ("int64", "uint64"):
+            ok = re.fullmatch(r"-?[0-9]+", value) and int(value) in (
+                _INT64 if form == "int64" else _UINT64
+            )
+            return None if ok else f"not an {form} written as a string of digits"
+        if form == "google-datetime" and not _DATETIME.fullmatch(value):
+            return "not an RFC 3339 UTC timestamp with 0, 3, 6 or 9 decimals"
+        if form == "google-duration" and not _DURATION.fullmatch(value):
+            return "not a duration in seconds with 0, 3, 6 or 9 decimals"
+        return None
+    if kind == "integer":
+        number = isinstance(value, int) and not isinstance(value, bool)
+        if not number or (form == "int32" and value not in _INT32):
+            return f"not an {form or 'integer'} written as a number"
+        return None
+    if kind == "number":
+        fits = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if fits else "not a number"
+    if kind == "boolean":
+        return None if isinstance(value, bool) else "not true or false"
+    return None  # "any"
 
 
 def _query_text(query: Mapping[str, str]) -> str:
