@@ -25,14 +25,14 @@ work may end sooner by itself.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from canceller.clock import parse_timestamp, rfc3339
-from canceller.kinds.base import Resource, text
-from canceller.kinds.clusters import GROUP_ROLES, instance_groups
 from canceller.prices import PriceTable, compute_engine_hourly, machine_type
+from canceller.resource import Resource, text
 
 _ROUND = 6  # dollars to a millionth: shuffle storage costs hundred-thousandths an hour
 _MILLI = 1000
@@ -52,7 +52,6 @@ _DURATION = re.compile(r"(?P<s>[0-9]{1,9})(?:\.(?P<frac>[0-9]{1,9}))?s")
 _MAX_DURATION = timedelta(days=366)
 _VERSION = re.compile(r"(?P<major>[0-9]{1,4})\.(?P<minor>[0-9]{1,4})(?:\.[0-9A-Za-z.-]*)?")
 _FLEXIBLE = ("masterFlexibleConfig", "workerFlexibleConfig", "secondaryWorkerFlexibleConfig")
-_KEY_OF_ROLE = {role: key for key, role in GROUP_ROLES}
 # currentUsage fields that cost money and that the table prices, or cannot (accelerators
 # and premium shuffle storage have no price in it).
 _UNPRICED_USAGE = {
@@ -136,11 +135,18 @@ def saved_up_to(burn_per_hour: float | None, horizon: Horizon) -> Saving | None:
 # --- burn -------------------------------------------------------------------------------
 
 
-def cluster_burn(cluster: Resource, table: PriceTable) -> Burn:
+def cluster_burn(
+    cluster: Resource,
+    table: PriceTable,
+    groups: list[dict[str, Any]],
+    config_keys: Mapping[str, str],
+) -> Burn:
     """A running cluster's VMs: vCPUs times the Dataproc fee, plus Compute Engine's price of
     each machine type. The fee is known wherever the machine types' names say their
     vCPUs; Compute Engine's price only where the table prices the family, for on-demand
-    VMs without GPUs (spot and preemptible VMs are billed below the on-demand list)."""
+    VMs without GPUs (spot and preemptible VMs are billed below the on-demand list).
+    ``groups`` are the cluster's instance groups as its kind reads them, ``config_keys``
+    the config key of each group's role."""
     if "virtualClusterConfig" in cluster:
         return Burn(
             None,
@@ -150,7 +156,6 @@ def cluster_burn(cluster: Resource, table: PriceTable) -> Burn:
         )
     raw_config = cluster.get("config")
     config: dict[str, Any] = raw_config if isinstance(raw_config, dict) else {}
-    groups = instance_groups(cluster)
     if not groups:
         return Burn(None, "its config lists no instances", table.label)
     missing: list[str] = []  # why the whole is unknown
@@ -173,7 +178,7 @@ def cluster_burn(cluster: Resource, table: PriceTable) -> Burn:
             missing.append(f"the {role} machine type {name} does not say its vCPUs")
             continue
         vcpus += count * per_instance
-        raw = config.get(_KEY_OF_ROLE[role])
+        raw = config.get(config_keys[role])
         settings: dict[str, Any] = raw if isinstance(raw, dict) else {}
         why_not = _why_no_engine_price(role, settings)
         machine = machine_type(name)
@@ -209,15 +214,30 @@ def session_burn(session: Resource, table: PriceTable) -> Burn:
     return _serverless_burn(session, table, sessions=True)
 
 
-def job_burn(cluster: Burn | None) -> Burn:
-    """A job's own burn is not knowable; the caller hands its cluster's, for reference."""
+def job_burn(cluster: Burn | None, unread: str = "") -> Burn:
+    """A job's own burn is not knowable; the caller hands its cluster's, for reference,
+    or why it has none."""
     return Burn(
         None,
         "a job's share of its cluster is not knowable: the cluster bills for its VMs "
         "whatever its jobs use, and stopping a job does not stop them"
-        + ("" if cluster is not None else " (the cluster's burn was not read)"),
+        + (
+            ""
+            if cluster is not None
+            else f" (the cluster's burn was not read{unread and ': '}{unread})"
+        ),
         cluster.prices if cluster is not None else "",
         cluster=cluster,
+    )
+
+
+def operation_burn(table: PriceTable) -> Burn:
+    """An operation is not billed: its batch or cluster is, and is named for that."""
+    return Burn(
+        None,
+        "an operation is not billed itself: its batch or cluster is (name that to see "
+        "what it was costing)",
+        table.label,
     )
 
 

@@ -16,8 +16,6 @@ from canceller.burn import (
     Horizon,
     batch_burn,
     batch_horizon,
-    cluster_burn,
-    cluster_horizon,
     job_burn,
     otherwise,
     parse_duration,
@@ -26,6 +24,7 @@ from canceller.burn import (
     session_horizon,
 )
 from canceller.clock import rfc3339
+from canceller.kinds import CLUSTERS
 from canceller.prices import SHIPPED_TABLE, PriceTable, price_table, shipped_table
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
@@ -73,7 +72,7 @@ GOOGLES_CLUSTER = cluster(
 
 
 def test_googles_cluster_example_the_dataproc_fee() -> None:
-    burn = cluster_burn(GOOGLES_CLUSTER, TABLE)
+    burn = CLUSTERS.burn(GOOGLES_CLUSTER, TABLE)
     assert burn.usage == {"instances": 6, "vcpus": 24}
     assert burn.parts["dataprocFee"] == pytest.approx(0.24)  # $0.010 x 24 vCPUs
     two_hours = Horizon(2.0, "autoDeleteTime", "for the example")
@@ -85,7 +84,7 @@ def test_googles_cluster_example_the_dataproc_fee() -> None:
 def test_googles_cluster_example_at_the_shipped_n1_prices() -> None:
     """The shipped table's n1 prices (a Catalog-generated data set, see prices-us-central1.json):
     each n1-standard-4 is 4 x $0.031611 + 15 GB x $0.004237 = $0.189999 an hour."""
-    burn = cluster_burn(GOOGLES_CLUSTER, TABLE)
+    burn = CLUSTERS.burn(GOOGLES_CLUSTER, TABLE)
     assert burn.unknown is None
     assert burn.parts == pytest.approx({"dataprocFee": 0.24, "computeEngine": 6 * 0.189999})
     assert burn.usd_per_hour == pytest.approx(0.24 + 1.139994)
@@ -99,7 +98,7 @@ def test_a_cluster_whose_compute_engine_price_the_table_lacks_is_unknown() -> No
     lacking = cluster(
         masterConfig=group("c2-standard-4", 1), workerConfig=group("t2d-standard-4", 5)
     )
-    burn = cluster_burn(lacking, TABLE)
+    burn = CLUSTERS.burn(lacking, TABLE)
     assert burn.usd_per_hour is None
     assert burn.unknown is not None
     assert "the masters' Compute Engine price" in burn.unknown
@@ -115,7 +114,7 @@ def test_a_cluster_whose_compute_engine_price_the_table_lacks_is_unknown() -> No
 
 
 def test_a_cluster_the_table_prices_is_the_fee_and_its_vms() -> None:
-    burn = cluster_burn(GOOGLES_CLUSTER, table_with_n1())
+    burn = CLUSTERS.burn(GOOGLES_CLUSTER, table_with_n1())
     # Each n1-standard-4 (made-up prices): 4 x $0.03 + 15 GB x $0.004 = $0.18; six of them.
     assert burn.unknown is None
     assert burn.parts == pytest.approx({"dataprocFee": 0.24, "computeEngine": 6 * 0.18})
@@ -131,7 +130,7 @@ def test_secondary_workers_are_preemptible_unless_said_otherwise() -> None:
         workerConfig=group("n1-standard-4", 2),
         secondaryWorkerConfig=group("n1-standard-8", 3),
     )
-    burn = cluster_burn(preemptible, table_with_n1())
+    burn = CLUSTERS.burn(preemptible, table_with_n1())
     assert burn.usd_per_hour is None
     assert burn.usage == {"instances": 6, "vcpus": 4 + 8 + 24}
     assert burn.parts == {"dataprocFee": pytest.approx(0.36)}
@@ -141,11 +140,11 @@ def test_secondary_workers_are_preemptible_unless_said_otherwise() -> None:
     )
     spot = copy.deepcopy(preemptible)
     spot["config"]["secondaryWorkerConfig"]["preemptibility"] = "SPOT"
-    assert "SPOT VMs" in (cluster_burn(spot, table_with_n1()).unknown or "")
+    assert "SPOT VMs" in (CLUSTERS.burn(spot, table_with_n1()).unknown or "")
     on_demand = copy.deepcopy(preemptible)
     on_demand["config"]["secondaryWorkerConfig"]["preemptibility"] = "NON_PREEMPTIBLE"
     # 3 x n1-standard-8 (made-up prices): 8 x $0.03 + 30 GB x $0.004 = $0.36 each.
-    priced = cluster_burn(on_demand, table_with_n1())
+    priced = CLUSTERS.burn(on_demand, table_with_n1())
     assert priced.usd_per_hour == pytest.approx(0.36 + 3 * 0.18 + 3 * 0.36)
 
 
@@ -168,7 +167,7 @@ def test_secondary_workers_are_preemptible_unless_said_otherwise() -> None:
     ],
 )
 def test_what_a_group_carries_can_make_its_price_unknown(master: dict[str, Any], why: str) -> None:
-    burn = cluster_burn(cluster(masterConfig=master), table_with_n1())
+    burn = CLUSTERS.burn(cluster(masterConfig=master), table_with_n1())
     assert burn.parts["dataprocFee"] == pytest.approx(0.04)
     if why:
         assert burn.usd_per_hour is None
@@ -178,7 +177,7 @@ def test_what_a_group_carries_can_make_its_price_unknown(master: dict[str, Any],
 
 
 def test_a_machine_type_that_does_not_say_its_vcpus_leaves_even_the_fee_unknown() -> None:
-    burn = cluster_burn(
+    burn = CLUSTERS.burn(
         cluster(masterConfig=group("e2-medium", 1), workerConfig=group("n1-standard-4", 2)),
         table_with_n1(),
     )
@@ -207,7 +206,7 @@ def test_a_machine_type_that_does_not_say_its_vcpus_leaves_even_the_fee_unknown(
 def test_clusters_whose_vms_are_not_all_read_are_unknown(
     resource: dict[str, Any], why: str
 ) -> None:
-    burn = cluster_burn(resource, table_with_n1())
+    burn = CLUSTERS.burn(resource, table_with_n1())
     assert burn.usd_per_hour is None
     assert why in (burn.unknown or "")
     assert "dataprocFee" not in burn.parts
@@ -321,7 +320,7 @@ def test_no_usage_reported_is_unknown(runtime: object) -> None:
 
 
 def test_a_jobs_burn_is_not_knowable_and_its_cluster_is_given_for_reference() -> None:
-    the_cluster = cluster_burn(GOOGLES_CLUSTER, table_with_n1())
+    the_cluster = CLUSTERS.burn(GOOGLES_CLUSTER, table_with_n1())
     burn = job_burn(the_cluster)
     assert burn.usd_per_hour is None
     assert "a job's share of its cluster is not knowable" in (burn.unknown or "")
@@ -409,41 +408,41 @@ def test_a_clusters_first_scheduled_end_is_its_horizon() -> None:
         autoStopTime=rfc3339(NOW + timedelta(hours=5)),
         autoDeleteTime=rfc3339(NOW + timedelta(hours=2)),
     )
-    horizon = cluster_horizon(resource, NOW)
+    horizon = CLUSTERS.horizon(resource, NOW)
     assert (horizon.hours, horizon.basis) == (2, "autoDeleteTime")
     assert horizon.said == "its lifecycleConfig.autoDeleteTime, when it is to be deleted"
 
 
 def test_a_clusters_lifetime_ttls_count_from_its_creation() -> None:
     resource = lifecycle(NOW - timedelta(hours=1), autoStopTtl="36000s", autoDeleteTtl="86400s")
-    horizon = cluster_horizon(resource, NOW)
+    horizon = CLUSTERS.horizon(resource, NOW)
     assert (horizon.hours, horizon.basis) == (9, "autoStopTtl")
     unborn = lifecycle(None, autoStopTtl="36000s")  # no CREATING state read: no end known
-    assert cluster_horizon(unborn, NOW).basis == "oneHour"
+    assert CLUSTERS.horizon(unborn, NOW).basis == "oneHour"
 
 
 def test_idle_ttls_count_only_from_an_idle_start() -> None:
     busy = lifecycle(idleDeleteTtl="3600s")
-    assert cluster_horizon(busy, NOW).basis == "oneHour"
+    assert CLUSTERS.horizon(busy, NOW).basis == "oneHour"
     idle = lifecycle(idleDeleteTtl="3600s", idleStartTime=rfc3339(NOW - timedelta(minutes=30)))
-    horizon = cluster_horizon(idle, NOW)
+    horizon = CLUSTERS.horizon(idle, NOW)
     assert (horizon.hours, horizon.basis) == (0.5, "idleDeleteTtl")
 
 
 def test_a_cluster_with_nothing_scheduled_has_the_budgets_rest_or_an_hour() -> None:
     resource = lifecycle()
-    assert cluster_horizon(resource, NOW).as_json() == {
+    assert CLUSTERS.horizon(resource, NOW).as_json() == {
         "hours": 1,
         "basis": "oneHour",
         "until": "2026-12-03T13:00:00.000Z",
         "said": "one hour (nothing is scheduled to stop or delete it)",
     }
-    budget = cluster_horizon(resource, NOW, budget_period_end=NOW + timedelta(hours=36))
+    budget = CLUSTERS.horizon(resource, NOW, period_end=NOW + timedelta(hours=36))
     assert (budget.hours, budget.basis) == (36, "budgetPeriod")
     assert budget.said == (
         "the rest of the budget period (nothing is scheduled to stop or delete it)"
     )
-    ended = cluster_horizon(resource, NOW, budget_period_end=NOW - timedelta(hours=1))
+    ended = CLUSTERS.horizon(resource, NOW, period_end=NOW - timedelta(hours=1))
     assert ended.basis == "oneHour"
 
 

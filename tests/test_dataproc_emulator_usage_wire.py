@@ -39,6 +39,7 @@ from google.cloud import dataproc_v1
 
 from canceller import burn
 from canceller.clock import parse_timestamp
+from canceller.kinds import CLUSTERS as CLUSTER_KIND
 from canceller.prices import shipped_table
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
@@ -535,10 +536,10 @@ def test_burn_reads_the_numbers_the_emulator_serves(
     assert session_burn.usd_per_hour == pytest.approx(12 * table.dcu_premium_hour.usd)
     assert burn.session_horizon(session, now).basis == "ttl"
 
-    cluster_burn = burn.cluster_burn(cluster, table)
+    cluster_burn = CLUSTER_KIND.burn(cluster, table)
     assert cluster_burn.usage["vcpus"] == 4 + 4 * 8  # an n2-standard-4 and 4 n2-highmem-8
     assert cluster_burn.parts["dataprocFee"] == pytest.approx(36 * table.dataproc_vcpu_hour.usd)
-    cluster_horizon = burn.cluster_horizon(cluster, now)
+    cluster_horizon = CLUSTER_KIND.horizon(cluster, now)
     # Two hours from its creation (CREATING), 1,900 s ago.
     assert cluster_horizon.basis == "autoDeleteTtl"
     assert cluster_horizon.hours == pytest.approx((7200 - 1900) / 3600, abs=1e-3)

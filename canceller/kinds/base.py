@@ -13,12 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from canceller.clock import parse_timestamp
 from canceller.names import NameRule, ResourceName, ScopeName
+from canceller.resource import Resource as Resource  # re-exported: every kind reads them
+from canceller.resource import text as text
 
-Resource = dict[str, Any]  # a resource as Dataproc's proto3 JSON has it
+if TYPE_CHECKING:  # canceller.burn reads resources with this module's helpers
+    from canceller.burn import Burn, Horizon
+    from canceller.prices import PriceTable
 
 
 class Phase(Enum):
@@ -192,6 +196,28 @@ class Kind:
         """What to read to see the stop take effect: the resource itself, by default."""
         return self, name
 
+    # ---- money (canceller/burn.py) -----------------------------------------------------
+
+    def burn(self, resource: Resource, table: PriceTable) -> Burn | None:
+        """What the work was costing when read, in dollars an hour at list price; None
+        when it is known only from other work (``burn_reference``)."""
+        raise NotImplementedError(f"the {self.name} kind does not say what it burns")
+
+    def burn_reference(self, name: ResourceName, resource: Resource) -> ResourceName | None:
+        """The work whose burn is given beside this one's, for reference (a job's cluster)."""
+        return None
+
+    def referenced_burn(self, reference: Burn | None, unread: str) -> Burn:
+        """This work's burn, given its reference's (None: not read, ``unread`` says why)."""
+        raise NotImplementedError(f"the {self.name} kind reads no other work's burn")
+
+    def horizon(
+        self, resource: Resource, now: datetime, period_end: datetime | None = None
+    ) -> Horizon | None:
+        """How long the work would otherwise have run, for ``savedUpTo``; None when its
+        burn is never known, so there is nothing to save."""
+        return None
+
     # ---- sweeping ---------------------------------------------------------------------
 
     def collection(self, scope: ScopeName) -> str:
@@ -276,11 +302,6 @@ class Clause:
 
     field: str
     value: str
-
-
-def text(value: object, limit: int = 1024) -> str | None:
-    """A string field of a resource, clipped for results; None when absent or not text."""
-    return value[:limit] if isinstance(value, str) and value else None
 
 
 def _at(resource: Resource, path: tuple[str, ...]) -> object:

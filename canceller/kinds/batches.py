@@ -8,11 +8,14 @@ never listed itself.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
 
+from canceller.burn import Burn, Horizon, batch_burn, batch_horizon
 from canceller.kinds.base import IncidentLabels, InvalidWork, Kind, Phase, Resource
 from canceller.kinds.operations import OPERATIONS
 from canceller.names import SERVERLESS_ID, InvalidName, ResourceName, parse_name
+from canceller.prices import PriceTable
 
 
 class Batches(Kind):
@@ -47,6 +50,14 @@ class Batches(Kind):
         if isinstance(resource.get("name"), str):
             state["batch"] = resource["name"][:1024]
         return state
+
+    def burn(self, resource: Resource, table: PriceTable) -> Burn | None:
+        return batch_burn(resource, table)
+
+    def horizon(
+        self, resource: Resource, now: datetime, period_end: datetime | None = None
+    ) -> Horizon | None:
+        return batch_horizon(resource, now, period_end)
 
     def uuid(self, resource: Resource) -> str | None:
         value = resource.get("uuid")

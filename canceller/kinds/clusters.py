@@ -29,6 +29,7 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from canceller.burn import Burn, Horizon, cluster_burn, cluster_horizon
 from canceller.clock import parse_timestamp
 from canceller.kinds.base import (
     Clause,
@@ -39,7 +40,7 @@ from canceller.kinds.base import (
     StopCall,
     text,
 )
-from canceller.prices import machine_type
+from canceller.prices import PriceTable, machine_type
 
 if TYPE_CHECKING:
     from canceller.names import ResourceName, ScopeName
@@ -71,6 +72,7 @@ GROUP_ROLES = (
     ("workerConfig", "worker"),
     ("secondaryWorkerConfig", "secondaryWorker"),
 )
+_CONFIG_KEY_OF_ROLE = {role: key for key, role in GROUP_ROLES}
 _REQUEST_ID_CHARS = 32  # "dpc-" + 32 hex digits: within requestId's 40
 
 
@@ -242,6 +244,14 @@ class Clusters(Kind):
 
     def cluster_uuid(self, item: Resource) -> str | None:
         return self.uuid(item)
+
+    def burn(self, resource: Resource, table: PriceTable) -> Burn | None:
+        return cluster_burn(resource, table, instance_groups(resource), _CONFIG_KEY_OF_ROLE)
+
+    def horizon(
+        self, resource: Resource, now: datetime, period_end: datetime | None = None
+    ) -> Horizon | None:
+        return cluster_horizon(resource, now, period_end)
 
 
 class ClusterDeletion(Clusters):

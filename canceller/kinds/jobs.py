@@ -13,9 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
+from canceller.burn import Burn, job_burn
 from canceller.clock import parse_timestamp
 from canceller.kinds.base import Clause, IncidentLabels, Kind, Phase, Resource, text
-from canceller.names import ScopeName
+from canceller.names import InvalidName, ResourceName, ScopeName, parse_name
+from canceller.prices import PriceTable
 
 
 class Jobs(Kind):
@@ -134,6 +136,21 @@ class Jobs(Kind):
 
     def cluster_uuid(self, item: Resource) -> str | None:
         return text(_placement(item).get("clusterUuid"))
+
+    def burn(self, resource: Resource, table: PriceTable) -> Burn | None:
+        return None  # its cluster's, for reference
+
+    def burn_reference(self, name: ResourceName, resource: Resource) -> ResourceName | None:
+        cluster = text(_placement(resource).get("clusterName"), 100)
+        if cluster is None:
+            return None
+        try:
+            return parse_name(f"projects/{name.project}/regions/{name.location}/clusters/{cluster}")
+        except InvalidName:
+            return None
+
+    def referenced_burn(self, reference: Burn | None, unread: str) -> Burn:
+        return job_burn(reference, unread)
 
 
 def _placement(resource: Resource) -> dict[str, Any]:

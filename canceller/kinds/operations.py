@@ -12,9 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
+from canceller.burn import Burn, operation_burn
 from canceller.clock import parse_timestamp
 from canceller.kinds.base import Clause, Kind, Phase, Resource, text
 from canceller.names import ResourceName
+from canceller.prices import PriceTable
 
 CANCELLED_CODE = 1  # google.rpc.Code.CANCELLED
 _METADATA_PREFIX = "type.googleapis.com/google.cloud.dataproc.v1."
@@ -134,6 +136,9 @@ class Operations(Kind):
 
     def cluster_uuid(self, item: Resource) -> str | None:
         return text(_metadata(item).get("clusterUuid"))
+
+    def burn(self, resource: Resource, table: PriceTable) -> Burn | None:
+        return operation_burn(table)
 
     def operation_type(self, item: Resource) -> str | None:
         return text(_metadata(item).get("operationType"))

@@ -7,10 +7,13 @@ Google Cloud CLI (CREATING, ACTIVE, TERMINATING, TERMINATED, FAILED).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
 
+from canceller.burn import Burn, Horizon, session_burn, session_horizon
 from canceller.kinds.base import Clause, IncidentLabels, Kind, Phase, Resource, text
 from canceller.names import SERVERLESS_ID
+from canceller.prices import PriceTable
 
 _STATES = frozenset({"CREATING", "ACTIVE", "TERMINATING", "TERMINATED", "FAILED"})
 
@@ -52,6 +55,14 @@ class Sessions(Kind):
             if value := text(resource.get(key)):
                 state[out] = value
         return state
+
+    def burn(self, resource: Resource, table: PriceTable) -> Burn | None:
+        return session_burn(resource, table)
+
+    def horizon(
+        self, resource: Resource, now: datetime, period_end: datetime | None = None
+    ) -> Horizon | None:
+        return session_horizon(resource, now, period_end)
 
     def uuid(self, resource: Resource) -> str | None:
         return text(resource.get("uuid"))
