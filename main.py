@@ -9,7 +9,9 @@ The whole flow, for one Pub/Sub message:
 3. publish  one result per target to RESULTS_TOPIC, then any continuation (and a
             fan-out's child sweeps) to TRIGGER_TOPIC, and wait until Pub/Sub confirms each
 4. log      one structured line per result
-5. return   to ack, or raise so Pub/Sub redelivers if a transient failure remains
+5. tell     the people (NOTIFY_WEBHOOK_URL): one chat message for the whole trigger, best
+            effort, after the results are confirmed, never a cause for redelivery
+6. return   to ack, or raise so Pub/Sub redelivers if a transient failure remains
 
 Settings come from the environment (see README); clients are built on first use.
 """
@@ -23,6 +25,7 @@ from google.auth.exceptions import DefaultCredentialsError
 
 from canceller.dispatch import handle_defect, handle_trigger
 from canceller.logs import log, log_result, trace_request
+from canceller.notify import notify
 from canceller.publishing import PublishFailed
 from canceller.runtime import ConfigurationError, Runtime
 from canceller.trigger import decode_trigger
@@ -66,6 +69,7 @@ def cancel_operation(event: CloudEvent) -> None:
         log_result(result)
     for note in handled.notes:
         log("INFO", note, messageId=trigger.info.message_id, triggerKind=trigger.info.kind)
+    notify(handled.results, settings.notify_webhook)
     if handled.retry_reasons:
         log(
             "WARNING",

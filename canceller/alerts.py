@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from canceller.clock import parse_timestamp
 
 BUDGET_ATTRIBUTES = ("billingAccountId", "budgetId", "schemaVersion")
 # A notification holds exactly what its publisher sends (the data fields of Cloud
@@ -51,6 +54,9 @@ class BudgetNotice:
     budget: float
     currency: str
     alert_threshold_exceeded: float | None
+    # costIntervalStart: the start of the budget's current period; None when absent or
+    # not a timestamp (it only dates savedUpTo's horizon, never decides an action).
+    interval_start: datetime | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -133,7 +139,12 @@ def parse_budget(attributes: Mapping[str, str], document: object) -> BudgetNotic
             if "alertThresholdExceeded" in document
             else None
         ),
+        interval_start=_timestamp(document.get("costIntervalStart")),
     )
+
+
+def _timestamp(value: object) -> datetime | None:
+    return parse_timestamp(value) if isinstance(value, str) and len(value) <= 64 else None
 
 
 def is_incident(document: object) -> bool:

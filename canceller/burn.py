@@ -24,10 +24,11 @@ work may end sooner by itself.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from canceller.clock import parse_timestamp, rfc3339
@@ -46,6 +47,7 @@ _BATCH_DEFAULT_TTL = timedelta(hours=4)
 _SESSION_DEFAULT_TTL = timedelta(hours=24)
 _BATCH_TTL_RUNTIME = (2, 1)
 _ONE_HOUR = timedelta(hours=1)
+_PERIOD_MONTHS = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}
 # A google-duration in JSON: seconds with up to nine decimals and an "s" ("14400s",
 # "3.5s"). Anything past a year is not a Dataproc ttl; it is refused, not believed.
 _DURATION = re.compile(r"(?P<s>[0-9]{1,9})(?:\.(?P<frac>[0-9]{1,9}))?s")
@@ -77,11 +79,10 @@ class Burn:
     cluster: Burn | None = None  # a job's cluster, for reference
 
     def as_json(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {
-            "usdPerHour": None if self.usd_per_hour is None else round(self.usd_per_hour, _ROUND)
-        }
-        if self.prices:
-            shown["prices"] = self.prices
+        shown: dict[str, Any] = {}  # no nulls: results are proto3 JSON (schemas/result.proto)
+        if self.usd_per_hour is not None:
+            shown["usdPerHour"] = round(self.usd_per_hour, _ROUND)
+        shown["prices"] = self.prices
         if self.unknown:
             shown["unknown"] = self.unknown
         if self.usage:
@@ -123,6 +124,35 @@ class Saving:
 
     def as_json(self) -> dict[str, Any]:
         return {"usd": round(self.usd, _ROUND), "horizon": self.horizon.as_json()}
+
+
+@dataclass(frozen=True)
+class Money:
+    """What one message's stopped work was burning and may have saved, totalled over
+    the stops that could be priced; the rest are counted, never guessed at, with the
+    first reason one could not be (a job's share of its cluster, an unpriced family)."""
+
+    stopped: int
+    priced: int
+    burn_usd_per_hour: float
+    saved: int  # stops with a savedUpTo
+    saved_up_to_usd: float
+    prices: str
+    unknown: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {
+            "stopped": self.stopped,
+            "priced": self.priced,
+            "burnUsdPerHour": round(self.burn_usd_per_hour, _ROUND),
+            "saved": self.saved,
+            "savedUpToUsd": round(self.saved_up_to_usd, _ROUND),
+        }
+        if self.prices:
+            shown["prices"] = self.prices
+        if self.unknown:
+            shown["unknown"] = self.unknown
+        return shown
 
 
 def saved_up_to(burn_per_hour: float | None, horizon: Horizon) -> Saving | None:
@@ -409,6 +439,30 @@ def otherwise(now: datetime, budget_period_end: datetime | None, why: str) -> Ho
             budget_period_end,
         )
     return Horizon(1.0, "oneHour", f"one hour ({why})", now + _ONE_HOUR)
+
+
+def budget_period_end(
+    start: datetime | None, calendar_period: str = "MONTH", custom_end: date | None = None
+) -> datetime | None:
+    """When a budget's current period ends: ``start`` (the notification's
+    costIntervalStart) plus its calendar period (Budget.budgetFilter.calendarPeriod:
+    MONTH, QUARTER or YEAR, starting on the first of a month), or the day after a custom
+    period's endDate, at the hour of day the period started (Budgets count days from
+    midnight Pacific time; billingbudgets_v1_messages.py, CustomPeriod). A notification
+    does not say its budget's period: MONTH, the budgets' usual period, stands in when the
+    budget was not read. None when there is no start, or the period has no end."""
+    if start is None:
+        return None
+    if custom_end is not None:
+        day_after = datetime.combine(custom_end, start.timetz()) + timedelta(days=1)
+        return day_after if day_after > start else None
+    months = _PERIOD_MONTHS.get(calendar_period)
+    if months is None:
+        return None
+    years, month = divmod(start.month - 1 + months, 12)
+    year = start.year + years
+    day = min(start.day, calendar.monthrange(year, month + 1)[1])
+    return start.replace(year=year, month=month + 1, day=day)
 
 
 def parse_duration(value: object) -> timedelta | None:

@@ -32,9 +32,11 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from canceller.clock import parse_timestamp
 from canceller.names import PROJECT_ID, InvalidName, parse_scope
 
 MAX_CONTINUATIONS = 1000  # a backstop: a chain makes progress or ends long before this
@@ -106,6 +108,9 @@ class Chain:
     pages: int | None = None  # the segment's length in pages (None: to the listing's end)
     attempted: frozenset[str] = frozenset()  # a named list's: stopped, answer never came
     part: str = ""  # a fan-out child's project (projects/P): its own chain within the sweep
+    # A budget action's period ends then: savedUpTo's horizon for work with no end of its
+    # own. Only an estimate's bound; the reader ignores one past a year from now.
+    period_end: datetime | None = None
 
     def dedupe_key(self, target: str) -> str:
         return f"{self.id}/{target}"
@@ -151,7 +156,8 @@ def parse_sweep_chain(value: object, skip: object) -> Chain:
     ``Chain.sweep_fields`` writes them; anything else raises ``InvalidChain``."""
     if not isinstance(value, dict) or not {"sweepId", "generation"} <= set(value):
         raise InvalidChain('sweep.continuation must be {"sweepId": ..., "generation": N, ...}')
-    if unknown := sorted(set(value) - {"sweepId", "generation", "listFrom", "pages", "part"}):
+    known = {"sweepId", "generation", "listFrom", "pages", "part", "periodEnd"}
+    if unknown := sorted(set(value) - known):
         raise InvalidChain(f"unknown sweep.continuation field(s) {', '.join(unknown)}")
     return Chain(
         id=_chain_id(value["sweepId"], "sweep.continuation.sweepId", "sweep-"),
@@ -160,6 +166,7 @@ def parse_sweep_chain(value: object, skip: object) -> Chain:
         list_from=_list_position(value["listFrom"]) if "listFrom" in value else None,
         pages=_pages(value["pages"]) if "pages" in value else None,
         part=_part(value["part"]) if "part" in value else "",
+        period_end=_period_end(value["periodEnd"]) if "periodEnd" in value else None,
     )
 
 
@@ -239,6 +246,13 @@ def _part(value: object) -> str:
     if not isinstance(value, str) or not PART.fullmatch(value):
         raise InvalidChain("sweep.continuation.part must be a project, projects/PROJECT_ID")
     return value
+
+
+def _period_end(value: object) -> datetime:
+    moment = parse_timestamp(value) if isinstance(value, str) and len(value) <= 40 else None
+    if moment is None:
+        raise InvalidChain("sweep.continuation.periodEnd must be an RFC 3339 timestamp")
+    return moment
 
 
 def _pages(value: object) -> int:

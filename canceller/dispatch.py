@@ -19,9 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from canceller.alerts import BudgetNotice, IncidentNotice
+from canceller.burn import budget_period_end
 from canceller.chains import MAX_CONTINUATIONS, Chain, Continuation
 from canceller.clock import CallAllowance, Deadline, utc_now
 from canceller.dataproc import DataprocClient
@@ -30,6 +32,8 @@ from canceller.fan_out import is_wide, run_fan_out
 from canceller.kinds import CLUSTERS, INCIDENT_KINDS, KINDS
 from canceller.names import UUID, InvalidName, parse_name
 from canceller.organisation import Directory
+from canceller.prices import scaled, shipped_table
+from canceller.pricing import add_money_to_summaries
 from canceller.rest import TransientFailure
 from canceller.results import Outcome, Result
 from canceller.selection import SweepSpec
@@ -39,6 +43,7 @@ from canceller.targets import Target
 from canceller.trigger import Trigger
 
 _SUPPORTED = ", ".join(INCIDENT_KINDS)
+_LONGEST_PERIOD = timedelta(days=366)  # a budget's longest calendar period is a year
 
 
 @dataclass
@@ -152,6 +157,7 @@ def handle_trigger(
             answer(Outcome.ERROR, "", detail, "unknown", extra=work.extra)
         return handled
 
+    period_start, period_end = _budget_period(trigger, started)
     context = CancelContext(
         trigger=info,
         deadline=deadline,
@@ -159,6 +165,9 @@ def handle_trigger(
         dry_run=settings.dry_run or info.dry_run is True or work.dry_run,
         max_concurrency=settings.max_concurrency,
         extra=work.extra,
+        prices=scaled(shipped_table(), settings.price_multiplier),
+        period_start=period_start,
+        period_end=period_end,
     )
     if settings.dry_run and info.dry_run is False:
         handled.notes.append("the message asked for dryRun false; DRY_RUN=true keeps it a dry run")
@@ -198,7 +207,22 @@ def handle_trigger(
         handled.retry_reasons.extend(swept.failures)
         handled.continuation = swept.continuation
         handled.children = swept.children
+        add_money_to_summaries(handled.results)
     return handled
+
+
+def _budget_period(trigger: Trigger, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """When a budget action's period started and ends, for savedUpTo: a notification's
+    costIntervalStart and a month after it (a fan-out that reads the budget corrects
+    that to its own period); a continuation's end as its parent worked it out, unless
+    it is in the past or more than a year off (it is an estimate's bound, from a message)."""
+    if trigger.budget is not None:
+        start = trigger.budget.interval_start
+        return start, budget_period_end(start)
+    end = trigger.chain.period_end if trigger.chain is not None else None
+    if end is not None and not now < end <= now + _LONGEST_PERIOD:
+        end = None
+    return None, end
 
 
 def _refusal(target: Target, settings: Settings, gate: Callable[[str], str | None]) -> str | None:

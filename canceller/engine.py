@@ -50,6 +50,8 @@ from canceller.clock import Deadline, utc_now
 from canceller.dataproc import DataprocClient
 from canceller.kinds import InvalidWork, Kind, Phase, Resource, StopCall
 from canceller.names import ResourceName, ScopeName
+from canceller.prices import PriceTable
+from canceller.pricing import burn_of, read_references
 from canceller.rest import NoBudget, TransientFailure, error_details
 from canceller.results import Outcome, Result
 from canceller.targets import Target
@@ -90,6 +92,12 @@ class CancelContext:
     max_concurrency: int
     extra: Mapping[str, Any] = field(default_factory=dict)  # budget, incident, sweep id
     window_note: str = ""  # why verify_timeout is shorter than the setting, if it is
+    prices: PriceTable | None = None  # None: results carry no burn
+    period_start: datetime | None = None  # a budget notification's costIntervalStart
+    period_end: datetime | None = None  # a budget action's period ends then (savedUpTo)
+    # Each target as first read, by name: a job's burn reads its cluster from here when
+    # the message read it anyway (canceller.pricing). Shared by every part of a message.
+    seen: dict[str, Resource] = field(default_factory=dict)
 
 
 @dataclass
@@ -122,6 +130,19 @@ def stop_all(
     is in ``unconfirmed``: with ``report_unconfirmed`` (a sweep, whose continuation only
     selects what still runs) also answered ERROR now; else (a named list) left for the
     caller to hand on when it can, or collected in ``failures``."""
+    outcomes = _stop_all(client, targets, context, hand_on_late, report_unconfirmed)
+    if context.prices is not None:
+        read_references(client, outcomes.results, context.prices, context.seen, context.deadline)
+    return outcomes
+
+
+def _stop_all(
+    client: DataprocClient,
+    targets: Sequence[Target],
+    context: CancelContext,
+    hand_on_late: bool,
+    report_unconfirmed: bool,
+) -> Outcomes:
     first = [target for target in targets if not target.kind.clears_first]
     later = [target for target in targets if target.kind.clears_first]
     if not later:
@@ -328,6 +349,7 @@ def _start(
     except api_exceptions.GoogleAPICallError as error:
         return reporter.api_error(error, f"reading the {kind.name}", None, kind)
     reporter.before = before
+    context.seen[target.name.name] = before
     found_uuid = kind.uuid(before)
     if target.expect_uuid and found_uuid != target.expect_uuid:
         return reporter.report(
@@ -813,6 +835,18 @@ class _Reporter:
         state = (kind or self.kind).describe(resource) if resource else None
         if extra_state:
             state = {**(state or {}), **extra_state}
+        finished = utc_now()
+        burn = saving = reference = None
+        if self.before is not None and self._context.prices is not None:
+            burn, saving, reference = burn_of(
+                self.kind,
+                self.target.name,
+                self.before,
+                outcome,
+                self._context.prices,
+                finished,
+                self._context.period_end,
+            )
         return Result(
             outcome=outcome,
             target=self.target.name.name,
@@ -826,6 +860,10 @@ class _Reporter:
             state=state,
             error=error,
             extra={**self._context.extra, **self.target.extra},
+            finished_at=finished,
+            burn=burn,
+            saving=saving,
+            burn_reference=reference,
         )
 
     def api_error(

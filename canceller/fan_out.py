@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from canceller.burn import budget_period_end
 from canceller.chains import MAX_CONTINUATIONS, MAX_SKIPPED, Chain, Continuation, digest
 from canceller.clock import utc_now
 from canceller.dataproc import DataprocClient
@@ -133,6 +134,12 @@ def run_fan_out(
         answer(Outcome.REJECTED, "", area, "rejected/scope")
         return outcomes
 
+    if area.budget is not None and context.period_start is not None:
+        # The budget read says its period (the notification does not): its children and
+        # continuations carry the end, for their results' savedUpTo.
+        budget = area.budget
+        end = budget_period_end(context.period_start, budget.calendar_period, budget.custom_end)
+        context = replace(context, period_end=end)
     base_filter = settings.sweep_filter if spec.filter is None else spec.filter
     filter_text = " AND ".join(
         text for text in (base_filter, area.budget.label_filter if area.budget else "") if text

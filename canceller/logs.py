@@ -87,6 +87,11 @@ def log_result(result: Result) -> None:
         if isinstance(sweep, dict)
         else {}
     )
+    # Numbers a log-based distribution metric extracts (deploy.sh: burn stopped, savings).
+    if result.burn is not None and result.burn.usd_per_hour is not None:
+        counts["burnUsdPerHour"] = round(result.burn.usd_per_hour, 6)
+    if result.saving is not None:
+        counts["savedUpToUsd"] = round(result.saving.usd, 6)
     log(
         _SEVERITY[result.outcome],
         f"{result.outcome.value} {result.target or '(sweep)'}: {result.detail}",

@@ -59,30 +59,27 @@ an error or shown by ``repr``; the service's name stands for it.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import requests
 from requests.utils import get_environ_proxies
 
+from canceller.burn import Money
 from canceller.kinds import KINDS
 from canceller.logs import log
 from canceller.names import InvalidName, ResourceName, parse_name
+from canceller.pricing import money
 from canceller.results import Outcome, Result
-from canceller.settings import SettingsError
+from canceller.webhook import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS, Webhook
 
-WEBHOOK_VARIABLE = "NOTIFY_WEBHOOK_URL"
 MAX_NAMED = 10  # targets named in each list; the rest are counted ("and N more")
 MAX_TEXT_BYTES = 16_000  # under Chat's 32,000 bytes and Slack's 40,000 characters
-CONNECT_TIMEOUT_SECONDS = 3.05
-READ_TIMEOUT_SECONDS = 5.0
 _MAX_BODY_BYTES = 1024  # of a failed answer, read for the log line (redacted, clipped)
 _DETAIL_CHARS = 200
 # < and > in outside text become single angle quotation marks (U+2039, U+203A): they read
@@ -158,31 +155,21 @@ def console_url(name: ResourceName) -> str | None:
 # --- the money, from canceller/burn.py ------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MoneyTotals:
-    """PLACE FOR canceller/burn.py (issue 17, "Burn rate and savings"): what the
-    message's stopped work was burning and what stopping it may have saved, totalled by
-    the caller from the results' ``burn`` and ``savedUpTo`` once results carry them. This
-    module computes no money: without totals the message says nothing about it, and a
-    total that is not known is said so, with ``unknown``'s reason, never guessed."""
-
-    burn_usd_per_hour: float | None
-    saved_up_to_usd: float | None
-    unknown: str = ""  # why a total is None: some part of it could not be priced
-
-    def line(self) -> str:
-        burn = (
-            f"${self.burn_usd_per_hour:,.2f} an hour"
-            if self.burn_usd_per_hour is not None
-            else "not known"
+def _money_line(totals: Money) -> str:
+    """The stops' burn and savedUpTo, totalled over those that could be priced."""
+    if not totals.priced:
+        why = _plain(totals.unknown, _DETAIL_CHARS)
+        return f"Burn stopped: not known ({why}). Upper-bound estimates at list price"
+    line = (
+        f"Burn stopped: ${totals.burn_usd_per_hour:,.2f} an hour; saved up to "
+        f"${totals.saved_up_to_usd:,.2f}"
+    )
+    if totals.priced < totals.stopped:
+        line += (
+            f" ({totals.priced} of {totals.stopped} stops priced; "
+            f"{_plain(totals.unknown, _DETAIL_CHARS)})"
         )
-        saved = (
-            f"saved up to ${self.saved_up_to_usd:,.2f}"
-            if self.saved_up_to_usd is not None
-            else "savings not known"
-        )
-        why = f" ({_plain(self.unknown, _DETAIL_CHARS)})" if self.unknown else ""
-        return f"Burn stopped: {burn}; {saved}{why}. Upper-bound estimates at list price"
+    return line + ". Upper-bound estimates at list price"
 
 
 # --- when, and what -----------------------------------------------------------------
@@ -200,7 +187,7 @@ def should_notify(results: Sequence[Result]) -> bool:
     )
 
 
-def build_text(results: Sequence[Result], totals: MoneyTotals | None = None) -> str | None:
+def build_text(results: Sequence[Result]) -> str | None:
     """The message for one trigger message's results, or None when there is nothing a
     person needs (``should_notify``)."""
     if not results or not should_notify(results):
@@ -230,8 +217,8 @@ def build_text(results: Sequence[Result], totals: MoneyTotals | None = None) -> 
     if counts:
         shown = ", ".join(f"{counts[o]} {o.value}" for o in Outcome if counts[o])
         lines.append(f"Outcomes: {shown}.")
-    if totals is not None:
-        lines.append(totals.line() + ".")
+    if (totals := money(results)) is not None:
+        lines.append(_money_line(totals) + ".")
     lines.append(_where_the_rest_is(results))
     return _clip("\n".join(lines))
 
@@ -461,121 +448,6 @@ def _clip(text: str) -> str:
     return "\n".join(kept) + note
 
 
-# --- where to -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Webhook:
-    """An incoming webhook to post to. ``url`` carries the secret (Chat's key and token,
-    Slack's path), so it is left out of ``repr``: a log line or a traceback that shows a
-    Webhook shows only its service."""
-
-    service: str  # "Google Chat", "Slack", or "loopback" (tests)
-    url: str = field(repr=False)
-
-
-# Google Chat: https://chat.googleapis.com/v1/spaces/SPACE_ID/messages?key=KEY&token=TOKEN
-# (https://developers.google.com/workspace/chat/quickstart/webhooks; threadKey and
-# messageReplyOption may be added for threads). Slack:
-# https://hooks.slack.com/services/T…/B…/… (https://api.slack.com/messaging/webhooks).
-_CHAT = re.compile(
-    r"https://chat\.googleapis\.com(?::443)?/v1/spaces/[A-Za-z0-9_-]{1,128}/messages"
-    r"\?(?P<query>[A-Za-z0-9_.~%=&-]{1,4096})"
-)
-_CHAT_QUERY_KEYS = frozenset({"key", "token", "threadKey", "messageReplyOption"})
-_SLACK = re.compile(
-    r"https://hooks\.slack\.com(?::443)?/services/[A-Za-z0-9_-]{1,64}/[A-Za-z0-9_-]{1,64}"
-    r"/[A-Za-z0-9_-]{1,128}"
-)
-# A receiver on this machine, for tests: plain http, so never anywhere else.
-_LOOPBACK = re.compile(
-    r"http://(?P<host>localhost|\[::1\]|[0-9]{1,3}(?:\.[0-9]{1,3}){3}):(?P<port>[0-9]{1,5})"
-    r"(?:/[A-Za-z0-9_.~%/=&?-]{0,2048})?"
-)
-
-
-def notify_webhook(env: Mapping[str, str] | None = None) -> Webhook | None:
-    """NOTIFY_WEBHOOK_URL, checked; None when it is unset (nobody is told). To move into
-    canceller/settings.py when notifications are wired in."""
-    environ = os.environ if env is None else env
-    return parse_webhook_url(environ.get(WEBHOOK_VARIABLE, ""))
-
-
-def parse_webhook_url(value: str) -> Webhook | None:
-    """Only https to the hosts the services document for incoming webhooks, in their
-    documented form, with no user part, no port but 443 and no fragment: the message
-    names projects and work, and the URL its own secret, so neither may go anywhere else.
-    Plain http is for a receiver on this machine's loopback only (tests), as
-    canceller/settings.py allows only an emulator on loopback. The value is never echoed
-    in the error: it would put the secret in the deployment's logs. Surrounding white
-    space (a secret file's last newline) is ignored."""
-    text = value.strip()
-    if not text:
-        return None
-    if _SLACK.fullmatch(text):
-        return Webhook("Slack", text)
-    chat = _CHAT.fullmatch(text)
-    if chat is not None and _chat_query_ok(chat["query"]):
-        return Webhook("Google Chat", text)
-    loopback = _LOOPBACK.fullmatch(text)
-    if loopback is not None and 1 <= int(loopback["port"]) <= 65535 and _loopback(loopback["host"]):
-        return Webhook("loopback", text)
-    raise SettingsError(
-        f"{WEBHOOK_VARIABLE} is not accepted ({_why_not(text)}; the value is not shown, a "
-        "webhook URL carries its secret): expected a Google Chat incoming webhook, "
-        "https://chat.googleapis.com/v1/spaces/SPACE/messages?key=KEY&token=TOKEN, or a Slack "
-        "one, https://hooks.slack.com/services/T…/B…/…, as the service gives it, with no user "
-        "part, no port but 443 and no fragment; plain http only to this machine's loopback "
-        "(127.0.0.0/8, localhost or [::1], with a port), for tests"
-    )
-
-
-def _chat_query_ok(query: str) -> bool:
-    try:
-        fields = parse_qs(query, keep_blank_values=True, strict_parsing=True)
-    except ValueError:
-        return False
-    return (
-        set(fields) <= _CHAT_QUERY_KEYS
-        and all(len(fields.get(key, [])) == 1 and fields[key][0] for key in ("key", "token"))
-        and all(len(values) == 1 for values in fields.values())
-    )
-
-
-def _why_not(text: str) -> str:
-    """What is wrong, in words that echo none of the value."""
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return "it is not a URL"
-    if any(ch.isspace() or not ch.isprintable() or ch == "\\" for ch in text):
-        return "it has spaces, control characters or backslashes"
-    if parts.username is not None or parts.password is not None:
-        return "it has a user part"
-    if parts.fragment or "#" in text:
-        return "it has a fragment"
-    if parts.scheme == "http" and not _loopback(host if ":" not in host else f"[{host}]"):
-        return "plain http is only for this machine's loopback"
-    if parts.scheme not in ("https", "http"):
-        return "it is not https"
-    if host not in ("chat.googleapis.com", "hooks.slack.com") and parts.scheme == "https":
-        return "its host is neither chat.googleapis.com nor hooks.slack.com"
-    if port not in (None, 443) and parts.scheme == "https":
-        return "it names a port other than 443"
-    return "its path or query is not a webhook's"
-
-
-def _loopback(host: str) -> bool:
-    if host in ("localhost", "[::1]"):
-        return True
-    try:
-        return ipaddress.IPv4Address(host).is_loopback
-    except ValueError:
-        return False
-
-
 # --- delivery -----------------------------------------------------------------------
 
 
@@ -590,9 +462,7 @@ class Delivery:
     failure: str = ""
 
 
-def notify(
-    results: Sequence[Result], webhook: Webhook | None, totals: MoneyTotals | None = None
-) -> Delivery | None:
+def notify(results: Sequence[Result], webhook: Webhook | None) -> Delivery | None:
     """Tell the people about one trigger message's results, if there is something to
     tell and somewhere to tell it; None when nothing was posted for that reason. Called
     after the results are published; never raises."""
@@ -600,7 +470,7 @@ def notify(
         return None
     message_id = results[0].trigger.message_id
     try:
-        text = build_text(results, totals)
+        text = build_text(results)
     except Exception as defect:  # a defect of ours must not touch the results
         log(
             "ERROR",

@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from functools import partial
 from typing import Any
 
@@ -80,6 +81,10 @@ class BudgetScope:
     # budgetFilter.labels: only the usage of resources with these labels counts, so only
     # work with them is stopped (a sweep filter clause each, canceller.fan_out).
     labels: tuple[tuple[str, str], ...] = ()
+    # budgetFilter.calendarPeriod (MONTH when unset, as a budget without a custom period
+    # is), and a custom period's endDate: when the period ends (savedUpTo's horizon).
+    calendar_period: str = "MONTH"
+    custom_end: date | None = None
 
     @property
     def label_filter(self) -> str:
@@ -186,6 +191,7 @@ class Directory:
             tuple(ancestors),
             billed,
             _labels(name, found.get("labels")),
+            *_period(found),
         )
 
     def project_id(self, number_or_id: str, deadline: Deadline) -> str:
@@ -341,6 +347,22 @@ class Directory:
 
 _LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _LABEL_VALUE = re.compile(r"[a-z0-9_-]{1,63}")
+
+
+def _period(found: Mapping[str, Any]) -> tuple[str, date | None]:
+    """A budget's calendar period and a custom period's end date, as far as they can be
+    read; what cannot be read leaves the period without an end (never a guess)."""
+    custom = found.get("customPeriod")
+    if isinstance(custom, dict):
+        end = custom.get("endDate")
+        try:
+            if isinstance(end, dict):
+                return "CUSTOM", date(int(end["year"]), int(end["month"]), int(end["day"]))
+        except (KeyError, TypeError, ValueError):
+            pass
+        return "CUSTOM", None
+    period = found.get("calendarPeriod")
+    return (period if isinstance(period, str) else "MONTH"), None
 
 
 def _labels(name: str, value: object) -> tuple[tuple[str, str], ...]:

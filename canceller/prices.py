@@ -22,9 +22,10 @@ than a guess.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib import resources
 from typing import Any
@@ -107,11 +108,15 @@ class PriceTable:
     # Families looked for and not found, and why: said in every "unknown" for them.
     not_sourced: tuple[str, ...] = ()
     not_sourced_reason: str = ""
+    multiplier: float = 1.0  # PRICE_MULTIPLIER: every price above is already times this
 
     @property
     def label(self) -> str:
         """What a result names as its prices' basis."""
-        return f"{self.region} on-demand list prices ({self.currency})"
+        label = f"{self.region} on-demand list prices ({self.currency})"
+        if self.multiplier != 1:
+            label += f" x {self.multiplier:g} (PRICE_MULTIPLIER)"
+        return label
 
 
 @dataclass(frozen=True)
@@ -200,6 +205,38 @@ def compute_engine_hourly(machine: MachineType, table: PriceTable) -> Priced:
     return Priced(vcpus + memory, details={"vcpus": vcpus, "memory": memory, "memoryGb": memory_gb})
 
 
+def scaled(table: PriceTable, multiplier: float) -> PriceTable:
+    """Every price of the table times ``multiplier`` (PRICE_MULTIPLIER): Google prices
+    most regions at a fixed ratio to us-central1 across a product's SKUs, so one number
+    turns the shipped table into another region's, and it is named on every result."""
+    if multiplier == 1:
+        return table
+
+    def price(of: Price) -> Price:
+        return replace(of, usd=of.usd * multiplier)
+
+    def family(of: MachineFamily) -> MachineFamily:
+        custom = (of.custom_vcpu_hour, of.custom_gb_hour)
+        return replace(
+            of,
+            vcpu_hour=of.vcpu_hour * multiplier,
+            gb_hour=of.gb_hour * multiplier,
+            custom_vcpu_hour=None if custom[0] is None else custom[0] * multiplier,
+            custom_gb_hour=None if custom[1] is None else custom[1] * multiplier,
+        )
+
+    return replace(
+        table,
+        dataproc_vcpu_hour=price(table.dataproc_vcpu_hour),
+        dcu_hour=price(table.dcu_hour),
+        dcu_premium_hour=price(table.dcu_premium_hour),
+        shuffle_gb_month=price(table.shuffle_gb_month),
+        families={name: family(of) for name, of in table.families.items()},
+        multiplier=table.multiplier * multiplier,
+    )
+
+
+@functools.cache
 def shipped_table() -> PriceTable:
     """The table shipped in the package, read and checked like any other."""
     text = resources.files("canceller").joinpath(SHIPPED_TABLE).read_text(encoding="utf-8")

@@ -11,12 +11,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from canceller.burn import Burn, Money, Saving
 from canceller.clock import rfc3339, utc_now
 from canceller.kinds import KINDS
 from canceller.names import ResourceName
 from canceller.trigger import TriggerInfo
 
-SCHEMA_VERSION = "1.4"  # 1.4: sweep.part and fanOut; 1.3: clusters, rung, clearedFor; 1.2: chains
+# 1.5: burn, savedUpTo, a summary's money; 1.4: sweep.part and fanOut; 1.3: clusters,
+# rung, clearedFor; 1.2: chains
+SCHEMA_VERSION = "1.5"
 _ATTRIBUTE_MAX_BYTES = 1024  # Pub/Sub's limit for an attribute value
 
 
@@ -52,6 +55,10 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)  # batch, budget, incident, sweep
     finished_at: datetime = field(default_factory=utc_now)
     dedupe_key: str = ""  # default: the chain's id and the target
+    burn: Burn | None = None  # what the work was costing when read (canceller.pricing)
+    saving: Saving | None = None  # savedUpTo: only for work we stopped
+    burn_reference: ResourceName | None = None  # work whose burn is still to be read
+    money: Money | None = None  # a summary's: what its sweep stopped (canceller.pricing)
 
     @property
     def key(self) -> str:
@@ -92,6 +99,12 @@ class Result:
                 message["batch"] = self.state["batch"]
         if self.error is not None:
             message["error"] = self.error
+        if self.burn is not None:
+            message["burn"] = self.burn.as_json()
+        if self.saving is not None:
+            message["savedUpTo"] = self.saving.as_json()
+        if self.money is not None:
+            message["money"] = self.money.as_json()
         if self.trigger.reason is not None:
             message["reason"] = self.trigger.reason
         if self.trigger.request_id is not None:

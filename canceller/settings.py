@@ -17,6 +17,13 @@ from dataclasses import dataclass
 from canceller.kinds import DEFAULT_SWEEP_KINDS, SWEEPABLE
 from canceller.org_apis import ASSETS, BILLING, BUDGETS, ORG_APIS, RESOURCE_MANAGER
 from canceller.selection import MAX_FILTER_CHARS
+from canceller.webhook import (
+    NOTIFY_SECONDS,
+    WEBHOOK_VARIABLE,
+    InvalidWebhook,
+    Webhook,
+    parse_webhook_url,
+)
 
 # gcloud calls this global host for regional operation names over REST. The "region
 # does not match endpoint region 'global'" errors seen in client-library issues are gRPC's
@@ -177,6 +184,8 @@ class Settings:
     org_api_hosts: dict[str, str]  # API name -> its emulator's host:port, for local tests
     org_requests_per_minute: dict[str, int]  # API name -> this instance's budget for it
     scope_cache_seconds: float  # how long a budget's scope and a project's ancestry are kept
+    notify_webhook: Webhook | None  # where a chat summary of each action goes; None: nobody
+    price_multiplier: float  # the shipped us-central1 prices times this (another region's)
 
     def project_allowed(self, project: str) -> bool:
         return self.allowed_projects is None or project in self.allowed_projects
@@ -203,14 +212,16 @@ class Settings:
         """The longest one message can keep its request open: the engine's deadline
         (RETRY_DEADLINE_SECONDS + VERIFY_TIMEOUT_SECONDS: no stop is started that cannot be
         watched for its window inside it), then the results' Publish and a continuation's,
-        each bounded by PUBLISH_TIMEOUT_SECONDS, and a margin for decoding, logging and the
-        platform's own start. deploy.sh derives the function timeout and the push
+        each bounded by PUBLISH_TIMEOUT_SECONDS, a notification's POST (whether one is
+        set is a secret deploy.sh does not read), and a margin for decoding, logging and
+        the platform's own start. deploy.sh derives the function timeout and the push
         subscription's ack deadline from it, so the platform never kills a request after
         its stops and before its results."""
         return (
             self.retry_deadline_seconds
             + self.verify_timeout_seconds
             + 2 * self.publish_timeout_seconds
+            + NOTIFY_SECONDS
             + MESSAGE_MARGIN_SECONDS
         )
 
@@ -327,7 +338,16 @@ def load_settings(
             ),
         },
         scope_cache_seconds=_number(env, "SCOPE_CACHE_SECONDS", 300, 0, 3600),
+        notify_webhook=_webhook(env.get(WEBHOOK_VARIABLE, "")),
+        price_multiplier=_number(env, "PRICE_MULTIPLIER", 1, 0.1, 10),
     )
+
+
+def _webhook(value: str) -> Webhook | None:
+    try:
+        return parse_webhook_url(value)
+    except InvalidWebhook as invalid:
+        raise SettingsError(str(invalid)) from None
 
 
 def _results_topic(value: str, own_project: Callable[[], str | None]) -> str:

@@ -31,7 +31,7 @@ from canceller.chains import (
     ListPosition,
     digest,
 )
-from canceller.clock import Deadline, utc_now
+from canceller.clock import Deadline, rfc3339, utc_now
 from canceller.dataproc import DataprocClient
 from canceller.engine import (
     CancelContext,
@@ -636,6 +636,8 @@ def sweep_message(
         request["operationTypes"] = list(spec.operation_types)
     if spec.cluster_uuid:
         request["clusterUuid"] = spec.cluster_uuid
+    if context.period_end is not None and isinstance(request.get("continuation"), dict):
+        request["continuation"]["periodEnd"] = rfc3339(context.period_end)
     message: dict[str, Any] = {"sweep": request}
     info = context.trigger
     for key, value in (("reason", info.reason), ("requestId", info.request_id)):

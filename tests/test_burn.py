@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from typing import Any
 
@@ -16,6 +16,7 @@ from canceller.burn import (
     Horizon,
     batch_burn,
     batch_horizon,
+    budget_period_end,
     job_burn,
     otherwise,
     parse_duration,
@@ -108,7 +109,7 @@ def test_a_cluster_whose_compute_engine_price_the_table_lacks_is_unknown() -> No
     assert "computeEngine" not in burn.parts
     assert saved_up_to(burn.usd_per_hour, Horizon(2.0, "oneHour", "x")) is None
     shown = burn.as_json()
-    assert shown["usdPerHour"] is None
+    assert "usdPerHour" not in shown
     assert shown["parts"] == {"dataprocFee": 0.24}
     assert shown["prices"] == "us-central1 on-demand list prices (USD)"
 
@@ -328,7 +329,7 @@ def test_a_jobs_burn_is_not_knowable_and_its_cluster_is_given_for_reference() ->
     assert saved_up_to(burn.usd_per_hour, Horizon(1.0, "oneHour", "x")) is None
     unread = job_burn(None)
     assert (unread.unknown or "").endswith("(the cluster's burn was not read)")
-    assert unread.as_json() == {"usdPerHour": None, "unknown": unread.unknown}
+    assert unread.as_json() == {"prices": "", "unknown": unread.unknown}
 
 
 # --- horizons ---------------------------------------------------------------------------
@@ -478,4 +479,18 @@ def test_an_unknown_burn_saves_nothing_and_a_known_one_its_whole_horizon() -> No
     saving = saved_up_to(2.0, horizon)
     assert saving is not None
     assert saving.usd == 3.0
-    assert Burn(None, "why", "p").as_json() == {"usdPerHour": None, "prices": "p", "unknown": "why"}
+    assert Burn(None, "why", "p").as_json() == {"prices": "p", "unknown": "why"}
+
+
+def test_a_budgets_period_ends_a_month_quarter_or_year_after_its_start() -> None:
+    start = datetime(2026, 11, 1, 7, 0, tzinfo=UTC)  # midnight Pacific, in summer time
+    assert budget_period_end(start) == datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
+    assert budget_period_end(start, "QUARTER") == datetime(2027, 2, 1, 7, 0, tzinfo=UTC)
+    assert budget_period_end(start, "YEAR") == datetime(2027, 11, 1, 7, 0, tzinfo=UTC)
+    december = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    assert budget_period_end(december) == datetime(2027, 1, 1, 8, 0, tzinfo=UTC)
+    custom = budget_period_end(start, "CALENDAR_PERIOD_UNSPECIFIED", date(2026, 11, 20))
+    assert custom == datetime(2026, 11, 21, 7, 0, tzinfo=UTC)
+    assert budget_period_end(start, "CALENDAR_PERIOD_UNSPECIFIED") is None  # no end
+    assert budget_period_end(None) is None
+    assert budget_period_end(start, "MONTH", date(2026, 10, 1)) is None  # ended already

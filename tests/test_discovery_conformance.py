@@ -437,6 +437,8 @@ JOB = Scenario(
         JOB_GET: frozenset(),
         JOB_CANCEL: frozenset(),
         JOB_LIST: frozenset({"clusterName", "filter", "jobStateMatcher", "pageSize", "pageToken"}),
+        # A job's burn is its cluster's, for reference: read once a message (pricing.py).
+        CLUSTER_GET: frozenset(),
     },
 )
 

@@ -57,7 +57,15 @@ def test_a_job_is_cancelled_through_cancel_pending_and_verified(
     seen = methods(admin)
     assert seen[:2] == ["jobs.get", "jobs.cancel"]
     assert seen.count("jobs.cancel") == 1
-    assert set(seen[2:]) == {"jobs.get"}  # one target: prompt GETs, no listing
+    # One target: prompt GETs, no listing; then, after the watch, its cluster once, for
+    # the job's burn (a job's is its cluster's, for reference).
+    assert set(seen[2:-1]) == {"jobs.get"} and seen[-1] == "clusters.get"
+    assert message["burn"]["unknown"].startswith("a job's share of its cluster is not knowable")
+    # This emulator has no cluster "etl": the reason says so, and nothing is made up.
+    assert message["burn"]["unknown"].endswith(
+        "(the cluster's burn was not read: the read was answered NOT_FOUND)"
+    )
+    assert "usdPerHour" not in message["burn"] and "savedUpTo" not in message
     cancel = next(r for r in admin.requests() if r["apiMethod"] == "jobs.cancel")
     assert json.loads(cancel["body"]) == {}  # CancelJobRequest: an empty JSON object
 

@@ -20,24 +20,22 @@ from typing import Any
 import pytest
 
 from canceller import notify
+from canceller.burn import Burn, Horizon, Saving
 from canceller.clock import utc_now
 from canceller.kinds import KINDS
 from canceller.names import ResourceName, parse_name
 from canceller.notify import (
     MAX_NAMED,
-    MoneyTotals,
-    Webhook,
     build_text,
     console_url,
     deliver,
-    notify_webhook,
-    parse_webhook_url,
     payload,
     should_notify,
 )
 from canceller.results import Outcome, Result
-from canceller.settings import SettingsError
+from canceller.settings import SettingsError, load_settings
 from canceller.trigger import TriggerInfo
+from canceller.webhook import InvalidWebhook, Webhook, parse_webhook_url
 
 P, R = "acme-data-prod", "us-central1"
 JOB = f"projects/{P}/regions/{R}/jobs/etl-nightly-load"
@@ -327,22 +325,30 @@ def test_a_message_past_the_limit_is_clipped_at_a_line(monkeypatch: pytest.Monke
     assert text.startswith("*Dataproc canceller: 10 not stopped*\nTrigger: a sweep")
 
 
-def test_money_is_said_only_when_totals_are_handed_in_and_never_made_up() -> None:
+def test_money_is_the_stops_totals_and_never_made_up() -> None:
     trigger = info("incident", "5")
-    results = [result(Outcome.CANCELLED, BATCH, trigger, "", {"incident": INCIDENT})]
-    assert "Burn" not in (build_text(results) or "")
-    known = build_text(results, MoneyTotals(12.5, 40.0))
+    unpriced = result(Outcome.CANCELLED, BATCH, trigger, "", {"incident": INCIDENT})
+    assert "Burn" not in (build_text([unpriced]) or "")  # nothing priced is said as 0
+    horizon = Horizon(3.2, "ttl", "the rest of its ttl")
+    priced = result(Outcome.CANCELLED, BATCH, trigger, "", {"incident": INCIDENT})
+    priced.burn = Burn(12.5, None, "us-central1 on-demand list prices (USD)")
+    priced.saving = Saving(40.0, horizon)
+    known = build_text([priced])
     assert known is not None
     assert (
         "Burn stopped: $12.50 an hour; saved up to $40.00. Upper-bound estimates at list price."
         in known.splitlines()
     )
-    unknown = build_text(results, MoneyTotals(None, None, "n2 machine types are not priced"))
-    assert unknown is not None
+    unpriced.burn = Burn(None, "the n2d family is not priced", "us-central1 on-demand")
+    both = build_text([priced, unpriced])
+    assert both is not None
     assert (
-        "Burn stopped: not known; savings not known (n2 machine types are not priced). "
-        "Upper-bound estimates at list price."
-    ) in unknown.splitlines()
+        "Burn stopped: $12.50 an hour; saved up to $40.00 (1 of 2 stops priced; 1 not priced, "
+        "e.g. the n2d family is not priced). Upper-bound estimates at list price."
+    ) in both.splitlines()
+    dry = result(Outcome.DRY_RUN, BATCH, trigger, "", {"incident": INCIDENT})
+    dry.burn = Burn(12.5, None, "us-central1")
+    assert "Burn stopped" not in (build_text([dry]) or "")  # nothing stopped, no money said
 
 
 def test_console_pages_of_every_kind() -> None:
@@ -397,11 +403,24 @@ def test_the_documented_webhooks_and_a_loopback_receiver_are_accepted(
     assert (webhook.service, webhook.url) == (service, value.strip())
 
 
+def notify_webhook(env: dict[str, str]) -> Webhook | None:
+    base = {"RESULTS_TOPIC": "projects/ops/topics/results", "GOOGLE_CLOUD_PROJECT": "ops"}
+    return load_settings({**base, **env}).notify_webhook
+
+
 def test_unset_means_nobody_is_told() -> None:
     assert notify_webhook({}) is None
     assert notify_webhook({"NOTIFY_WEBHOOK_URL": "  "}) is None
     webhook = notify_webhook({"NOTIFY_WEBHOOK_URL": SLACK_URL})
     assert webhook is not None and webhook.service == "Slack"
+
+
+def test_a_bad_webhook_is_a_settings_error_that_does_not_show_it() -> None:
+    bad = SLACK_URL.replace("https://hooks.slack.com", "https://evil.example")
+    with pytest.raises(SettingsError) as refused:
+        notify_webhook({"NOTIFY_WEBHOOK_URL": bad})
+    assert "NOTIFY_WEBHOOK_URL" in str(refused.value)
+    assert bad not in str(refused.value) and "T000" not in str(refused.value)
 
 
 @pytest.mark.parametrize(
@@ -429,7 +448,7 @@ def test_unset_means_nobody_is_told() -> None:
     ],
 )
 def test_anything_else_is_refused_without_echoing_the_secret(value: str, why: str) -> None:
-    with pytest.raises(SettingsError) as refused:
+    with pytest.raises(InvalidWebhook) as refused:
         parse_webhook_url(value)
     message = str(refused.value)
     assert message.startswith("NOTIFY_WEBHOOK_URL is not accepted (")

@@ -18,6 +18,7 @@ from canceller.prices import (
     compute_engine_hourly,
     machine_type,
     price_table,
+    scaled,
     shipped_table,
 )
 
@@ -351,3 +352,18 @@ def test_a_table_must_be_an_object() -> None:
 
 def _fail() -> MachineType:
     raise AssertionError("the name should have parsed")
+
+
+def test_price_multiplier_scales_every_price_and_is_named() -> None:
+    table = shipped_table()
+    dearer = scaled(table, 1.25)
+    assert dearer.dataproc_vcpu_hour.usd == pytest.approx(table.dataproc_vcpu_hour.usd * 1.25)
+    assert dearer.dcu_premium_hour.usd == pytest.approx(table.dcu_premium_hour.usd * 1.25)
+    assert dearer.shuffle_gb_month.usd == pytest.approx(table.shuffle_gb_month.usd * 1.25)
+    n2 = machine_type("n2-standard-8")
+    assert n2 is not None
+    plain, more = compute_engine_hourly(n2, table), compute_engine_hourly(n2, dearer)
+    assert plain.usd_per_hour is not None and more.usd_per_hour is not None
+    assert more.usd_per_hour == pytest.approx(plain.usd_per_hour * 1.25)
+    assert dearer.label.endswith("x 1.25 (PRICE_MULTIPLIER)")
+    assert scaled(table, 1) is table and "PRICE_MULTIPLIER" not in table.label

@@ -154,7 +154,27 @@ REVISION_4 = [
     ("Result.Rung.ratio", 3, "double", False),
     ("Result.cleared_for", 25, "string", False),
 ]
-EARLIER_REVISIONS = REVISION_1 + REVISION_2 + REVISION_3 + REVISION_4
+# Added by revision 5 (schemaVersion "1.4").
+REVISION_5 = [
+    ("Result.Sweep.part", 17, "string", False),
+    ("Result.Sweep.fan_out", 18, "Result.Sweep.FanOut", False),
+    ("Result.Sweep.FanOut.budget_scope", 1, "Result.Sweep.FanOut.BudgetScope", False),
+    ("Result.Sweep.FanOut.scopes", 2, "string", True),
+    ("Result.Sweep.FanOut.searched", 3, "string", True),
+    ("Result.Sweep.FanOut.pages", 4, "int32", False),
+    ("Result.Sweep.FanOut.assets", 5, "int32", False),
+    ("Result.Sweep.FanOut.complete", 6, "bool", False),
+    ("Result.Sweep.FanOut.failed", 7, "string", True),
+    ("Result.Sweep.FanOut.projects", 8, "int32", False),
+    ("Result.Sweep.FanOut.refused", 9, "int32", False),
+    ("Result.Sweep.FanOut.pairs", 10, "int32", False),
+    ("Result.Sweep.FanOut.children", 11, "int32", False),
+    ("Result.Sweep.FanOut.BudgetScope.budget", 1, "string", False),
+    ("Result.Sweep.FanOut.BudgetScope.projects", 2, "string", True),
+    ("Result.Sweep.FanOut.BudgetScope.resource_ancestors", 3, "string", True),
+    ("Result.Sweep.FanOut.BudgetScope.billed_projects", 4, "int32", False),
+]
+EARLIER_REVISIONS = REVISION_1 + REVISION_2 + REVISION_3 + REVISION_4 + REVISION_5
 # The JSON names of the fields revision 3 (schemaVersion "1.2") added, by dotted path.
 REVISION_3_PATHS = ("dedupeKey", "trigger.chain", "sweep.pages", "sweep.listingComplete")
 # And those revision 4 (schemaVersion "1.3") added.
@@ -169,6 +189,8 @@ REVISION_4_PATHS = (
 )
 # And those revision 5 (schemaVersion "1.4") added.
 REVISION_5_PATHS = ("sweep.part", "sweep.fanOut")
+# And those revision 6 (schemaVersion "1.5") added.
+REVISION_6_PATHS = ("burn", "savedUpTo", "money")
 
 # Field numbers of descriptor.proto, for reading comments from SourceCodeInfo paths.
 _FILE_MESSAGE_TYPE = 4
@@ -741,6 +763,16 @@ def test_revision_4_results_are_still_accepted_by_the_topic() -> None:
             for key in parents:
                 target = target.get(key, {})
             target.pop(last, None)
+        assert proto_error(payload) is None, path.name
+
+
+def test_revision_5_results_are_still_accepted_by_the_topic() -> None:
+    """A 1.4 result, without the money revision 6 added, still passes the topic's schema."""
+    for path in EXAMPLES:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        payload["schemaVersion"] = "1.4"
+        for dotted in REVISION_6_PATHS:
+            payload.pop(dotted, None)
         assert proto_error(payload) is None, path.name
 
 

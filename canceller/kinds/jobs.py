@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from canceller.burn import Burn, job_burn
 from canceller.clock import parse_timestamp
 from canceller.kinds.base import Clause, IncidentLabels, Kind, Phase, Resource, text
+from canceller.kinds.clusters import CLUSTERS
 from canceller.names import InvalidName, ResourceName, ScopeName, parse_name
 from canceller.prices import PriceTable
 
@@ -145,7 +146,9 @@ class Jobs(Kind):
         if cluster is None:
             return None
         try:
-            return parse_name(f"projects/{name.project}/regions/{name.location}/clusters/{cluster}")
+            return parse_name(
+                CLUSTERS.name, f"projects/{name.project}/regions/{name.location}/clusters/{cluster}"
+            )
         except InvalidName:
             return None
 
