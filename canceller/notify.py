@@ -199,7 +199,8 @@ def build_text(results: Sequence[Result]) -> str | None:
     summaries = [r for r in results if r.outcome is Outcome.SWEEP_SUMMARY]
     unfinished = [r for r in summaries if _left_unstopped(r)]
 
-    lines = [_headline(stopped, failed, would, unfinished), _trigger_line(results)]
+    children = sum(_int(_fan_out(r).get("children")) for r in summaries)
+    lines = [_headline(stopped, failed, would, unfinished, children), _trigger_line(results)]
     if stopped:
         lines += _named("Stopped", stopped, with_detail=False)
     if failed:
@@ -229,7 +230,11 @@ def payload(text: str) -> dict[str, Any]:
 
 
 def _headline(
-    stopped: list[Result], failed: list[Result], would: list[Result], unfinished: list[Result]
+    stopped: list[Result],
+    failed: list[Result],
+    would: list[Result],
+    unfinished: list[Result],
+    children: int,
 ) -> str:
     parts = []
     if stopped:
@@ -243,6 +248,8 @@ def _headline(
         parts.append(f"{len(would)} would be stopped (dry run)")
     if unfinished:
         parts.append("some selected work neither stopped nor handed on")
+    if children:
+        parts.append(f"handed to {children} project sweep(s), each told separately")
     if not parts:
         parts.append("nothing running to stop")
     return f"*Dataproc canceller: {', '.join(parts)}*"
@@ -353,6 +360,12 @@ def _operation_owner(result: Result, name: ResourceName) -> ResourceName | None:
     except InvalidName:
         return None
     return None
+
+
+def _fan_out(summary: Result) -> dict[str, Any]:
+    sweep = summary.extra.get("sweep")
+    fan_out = sweep.get("fanOut") if isinstance(sweep, dict) else None
+    return fan_out if isinstance(fan_out, dict) else {}
 
 
 def _summary_line(summary: Result) -> str:

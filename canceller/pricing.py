@@ -176,6 +176,8 @@ def add_money_to_summaries(results: list[Result]) -> None:
         sweep = summary.extra.get("sweep")
         if summary.outcome is not Outcome.SWEEP_SUMMARY or not isinstance(sweep, dict):
             continue
+        if "fanOut" in sweep:  # a fan-out's parent stops nothing: its children's say
+            continue
         mine = [
             r
             for r in results

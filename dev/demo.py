@@ -37,6 +37,7 @@ from jsonschema import Draft202012Validator  # noqa: E402
 
 from dataproc_emulator.admin import EmulatorAdmin  # noqa: E402
 from local_stack import LocalStack  # noqa: E402
+from local_stack.chat_receiver import Receiver, chat_receiver  # noqa: E402
 from local_stack.pubsub_emulator import topic_path  # noqa: E402
 from local_stack.stack import RESULTS_SUBSCRIPTION, TRIGGER_TOPIC  # noqa: E402
 from tests.support.result_contract import assert_valid_result  # noqa: E402
@@ -158,8 +159,12 @@ def seed_clusters(admin: EmulatorAdmin) -> None:
 
     admin.seed_clusters(
         [
-            # trigger-cluster.json: two jobs on it are cancelled first, then it stops.
-            cluster("etl-nightly", stopSeconds=1.0, workerInstances=4),
+            # trigger-cluster.json: two jobs on it are cancelled first, then it stops. Its
+            # workers are C2, a family the price table does not price: its burn, and its
+            # jobs' cluster burn, say so (the Dataproc fee is still shown).
+            cluster(
+                "etl-nightly", stopSeconds=1.0, workerInstances=4, workerMachineType="c2-standard-8"
+            ),
             cluster("adhoc-analysis", stopSeconds=0.5),  # trigger-cluster-url.json
             # trigger-clusters.json: one of each outcome.
             cluster("dev-sandbox", state="STOPPED"),
@@ -383,9 +388,20 @@ def publish_examples(stack: LocalStack, last: bool = False) -> dict[str, str]:
     for path in paths:
         example = json.loads(path.read_text())
         data = example["data"]
+        if isinstance(data, dict) and "costIntervalStart" in data:
+            # Billing sends the start of the budget's current period: this month's, so
+            # that savedUpTo's horizon is the rest of it (the file's date is long past).
+            data["costIntervalStart"] = this_month_start()
         body = data.encode() if isinstance(data, str) else json.dumps(data).encode()
         published[stack.publish_trigger(body, example.get("attributes") or None)] = path.name
     return published
+
+
+def this_month_start() -> str:
+    """The first of this month at midnight Pacific standard time (08:00 UTC), as Billing
+    writes costIntervalStart."""
+    now = datetime.now(UTC)
+    return f"{now.year:04}-{now.month:02}-01T08:00:00Z"
 
 
 @dataclass
@@ -484,6 +500,8 @@ def print_results(results: list[dict[str, Any]]) -> None:
         target = result["target"] or "(sweep)"
         print(f"  {result['outcome']:<25} {result['kind']:<9} {target}")
         print(f"  {'':<35} {result['detail']}")
+        if line := money_line(result):
+            print(f"  {'':<35} {line}")
         if result["outcome"] == "SWEEP_SUMMARY" and "fanOut" in result["sweep"]:
             fan_out = result["sweep"]["fanOut"]
             fields = ("searched", "pages", "assets", "projects", "refused", "pairs", "children")
@@ -495,6 +513,45 @@ def print_results(results: list[dict[str, Any]]) -> None:
             shown = ", ".join(f"{key} {json.dumps(sweep[key])}" for key in fields)
             part = f" {sweep['part']}" if "part" in sweep else ""
             print(f"  {'':<35} sweep {sweep['id']}{part} generation {sweep['generation']}: {shown}")
+
+
+def money_line(result: dict[str, Any]) -> str:
+    """A result's burn and savedUpTo, or a summary's money, in one line."""
+    if money := result.get("money"):
+        line = (
+            f"money: {money['stopped']} stopped, {money['priced']} priced, burning "
+            f"${money['burnUsdPerHour']:.2f}/h; saved up to ${money['savedUpToUsd']:.2f}"
+        )
+        return line + (f" ({money['unknown']})" if money.get("unknown") else "")
+    burn = result.get("burn")
+    if not burn:
+        return ""
+    if "usdPerHour" in burn:
+        line = f"burn: ${burn['usdPerHour']:.4f}/h"
+    else:
+        line = f"burn: unknown ({burn['unknown'][:120]})"
+        if cluster := burn.get("cluster"):
+            shown = f"${cluster['usdPerHour']:.4f}/h" if "usdPerHour" in cluster else "unknown"
+            line += f"; its cluster: {shown}"
+    if saved := result.get("savedUpTo"):
+        line += f"; saved up to ${saved['usd']:.2f} ({saved['horizon']['said']})"
+    return line
+
+
+def print_chat(receiver: Receiver, shown: int = 2) -> None:
+    """What the people were told: the chat messages the function posted; a budget's in
+    full, and the first few others."""
+    texts = receiver.texts()
+    print(f"\nchat messages posted to NOTIFY_WEBHOOK_URL (a local receiver): {len(texts)}")
+    budgets = [text for text in texts if "Trigger: budget" in text]
+    others = [text for text in texts if text not in budgets]
+    for text in [*budgets, *others[:shown]]:
+        print("  ---")
+        print("\n".join(f"  {line}" for line in text.splitlines()))
+    if len(others) > shown:
+        print(f"  --- and {len(others) - shown} more, whose first lines are:")
+        for text in others[shown:]:
+            print(f"  {text.splitlines()[0] if text else ''}")
 
 
 def print_timelines(admin: EmulatorAdmin) -> None:
@@ -559,21 +616,30 @@ def write_examples(published: dict[str, str], results: list[dict[str, Any]]) -> 
     for result in sorted(results, key=rank):
         outcome = result["outcome"].lower().replace("_", "-")
         kind = result["kind"]
-        if kind in ("batch", "job", "session", "cluster"):
+        deleting = kind == "cluster" and result.get("state", {}).get("action") == "delete"
+        if kind in ("batch", "job", "session", "cluster") and not deleting:
             picked.setdefault(f"{outcome}-{kind}", result)
-        if kind == "cluster" and result.get("state", {}).get("action") == "delete":
+        if deleting:
             picked.setdefault(f"{outcome}-cluster-delete", result)
         if result.get("clearedFor"):
             picked.setdefault(f"{outcome}-{kind}-cleared-for-cluster", result)
         if outcome == "sweep-summary" and result.get("rung"):
             picked.setdefault("sweep-summary-budget-rung", result)
+        sweep = result.get("sweep", {})
+        if sweep.get("part") and kind == "job" and outcome == "cancelled":
+            picked.setdefault("cancelled-job-fan-out-child", result)
+        if outcome == "rejected" and result["target"].count("/") == 1:
+            picked.setdefault("rejected-fan-out-project", result)  # projects/P
         if outcome == "sweep-summary":
-            sweep = result["sweep"]
-            if sweep["handedOn"]:
+            if "folders/" in " ".join(sweep.get("fanOut", {}).get("scopes", [])):
+                picked.setdefault("sweep-summary-fan-out-folder", result)
+            if sweep.get("part"):
+                picked.setdefault("sweep-summary-fan-out-child", result)
+            if sweep.get("handedOn"):
                 picked.setdefault("sweep-summary-handed-on", result)
-            if sweep["generation"]:
+            if sweep.get("generation"):
                 picked.setdefault("sweep-summary-continuation", result)
-            if sweep["exempt"] and len(sweep["kinds"]) > 1:
+            if sweep.get("exempt") and len(sweep.get("kinds", [])) > 1:
                 picked.setdefault(outcome, result)  # the one that shows the most
     for result in sorted(results, key=lambda r: (r["kind"] != "operation", rank(r))):
         picked.setdefault(result["outcome"].lower().replace("_", "-"), result)
@@ -595,7 +661,12 @@ def main() -> int:
     )
     args = parser.parse_args()
     print("starting the Pub/Sub emulator, the Dataproc emulator and the function ...")
-    with LocalStack(PROJECT, function_env=FUNCTION_ENV) as stack:
+    with (
+        chat_receiver() as chat,
+        LocalStack(
+            PROJECT, function_env={**FUNCTION_ENV, "NOTIFY_WEBHOOK_URL": chat.url()}
+        ) as stack,
+    ):
         stack.pubsub.create_pull_subscription(PROJECT, WATCH_SUBSCRIPTION, TRIGGER_TOPIC)
         admin = EmulatorAdmin(stack.dataproc.base_url)
         seed(admin)
@@ -611,6 +682,7 @@ def main() -> int:
         if args.json:
             print(json.dumps(collected.results, indent=2))
         print_table(published, collected, stack)
+        print_chat(chat)
         print_timelines(admin)
         print_requests(admin)
         problems = check_contracts(collected)

@@ -8,12 +8,7 @@ from __future__ import annotations
 import json
 import re
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +31,7 @@ from canceller.results import Outcome, Result
 from canceller.settings import SettingsError, load_settings
 from canceller.trigger import TriggerInfo
 from canceller.webhook import InvalidWebhook, Webhook, parse_webhook_url
+from local_stack.chat_receiver import Answer, Received, Receiver, chat_receiver
 
 P, R = "acme-data-prod", "us-central1"
 JOB = f"projects/{P}/regions/{R}/jobs/etl-nightly-load"
@@ -468,62 +464,12 @@ def test_a_webhook_shows_its_service_never_its_url() -> None:
 SECRET = "s3cr3tT0kenValue"
 
 
-@dataclass
-class Received:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
+def receiver(answer: Answer) -> Any:
+    return chat_receiver(answer)
 
 
-@dataclass
-class Receiver:
-    port: int
-    requests: list[Received] = field(default_factory=list)
-
-    def url(self, path: str = f"/services/T0/B0/{SECRET}?token={SECRET}x") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-
-Answer = Callable[[Received], tuple[int, dict[str, str], bytes]]
-
-
-@contextmanager
-def receiver(answer: Answer) -> Iterator[Receiver]:
-    """A tiny incoming-webhook receiver on loopback: it records each request, whole, and
-    answers as ``answer`` says."""
-    handle: list[Receiver] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            got = Received(self.command, self.path, dict(self.headers.items()), body)
-            handle[0].requests.append(got)
-            status, headers, data = answer(got)
-            try:
-                self.send_response(status)
-                for key, value in {"Content-Length": str(len(data)), **headers}.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up first (the timeout test)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    handle.append(Receiver(server.server_address[1]))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield handle[0]
-    finally:
-        server.shutdown()
-        server.server_close()
+def url_of(handle: Receiver, path: str = f"/services/T0/B0/{SECRET}?token={SECRET}x") -> str:
+    return handle.url(path)
 
 
 def webhook_of(url: str) -> Webhook:
@@ -547,7 +493,7 @@ def test_a_notification_reaches_the_receiver_as_documented(
     trigger = info("incident", "5")
     results = [result(Outcome.CANCELLED, BATCH, trigger, "cancelled", {"incident": INCIDENT})]
     with receiver(ok) as hook:
-        delivery = notify.notify(results, webhook_of(hook.url()))
+        delivery = notify.notify(results, webhook_of(url_of(hook)))
     assert delivery is not None and (delivery.sent, delivery.status) == (True, 200)
     (got,) = hook.requests
     assert (got.method, got.path) == ("POST", f"/services/T0/B0/{SECRET}?token={SECRET}x")
@@ -570,8 +516,8 @@ def test_nothing_to_tell_or_nowhere_to_tell_it_posts_nothing(
     quiet = [result(Outcome.ALREADY_DONE, JOB, trigger)]
     loud = [result(Outcome.CANCELLED, JOB, trigger)]
     with receiver(ok) as hook:
-        assert notify.notify(quiet, webhook_of(hook.url())) is None
-        assert notify.notify([], webhook_of(hook.url())) is None
+        assert notify.notify(quiet, webhook_of(url_of(hook))) is None
+        assert notify.notify([], webhook_of(url_of(hook))) is None
         assert notify.notify(loud, None) is None
     assert hook.requests == []
     assert log_lines(capsys) == []
@@ -587,7 +533,7 @@ def test_a_refusal_is_logged_without_the_url_and_not_retried(
 
     caplog.set_level("WARNING")
     with receiver(refuse) as hook:
-        delivery = deliver("hello", webhook_of(hook.url()), message_id="m-1")
+        delivery = deliver("hello", webhook_of(url_of(hook)), message_id="m-1")
     assert len(hook.requests) == 1  # no retry
     assert (delivery.sent, delivery.status) == (False, status)
     assert delivery.failure.startswith(f"HTTP {status}: no_service for /")
@@ -609,7 +555,7 @@ def test_a_redirect_is_not_followed(capsys: pytest.CaptureFixture[str]) -> None:
             return 307, {"Location": elsewhere.url("/stolen")}, b""
 
         with receiver(redirect) as hook:
-            delivery = deliver("hello", webhook_of(hook.url()))
+            delivery = deliver("hello", webhook_of(url_of(hook)))
     assert (delivery.sent, delivery.status) == (False, 307)
     assert elsewhere.requests == []
     assert log_lines(capsys)[0]["notification"] == "FAILED"
@@ -626,7 +572,7 @@ def test_a_receiver_that_does_not_answer_in_time_is_given_up(
 
     with receiver(slow) as hook:
         started = time.monotonic()
-        delivery = deliver("hello", webhook_of(hook.url()))
+        delivery = deliver("hello", webhook_of(url_of(hook)))
         took = time.monotonic() - started
     assert took < 1.5
     assert not delivery.sent and delivery.status is None
@@ -661,7 +607,9 @@ def test_a_defect_in_building_the_message_is_logged_and_not_raised(
     monkeypatch.setattr(notify, "build_text", broken)
     trigger = info("jobs", "12")
     with receiver(ok) as hook:
-        delivery = notify.notify([result(Outcome.CANCELLED, JOB, trigger)], webhook_of(hook.url()))
+        delivery = notify.notify(
+            [result(Outcome.CANCELLED, JOB, trigger)], webhook_of(url_of(hook))
+        )
     assert delivery is not None and not delivery.sent
     assert delivery.failure == "internal error KeyError"
     assert hook.requests == []

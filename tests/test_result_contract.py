@@ -516,8 +516,10 @@ REFUSED_BY_BOTH = {
     ),
     "vcpus beyond 32 bits": ("CANCELLED", "state.vcpus", INT32_MAX + 1),
     "vcpus known as text": ("CANCELLED", "state.vcpusKnown", "true"),
-    "rung as text": ("CANCELLED", "rung", "clusters"),
-    "rung ratio as an object": ("CANCELLED", "rung.ratio", {"value": 1.3}),
+    "rung as text": ("SWEEP_SUMMARY", "rung", "clusters"),
+    "rung ratio as an object": ("SWEEP_SUMMARY", "rung.ratio", {"value": 1.3}),
+    "usage as a list": ("CANCELLED", "burn.usage", [1, 2]),
+    "unknown money field": ("SWEEP_SUMMARY", "money.euros", 2.0),
     "cleared for as a list": ("CANCELLED", "clearedFor", ["projects/p/regions/r/clusters/c"]),
     "part as a list": ("SWEEP_SUMMARY", "sweep.part", ["projects/acme-data-prod"]),
     "fan-out as text": ("SWEEP_SUMMARY", "sweep.fanOut", "2 children"),
@@ -591,9 +593,22 @@ ONLY_JSON_SCHEMA_REFUSES = {
         [{"role": "worker", "instances": 2}],
     ),
     "negative vcpus": ("CANCELLED", "state.vcpus", -8),
-    "rung action outside the list": ("CANCELLED", "rung.action", "panic"),
-    "rung threshold beyond the ladder's": ("CANCELLED", "rung.threshold", 1000.5),
-    "rung without its ratio": ("CANCELLED", "rung", {"threshold": 1.0, "action": "work"}),
+    "rung action outside the list": ("SWEEP_SUMMARY", "rung.action", "panic"),
+    "burn both known and unknown": ("CANCELLED", "burn.unknown", "not priced"),
+    "burn dollars as text": ("CANCELLED", "burn.usdPerHour", "0.28"),
+    "negative burn": ("CANCELLED", "burn.parts.dataprocFee", -0.28),
+    "savedUpTo on a dry run": (
+        "DRY_RUN",
+        "savedUpTo",
+        {"usd": 1.0, "horizon": {"hours": 1, "basis": "oneHour", "said": "x"}},
+    ),
+    "money on a stop": (
+        "CANCELLED",
+        "money",
+        {"stopped": 1, "priced": 1, "burnUsdPerHour": 1.0, "saved": 1, "savedUpToUsd": 1.0},
+    ),
+    "rung threshold beyond the ladder's": ("SWEEP_SUMMARY", "rung.threshold", 1000.5),
+    "rung without its ratio": ("SWEEP_SUMMARY", "rung", {"threshold": 1.0, "action": "work"}),
     "a rung without a budget": (
         "CANCELLED",
         "rung",
@@ -651,6 +666,12 @@ ONLY_JSON_SCHEMA_REFUSES = {
 
 # Cases whose example is of one kind: the rule they break is about that kind.
 _CASE_KIND = {
+    "rung action outside the list": "budget-rung",
+    "rung threshold beyond the ladder's": "budget-rung",
+    "rung without its ratio": "budget-rung",
+    "burn both known and unknown": "cluster",
+    "burn dollars as text": "cluster",
+    "negative burn": "cluster",
     "a job with an operation": "job",
     "a job with an operation id": "job",
     "a session with a batch": "session",
@@ -675,6 +696,10 @@ _CASE_KIND = {
     "a fan-out on a per-target result": "job-fan-out-child",
 }
 _CASE_KIND_REFUSED_BY_BOTH = {
+    "rung as text": "budget-rung",
+    "rung ratio as an object": "budget-rung",
+    "usage as a list": "cluster",
+    "unknown money field": "fan-out-child",
     "cluster state as a list": "cluster",
     "instance groups as an object": "cluster",
     "unknown instance group field": "cluster",
