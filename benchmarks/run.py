@@ -166,6 +166,7 @@ NAMES = (
     "job-sweep",
     "cluster-sweep",
     "org-sweep",
+    "money",
     "cold-start",
 )
 

@@ -15,6 +15,7 @@ from benchmarks import (
     detection,
     job_sweep,
     latency,
+    money,
     org_sweep,
     quota_sweep,
     sweep,
@@ -75,6 +76,7 @@ def figures(sizes: Sizes) -> dict[str, Callable[[Bench], list[Row]]]:
         ),
         "cluster-sweep": lambda bench: cluster_sweep.measure(bench, sizes.clusters),
         "org-sweep": lambda bench: org_sweep.measure(bench, sizes.org_targets_per_pair),
+        "money": money.measure,
         "cold-start": lambda bench: cold_start.measure(bench, sizes.cold_starts, rng),
     }
 

@@ -142,6 +142,7 @@ class Priced:
     details: dict[str, float] = field(default_factory=dict)
 
 
+@functools.lru_cache(maxsize=1024)  # a fleet has few machine types; read once each
 def machine_type(uri: str) -> MachineType | None:
     """The machine type a ``machineTypeUri`` names (a full URL, a partial URI or a short
     name, as Dataproc accepts), or None when its name does not say its vCPUs."""
