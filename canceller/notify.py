@@ -1,6 +1,7 @@
 """Tell the people: one chat message for each trigger message that stopped something,
-failed to, or acted on a budget rung (issue 17, "Tell the people"). Not yet called by
-main.py: the next step wires ``notify`` in after the results are published.
+failed to, or acted on a budget rung. main.py calls ``notify`` once the results are
+confirmed published; the money line totals the stops' ``burn`` and ``savedUpTo``
+(canceller/pricing.py).
 
 Why: a result on the results topic tells a FinOps query what happened, but nobody is
 told unless they look. An engineer whose job was stopped at 2 a.m. should read, where
