@@ -69,7 +69,7 @@ def cancel_operation(event: CloudEvent) -> None:
         log_result(result)
     for note in handled.notes:
         log("INFO", note, messageId=trigger.info.message_id, triggerKind=trigger.info.kind)
-    notify(handled.results, settings.notify_webhook)
+    notify(handled.results, settings.notify_webhook, settings.notify_webhook_problem)
     if handled.retry_reasons:
         log(
             "WARNING",

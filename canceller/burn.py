@@ -28,7 +28,7 @@ import calendar
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from canceller.clock import parse_timestamp, rfc3339
@@ -48,6 +48,10 @@ _SESSION_DEFAULT_TTL = timedelta(hours=24)
 _BATCH_TTL_RUNTIME = (2, 1)
 _ONE_HOUR = timedelta(hours=1)
 _PERIOD_MONTHS = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}
+# No horizon is believed past a year: a budget's longest period is a year, a ttl at most
+# 14 days; a lifecycle time or a period end further off is a defect or a forgery, and
+# would multiply a burn into a saving of millions.
+MAX_HORIZON = timedelta(days=366)
 # A google-duration in JSON: seconds with up to nine decimals and an "s" ("14400s",
 # "3.5s"). Anything past a year is not a Dataproc ttl; it is refused, not believed.
 _DURATION = re.compile(r"(?P<s>[0-9]{1,9})(?:\.(?P<frac>[0-9]{1,9}))?s")
@@ -420,18 +424,22 @@ def cluster_horizon(
         ("idleDeleteTtl", idle_since, "from its idleStartTime, when it is to be deleted"),
     ):
         ttl = parse_duration(lifecycle.get(name))
-        if ttl is not None and since is not None:
-            ends.append((since + ttl, name, f"its lifecycleConfig.{name} {what}"))
+        if ttl is not None and since is not None and (end := _plus(since, ttl)) is not None:
+            ends.append((end, name, f"its lifecycleConfig.{name} {what}"))
     if not ends:
         return otherwise(now, budget_period_end, "nothing is scheduled to stop or delete it")
     until, basis, said = min(ends, key=lambda end: end[0])
+    if until - now > MAX_HORIZON:
+        return otherwise(
+            now, budget_period_end, f"its lifecycleConfig.{basis} is more than a year off"
+        )
     return Horizon(_hours(until - now), basis, said, until)
 
 
 def otherwise(now: datetime, budget_period_end: datetime | None, why: str) -> Horizon:
     """When nothing ends the work: the rest of the budget period for a budget's action
     (the caller passes its end), else one hour, a figure that claims little."""
-    if budget_period_end is not None and budget_period_end > now:
+    if budget_period_end is not None and now < budget_period_end <= now + MAX_HORIZON:
         return Horizon(
             _hours(budget_period_end - now),
             "budgetPeriod",
@@ -453,16 +461,19 @@ def budget_period_end(
     budget was not read. None when there is no start, or the period has no end."""
     if start is None:
         return None
-    if custom_end is not None:
-        day_after = datetime.combine(custom_end, start.timetz()) + timedelta(days=1)
-        return day_after if day_after > start else None
-    months = _PERIOD_MONTHS.get(calendar_period)
-    if months is None:
+    try:
+        if custom_end is not None:
+            day_after = datetime.combine(custom_end, start.timetz()) + timedelta(days=1)
+            return day_after.astimezone(UTC) if day_after > start else None
+        months = _PERIOD_MONTHS.get(calendar_period)
+        if months is None:
+            return None
+        years, month = divmod(start.month - 1 + months, 12)
+        year = start.year + years
+        day = min(start.day, calendar.monthrange(year, month + 1)[1])
+        return start.replace(year=year, month=month + 1, day=day).astimezone(UTC)
+    except (OverflowError, ValueError):  # past the calendar's end: a forgery, not a period
         return None
-    years, month = divmod(start.month - 1 + months, 12)
-    year = start.year + years
-    day = min(start.day, calendar.monthrange(year, month + 1)[1])
-    return start.replace(year=year, month=month + 1, day=day)
 
 
 def parse_duration(value: object) -> timedelta | None:
@@ -485,7 +496,7 @@ def _rest_of(resource: Resource, ttl: timedelta, now: datetime, basis: str, what
     seconds = int(ttl.total_seconds())
     if created is None:
         return Horizon(_hours(ttl), basis, f"{what} ({seconds}s; its start unread: all of it)")
-    until = created + ttl
+    until = min(created, now) + ttl  # a createTime ahead of our clock is not believed
     return Horizon(_hours(until - now), basis, f"the rest of {what} ({seconds}s)", until)
 
 
@@ -524,4 +535,17 @@ def _list(value: object) -> list[object]:
 
 
 def _timestamp(value: object) -> datetime | None:
-    return parse_timestamp(value) if isinstance(value, str) and len(value) <= 64 else None
+    """A timestamp of Dataproc's, in UTC; None when it is not one, or lies at the
+    calendar's edge (year 1 or 9999 with an offset), where arithmetic would overflow."""
+    moment = parse_timestamp(value) if isinstance(value, str) and len(value) <= 64 else None
+    try:
+        return moment.astimezone(UTC) if moment is not None else None
+    except (OverflowError, ValueError):
+        return None
+
+
+def _plus(moment: datetime, span: timedelta) -> datetime | None:
+    try:
+        return moment + span
+    except OverflowError:
+        return None

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from canceller.alerts import BudgetNotice, IncidentNotice
@@ -43,7 +43,6 @@ from canceller.targets import Target
 from canceller.trigger import Trigger
 
 _SUPPORTED = ", ".join(INCIDENT_KINDS)
-_LONGEST_PERIOD = timedelta(days=366)  # a budget's longest calendar period is a year
 
 
 @dataclass
@@ -157,7 +156,7 @@ def handle_trigger(
             answer(Outcome.ERROR, "", detail, "unknown", extra=work.extra)
         return handled
 
-    period_start, period_end = _budget_period(trigger, started)
+    period_start, period_end = _budget_period(trigger)
     context = CancelContext(
         trigger=info,
         deadline=deadline,
@@ -211,18 +210,16 @@ def handle_trigger(
     return handled
 
 
-def _budget_period(trigger: Trigger, now: datetime) -> tuple[datetime | None, datetime | None]:
+def _budget_period(trigger: Trigger) -> tuple[datetime | None, datetime | None]:
     """When a budget action's period started and ends, for savedUpTo: a notification's
     costIntervalStart and a month after it (a fan-out that reads the budget corrects
-    that to its own period); a continuation's end as its parent worked it out, unless
-    it is in the past or more than a year off (it is an estimate's bound, from a message)."""
+    that to its own period); a continuation's end as its parent worked it out. Either
+    is only an estimate's bound, from a message: burn.otherwise believes none in the
+    past or more than a year off."""
     if trigger.budget is not None:
         start = trigger.budget.interval_start
         return start, budget_period_end(start)
-    end = trigger.chain.period_end if trigger.chain is not None else None
-    if end is not None and not now < end <= now + _LONGEST_PERIOD:
-        end = None
-    return None, end
+    return None, trigger.chain.period_end if trigger.chain is not None else None
 
 
 def _refusal(target: Target, settings: Settings, gate: Callable[[str], str | None]) -> str | None:

@@ -132,7 +132,14 @@ def stop_all(
     caller to hand on when it can, or collected in ``failures``."""
     outcomes = _stop_all(client, targets, context, hand_on_late, report_unconfirmed)
     if context.prices is not None:
-        read_references(client, outcomes.results, context.prices, context.seen, context.deadline)
+        read_references(
+            client,
+            outcomes.results,
+            context.prices,
+            context.seen,
+            context.deadline,
+            context.dry_run,
+        )
     return outcomes
 
 

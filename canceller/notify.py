@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -77,7 +78,12 @@ from canceller.logs import log
 from canceller.names import InvalidName, ResourceName, parse_name
 from canceller.pricing import money
 from canceller.results import Outcome, Result
-from canceller.webhook import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS, Webhook
+from canceller.webhook import (
+    CONNECT_TIMEOUT_SECONDS,
+    NOTIFY_SECONDS,
+    READ_TIMEOUT_SECONDS,
+    Webhook,
+)
 
 MAX_NAMED = 10  # targets named in each list; the rest are counted ("and N more")
 MAX_TEXT_BYTES = 16_000  # under Chat's 32,000 bytes and Slack's 40,000 characters
@@ -476,10 +482,23 @@ class Delivery:
     failure: str = ""
 
 
-def notify(results: Sequence[Result], webhook: Webhook | None) -> Delivery | None:
+def notify(
+    results: Sequence[Result], webhook: Webhook | None, problem: str = ""
+) -> Delivery | None:
     """Tell the people about one trigger message's results, if there is something to
     tell and somewhere to tell it; None when nothing was posted for that reason. Called
     after the results are published; never raises."""
+    if problem and results and should_notify(results):
+        # NOTIFY_WEBHOOK_URL is set but not accepted: said on every message that needed
+        # telling, and counted with the failures, until it is fixed.
+        log(
+            "ERROR",
+            f"notification not sent: {problem}",
+            notification="FAILED",
+            notifyService="unknown",
+            messageId=results[0].trigger.message_id,
+        )
+        return None
     if webhook is None or not results:
         return None
     message_id = results[0].trigger.message_id
@@ -500,10 +519,42 @@ def notify(results: Sequence[Result], webhook: Webhook | None) -> Delivery | Non
 
 
 def deliver(text: str, webhook: Webhook, *, message_id: str = "") -> Delivery:
-    """One POST of ``{"text": text}``: a short timeout, no redirect followed (a redirect
-    would take the message elsewhere), no retry (a second message could be a duplicate,
-    and waiting would hold the function); proxies and CA bundle from the environment as
-    for Dataproc (canceller/runtime.py), no .netrc. Logged either way, never raised."""
+    """One POST of ``{"text": text}``, given up after ``NOTIFY_SECONDS`` in all (requests'
+    timeouts bound each connect and each read, not a name lookup or an answer that
+    trickles in, so the POST runs in a thread of its own that is left behind); no
+    redirect followed (a redirect would take the message elsewhere), no retry (a second
+    message could be a duplicate, and waiting would hold the function); proxies and CA
+    bundle from the environment as for Dataproc (canceller/runtime.py), no .netrc.
+    Logged either way, never raised."""
+    answered: list[tuple[int | None, str]] = []
+    worker = threading.Thread(
+        target=lambda: answered.append(_post(text, webhook)), name="notify", daemon=True
+    )
+    worker.start()
+    worker.join(NOTIFY_SECONDS)
+    status, failure = (
+        answered[0] if answered else (None, f"no answer within {NOTIFY_SECONDS:g} s in all")
+    )
+    sent = not failure
+    fields: dict[str, Any] = {
+        "notification": "SENT" if sent else "FAILED",  # what a log-based metric counts
+        "notifyService": webhook.service,
+        "messageId": message_id,
+    }
+    if status is not None:
+        fields["httpStatus"] = status
+    log(
+        "INFO" if sent else "WARNING",
+        f"notification sent to {webhook.service}"
+        if sent
+        else f"notification not delivered to {webhook.service}: {failure}; not retried",
+        **fields,
+    )
+    return Delivery(sent, webhook.service, status, failure)
+
+
+def _post(text: str, webhook: Webhook) -> tuple[int | None, str]:
+    """The POST itself: the status, and why it failed ("" when it did not)."""
     status: int | None = None
     failure = ""
     try:
@@ -536,22 +587,7 @@ def deliver(text: str, webhook: Webhook, *, message_id: str = "") -> Delivery:
         failure = f"could not connect ({type(error).__name__})"
     except Exception as error:  # whatever it is, it must not reach the caller
         failure = f"{type(error).__name__}"  # never str(error): it can hold the URL
-    sent = not failure
-    fields: dict[str, Any] = {
-        "notification": "SENT" if sent else "FAILED",  # what a log-based metric counts
-        "notifyService": webhook.service,
-        "messageId": message_id,
-    }
-    if status is not None:
-        fields["httpStatus"] = status
-    log(
-        "INFO" if sent else "WARNING",
-        f"notification sent to {webhook.service}"
-        if sent
-        else f"notification not delivered to {webhook.service}: {failure}; not retried",
-        **fields,
-    )
-    return Delivery(sent, webhook.service, status, failure)
+    return status, failure
 
 
 def _redact(text: str, webhook: Webhook) -> str:

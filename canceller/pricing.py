@@ -13,7 +13,6 @@ anyway (a cluster it stopped), within a small share of what is left of the deadl
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, MutableMapping, Sequence
 from datetime import datetime
 
@@ -23,6 +22,7 @@ from canceller.burn import Burn, Money, Saving, saved_up_to
 from canceller.clock import Deadline
 from canceller.dataproc import DataprocClient
 from canceller.kinds import KINDS, Kind
+from canceller.logs import log
 from canceller.names import ResourceName
 from canceller.prices import PriceTable
 from canceller.resource import Resource
@@ -47,8 +47,6 @@ BURNING = frozenset(
 MAX_REFERENCE_READS = 20
 REFERENCE_READ_SECONDS = 5.0
 _MIN_SECONDS_LEFT = 1.0
-
-_logger = logging.getLogger(__name__)
 
 
 def burn_of(
@@ -79,7 +77,11 @@ def burn_of(
                 saving = saved_up_to(burn.usd_per_hour, horizon)
         return burn, saving, None
     except Exception as defect:  # a figure must never cost the outcome
-        _logger.exception("burn not worked out for %s", name.name)
+        log(
+            "ERROR",
+            f"burn not worked out: internal error {type(defect).__name__}",
+            target=name.name,
+        )
         return Burn(None, f"not worked out: internal error {type(defect).__name__}", ""), None, None
 
 
@@ -89,10 +91,11 @@ def read_references(
     table: PriceTable,
     seen: MutableMapping[str, Resource],
     deadline: Deadline,
+    dry_run: bool,
 ) -> None:
     """Give each result waiting for another's burn that burn, read once per message:
-    from ``seen`` (what the message read before its stops) or one GET; what cannot be
-    read says why."""
+    from ``seen`` (what the message read before its stops) or one GET, but none in a dry
+    run, which costs no call per target; what cannot be read says why."""
     waiting = [result for result in results if result.burn_reference is not None]
     burns: dict[str, tuple[Burn | None, str]] = {}
     reads = 0
@@ -102,7 +105,9 @@ def read_references(
         if reference.name not in burns:
             resource = seen.get(reference.name)
             why = ""
-            if resource is None:
+            if resource is None and dry_run:
+                why = "a dry run reads nothing for it"
+            elif resource is None:
                 resource, why = _read(client, reference, deadline, reads)
                 reads += 1
             burns[reference.name] = _reference_burn(reference, resource, table, why)
@@ -140,7 +145,11 @@ def _reference_burn(
     try:
         return kind.burn(resource, table), ""
     except Exception as defect:  # a figure must never cost the outcome
-        _logger.exception("burn not worked out for %s", reference.name)
+        log(
+            "ERROR",
+            f"burn not worked out: internal error {type(defect).__name__}",
+            target=reference.name,
+        )
         return None, f"internal error {type(defect).__name__}"
 
 

@@ -6,6 +6,8 @@ what is logged and what tests check are the same object.
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -21,6 +23,7 @@ from canceller.trigger import TriggerInfo
 # rung, clearedFor; 1.2: chains
 SCHEMA_VERSION = "1.5"
 _ATTRIBUTE_MAX_BYTES = 1024  # Pub/Sub's limit for an attribute value
+_logger = logging.getLogger(__name__)
 
 
 class Outcome(StrEnum):
@@ -99,18 +102,34 @@ class Result:
                 message["batch"] = self.state["batch"]
         if self.error is not None:
             message["error"] = self.error
-        if self.burn is not None:
-            message["burn"] = self.burn.as_json()
-        if self.saving is not None:
-            message["savedUpTo"] = self.saving.as_json()
-        if self.money is not None:
-            message["money"] = self.money.as_json()
+        message.update(self._money())
         if self.trigger.reason is not None:
             message["reason"] = self.trigger.reason
         if self.trigger.request_id is not None:
             message["requestId"] = self.trigger.request_id
         message.update(self.extra)
         return message
+
+    def _money(self) -> dict[str, Any]:
+        """burn, savedUpTo and a summary's money. Only estimates: should one not render
+        (a defect of ours with an odd answer of Dataproc's), the result goes without
+        them rather than fail to publish the outcome it reports."""
+        try:
+            shown = {
+                key: figure.as_json()
+                for key, figure in (
+                    ("burn", self.burn),
+                    ("savedUpTo", self.saving),
+                    ("money", self.money),
+                )
+                if figure is not None
+            }
+            json.dumps(shown, allow_nan=False)  # proto3 JSON has no NaN or infinity
+            return shown
+        except (ArithmeticError, ValueError, TypeError) as defect:
+            # canceller.logs imports this module: the standard logger goes to stderr.
+            _logger.error("money left off the result of %s: %r", self.target[:200], defect)
+            return {}
 
     def attributes(self) -> dict[str, str]:
         """Filterable copies of key fields. Every value is clipped to Pub/Sub's 1024-byte

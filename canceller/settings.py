@@ -185,6 +185,9 @@ class Settings:
     org_requests_per_minute: dict[str, int]  # API name -> this instance's budget for it
     scope_cache_seconds: float  # how long a budget's scope and a project's ancestry are kept
     notify_webhook: Webhook | None  # where a chat summary of each action goes; None: nobody
+    # Why NOTIFY_WEBHOOK_URL, set, is not accepted (never its value): not a settings error,
+    # since a kill switch must not stop stopping because its chat is misconfigured.
+    notify_webhook_problem: str
     price_multiplier: float  # the shipped us-central1 prices times this (another region's)
 
     def project_allowed(self, project: str) -> bool:
@@ -268,6 +271,7 @@ def load_settings(
         _number(env, "DATAPROC_CLUSTER_OPERATIONS_PER_MINUTE", 100, 1, 100_000, integer=True)
     )
     cluster_delete_allowed = _boolean(env, "CLUSTER_DELETE_ALLOWED", False)
+    webhook, webhook_problem = _webhook(env.get(WEBHOOK_VARIABLE, ""))
     return Settings(
         results_topic=results_topic,
         function_project=env.get("GOOGLE_CLOUD_PROJECT") or results_topic.split("/")[1],
@@ -338,16 +342,17 @@ def load_settings(
             ),
         },
         scope_cache_seconds=_number(env, "SCOPE_CACHE_SECONDS", 300, 0, 3600),
-        notify_webhook=_webhook(env.get(WEBHOOK_VARIABLE, "")),
+        notify_webhook=webhook,
+        notify_webhook_problem=webhook_problem,
         price_multiplier=_number(env, "PRICE_MULTIPLIER", 1, 0.1, 10),
     )
 
 
-def _webhook(value: str) -> Webhook | None:
+def _webhook(value: str) -> tuple[Webhook | None, str]:
     try:
-        return parse_webhook_url(value)
+        return parse_webhook_url(value), ""
     except InvalidWebhook as invalid:
-        raise SettingsError(str(invalid)) from None
+        return None, str(invalid)
 
 
 def _results_topic(value: str, own_project: Callable[[], str | None]) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from canceller import notify
-from canceller.burn import Burn, Horizon, Saving
+from canceller.burn import Burn, Horizon, Saving, saved_up_to
 from canceller.clock import utc_now
 from canceller.kinds import KINDS
 from canceller.names import ResourceName, parse_name
@@ -27,6 +27,7 @@ from canceller.notify import (
     payload,
     should_notify,
 )
+from canceller.prices import shipped_table
 from canceller.results import Outcome, Result
 from canceller.settings import SettingsError, load_settings
 from canceller.trigger import TriggerInfo
@@ -411,12 +412,16 @@ def test_unset_means_nobody_is_told() -> None:
     assert webhook is not None and webhook.service == "Slack"
 
 
-def test_a_bad_webhook_is_a_settings_error_that_does_not_show_it() -> None:
+def test_a_bad_webhook_is_not_a_settings_error_and_is_never_shown() -> None:
+    """A kill switch must not stop stopping because its chat is misconfigured: the
+    setting is refused on its own, with why, and never echoed."""
     bad = SLACK_URL.replace("https://hooks.slack.com", "https://evil.example")
-    with pytest.raises(SettingsError) as refused:
-        notify_webhook({"NOTIFY_WEBHOOK_URL": bad})
-    assert "NOTIFY_WEBHOOK_URL" in str(refused.value)
-    assert bad not in str(refused.value) and "T000" not in str(refused.value)
+    base = {"RESULTS_TOPIC": "projects/ops/topics/results", "GOOGLE_CLOUD_PROJECT": "ops"}
+    settings = load_settings({**base, "NOTIFY_WEBHOOK_URL": bad})
+    assert settings.notify_webhook is None
+    assert settings.notify_webhook_problem.startswith("NOTIFY_WEBHOOK_URL is not accepted")
+    assert bad not in settings.notify_webhook_problem
+    assert "T000" not in settings.notify_webhook_problem
 
 
 @pytest.mark.parametrize(
@@ -626,10 +631,26 @@ def readme_example() -> str:
     labels), in Markdown: built here, so README cannot drift from what is sent."""
     trigger = info("budget")
     extra = {"budget": BUDGET, "rung": CLUSTERS_RUNG, "sweep": {"id": "sweep-118"}}
+    stopped_job = result(Outcome.CANCELLED, JOB, trigger, "cancelled: the job is CANCELLED", extra)
+    session = result(Outcome.CANCELLED, SESSION, trigger, "terminated", extra)
+    cluster = result(Outcome.CANCELLED, CLUSTER, trigger, "stopped: the cluster is STOPPED", extra)
+    # What the engine gives them (canceller/pricing.py): a cluster of an n2-standard-4
+    # master and 2 workers with nothing scheduled, the rest of the budget's month ahead; a
+    # session at the documented minimum, 20.5 h of its 24 h ttl left; a job, its cluster's.
+    table = shipped_table()
+    groups = {"numInstances": 1, "machineTypeUri": "n2-standard-4"}
+    config = {"masterConfig": groups, "workerConfig": {**groups, "numInstances": 2}}
+    cluster.burn = KINDS["cluster"].burn({"config": config}, table)
+    assert cluster.burn is not None and cluster.burn.usd_per_hour is not None
+    month = Horizon(27.5 * 24, "budgetPeriod", "the rest of the budget period")
+    cluster.saving = saved_up_to(cluster.burn.usd_per_hour, month)
+    session.burn = Burn(12 * table.dcu_premium_hour.usd, None, table.label)
+    session.saving = saved_up_to(session.burn.usd_per_hour, Horizon(20.5, "ttl", "its ttl"))
+    stopped_job.burn = KINDS["job"].referenced_burn(cluster.burn, "")
     results = [
-        result(Outcome.CANCELLED, JOB, trigger, "cancelled: the job is CANCELLED", extra),
-        result(Outcome.CANCELLED, SESSION, trigger, "terminated", extra),
-        result(Outcome.CANCELLED, CLUSTER, trigger, "stopped: the cluster is STOPPED", extra),
+        stopped_job,
+        session,
+        cluster,
         result(
             Outcome.ERROR,
             f"projects/{P}/regions/{R}/jobs/pyspark-long-bootstrap",

@@ -73,6 +73,7 @@ GROUP_ROLES = (
     ("secondaryWorkerConfig", "secondaryWorker"),
 )
 _CONFIG_KEY_OF_ROLE = {role: key for key, role in GROUP_ROLES}
+_MAX_URI = 1024
 _REQUEST_ID_CHARS = 32  # "dpc-" + 32 hex digits: within requestId's 40
 
 
@@ -295,7 +296,9 @@ def instance_groups(resource: Resource) -> list[dict[str, Any]]:
         group = config.get(key)
         if not isinstance(group, dict) or not _count(group.get("numInstances")):
             continue
-        machine = text(group.get("machineTypeUri")) or ""
+        # Whole or not at all: a name clipped mid-number would be a smaller machine.
+        raw = group.get("machineTypeUri")
+        machine = raw if isinstance(raw, str) and len(raw) <= _MAX_URI else ""
         described: dict[str, Any] = {
             "role": role,
             "instances": _count(group.get("numInstances")),
