@@ -528,11 +528,12 @@ def money_line(result: dict[str, Any]) -> str:
         return ""
     if "usdPerHour" in burn:
         line = f"burn: ${burn['usdPerHour']:.4f}/h"
+    elif "cluster" in burn or burn["unknown"].startswith("a job's share"):
+        cluster = burn.get("cluster", {})
+        shown = f"${cluster['usdPerHour']:.4f}/h" if "usdPerHour" in cluster else "unknown"
+        line = f"burn: a job's own is not knowable; its cluster's, for reference: {shown}"
     else:
-        line = f"burn: unknown ({burn['unknown'][:120]})"
-        if cluster := burn.get("cluster"):
-            shown = f"${cluster['usdPerHour']:.4f}/h" if "usdPerHour" in cluster else "unknown"
-            line += f"; its cluster: {shown}"
+        line = f"burn: unknown: {burn['unknown']}"
     if saved := result.get("savedUpTo"):
         line += f"; saved up to ${saved['usd']:.2f} ({saved['horizon']['said']})"
     return line

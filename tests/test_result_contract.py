@@ -1030,7 +1030,18 @@ def test_a_budgets_fan_out_summary_is_its_examples_shape(organisation: Runtime) 
 
 _README = SCHEMAS.parent / "README.md"
 _BIGQUERY_SCHEMA = SCHEMAS.parent / "deploy" / "bigquery" / "results-schema.json"
-_RECORDS = ("sweep", "state", "error", "trigger", "budget", "rung", "incident")
+_RECORDS = (
+    "sweep",
+    "state",
+    "error",
+    "trigger",
+    "budget",
+    "rung",
+    "incident",
+    "burn",
+    "saved_up_to",
+    "money",
+)
 
 
 def test_readme_documents_this_revision() -> None:
@@ -1058,5 +1069,5 @@ def test_readme_queries_name_real_columns() -> None:
 
     walk(json.loads(_BIGQUERY_SCHEMA.read_text(encoding="utf-8")), "")
     used = set(re.findall(rf"\b(?:{'|'.join(_RECORDS)})\.[a-z_]+(?:\.[a-z_]+)*", sql))
-    assert {"sweep.part", "sweep.fan_out.children"} <= used
+    assert {"sweep.part", "sweep.fan_out.children", "saved_up_to.usd", "burn.unknown"} <= used
     assert used - columns == set()
