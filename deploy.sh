@@ -77,7 +77,7 @@ readonly MAX_FOLDER_DEPTH=10
 readonly USER_SETTINGS=(
   BILLING_REQUESTS_PER_MINUTE BUDGET_THRESHOLD CLOUD_ASSET_REQUESTS_PER_MINUTE DATAPROC_ENDPOINT
   DATAPROC_REGIONS DRY_RUN EXEMPT_LABEL MAX_CANCELS_PER_MESSAGE MAX_CONCURRENCY
-  MAX_EVENT_AGE_SECONDS PUBLISH_TIMEOUT_SECONDS REQUEST_TIMEOUT_SECONDS
+  MAX_EVENT_AGE_SECONDS PRICE_MULTIPLIER PUBLISH_TIMEOUT_SECONDS REQUEST_TIMEOUT_SECONDS
   RESOURCE_MANAGER_REQUESTS_PER_MINUTE RETRY_DEADLINE_SECONDS SCOPE_CACHE_SECONDS SWEEP_FILTER
   SWEEP_KINDS SWEEP_REGIONS SWEEP_SCOPES
 )
@@ -226,7 +226,8 @@ Flags (each also read from the environment variable shown; flags win)
   --timeout SECONDS         CANCELLER_TIMEOUT        Function timeout. Default, and least
                             accepted: the longest one message may take, from the function
                             settings (RETRY_DEADLINE_SECONDS + VERIFY_TIMEOUT_SECONDS +
-                            2 x PUBLISH_TIMEOUT_SECONDS + 15; 195 with the defaults); at most
+                            2 x PUBLISH_TIMEOUT_SECONDS + 23.05 for a chat notification,
+                            decoding, logging and a cold start; 204 with the defaults); at most
                             $MAX_EVENT_FUNCTION_TIMEOUT, the ceiling for event-driven functions. The trigger's
                             ack deadline is set to the timeout plus $ACK_MARGIN (at most $MAX_ACK_DEADLINE).
   --memory SIZE             CANCELLER_MEMORY         Default: 256Mi.
@@ -1030,7 +1031,7 @@ PY
 size_function() { # size_function "LONGEST<TAB>RETRY<TAB>VERIFY<TAB>PUBLISH<TAB>MARGIN"
   local retry verify publish margin sum
   IFS=$'\t' read -r LONGEST_MESSAGE retry verify publish margin <<<"$1"
-  sum="RETRY_DEADLINE_SECONDS $retry + VERIFY_TIMEOUT_SECONDS $verify + 2 x PUBLISH_TIMEOUT_SECONDS $publish + $margin s of margin"
+  sum="RETRY_DEADLINE_SECONDS $retry + VERIFY_TIMEOUT_SECONDS $verify + 2 x PUBLISH_TIMEOUT_SECONDS $publish + $margin s more: a chat notification, decoding, logging, a cold start"
   ((LONGEST_MESSAGE <= MAX_EVENT_FUNCTION_TIMEOUT)) ||
     fail "one message may take up to $LONGEST_MESSAGE s ($sum), more than the" \
       "$MAX_EVENT_FUNCTION_TIMEOUT s an event-driven function may run: lower --verify-timeout," \

@@ -10,6 +10,7 @@ are all valid gets as far as asking for credentials, and anything else is an err
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shlex
@@ -28,6 +29,7 @@ import pytest
 from canceller.kinds import KINDS, SWEEPABLE, role_permissions
 from canceller.org_apis import ORG_APIS
 from canceller.role import permissions as role_cli_permissions
+from canceller.webhook import NOTIFY_SECONDS
 from tests.test_monitoring_files import assert_strictly_valid, decode_all, kind_of, sdk_root
 
 # Each deploy.sh run here costs seconds (a bash script calling a fake gcloud many times):
@@ -51,9 +53,18 @@ SUBSCRIPTION = f"projects/{PROJECT}/subscriptions/eventarc-{REGION}-{FUNCTION}-6
 SCHEDULE = "0 * * * *"
 TRIGGER_TOPIC = "dataproc-cancel-requests"
 TRIGGER_TOPIC_KIND = "pubsub topics"
-# Settings.longest_message_seconds with the default settings: RETRY_DEADLINE_SECONDS 60 +
-# VERIFY_TIMEOUT_SECONDS 60 + 2 x PUBLISH_TIMEOUT_SECONDS 30 + a margin of 15.
-DEFAULT_TIMEOUT = 195
+# What Settings.longest_message_seconds adds to RETRY_DEADLINE_SECONDS +
+# VERIFY_TIMEOUT_SECONDS + 2 x PUBLISH_TIMEOUT_SECONDS: a chat notification's POST (3.05 s
+# to connect, 5 s to answer) and a margin of 15.
+MORE = NOTIFY_SECONDS + 15
+
+
+def longest(retry: float = 60, verify: float = 60, publish: float = 30) -> int:
+    """The function timeout deploy.sh sizes from these settings: the whole seconds."""
+    return math.ceil(retry + verify + 2 * publish + MORE)
+
+
+DEFAULT_TIMEOUT = longest()  # 204
 # The role is canceller/kinds' (deploy.sh runs `python3 -m canceller.role`): never typed here.
 PERMISSIONS = list(role_permissions())
 # With --allow-cluster-delete, and only then, the role may delete clusters too.
@@ -461,7 +472,7 @@ def test_function_is_deployed_private_retrying_and_configured(deploy: Deploy) ->
     assert _flag(argv, "service-account") == FUNCTION_SA
     assert _flag(argv, "trigger-service-account") == INVOKER_SA
     # RETRY_DEADLINE_SECONDS + VERIFY_TIMEOUT_SECONDS + 2 x PUBLISH_TIMEOUT_SECONDS + 15
-    assert _flag(argv, "timeout") == f"{60 + 90 + 2 * 30 + 15}s"
+    assert _flag(argv, "timeout") == f"{longest(verify=90)}s"
     assert _env(argv) == {
         "GOOGLE_CLOUD_PROJECT": PROJECT,
         "RESULTS_TOPIC": f"projects/{PROJECT}/topics/dataproc-cancel-results",
@@ -499,12 +510,12 @@ def _timeouts(run: Run) -> tuple[int, int]:
     [
         ([], DEFAULT_TIMEOUT),
         # Today's 2 x verify + 60 gave 60 s: less than the 60 s retry deadline plus publishing.
-        (["--verify-timeout=0"], 60 + 0 + 60 + 15),
-        (["--setting", "RETRY_DEADLINE_SECONDS=120"], 120 + 60 + 60 + 15),
-        (["--setting", "PUBLISH_TIMEOUT_SECONDS=2.5"], 60 + 60 + 5 + 15),
-        # Rounded up: 60 + 60 + 2 x 0.3 + 15 = 135.6.
-        (["--setting", "PUBLISH_TIMEOUT_SECONDS=0.3"], 136),
-        (["--verify-timeout=240", "--setting", "RETRY_DEADLINE_SECONDS=225"], 540),
+        (["--verify-timeout=0"], longest(verify=0)),
+        (["--setting", "RETRY_DEADLINE_SECONDS=120"], longest(retry=120)),
+        (["--setting", "PUBLISH_TIMEOUT_SECONDS=2.5"], longest(publish=2.5)),
+        # Rounded up: 60 + 60 + 2 x 0.3 + 8.05 + 15 = 143.65.
+        (["--setting", "PUBLISH_TIMEOUT_SECONDS=0.3"], 144),
+        (["--verify-timeout=240", "--setting", "RETRY_DEADLINE_SECONDS=216"], 540),
         (["--timeout=300"], 300),  # longer than needed is the caller's choice
     ],
     ids=["defaults", "no verification", "retry", "publish", "rounded up", "ceiling", "explicit"],
@@ -527,23 +538,29 @@ def test_function_timeout_and_ack_deadline_come_from_the_settings(
     [
         (
             ["--timeout=90", "--setting", "RETRY_DEADLINE_SECONDS=120"],
-            "--timeout 90 is shorter than one message may take, 255 s (RETRY_DEADLINE_SECONDS"
-            " 120 + VERIFY_TIMEOUT_SECONDS 60 + 2 x PUBLISH_TIMEOUT_SECONDS 30 + 15 s of margin)",
+            f"--timeout 90 is shorter than one message may take, {longest(retry=120)} s"
+            " (RETRY_DEADLINE_SECONDS 120 + VERIFY_TIMEOUT_SECONDS 60 + 2 x"
+            f" PUBLISH_TIMEOUT_SECONDS 30 + {MORE:g} s more: a chat notification, decoding,"
+            " logging, a cold start)",
         ),
         (
             ["--verify-timeout=0", "--timeout=60"],
-            "--timeout 60 is shorter than one message may take, 135 s",
+            f"--timeout 60 is shorter than one message may take, {longest(verify=0)} s",
         ),
-        (["--timeout=194"], "Give --timeout 195 or more (at most 540)"),
+        (
+            [f"--timeout={DEFAULT_TIMEOUT - 1}"],
+            f"Give --timeout {DEFAULT_TIMEOUT} or more (at most 540)",
+        ),
         (
             ["--verify-timeout=240", "--setting", "RETRY_DEADLINE_SECONDS=300"],
-            "one message may take up to 615 s (RETRY_DEADLINE_SECONDS 300 + VERIFY_TIMEOUT_SECONDS"
-            " 240 + 2 x PUBLISH_TIMEOUT_SECONDS 30 + 15 s of margin), more than the 540 s an"
-            " event-driven function may run",
+            f"one message may take up to {longest(retry=300, verify=240)} s"
+            " (RETRY_DEADLINE_SECONDS 300 + VERIFY_TIMEOUT_SECONDS 240 + 2 x"
+            f" PUBLISH_TIMEOUT_SECONDS 30 + {MORE:g} s more: a chat notification, decoding,"
+            " logging, a cold start), more than the 540 s an event-driven function may run",
         ),
         (
             ["--setting", "PUBLISH_TIMEOUT_SECONDS=300"],
-            "one message may take up to 735 s",
+            f"one message may take up to {longest(publish=300)} s",
         ),
     ],
     ids=[

@@ -278,8 +278,10 @@ def test_bigquery_schema_file_is_what_the_generator_makes_of_result_proto() -> N
     )
 
 
-def _proto_descriptor() -> Any:
-    """result.proto as protoc compiles it (grpcio-tools), to check the generator's parser."""
+def _proto_descriptor() -> tuple[Any, dict[str, Any]]:
+    """result.proto as protoc compiles it (grpcio-tools), to check the generator's parser:
+    its first message, and every message by the full name a field's type_name gives (a
+    field may name a message nested anywhere in the file, not only in its own)."""
     from google.protobuf import descriptor_pb2
     from grpc_tools import protoc
 
@@ -293,8 +295,17 @@ def _proto_descriptor() -> Any:
         ]
     )
     assert status == 0
-    files = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
-    return files.file[0].message_type[0]
+    file = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()).file[0]
+    by_name: dict[str, Any] = {}
+
+    def index(message: Any, scope: str) -> None:
+        by_name[f"{scope}.{message.name}"] = message
+        for nested in message.nested_type:
+            index(nested, f"{scope}.{message.name}")
+
+    for message in file.message_type:
+        index(message, f".{file.package}")
+    return file.message_type[0], by_name
 
 
 def test_bigquery_schema_matches_result_proto_field_by_field() -> None:
@@ -316,13 +327,14 @@ def test_bigquery_schema_matches_result_proto_field_by_field() -> None:
         field_type.TYPE_ENUM: "INTEGER",
     }
 
+    result, messages = _proto_descriptor()
+
     def expected(message: Any) -> list[tuple]:
-        nested = {m.name: m for m in message.nested_type}
         columns = []
         for f in message.field:
             mode = "REPEATED" if f.label == field_type.LABEL_REPEATED else "NULLABLE"
             if f.type == field_type.TYPE_MESSAGE:
-                child = nested[f.type_name.rsplit(".", 1)[1]]
+                child = messages[f.type_name]
                 columns.append((f.name, "RECORD", mode, tuple(expected(child))))
             else:
                 columns.append((f.name, scalars[f.type], mode, ()))
@@ -338,7 +350,7 @@ def test_bigquery_schema_matches_result_proto_field_by_field() -> None:
     assert metadata == ["subscription_name", "message_id", "publish_time", "attributes"]
     assert schema[-2]["type"] == "TIMESTAMP", "deploy.sh partitions the table on publish_time"
     # A map<K, V> is a repeated nested *Entry message with key and value: the same columns.
-    assert actual(schema[:-4]) == expected(_proto_descriptor())
+    assert actual(schema[:-4]) == expected(result)
 
 
 def test_deploy_sh_compares_schemas_as_bigquery_reports_them() -> None:
