@@ -389,7 +389,10 @@ What it does, in order
  13. Log metrics: FUNCTION-outcomes counts the function's result log lines, labelled by
      outcome, kind, project and trigger kind; FUNCTION-time-to-stop is the distribution of
      the elapsed seconds of CANCELLED results, by kind; FUNCTION-sweep-found, -selected
-     and -acted the distributions of what each SWEEP_SUMMARY found, selected, stopped.
+     and -acted the distributions of what each SWEEP_SUMMARY found, selected, stopped;
+     FUNCTION-burn-stopped and -saved-up-to the dollars an hour and the dollars saved (list
+     price, upper bound) of what CANCELLED results stopped, by kind, project and trigger
+     kind; FUNCTION-notifications counts chat notifications SENT and FAILED, by service.
  14. Dashboard FUNCTION (deploy/monitoring/dashboard.json).
  15. Alert policies (with --notification-channel; deploy/monitoring/alert-*.json): the kill
      switch failed, trigger messages dead-lettered, the function failing, and with
@@ -713,6 +716,9 @@ configure() {
   METRIC="$FUNCTION-outcomes"
   TIME_METRIC="$FUNCTION-time-to-stop"
   SWEEP_METRICS=("$FUNCTION-sweep-found" "$FUNCTION-sweep-selected" "$FUNCTION-sweep-acted")
+  BURN_METRIC="$FUNCTION-burn-stopped"
+  SAVED_METRIC="$FUNCTION-saved-up-to"
+  NOTIFY_METRIC="$FUNCTION-notifications"
   BQ_SUBSCRIPTION="$FUNCTION-results-bigquery"
   if [[ -n $RESULTS_TABLE ]]; then
     local parts
@@ -1600,6 +1606,71 @@ metricDescriptor:
 EOF
 }
 
+# Money: each CANCELLED result's burnUsdPerHour (what it was costing, dollars an hour at list
+# price) and savedUpToUsd (what stopping it may have saved: an upper bound), each absent when
+# unknown (canceller/burn.py), as a distribution: a chart adds a period's values up (PromQL's
+# NAME_sum series, dashboard.json). A distribution keeps the values' count and mean beside
+# the buckets ("Configure distribution metrics",
+# https://cloud.google.com/logging/docs/logs-based-metrics/distribution-metrics), so that sum
+# does not depend on the buckets, which serve percentiles and heatmaps: exponential from a
+# cent, 20 of them reach $10,485.76 an hour, 27 reach $1,342,177.28.
+money_metric_body() { # money_metric_body FIELD UNIT FINITE_BUCKETS
+  cat <<EOF
+filter: >-
+  ((resource.type="cloud_run_revision" AND resource.labels.service_name="$FUNCTION")
+  OR (resource.type="cloud_function" AND resource.labels.function_name="$FUNCTION"))
+  AND jsonPayload.outcome="CANCELLED" AND jsonPayload.$1:*
+valueExtractor: EXTRACT(jsonPayload.$1)
+labelExtractors:
+  kind: EXTRACT(jsonPayload.kind)
+  project: EXTRACT(jsonPayload.project)
+  trigger_kind: EXTRACT(jsonPayload.triggerKind)
+bucketOptions:
+  exponentialBuckets:
+    numFiniteBuckets: $3
+    growthFactor: 2
+    scale: 0.01
+metricDescriptor:
+  metricKind: DELTA
+  valueType: DISTRIBUTION
+  unit: "$2"
+  labels:
+  - key: kind
+    description: What was stopped - operation, batch, job, session or cluster.
+  - key: project
+    description: The project of the work stopped.
+  - key: trigger_kind
+    description: What asked for it - operation, batch, sweep, budget, incident.
+EOF
+}
+
+burn_metric_body() { money_metric_body burnUsdPerHour "{USD_per_hour}" 20; }
+
+saved_metric_body() { money_metric_body savedUpToUsd "{USD}" 27; }
+
+# One line per notification the function tried (canceller/notify.py): SENT or FAILED, and the
+# service. Counted, so that a failing webhook (removed, rate-limited) shows on the dashboard.
+notifications_metric_body() {
+  cat <<EOF
+filter: >-
+  ((resource.type="cloud_run_revision" AND resource.labels.service_name="$FUNCTION")
+  OR (resource.type="cloud_function" AND resource.labels.function_name="$FUNCTION"))
+  AND jsonPayload.notification:*
+labelExtractors:
+  notification: EXTRACT(jsonPayload.notification)
+  notify_service: EXTRACT(jsonPayload.notifyService)
+metricDescriptor:
+  metricKind: DELTA
+  valueType: INT64
+  unit: "1"
+  labels:
+  - key: notification
+    description: SENT, or FAILED (an HTTP error, a timeout, a refused connection).
+  - key: notify_service
+    description: The chat service the webhook belongs to.
+EOF
+}
+
 write_metric_config() { # write_metric_config NAME WHAT BODY_FUNCTION
   local body digest
   body=$("$3")
@@ -1637,6 +1708,11 @@ step_log_metric() {
     SWEEP_FIGURE=${metric##*-}
     ensure_log_metric "$metric" "Targets each sweep $SWEEP_FIGURE" sweep_metric_body
   done
+  ensure_log_metric "$BURN_METRIC" "Dollars an hour (list price) of what was stopped" \
+    burn_metric_body
+  ensure_log_metric "$SAVED_METRIC" "Dollars saved at most (list price) by what was stopped" \
+    saved_metric_body
+  ensure_log_metric "$NOTIFY_METRIC" "Chat notifications by delivery" notifications_metric_body
 }
 
 # --- Monitoring: the files in deploy/monitoring, with their @@PLACEHOLDERS@@ filled in -----
@@ -1654,12 +1730,26 @@ template_values() {
     [METRIC]=$METRIC
     [TIME_METRIC]=$TIME_METRIC
     [DEAD_LETTER_SUBSCRIPTION]=$DEAD_LETTER_SUBSCRIPTION
+    [NOTIFY_METRIC]=$NOTIFY_METRIC
+    [BURN_PROMQL]=$(promql_name "$BURN_METRIC")
+    [SAVED_PROMQL]=$(promql_name "$SAVED_METRIC")
     [SWEEP_SCHEDULE]=$SWEEP_SCHEDULE
     [SILENCE_SECONDS]=$SILENCE_SECONDS
     [SILENCE_DURATION]="$((${SILENCE_SECONDS:-0} / 60)) minutes"
     # The quoted placeholder in "notificationChannels": ["@@NOTIFICATION_CHANNELS@@"].
     ['"@@NOTIFICATION_CHANNELS@@"']=$(join_by ', ' "${channels[@]}")
   )
+}
+
+# A log-based metric's name in PromQL, for the distributions' _sum series: the first / a :,
+# every other / . - a _ ("Mapping Cloud Monitoring metrics to PromQL",
+# https://cloud.google.com/monitoring/promql/promql-mapping). --function allows no _, so no
+# two metrics' names meet.
+promql_name() {
+  local name="logging.googleapis.com/user/$1"
+  name=${name/\//:}
+  name=${name//[.\/-]/_}
+  printf '%s' "$name"
 }
 
 # render_template TEMPLATE OUT: every placeholder filled (values are validated above and
@@ -1826,7 +1916,7 @@ $(quote gcloud functions delete "$FUNCTION" --gen2 --project="$PROJECT" --region
 $(quote gcloud scheduler jobs delete "$SWEEP_JOB" --project="$PROJECT" --location="$REGION" --quiet)
 $(quote gcloud logging metrics delete "$METRIC" --project="$PROJECT" --quiet)
 $(quote gcloud logging metrics delete "$TIME_METRIC" --project="$PROJECT" --quiet)
-$(for metric in "${SWEEP_METRICS[@]}"; do quote gcloud logging metrics delete "$metric" --project="$PROJECT" --quiet; echo; done)
+$(for metric in "${SWEEP_METRICS[@]}" "$BURN_METRIC" "$SAVED_METRIC" "$NOTIFY_METRIC"; do quote gcloud logging metrics delete "$metric" --project="$PROJECT" --quiet; echo; done)
 $(quote gcloud monitoring dashboards delete "$FUNCTION" --project="$PROJECT" --quiet)
 # The alert policies deploy.sh made for this function (label function=$FUNCTION), if any:
 $(quote gcloud alpha monitoring policies list --project="$PROJECT" \

@@ -365,7 +365,9 @@ def test_first_run_creates_everything_with_least_privilege(deploy: Deploy) -> No
     (job,) = _find(run.changes, "scheduler", "jobs", "create", "pubsub")
     assert _flag(job, "schedule") == SCHEDULE
     assert json.loads(_flag(job, "message-body")) == {"sweep": {}}
-    outcomes, time_to_stop, *sweeps = _find(run.changes, "logging", "metrics", "create")
+    outcomes, time_to_stop, *sweeps, burn, saved, notifications = _find(
+        run.changes, "logging", "metrics", "create"
+    )
     assert outcomes[3] == f"{FUNCTION}-outcomes"
     config = run.files[_flag(outcomes, "config-from-file")]
     assert "EXTRACT(jsonPayload.outcome)" in config
@@ -382,6 +384,19 @@ def test_first_run_creates_everything_with_least_privilege(deploy: Deploy) -> No
         config = run.files[_flag(argv, "config-from-file")]
         assert f"valueExtractor: EXTRACT(jsonPayload.{field})" in config
         assert 'jsonPayload.outcome="SWEEP_SUMMARY"' in config
+    for argv, name, field in (
+        (burn, "burn-stopped", "burnUsdPerHour"),
+        (saved, "saved-up-to", "savedUpToUsd"),
+    ):
+        assert argv[3] == f"{FUNCTION}-{name}"
+        config = run.files[_flag(argv, "config-from-file")]
+        assert f"valueExtractor: EXTRACT(jsonPayload.{field})" in config
+        assert f'jsonPayload.outcome="CANCELLED" AND jsonPayload.{field}:*' in config
+        assert "trigger_kind: EXTRACT(jsonPayload.triggerKind)" in config
+    assert notifications[3] == f"{FUNCTION}-notifications"
+    config = run.files[_flag(notifications, "config-from-file")]
+    assert "notification: EXTRACT(jsonPayload.notification)" in config
+    assert "notify_service: EXTRACT(jsonPayload.notifyService)" in config
     (dashboard,) = _find(run.changes, "monitoring", "dashboards", "create")
     assert json.loads(run.files[_flag(dashboard, "config-from-file")])["name"] == (
         f"projects/{PROJECT}/dashboards/{FUNCTION}"
@@ -696,6 +711,65 @@ def test_monitoring_files_deploy_sh_renders_decode_into_the_apis_messages(deploy
     assert names == POLICY_NAMES
     silent = json.loads(next(t for p, t in policies.items() if p.endswith("-silent.json")))
     assert silent["conditions"][0]["conditionAbsent"]["duration"] == f"{2 * 3600 + 600}s"
+
+
+def test_log_metric_configs_decode_into_the_logging_apis_message(deploy: Deploy) -> None:
+    """Every log-based metric's configuration is a LogMetric of logging v2 as gcloud reads
+    it, with nothing the API lacks; the money distributions' buckets reach what they count."""
+    run = deploy(FULL_ARGS)
+    assert run.returncode == 0, run.stderr
+    configs = {
+        argv[3]: run.files[_flag(argv, "config-from-file")]
+        for argv in _find(run.changes, "logging", "metrics", "create")
+    }
+    assert len(configs) == 8
+    decoded = decode_all([("LogMetric", text) for text in configs.values()])
+    metrics = {}
+    for (name, _), result in zip(configs.items(), decoded, strict=True):
+        assert_strictly_valid(f"log-metric-{name}.yaml", result)
+        metrics[name] = result["message"]
+
+    def top(name: str) -> float:
+        buckets = metrics[f"{FUNCTION}-{name}"]["bucketOptions"]["exponentialBuckets"]
+        assert buckets["scale"] == 0.01, "from a cent"
+        return buckets["scale"] * buckets["growthFactor"] ** buckets["numFiniteBuckets"]
+
+    assert top("burn-stopped") >= 10_000, "dollars an hour"
+    assert top("saved-up-to") >= 1_000_000, "a day of a big cluster, or a budget's month"
+    for name in ("burn-stopped", "saved-up-to"):
+        metric = metrics[f"{FUNCTION}-{name}"]
+        assert set(metric["labelExtractors"]) == {"kind", "project", "trigger_kind"}
+        assert metric["metricDescriptor"]["valueType"] == "DISTRIBUTION"
+    notifications = metrics[f"{FUNCTION}-notifications"]
+    assert set(notifications["labelExtractors"]) == {"notification", "notify_service"}
+    assert notifications["metricDescriptor"]["valueType"] == "INT64"
+
+
+def test_dashboard_charts_the_metrics_deploy_sh_creates(deploy: Deploy) -> None:
+    """The money charts sum the distributions deploy.sh creates (their PromQL names, from the
+    created names), and the notifications chart counts its counter."""
+    run = deploy(FULL_ARGS)
+    assert run.returncode == 0, run.stderr
+    created = [argv[3] for argv in _find(run.changes, "logging", "metrics", "create")]
+    (text,) = [t for p, t in run.rendered("config-from-file").items() if p.endswith(".json")]
+    dashboard = json.loads(text)
+    queries = [
+        data_set["timeSeriesQuery"]
+        for widget in dashboard["gridLayout"]["widgets"]
+        for data_set in widget.get("xyChart", {}).get("dataSets", [])
+    ]
+    promql = [query["prometheusQuery"] for query in queries if "prometheusQuery" in query]
+    summed = {
+        name
+        for name in created
+        if any(f"logging_googleapis_com:user_{name.replace('-', '_')}_sum{{" in q for q in promql)
+    }
+    assert summed == {f"{FUNCTION}-burn-stopped", f"{FUNCTION}-saved-up-to"}
+    assert len(promql) == 2
+    filters = [
+        query["timeSeriesFilter"]["filter"] for query in queries if "timeSeriesFilter" in query
+    ]
+    assert any(f'logging.googleapis.com/user/{FUNCTION}-notifications"' in f for f in filters)
 
 
 @pytest.mark.parametrize(
@@ -1348,6 +1422,9 @@ def test_teardown_prints_commands_and_runs_none(deploy: Deploy) -> None:
         f"logging metrics delete {FUNCTION}-sweep-found",
         f"logging metrics delete {FUNCTION}-sweep-selected",
         f"logging metrics delete {FUNCTION}-sweep-acted",
+        f"logging metrics delete {FUNCTION}-burn-stopped",
+        f"logging metrics delete {FUNCTION}-saved-up-to",
+        f"logging metrics delete {FUNCTION}-notifications",
         f"monitoring dashboards delete {FUNCTION}",
         "alpha monitoring policies list",
         "alpha monitoring policies delete",

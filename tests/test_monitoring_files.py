@@ -4,7 +4,10 @@
   Monitoring API's own message (AlertPolicy from monitoring v3, Dashboard from v1), as
   the Google Cloud CLI ships them with apitools; a misspelt field or an unknown enum value
   lands in apitools' "unrecognized fields", which is walked recursively and must be empty.
-  (tests/test_deploy.py checks the files deploy.sh itself rendered the same way.)
+  (tests/test_deploy.py checks the files deploy.sh itself rendered the same way, and its
+  log-based metrics' configurations as LogMetric messages of logging v2, read from YAML as
+  `gcloud logging metrics create --config-from-file` reads them: gcloud itself sends a
+  misspelt field on to the API unchecked.)
 - deploy/bigquery/results-schema.json is what deploy/bigquery_schema.py makes of
   schemas/result.proto now, and matches the proto as protoc compiles it.
 """
@@ -34,6 +37,9 @@ SAMPLE_VALUES = {
     "METRIC": "dataproc-canceller-outcomes",
     "TIME_METRIC": "dataproc-canceller-time-to-stop",
     "DEAD_LETTER_SUBSCRIPTION": "dataproc-cancel-requests-dead-letter-sub",
+    "NOTIFY_METRIC": "dataproc-canceller-notifications",
+    "BURN_PROMQL": "logging_googleapis_com:user_dataproc_canceller_burn_stopped",
+    "SAVED_PROMQL": "logging_googleapis_com:user_dataproc_canceller_saved_up_to",
     "SWEEP_SCHEDULE": "*/15 * * * *",
     "SILENCE_SECONDS": "2400",
     "SILENCE_DURATION": "40 minutes",
@@ -53,9 +59,11 @@ sdk = sys.argv[1]
 sys.path[:0] = [sdk + "/lib", sdk + "/lib/third_party"]
 from apitools.base.protorpclite import messages
 from apitools.base.py import encoding
+from googlecloudsdk.core import yaml
+from googlecloudsdk.generated_clients.apis.logging.v2 import logging_v2_messages as logging
 from googlecloudsdk.generated_clients.apis.monitoring.v1 import monitoring_v1_messages as v1
 from googlecloudsdk.generated_clients.apis.monitoring.v3 import monitoring_v3_messages as v3
-KINDS = {"AlertPolicy": v3.AlertPolicy, "Dashboard": v1.Dashboard}
+KINDS = {"AlertPolicy": v3.AlertPolicy, "Dashboard": v1.Dashboard, "LogMetric": logging.LogMetric}
 
 def walk(message, path, found):
     for name in message.all_unrecognized_fields():
@@ -74,7 +82,10 @@ def walk(message, path, found):
 out = []
 for kind, text in json.load(sys.stdin):
     try:
-        message = encoding.JsonToMessage(KINDS[kind], text)
+        if kind == "LogMetric":  # YAML, read as gcloud's CreateLogMetric reads it
+            message = encoding.DictToMessage(yaml.load(text), KINDS[kind])
+        else:
+            message = encoding.JsonToMessage(KINDS[kind], text)
     except Exception as error:  # a wrong type for a field's value
         out.append({"error": f"{type(error).__name__}: {error}"})
         continue
@@ -113,6 +124,8 @@ def decode_all(documents: list[tuple[str, str]]) -> list[dict[str, Any]]:
 
 
 def kind_of(path: Path | str) -> str:
+    if Path(path).suffix == ".yaml":  # deploy.sh's log-metric-NAME.yaml
+        return "LogMetric"
     return "Dashboard" if Path(path).name.startswith("dashboard") else "AlertPolicy"
 
 
@@ -154,6 +167,23 @@ def assert_policy_complete(policy: dict[str, Any], *, integration: bool) -> None
             assert aggregation["perSeriesAligner"].startswith("ALIGN_")
 
 
+# A log-based metric in PromQL ("Mapping Cloud Monitoring metrics to PromQL",
+# https://cloud.google.com/monitoring/promql/promql-mapping): its name with the first / a
+# ':' and the rest a '_', a distribution's sum with '_sum', and the resource type named, as
+# a log-based metric may be written against more than one.
+PROMQL_SERIES = re.compile(
+    r'logging_googleapis_com:user_[a-z0-9_]+_sum\{monitored_resource="cloud_run_revision"\}'
+)
+
+
+def assert_promql_sums_a_log_metric(query: str) -> None:
+    """What a PromQL chart here may be: the sum of a log-based distribution's values per
+    period. No PromQL parser ships with the Cloud SDK, so the form is held exactly."""
+    series = PROMQL_SERIES.findall(query)
+    assert len(series) == 1, query
+    assert query == f"sum by (kind) (increase({series[0]}[1h]))", query
+
+
 def assert_dashboard_complete(dashboard: dict[str, Any]) -> None:
     assert dashboard["displayName"]
     assert dashboard["name"].startswith("projects/")
@@ -165,9 +195,33 @@ def assert_dashboard_complete(dashboard: dict[str, Any]) -> None:
         content = [k for k in widget if k != "title"]
         assert len(content) == 1, widget
         for data_set in widget.get("xyChart", {}).get("dataSets", []):
+            if "prometheusQuery" in data_set["timeSeriesQuery"]:
+                assert_promql_sums_a_log_metric(data_set["timeSeriesQuery"]["prometheusQuery"])
+                assert data_set["minAlignmentPeriod"] == "3600s", "one bar an hour: [1h]"
+                continue
             query = data_set["timeSeriesQuery"]["timeSeriesFilter"]
             assert 'metric.type="' in query["filter"] and 'resource.type="' in query["filter"]
             assert query["aggregation"]["perSeriesAligner"].startswith("ALIGN_")
+
+
+def assert_log_metric_complete(metric: dict[str, Any]) -> None:
+    """What the Logging API asks of a log-based metric (LogMetric's reference): every label
+    of the descriptor has an extractor, and back; a distribution has a value extractor and
+    buckets, DELTA; a counter neither."""
+    assert metric["filter"] and len(metric["filter"]) <= 20000
+    assert len(metric["description"]) <= 8000
+    descriptor = metric["metricDescriptor"]
+    assert descriptor["metricKind"] == "DELTA"
+    labels = [label["key"] for label in descriptor.get("labels", [])]
+    assert sorted(labels) == sorted(metric.get("labelExtractors", {}))
+    for extractor in metric.get("labelExtractors", {}).values():
+        assert re.fullmatch(r"EXTRACT\(jsonPayload\.[A-Za-z]+\)", extractor), extractor
+    if descriptor["valueType"] == "DISTRIBUTION":
+        assert re.fullmatch(r"EXTRACT\(jsonPayload\.[A-Za-z]+\)", metric["valueExtractor"])
+        assert metric["bucketOptions"]["exponentialBuckets"]["numFiniteBuckets"] > 0
+    else:
+        assert descriptor["valueType"] == "INT64"
+        assert "valueExtractor" not in metric and "bucketOptions" not in metric
 
 
 def assert_strictly_valid(path: Path | str, decoded: dict[str, Any]) -> None:
@@ -175,6 +229,8 @@ def assert_strictly_valid(path: Path | str, decoded: dict[str, Any]) -> None:
     assert decoded["unrecognized"] == [], f"{path}: fields the API does not have"
     if kind_of(path) == "Dashboard":
         assert_dashboard_complete(decoded["message"])
+    elif kind_of(path) == "LogMetric":
+        assert_log_metric_complete(decoded["message"])
     else:
         assert_policy_complete(decoded["message"], integration="integration-" in str(path))
 
@@ -256,6 +312,41 @@ def test_the_strict_decoding_catches_mistakes(mistake: Any, expected: str) -> No
     mistake(policy)
     (decoded,) = decode_all([("AlertPolicy", json.dumps(policy))])
     assert any(p.endswith("." + expected) for p in decoded["unrecognized"]), decoded["unrecognized"]
+
+
+LOG_METRIC = """\
+description: Seconds to something (deploy.sh config 0123456789ab)
+filter: jsonPayload.outcome="CANCELLED" AND jsonPayload.elapsedSeconds:*
+valueExtractor: EXTRACT(jsonPayload.elapsedSeconds)
+bucketOptions:
+  exponentialBuckets:
+    numFiniteBuckets: 20
+    growthFactor: 2
+    scale: 0.01
+metricDescriptor:
+  metricKind: DELTA
+  valueType: DISTRIBUTION
+  unit: s
+"""
+
+
+@pytest.mark.parametrize(
+    ("mistake", "expected"),
+    [
+        (("growthFactor", "growthFactr"), "growthFactr"),
+        (("DISTRIBUTION", "DISTRIBUTON"), "valueType"),
+        (("valueExtractor", "valueextractor"), "valueextractor"),
+    ],
+    ids=["misspelt nested field", "unknown enum value", "wrong case"],
+)
+def test_the_strict_decoding_catches_log_metric_mistakes(
+    mistake: tuple[str, str], expected: str
+) -> None:
+    """gcloud logging metrics create sends these to the API unchecked; the walk finds them."""
+    good, bad = decode_all([("LogMetric", LOG_METRIC), ("LogMetric", LOG_METRIC.replace(*mistake))])
+    assert good["unrecognized"] == []
+    assert_log_metric_complete(good["message"])
+    assert any(p.endswith("." + expected) for p in bad["unrecognized"]), bad["unrecognized"]
 
 
 # --- BigQuery -------------------------------------------------------------------------------
