@@ -93,6 +93,7 @@ declare -rA SETTING_FLAGS=(
   [ALLOWED_BUDGETS]=--allowed-budget
   [ALLOWED_ALERT_POLICIES]=--allowed-alert-policy
   [ALLOWED_ANCESTORS]="--scope-folder or --scope-organization"
+  [NOTIFY_WEBHOOK_URL]=--notify-webhook-secret
 )
 # Dataproc's default quotas per project and region, per minute (README, "Request budget"):
 # 7,500 requests in all, 400 job operations (SubmitJob, UpdateJob, CancelJob, DeleteJob),
@@ -118,6 +119,15 @@ readonly BUDGET_PUBLISHER=serviceAccount:billing-budget-alert@system.gserviceacc
 # Topic-level roles that hold pubsub.topics.publish besides roles/pubsub.publisher (reported,
 # never changed: they are someone's administration, not a publisher list).
 readonly BROADER_PUBLISH_ROLES=(roles/pubsub.editor roles/pubsub.admin roles/owner roles/editor)
+# The chat webhook's URL (NOTIFY_WEBHOOK_URL) is its own credential: Google Chat's key and
+# token, Slack's path. It lives in Secret Manager, and the function gets it as an environment
+# variable that Cloud Run resolves from there when an instance starts (--set-secrets; "Configure
+# secrets for instances", https://cloud.google.com/run/docs/configuring/instances/secrets):
+# never in --set-env-vars, which anyone who may describe the function can read, and never in
+# this script's output. deploy.sh handles the secret's name only, never its value.
+readonly NOTIFY_VARIABLE=NOTIFY_WEBHOOK_URL
+readonly SECRET_ACCESSOR=roles/secretmanager.secretAccessor
+readonly SECRET_RE='^[A-Za-z0-9_-]{1,255}$' # a secret ID; gcloud's --set-secrets takes no other
 
 PROJECT=${CANCELLER_PROJECT:-}
 REGION=${CANCELLER_REGION:-us-central1}
@@ -144,6 +154,7 @@ BUDGET_LADDER=${CANCELLER_BUDGET_LADDER:-} # "": unset, the function's BUDGET_TH
 CLUSTER_INCIDENT_ACTION=${CANCELLER_CLUSTER_INCIDENT_ACTION:-jobs}
 ALLOW_CLUSTER_DELETE=${CANCELLER_ALLOW_CLUSTER_DELETE:-false}
 RESULTS_TABLE=${CANCELLER_RESULTS_BIGQUERY_TABLE:-}
+NOTIFY_SECRET=${CANCELLER_NOTIFY_WEBHOOK_SECRET:-} # NAME or projects/P/secrets/NAME; "": none
 SETTINGS=()
 if [[ -n ${CANCELLER_SETTINGS:-} ]]; then
   IFS=';' read -r -a SETTINGS <<<"$CANCELLER_SETTINGS"
@@ -189,6 +200,8 @@ METRIC_DESCRIPTION="" # carries a digest of that configuration, to detect change
 RENDERED_DIGEST=""   # the digest render_template wrote into its output
 SILENCE_SECONDS=""   # how long without an execution means the sweeps stopped ("": no alert)
 SCOPES=()            # folders/F and organizations/O: ALLOWED_ANCESTORS, where the role is granted
+SECRET_ID=""         # --notify-webhook-secret's secret, and the project it is in
+SECRET_PROJECT=""
 ORG_SCALE=false      # true: the function resolves budgets or searches scopes (see configure)
 
 usage() {
@@ -338,6 +351,18 @@ Flags (each also read from the environment variable shown; flags win)
                             missing, in --region) and the table (schema
                             deploy/bigquery/results-schema.json, from schemas/result.proto),
                             and a BigQuery subscription on the results topic. Needs python3.
+  --notify-webhook-secret NAME  CANCELLER_NOTIFY_WEBHOOK_SECRET
+                            The Secret Manager secret holding the Google Chat or Slack
+                            incoming-webhook URL the function tells people through
+                            (NOTIFY_WEBHOOK_URL): NAME in this project, or
+                            projects/P/secrets/NAME in another. Mounted as that variable
+                            (version latest, read when an instance starts); never a plain
+                            setting, and its value is never read or shown here. Enables
+                            Secret Manager; the secret must exist with an enabled version:
+                              read -rs URL && printf %s "\$URL" |
+                                gcloud secrets create NAME --project=P --data-file=-
+                            The function's service account may access that secret only. A
+                            rerun without it unmounts the secret: nobody is told.
 
 What it does, in order
   1. Project and settings: check the function settings with canceller/settings.py (needs
@@ -347,7 +372,7 @@ What it does, in order
      Build, Artifact Registry, Eventarc, Pub/Sub, Logging, IAM, Resource Manager, and
      Cloud Monitoring, and Cloud Scheduler with --sweep-schedule, BigQuery with
      --results-bigquery-table, Billing Budgets and Cloud Billing with --billing-account,
-     Cloud Asset at organisation scale).
+     Cloud Asset at organisation scale, Secret Manager with --notify-webhook-secret).
   3. Service accounts: FUNCTION (the function's identity) and FUNCTION-invoker (the
      identity Eventarc uses to call the function).
   4. IAM role: a custom role FUNCTION (dashes become underscores) in each target project,
@@ -400,6 +425,9 @@ What it does, in order
 With --results-bigquery-table, before the function: the dataset and table, the Pub/Sub
 service agent as roles/bigquery.dataEditor on the table, and the BigQuery subscription
 FUNCTION-results-bigquery on the results topic (topic schema, with message metadata).
+With --notify-webhook-secret, before the function: the secret is checked (it exists, its
+latest version is enabled) and the function's service account gets
+$SECRET_ACCESSOR on it alone.
 
 You need roles/owner on the project (or the admin roles for each service above) and
 roles/iam.roleAdmin plus roles/resourcemanager.projectIamAdmin on each target project;
@@ -408,7 +436,8 @@ with a scope flag or --billing-account, roles/iam.organizationRoleAdmin on the
 organisation whose role it makes; with a scope flag, IAM admin on each folder
 (roles/resourcemanager.folderIamAdmin) or organisation, and resourcemanager.folders.get on
 each folder and the folders above it (roles/browser on the organisation); with
---billing-account, roles/billing.admin on the account.
+--billing-account, roles/billing.admin on the account; with --notify-webhook-secret,
+roles/secretmanager.admin on the secret (to grant access to it).
 EOF
 }
 
@@ -467,7 +496,8 @@ parse_args() {
       --dataproc-requests-per-minute | --dataproc-job-cancels-per-minute | \
       --notification-channel | --results-bigquery-table | --publisher | --allowed-budget | \
       --allowed-alert-policy | --dataproc-cluster-operations-per-minute | --budget-ladder | \
-      --cluster-incident-action | --scope-folder | --scope-organization)
+      --cluster-incident-action | --scope-folder | --scope-organization | \
+      --notify-webhook-secret)
       (($# >= 2)) || usage_error "$1 needs a value"
       set_flag "$1" "$2"
       shift 2
@@ -509,6 +539,7 @@ set_flag() {
   --allowed-alert-policy) ALLOWED_ALERT_POLICIES+=("$2") ;;
   --scope-folder) SCOPE_FOLDERS+=("$2") ;;
   --scope-organization) SCOPE_ORGANIZATIONS+=("$2") ;;
+  --notify-webhook-secret) NOTIFY_SECRET=$2 ;;
   esac
 }
 
@@ -625,6 +656,25 @@ validate_config() {
     [[ " ${SCOPES[*]} " == *" organizations/${scope#organizations/} "* ]] ||
       SCOPES+=("organizations/${scope#organizations/}")
   done
+  read_notify_secret
+}
+
+# --notify-webhook-secret into SECRET_ID and SECRET_PROJECT: NAME is in the deployment
+# project; projects/P/secrets/NAME in P, an ID or a number (gcloud functions deploy
+# --help: --set-secrets takes either). What was given is never echoed: given the webhook URL
+# by mistake, an error must not print it.
+read_notify_secret() {
+  local name=$NOTIFY_SECRET project=$PROJECT
+  [[ -n $name ]] || return 0
+  if [[ $name =~ ^projects/([^/]+)/secrets/([^/]+)$ ]]; then
+    project=${BASH_REMATCH[1]}
+    name=${BASH_REMATCH[2]}
+  fi
+  if ! [[ $name =~ $SECRET_RE && ($project =~ $PROJECT_ID_RE || $project =~ ^[0-9]{1,20}$) ]]; then
+    usage_error "--notify-webhook-secret takes a Secret Manager secret's name, NAME or projects/PROJECT/secrets/NAME (NAME: letters, digits, - and _), not the webhook URL, which belongs in the secret (what was given is not shown, in case it is the URL)"
+  fi
+  SECRET_ID=$name
+  SECRET_PROJECT=$project
 }
 
 trim() { # trim TEXT: without leading and trailing blanks
@@ -666,6 +716,10 @@ build_function_env() {
   ((${#SCOPES[@]} == 0)) || FUNCTION_ENV[ALLOWED_ANCESTORS]=$(join_by , "${SCOPES[@]}")
   local setting name
   for setting in "${SETTINGS[@]}"; do
+    # First, and without the value: it is the webhook's secret.
+    if [[ $setting == "$NOTIFY_VARIABLE"* ]]; then
+      usage_error "--setting $NOTIFY_VARIABLE: the webhook URL is a secret, never a plain setting (anyone who may describe the function would read it): store it in Secret Manager and give --notify-webhook-secret NAME, which mounts it from there (the value given is not shown)"
+    fi
     [[ $setting == *=* ]] || usage_error "--setting '$setting' is not NAME=VALUE"
     name=${setting%%=*}
     if [[ $name == CLUSTER_DELETE_ALLOWED ]]; then
@@ -878,7 +932,7 @@ ensure_binding() {
   # These policies may hold conditional bindings; without a prompt gcloud then refuses an
   # unconditional binding unless told --condition=None.
   case $kind_words in
-  projects | "iam service-accounts" | "resource-manager folders" | organizations)
+  projects | "iam service-accounts" | "resource-manager folders" | organizations | secrets)
     add_flags=(--condition=None)
     ;;
   esac
@@ -1062,6 +1116,7 @@ step_apis() {
   [[ -z $RESULTS_TABLE ]] || apis+=(bigquery.googleapis.com)
   [[ -z $BILLING_ACCOUNT ]] || apis+=("${BILLING_APIS[@]}")
   [[ $ORG_SCALE == false ]] || apis+=("$ASSET_API")
+  [[ -z $NOTIFY_SECRET ]] || apis+=(secretmanager.googleapis.com)
   enabled=$(read_state gcloud services list --enabled --project="$PROJECT" \
     --format='value(config.name)')
   for api in "${apis[@]}"; do
@@ -1387,6 +1442,23 @@ deploy_command() {
     --timeout="${FUNCTION_TIMEOUT}s" --memory="$MEMORY" --max-instances="$MAX_INSTANCES"
     --set-env-vars="^;^$(join_by ';' "${pairs[@]}")"
   )
+  # --set-secrets replaces the function's secrets with this one, --clear-secrets removes
+  # them: like its settings, they are exactly what this run says.
+  if [[ -n $NOTIFY_SECRET ]]; then
+    DEPLOY+=(--set-secrets="$NOTIFY_VARIABLE=$(secret_reference):latest")
+  else
+    DEPLOY+=(--clear-secrets)
+  fi
+}
+
+# The secret as --set-secrets names it: NAME in the function's project, else
+# projects/P/secrets/NAME (gcloud functions deploy --help, --set-secrets).
+secret_reference() {
+  if [[ $SECRET_PROJECT == "$PROJECT" ]]; then
+    printf '%s' "$SECRET_ID"
+  else
+    printf 'projects/%s/secrets/%s' "$SECRET_PROJECT" "$SECRET_ID"
+  fi
 }
 
 # What gcloud will upload (it honours .gcloudignore) and the deploy flags, hashed.
@@ -1403,20 +1475,30 @@ deploy_digest() {
   } | sha256 | cut -c1-32
 }
 
+# The deployed function's digest and the variables it reads from Secret Manager: a secret
+# mounted or unmounted since (by hand) redeploys too. Unmounting the webhook is said.
 step_function() {
   step "Function"
   deploy_command
-  local digest deployed
+  local digest deployed mounted="" wanted=""
+  [[ -z $NOTIFY_SECRET ]] || wanted=$NOTIFY_VARIABLE
   if [[ $MODE == dry-run ]]; then
     digest="<DIGEST>"
   else
     digest=$(deploy_digest)
   fi
   deployed=$(read_state gcloud functions describe "$FUNCTION" --gen2 --project="$PROJECT" \
-    --region="$REGION" --format='value(labels.deploy_digest)')
-  if [[ $deployed == "$digest" ]]; then
+    --region="$REGION" \
+    --format='value(labels.deploy_digest,serviceConfig.secretEnvironmentVariables[].key)')
+  [[ $deployed != *$'\t'* ]] || mounted=${deployed#*$'\t'}
+  if [[ ${deployed%%$'\t'*} == "$digest" && $mounted == "$wanted" ]]; then
     unchanged "function $FUNCTION is deployed with these files and settings ($digest)"
   else
+    if [[ -n $mounted && -z $NOTIFY_SECRET ]]; then
+      warn "the function reads ${mounted//;/, } from Secret Manager; without" \
+        "--notify-webhook-secret this deployment removes it (--clear-secrets), and nobody is" \
+        "told of what the function stops: to keep it, rerun with --notify-webhook-secret NAME"
+    fi
     run "${DEPLOY[@]}" --update-labels="deploy_digest=$digest"
   fi
 }
@@ -1824,6 +1906,37 @@ step_alert_policies() {
   done
 }
 
+# --- Notifications: the webhook URL, a secret ------------------------------------------------
+
+# Cloud Run checks when it deploys that the function's service account may access each
+# secret it mounts, and reads an environment variable's secret when an instance starts
+# ("Configure secrets for instances", NOTIFY_VARIABLE above): so the secret must exist with
+# an enabled version, and the grant, on this one secret, must come before the function.
+# The checks read metadata only (describe), never the value (versions access).
+step_notify_secret() {
+  [[ -n $NOTIFY_SECRET ]] || return 0
+  step "Notification secret"
+  local where=(--project="$SECRET_PROJECT") create state
+  create="read -rs URL && printf %s \"\$URL\" | gcloud secrets"
+  if [[ $MODE == dry-run ]]; then
+    unchanged "a dry run does not check that secret $SECRET_ID exists in $SECRET_PROJECT"
+  else
+    [[ -n $(read_state gcloud secrets describe "$SECRET_ID" "${where[@]}" --format='value(name)') ]] ||
+      fail "secret $SECRET_ID not found in project $SECRET_PROJECT (or you may not read it)." \
+        "Create it with the webhook URL as its value (read keeps the URL out of your shell's" \
+        "history): $create create $SECRET_ID --project=$SECRET_PROJECT --data-file=-"
+    state=$(read_state gcloud secrets versions describe latest --secret="$SECRET_ID" \
+      "${where[@]}" --format='value(state)')
+    [[ $state == ENABLED ]] ||
+      fail "secret $SECRET_ID's latest version is ${state:-missing}, not ENABLED: the function" \
+        "could not start with it. Add the webhook URL as a new version: $create versions add" \
+        "$SECRET_ID --project=$SECRET_PROJECT --data-file=-"
+    unchanged "secret $SECRET_ID in $SECRET_PROJECT has an enabled latest version (its value is" \
+      "not read)"
+  fi
+  ensure_binding secrets "$SECRET_ID" "$SECRET_ACCESSOR" "serviceAccount:$FUNCTION_SA" "${where[@]}"
+}
+
 # --- BigQuery: every result as a row ------------------------------------------------------
 
 # The Pub/Sub service agent writes the rows (the subscription names no other account), so
@@ -1946,6 +2059,15 @@ EOF
     printf '\n'
   done
   print_organisation_teardown
+  if [[ -n $NOTIFY_SECRET ]]; then
+    cat <<EOF
+# The function's access to the webhook secret. The secret is yours: once nothing needs it,
+#   gcloud secrets delete $SECRET_ID --project=$SECRET_PROJECT
+$(quote gcloud secrets remove-iam-policy-binding "$SECRET_ID" --project="$SECRET_PROJECT" \
+    --member="serviceAccount:$FUNCTION_SA" --role="$SECRET_ACCESSOR" --condition=None \
+    --format=none --quiet)
+EOF
+  fi
   quote gcloud iam service-accounts delete "$FUNCTION_SA" --project="$PROJECT" --quiet
   printf '\n'
   quote gcloud iam service-accounts delete "$INVOKER_SA" --project="$PROJECT" --quiet
@@ -2024,6 +2146,7 @@ main() {
   step_publishers
   step_trigger_identity
   step_bigquery
+  step_notify_secret
   step_function
   step_invoker
   step_trigger_subscription

@@ -112,7 +112,14 @@ CLUSTER_ARGS = [
     f"--budget-ladder={LADDER}",
     "--dataproc-cluster-operations-per-minute=50",
 ]
-# Everything: alert policies, the BigQuery table, publishers and allowlists, clusters too.
+# The chat webhook's secret (its name: deploy.sh never sees the URL, the secret's value).
+SECRET = "dataproc-canceller-webhook"
+SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
+# What the secret would hold: the fake gcloud answers a read of its value with this, so a
+# deploy.sh that ever read it would be caught showing it.
+SECRET_VALUE = "https://hooks.slack.com/services/T0FAKE0001/B0FAKE0002/n0tARealT0kenButSecret"
+# Everything: alert policies, the BigQuery table, publishers and allowlists, clusters too,
+# and notifications.
 FULL_ARGS = [
     *ARGS,
     *(f"--notification-channel={channel}" for channel in CHANNELS),
@@ -121,6 +128,7 @@ FULL_ARGS = [
     *(f"--allowed-budget={budget}" for budget in BUDGETS),
     *(f"--allowed-alert-policy={policy}" for policy in ALERT_POLICIES),
     *CLUSTER_ARGS,
+    f"--notify-webhook-secret={SECRET}",
 ]
 POLICY_NAMES = [
     f"{FUNCTION}: the kill switch failed to stop work",
@@ -222,13 +230,19 @@ BASE_RULES = [
     rule(rf"^projects describe {PROJECT} ", PROJECT_NUMBER + "\n"),
     rule(r"^meta list-files-for-upload ", "canceller/settings.py\nrequirements.txt\n"),
     rule(
-        r"^functions describe .*serviceConfig", f"{SERVICE}\t{TRIGGER}\n", after="^functions deploy"
+        r"^functions describe .*serviceConfig\.service,",
+        f"{SERVICE}\t{TRIGGER}\n",
+        after="^functions deploy",
     ),
     rule(rf"^eventarc triggers describe {TRIGGER} ", SUBSCRIPTION + "\n"),
     # The organisation above a folder, parent by parent; the billing account's.
     rule(rf"^resource-manager folders describe {NESTED_FOLDER} ", f"folders/{TOP_FOLDER}\n"),
     rule(rf"^resource-manager folders describe {TOP_FOLDER} ", f"organizations/{ORGANIZATION}\n"),
     rule(rf"^billing accounts describe {BILLING_ACCOUNT} ", f"organizations/{ORGANIZATION}\n"),
+    # The webhook's secret exists, its latest version enabled; its value is never to be read.
+    rule(r"^secrets describe ", f"projects/{PROJECT_NUMBER}/secrets/{SECRET}\n"),
+    rule(r"^secrets versions describe latest ", "ENABLED\n"),
+    rule(r"^secrets versions access ", SECRET_VALUE),
 ]
 
 
@@ -245,7 +259,12 @@ def deploy(tmp_path: Path) -> Deploy:
     scratch.mkdir()
     counter = iter(range(1, 100))
 
-    def run(args: Iterable[str], rules: list[Rule] = BASE_RULES, path: str | None = None) -> Run:
+    def run(
+        args: Iterable[str],
+        rules: list[Rule] = BASE_RULES,
+        path: str | None = None,
+        environment: dict[str, str] | None = None,
+    ) -> Run:
         number = next(counter)
         log = tmp_path / f"calls-{number}.jsonl"
         state = tmp_path / f"state-{number}.json"
@@ -256,6 +275,7 @@ def deploy(tmp_path: Path) -> Deploy:
             "FAKE_GCLOUD_LOG": str(log),
             "FAKE_GCLOUD_STATE": str(state),
             "TMPDIR": str(scratch),
+            **(environment or {}),
         }
         completed = subprocess.run(
             [str(DEPLOY), *args],
@@ -403,6 +423,8 @@ def test_first_run_creates_everything_with_least_privilege(deploy: Deploy) -> No
     )
     assert not _find(run.calls, "alpha", "monitoring"), "no alert policy without a channel"
     assert not [argv for argv in run.calls if argv[0] == "bq"], "no table without the flag"
+    assert not _find(run.calls, "secrets"), "no secret without --notify-webhook-secret"
+    assert "secretmanager.googleapis.com" not in enable
 
 
 # The stop each kind makes, as a Dataproc permission: a batch is stopped through its operation
@@ -469,6 +491,8 @@ def test_iam_grants_are_exactly_what_the_function_and_its_trigger_need(deploy: D
             ("pubsub subscriptions", SUBSCRIPTION, "roles/pubsub.subscriber", PUBSUB_AGENT),
             # The BigQuery subscription writes as the Pub/Sub service agent, to this table only.
             ("bq", BQ_TABLE, "roles/bigquery.dataEditor", PUBSUB_AGENT),
+            # The function reads the chat webhook's URL from this one secret.
+            ("secrets", SECRET, SECRET_ACCESSOR, function),
         ]
     )
 
@@ -505,6 +529,7 @@ def test_function_is_deployed_private_retrying_and_configured(deploy: Deploy) ->
         "DRY_RUN": "true",
     }
     assert re.fullmatch(r"deploy_digest=[0-9a-f]{32}", _flag(argv, "update-labels"))
+    assert "--clear-secrets" in argv, "no --notify-webhook-secret: the function mounts none"
 
 
 # --- (issue 15, item 7) a timeout that fits one message's work --------------------------
@@ -976,6 +1001,12 @@ def test_other_invokers_are_reported_and_removed_only_on_request(deploy: Deploy)
         assert "--all" in argv, "conditional bindings too"
 
 
+def _mounted(deploy_argv: list[str]) -> str:
+    """The variables a deploy command mounts from Secret Manager, as describe lists them."""
+    secrets = [arg.split("=", 2)[1] for arg in deploy_argv if arg.startswith("--set-secrets=")]
+    return ";".join(secrets)
+
+
 def _rules_after(first: Run) -> list[Rule]:
     """What gcloud (and bq) would answer once the first run's changes exist."""
     (deployed,) = _find(first.changes, "functions", "deploy")
@@ -1030,8 +1061,9 @@ def _rules_after(first: Run) -> list[Rule]:
             f"{BQ_TABLE.replace(':', '.')}\tTrue\tTrue\n",
         ),
         rule(r"^pubsub subscriptions describe ", "present\n"),
-        rule(r"^functions describe .*serviceConfig", f"{SERVICE}\t{TRIGGER}\n"),
-        rule(r"^functions describe .*deploy_digest", digest + "\n"),
+        rule(r"^functions describe .*serviceConfig\.service,", f"{SERVICE}\t{TRIGGER}\n"),
+        # The digest, and the variables mounted from Secret Manager (the webhook's, if any).
+        rule(r"^functions describe .*deploy_digest", f"{digest}\t{_mounted(deployed)}\n"),
         rule(
             r"^scheduler jobs describe ",
             f"{SCHEDULE}\tEtc/UTC\tprojects/{PROJECT}/topics/dataproc-cancel-requests\n",
@@ -1214,6 +1246,7 @@ def test_dry_run_prints_the_first_run_and_calls_nothing(deploy: Deploy) -> None:
     ]
     assert "none was run" in dry.stdout
     assert "EXTRACT(jsonPayload.outcome)" in dry.stdout, "the generated metric config is shown"
+    assert f"a dry run does not check that secret {SECRET} exists in {PROJECT}" in dry.stdout
 
 
 def test_dry_run_needs_an_explicit_project(deploy: Deploy) -> None:
@@ -1439,15 +1472,20 @@ def test_teardown_prints_commands_and_runs_none(deploy: Deploy) -> None:
         "iam roles delete dataproc_canceller",
         f"projects remove-iam-policy-binding {OTHER_TARGET}",
         "iam roles delete dataproc_canceller",
+        f"secrets remove-iam-policy-binding {SECRET}",
         f"iam service-accounts delete {FUNCTION_SA}",
         f"iam service-accounts delete {INVOKER_SA}",
     ]
+    assert f"#   gcloud secrets delete {SECRET} --project={PROJECT}" in run.stdout, (
+        "the secret is the user's: said, not run"
+    )
     (pipeline,) = [line for line in run.stdout.splitlines() if " | xargs " in line]
     assert f"awk -F'\\t' '$2 == \"{FUNCTION}\" {{ print $1 }}'" in pipeline, (
         "only this function's policies, matched exactly"
     )
     without_table = deploy(["--teardown", *ARGS])
     assert "bq rm" not in without_table.stdout
+    assert "secrets" not in without_table.stdout
 
 
 # --- (issue 16) organisation scale: folders, organisations, a billing account --------------
@@ -1672,6 +1710,7 @@ def test_teardown_removes_the_organisation_grants(deploy: Deploy, tmp_path: Path
         f"billing accounts get-iam-policy {BILLING_ACCOUNT}",
         f"billing accounts remove-iam-policy-binding {BILLING_ACCOUNT}",
         "iam roles delete dataproc_canceller",
+        f"secrets remove-iam-policy-binding {SECRET}",
         f"iam service-accounts delete {FUNCTION_SA}",
         f"iam service-accounts delete {INVOKER_SA}",
     ]
@@ -1748,6 +1787,200 @@ def test_organisation_scale_rerun_repairs_a_deleted_role(deploy: Deploy) -> None
     ]
     (update,) = _find(again.changes, "iam", "roles", "update")
     assert sorted(_flag(update, "permissions").split(",")) == SCOPE_PERMISSIONS
+
+
+# --- (issue 17) telling people: the chat webhook's secret ----------------------------------
+
+NOTIFY_MOUNT = f"--set-secrets=NOTIFY_WEBHOOK_URL={SECRET}:latest"
+WITHOUT_SECRET = [arg for arg in FULL_ARGS if not arg.startswith("--notify-webhook-secret")]
+
+
+def _shows_no_secret(run: Run) -> None:
+    """The secret's value is nowhere: never read (gcloud secrets versions access, which the
+    fake would answer with it), so in no output, command or file."""
+    assert not _find(run.calls, "secrets", "versions", "access")
+    seen = [run.stdout, run.stderr, *(" ".join(argv) for argv in run.calls), *run.files.values()]
+    assert not [text for text in seen if SECRET_VALUE in text]
+
+
+def _secret_grants(calls: list[list[str]]) -> list[list[str]]:
+    return _find(calls, "secrets", "add-iam-policy-binding")
+
+
+def test_webhook_url_is_mounted_from_its_secret_never_set_nor_shown(deploy: Deploy) -> None:
+    """NOTIFY_WEBHOOK_URL comes from Secret Manager (--set-secrets), never --set-env-vars;
+    the secret is checked by its metadata and granted to the function, alone, before the
+    function is deployed (Cloud Run checks that access when it deploys)."""
+    run = deploy(FULL_ARGS)
+    assert run.returncode == 0, run.stderr
+    (deployed,) = _find(run.changes, "functions", "deploy")
+    assert NOTIFY_MOUNT in deployed and "--clear-secrets" not in deployed
+    assert "NOTIFY_WEBHOOK_URL" not in _env(deployed), "never a plain setting"
+    (enable,) = _find(run.changes, "services", "enable")
+    assert "secretmanager.googleapis.com" in enable
+    assert _find(run.calls, "secrets", "describe") == [
+        ["secrets", "describe", SECRET, f"--project={PROJECT}", "--format=value(name)"]
+    ]
+    (version,) = _find(run.calls, "secrets", "versions", "describe")
+    assert version[3:6] == ["latest", f"--secret={SECRET}", f"--project={PROJECT}"]
+    (grant,) = _secret_grants(run.changes)
+    assert grant[2] == SECRET and _flag(grant, "project") == PROJECT
+    assert _flag(grant, "role") == SECRET_ACCESSOR
+    assert _flag(grant, "member") == f"serviceAccount:{FUNCTION_SA}"
+    assert "--condition=None" in grant, "a secret's policy may hold conditional bindings"
+    assert run.changes.index(grant) < run.changes.index(deployed)
+    assert f"secret {SECRET} in {PROJECT} has an enabled latest version" in run.stdout
+    _shows_no_secret(run)
+
+
+@pytest.mark.parametrize(
+    ("given", "project", "mounted"),
+    [
+        (f"projects/{PROJECT}/secrets/{SECRET}", PROJECT, f"{SECRET}:latest"),
+        (
+            f"projects/{OTHER_TARGET}/secrets/chat_hook-2",
+            OTHER_TARGET,
+            f"projects/{OTHER_TARGET}/secrets/chat_hook-2:latest",
+        ),
+        (
+            f"projects/{PROJECT_NUMBER}/secrets/{SECRET}",
+            PROJECT_NUMBER,
+            f"projects/{PROJECT_NUMBER}/secrets/{SECRET}:latest",
+        ),
+    ],
+    ids=["this project", "another project", "by number"],
+)
+def test_the_secret_may_live_in_another_project(
+    deploy: Deploy, given: str, project: str, mounted: str
+) -> None:
+    """gcloud functions deploy --help: --set-secrets takes SECRET:VERSION in the function's
+    project, projects/PROJECT/secrets/SECRET:VERSION (an ID or a number) elsewhere."""
+    run = deploy([*ARGS, f"--notify-webhook-secret={given}"])
+    assert run.returncode == 0, run.stderr
+    name = given.rsplit("/", 1)[1]
+    (deployed,) = _find(run.changes, "functions", "deploy")
+    assert f"--set-secrets=NOTIFY_WEBHOOK_URL={mounted}" in deployed
+    assert [argv[2:4] for argv in _find(run.calls, "secrets", "describe")] == [
+        [name, f"--project={project}"]
+    ]
+    (grant,) = _secret_grants(run.changes)
+    assert (grant[2], _flag(grant, "project")) == (name, project)
+
+
+def test_the_secret_flag_has_its_variable(deploy: Deploy) -> None:
+    run = deploy(ARGS, environment={"CANCELLER_NOTIFY_WEBHOOK_SECRET": SECRET})
+    assert run.returncode == 0, run.stderr
+    (deployed,) = _find(run.changes, "functions", "deploy")
+    assert NOTIFY_MOUNT in deployed
+    assert len(_secret_grants(run.changes)) == 1
+
+
+REFUSED_SETTING = "--setting NOTIFY_WEBHOOK_URL: the webhook URL is a secret, never a plain setting"
+NOT_A_SECRET_NAME = "--notify-webhook-secret takes a Secret Manager secret's name"
+
+
+@pytest.mark.parametrize(
+    ("args", "environment", "message"),
+    [
+        (["--setting", f"NOTIFY_WEBHOOK_URL={SECRET_VALUE}"], {}, REFUSED_SETTING),
+        (["--setting", f"NOTIFY_WEBHOOK_URL:{SECRET_VALUE}"], {}, REFUSED_SETTING),
+        (
+            [f"--notify-webhook-secret={SECRET}", "--dry-run"],
+            {"CANCELLER_SETTINGS": f"DRY_RUN=true;NOTIFY_WEBHOOK_URL={SECRET_VALUE}"},
+            REFUSED_SETTING,
+        ),
+        (["--notify-webhook-secret", SECRET_VALUE], {}, NOT_A_SECRET_NAME),
+        ([], {"CANCELLER_NOTIFY_WEBHOOK_SECRET": SECRET_VALUE}, NOT_A_SECRET_NAME),
+        (["--notify-webhook-secret=chat.hook"], {}, NOT_A_SECRET_NAME),  # gcloud refuses '.'
+        (["--notify-webhook-secret=projects/P/secrets/hook"], {}, NOT_A_SECRET_NAME),
+        (
+            ["--notify-webhook-secret=projects/p-12345/secrets/hook/versions/2"],
+            {},
+            NOT_A_SECRET_NAME,
+        ),
+    ],
+    ids=[
+        "setting",
+        "setting without =",
+        "settings variable",
+        "the URL as the secret",
+        "the URL in the variable",
+        "a dot",
+        "a project that is no project",
+        "a version",
+    ],
+)
+def test_the_webhook_url_is_refused_as_a_setting_and_never_echoed(
+    deploy: Deploy, args: list[str], environment: dict[str, str], message: str
+) -> None:
+    run = deploy([f"--project={PROJECT}", *args], environment=environment)
+    assert run.returncode == 2
+    assert message in run.stderr
+    assert "--notify-webhook-secret NAME" in run.stderr or message == NOT_A_SECRET_NAME
+    assert run.calls == []
+    assert SECRET_VALUE not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (
+            rule(r"^secrets describe ", stderr="ERROR: NOT_FOUND: fake\n", exit=1),
+            f"secret {SECRET} not found in project {PROJECT} (or you may not read it). Create"
+            " it with the webhook URL as its value (read keeps the URL out of your shell's"
+            ' history): read -rs URL && printf %s "$URL" | gcloud secrets create'
+            f" {SECRET} --project={PROJECT} --data-file=-",
+        ),
+        (
+            rule(r"^secrets versions describe latest ", "DISABLED\n"),
+            f"secret {SECRET}'s latest version is DISABLED, not ENABLED",
+        ),
+        (
+            rule(r"^secrets versions describe latest ", stderr="ERROR: NOT_FOUND\n", exit=1),
+            f"secret {SECRET}'s latest version is missing, not ENABLED: the function could not"
+            " start with it. Add the webhook URL as a new version: read -rs URL && printf %s"
+            f' "$URL" | gcloud secrets versions add {SECRET} --project={PROJECT} --data-file=-',
+        ),
+    ],
+    ids=["no secret", "disabled", "no version"],
+)
+def test_a_secret_the_function_could_not_read_stops_the_run(
+    deploy: Deploy, answer: Rule, message: str
+) -> None:
+    run = deploy([*ARGS, f"--notify-webhook-secret={SECRET}"], [answer, *BASE_RULES])
+    assert run.returncode == 1
+    assert 'FAILED in step "Notification secret"' in run.stderr
+    assert message in " ".join(run.stderr.split())
+    assert not _secret_grants(run.calls) and not _find(run.calls, "functions", "deploy")
+
+
+@SLOW
+def test_a_rerun_without_the_flag_unmounts_the_secret_and_says_so(deploy: Deploy) -> None:
+    """Like every setting, the function's secrets are what this run says: without the flag,
+    --clear-secrets, said when it takes one away; one mounted by hand since is taken away
+    too, and a function that matches is left alone."""
+    first = deploy(FULL_ARGS)
+    again = deploy(WITHOUT_SECRET, _rules_after(first))
+    assert again.returncode == 0, again.stderr
+    (deployed,) = again.changes
+    assert deployed[:2] == ["functions", "deploy"]
+    assert "--clear-secrets" in deployed
+    assert not [arg for arg in deployed if arg.startswith("--set-secrets")]
+    said = " ".join(again.stdout.split())
+    assert (
+        "the function reads NOTIFY_WEBHOOK_URL from Secret Manager; without"
+        " --notify-webhook-secret this deployment removes it (--clear-secrets), and nobody is"
+        " told of what the function stops" in said
+    )
+    digest = _flag(deployed, "update-labels").removeprefix("deploy_digest=")
+    by_hand = rule(r"^functions describe .*deploy_digest", f"{digest}\tNOTIFY_WEBHOOK_URL\n")
+    third = deploy(WITHOUT_SECRET, [by_hand, *_rules_after(first)])
+    assert [argv[:2] for argv in third.changes] == [["functions", "deploy"]]
+    assert "--clear-secrets" in third.changes[0]
+    matching = rule(r"^functions describe .*deploy_digest", f"{digest}\t\n")
+    fourth = deploy(WITHOUT_SECRET, [matching, *_rules_after(first)])
+    assert fourth.changes == []
+    assert "removes it (--clear-secrets)" not in fourth.stdout
 
 
 def test_shellcheck_is_clean() -> None:
@@ -1871,6 +2104,11 @@ def test_real_gcloud_accepts_every_command(deploy: Deploy, tmp_path: Path) -> No
     assert ("billing accounts", BILLING_ACCOUNT) in {
         b[:2] for b in _bindings(no_organisation.calls)
     }
+    # The webhook's secret in another project (the runs above: in this one).
+    elsewhere = deploy(
+        [*ARGS, f"--notify-webhook-secret=projects/{PROJECT_NUMBER}/secrets/{SECRET}"]
+    )
+    assert _secret_grants(elsewhere.changes)
     teardown = deploy(["--teardown", *ORG_ARGS])
     deletions = _teardown_commands(teardown.stdout)
     for argv in deletions:  # xargs supplies the policy's name, or the grant's role
@@ -1889,6 +2127,10 @@ def test_real_gcloud_accepts_every_command(deploy: Deploy, tmp_path: Path) -> No
             # Of these two, only what differs from the runs above: the roles and grants.
             *(argv for argv in deleted.calls if argv[:2] == ["iam", "roles"]),
             *(argv for argv in no_organisation.calls if argv[0] == "billing"),
+            # No webhook secret there: its deploy command clears the function's secrets.
+            *_find(no_organisation.calls, "functions", "deploy"),
+            *(argv for argv in elsewhere.calls if argv[0] == "secrets"),
+            *_find(elsewhere.calls, "functions", "deploy"),
             *_printed_gcloud_commands(first.stdout),
             *deletions,
         ]
@@ -1907,8 +2149,20 @@ def test_real_gcloud_accepts_every_command(deploy: Deploy, tmp_path: Path) -> No
         ("billing", "accounts", "add-iam-policy-binding"),
         ("billing", "accounts", "remove-iam-policy-binding"),
         ("iam", "roles", "undelete"),
+        # and the webhook's secret: checked, granted, ungranted at teardown
+        ("secrets", "describe"),
+        ("secrets", "versions", "describe"),
+        ("secrets", "get-iam-policy"),
+        ("secrets", "add-iam-policy-binding"),
+        ("secrets", "remove-iam-policy-binding"),
     ]:
         assert any(argv[: len(words)] == words for argv in commands), words
+    deploys = [argv for argv in commands if argv[:2] == ("functions", "deploy")]
+    assert any("--clear-secrets" in argv for argv in deploys)
+    assert {arg for argv in deploys for arg in argv if arg.startswith("--set-secrets=")} == {
+        NOTIFY_MOUNT,
+        f"--set-secrets=NOTIFY_WEBHOOK_URL=projects/{PROJECT_NUMBER}/secrets/{SECRET}:latest",
+    }
     assert {argv[4].split("=")[0] for argv in commands if argv[:2] == ("iam", "roles")} >= {
         "--project",
         "--organization",
