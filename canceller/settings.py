@@ -7,7 +7,6 @@ every knob lives here, with its default, and a bad value becomes one clear
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 import re
@@ -22,6 +21,7 @@ from canceller.webhook import (
     WEBHOOK_VARIABLE,
     InvalidWebhook,
     Webhook,
+    is_loopback,
     parse_webhook_url,
 )
 
@@ -434,21 +434,12 @@ def _emulator_host(value: str, name: str = "DATAPROC_EMULATOR_HOST") -> str | No
     if not value:
         return None
     match = _EMULATOR_HOST.fullmatch(value)
-    if match is None or not 1 <= int(match["port"]) <= 65535 or not _loopback(match["host"]):
+    if match is None or not 1 <= int(match["port"]) <= 65535 or not is_loopback(match["host"]):
         raise SettingsError(
             f"{name}={value[:200]!r} must be host:port on this machine's "
             "loopback: 127.0.0.0/8 (e.g. 127.0.0.1:8085), localhost:PORT or [::1]:PORT"
         )
     return value
-
-
-def _loopback(host: str) -> bool:
-    if host in ("localhost", "[::1]"):
-        return True
-    try:
-        return ipaddress.IPv4Address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _regions(value: str) -> frozenset[str]:

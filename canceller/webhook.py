@@ -71,7 +71,11 @@ def parse_webhook_url(value: str) -> Webhook | None:
     if chat is not None and _chat_query_ok(chat["query"]):
         return Webhook("Google Chat", text)
     loopback = _LOOPBACK.fullmatch(text)
-    if loopback is not None and 1 <= int(loopback["port"]) <= 65535 and _loopback(loopback["host"]):
+    if (
+        loopback is not None
+        and 1 <= int(loopback["port"]) <= 65535
+        and is_loopback(loopback["host"])
+    ):
         return Webhook("loopback", text)
     raise InvalidWebhook(
         f"{WEBHOOK_VARIABLE} is not accepted ({_why_not(text)}; the value is not shown, a "
@@ -109,7 +113,7 @@ def _why_not(text: str) -> str:
         return "it has a user part"
     if parts.fragment or "#" in text:
         return "it has a fragment"
-    if parts.scheme == "http" and not _loopback(host if ":" not in host else f"[{host}]"):
+    if parts.scheme == "http" and not is_loopback(host if ":" not in host else f"[{host}]"):
         return "plain http is only for this machine's loopback"
     if parts.scheme not in ("https", "http"):
         return "it is not https"
@@ -120,7 +124,9 @@ def _why_not(text: str) -> str:
     return "its path or query is not a webhook's"
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """A host on this machine's loopback: plain HTTP may go there (emulators, test
+    receivers) and nowhere else."""
     if host in ("localhost", "[::1]"):
         return True
     try:
