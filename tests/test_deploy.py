@@ -738,6 +738,7 @@ def test_monitoring_files_deploy_sh_renders_decode_into_the_apis_messages(deploy
     assert silent["conditions"][0]["conditionAbsent"]["duration"] == f"{2 * 3600 + 600}s"
 
 
+@SLOW  # gcloud start-ups, about 5 s on 2 cores; .ci/run runs it
 def test_log_metric_configs_decode_into_the_logging_apis_message(deploy: Deploy) -> None:
     """Every log-based metric's configuration is a LogMetric of logging v2 as gcloud reads
     it, with nothing the API lacks; the money distributions' buckets reach what they count."""
@@ -1807,6 +1808,7 @@ def _secret_grants(calls: list[list[str]]) -> list[list[str]]:
     return _find(calls, "secrets", "add-iam-policy-binding")
 
 
+@SLOW  # gcloud start-ups, about 5 s on 2 cores; .ci/run runs it
 def test_webhook_url_is_mounted_from_its_secret_never_set_nor_shown(deploy: Deploy) -> None:
     """NOTIFY_WEBHOOK_URL comes from Secret Manager (--set-secrets), never --set-env-vars;
     the secret is checked by its metadata and granted to the function, alone, before the

@@ -55,6 +55,9 @@ BILLING = {
     "schemaVersion": "1.0",
 }
 YEAR_HOURS = 366 * 24
+# A review's regression suite, about 26 s (an end to end, a webhook trickling for 4 s):
+# behind the long marker, which .ci/run runs, so the plain dev/test.sh stays under 10 min.
+pytestmark = pytest.mark.long
 
 
 # ---- a Dataproc answer the emulator would never give ----------------------------------

@@ -157,6 +157,7 @@ json_values = st.recursive(
 )  # dictionaries have unique keys; st.text() draws no surrogates; depth stays far below 32
 
 
+@pytest.mark.long  # 1,000 generated documents, about 14 s on 2 cores; .ci/run runs it
 @examples(1000)
 @given(value=json_values, ascii_only=st.booleans(), indent=st.sampled_from([None, 0, 2]))
 def test_within_the_limits_strict_equals_json_loads(
