@@ -6,6 +6,7 @@ otherwise). NOTIFY_WEBHOOK_URL accepts plain http to loopback for exactly this
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,6 +47,17 @@ def _ok(_: Received) -> tuple[int, dict[str, str], bytes]:
     return 200, {"Content-Type": "text/plain"}, b"ok"  # Slack's answer to a good post
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that closes its kept-alive connection with an answer unread (the
+        function reads no body of a 2xx) resets it: that is not an error here."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 @contextmanager
 def chat_receiver(answer: Answer = _ok) -> Iterator[Receiver]:
     handle: list[Receiver] = []
@@ -70,8 +82,7 @@ def chat_receiver(answer: Answer = _ok) -> Iterator[Receiver]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up first (a timeout)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), Handler)
     handle.append(Receiver(server.server_address[1]))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
