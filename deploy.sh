@@ -474,6 +474,10 @@ wrapped() { # wrapped INDENT WORDS...: the words, wrapped to fit 88 columns afte
   printf '%s' "$*" | fold -s -w $((88 - ${#indent})) | sed -e 's/ *$//' -e "2,\$s/^/$indent/"
 }
 
+shown_name() { # shown_name NAME: a setting's name as given, or "(not shown)" if it cannot be one (it may be a secret)
+  if [[ $1 =~ ^[A-Z][A-Z0-9_]{0,63}$ ]]; then printf '%s' "$1"; else printf '(not shown)'; fi
+}
+
 usage_error() {
   printf 'deploy.sh: %s\nRun ./deploy.sh --help for usage.\n' "$1" >&2
   exit 2
@@ -720,7 +724,7 @@ build_function_env() {
     if [[ $setting == "$NOTIFY_VARIABLE"* ]]; then
       usage_error "--setting $NOTIFY_VARIABLE: the webhook URL is a secret, never a plain setting (anyone who may describe the function would read it): store it in Secret Manager and give --notify-webhook-secret NAME, which mounts it from there (the value given is not shown)"
     fi
-    [[ $setting == *=* ]] || usage_error "--setting '$setting' is not NAME=VALUE"
+    [[ $setting == *=* ]] || usage_error "a --setting is not NAME=VALUE (what was given is not shown: it may be a secret)"
     name=${setting%%=*}
     if [[ $name == CLUSTER_DELETE_ALLOWED ]]; then
       usage_error "--setting CLUSTER_DELETE_ALLOWED: give --allow-cluster-delete instead, which also adds dataproc.clusters.delete to the role (and leaving it out removes it), so the role always matches the setting"
@@ -731,7 +735,7 @@ build_function_env() {
     [[ -z $name || -z ${SETTING_FLAGS[$name]:-} ]] ||
       usage_error "--setting $name: deploy.sh sets it from ${SETTING_FLAGS[$name]}; give that flag instead"
     [[ " ${USER_SETTINGS[*]} " == *" $name "* ]] ||
-      usage_error "--setting $name is not one of: ${USER_SETTINGS[*]}"
+      usage_error "--setting $(shown_name "$name") is not one of: ${USER_SETTINGS[*]}"
     [[ $setting != *[$';\n']* ]] || usage_error "--setting $name: the value cannot hold ';' or a newline"
     FUNCTION_ENV[$name]=${setting#*=}
   done

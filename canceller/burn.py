@@ -424,6 +424,7 @@ def cluster_horizon(
         ("idleDeleteTtl", idle_since, "from its idleStartTime, when it is to be deleted"),
     ):
         ttl = parse_duration(lifecycle.get(name))
+        since = min(since, now) if since is not None else None  # not ahead of our clock
         if ttl is not None and since is not None and (end := _plus(since, ttl)) is not None:
             ends.append((end, name, f"its lifecycleConfig.{name} {what}"))
     if not ends:

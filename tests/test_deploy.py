@@ -1297,6 +1297,15 @@ def test_bad_function_setting_fails_before_any_change(
         (["--bogus"], "unknown argument: --bogus"),
         (["--setting", "TOKEN=x"], "--setting TOKEN is not one of"),
         (["--setting", "TRIGGER_TOPIC=x"], "--setting TRIGGER_TOPIC is not one of"),
+        # A webhook URL given bare, or as a name, is never echoed: it may be the secret.
+        (
+            ["--setting", "https://hooks.slack.com/services/T000/B000/SECRETXYZ"],
+            "a --setting is not NAME=VALUE (what was given is not shown",
+        ),
+        (
+            ["--setting", "https://chat.googleapis.com/v1/spaces/SPACE123/messages?key=k"],
+            "--setting (not shown) is not one of",
+        ),
         (["--verify-timeout", "600"], "--verify-timeout '600' is not valid"),
         (["--timeout", "600"], "--timeout '600' is not valid: a whole number from 1 to 540"),
         (["--timeout", "3m"], "--timeout '3m' is not valid"),

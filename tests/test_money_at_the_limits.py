@@ -649,3 +649,67 @@ def test_savedupto_only_on_what_we_stopped_and_burn_only_on_what_ran(
         "missing": ("NOT_FOUND", False, False),
         "looked-at": ("DRY_RUN", True, False),
     }
+
+
+# ==== A second review, of the fixes ===================================================
+
+
+@pytest.mark.parametrize("end", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00"])
+def test_a_continuations_period_end_at_the_calendars_edge_hands_on(
+    admin: EmulatorAdmin, emulator: DataprocEmulator, end: str
+) -> None:
+    """chains._period_end kept the offset (not read into UTC); sweeps.sweep_message
+    writes rfc3339(context.period_end) into the next continuation: astimezone(UTC)
+    overflows, and the message's stops lose their results to handle_defect."""
+    from tests.support.dispatching import handle
+
+    ops = f"projects/{PROJECT}/regions/{REGION}/operations"
+    admin.seed_operations([{"name": f"{ops}/done-{i:04}", "done": True} for i in range(1500)])
+    admin.seed_operations([{"name": f"{ops}/live-{i}", "cancelSeconds": 0} for i in range(2)])
+    sessions = [f"projects/{PROJECT}/locations/{REGION}/sessions/live-{i}" for i in range(2)]
+    for name in sessions:
+        admin.seed_session(name=name)
+    admin.add_fault(method="GET", pathRegex="/sessions$", times=-1, action="status", status=503)
+    sweep = {
+        "sweep": {
+            "scopes": [SCOPE],
+            "kinds": ["operations", "sessions"],
+            "continuation": {"sweepId": "sweep-edge", "generation": 1, "periodEnd": end},
+        }
+    }
+    try:
+        handled = handle(
+            emulator,
+            sweep,
+            TRIGGER_TOPIC=f"projects/{PROJECT}/topics/triggers",
+            RETRY_DEADLINE_SECONDS="4",
+            VERIFY_TIMEOUT_SECONDS="2",
+        )
+    except Exception as defect:  # what main.py turns into handle_defect's one ERROR
+        stopped = [
+            r["path"] for r in admin.requests() if r["method"] == "POST" and ":cancel" in r["path"]
+        ]
+        pytest.fail(f"raised {type(defect).__name__}: {defect}; cancels already sent: {stopped}")
+    # Refused before any call, with why: a periodEnd that cannot be read into UTC.
+    assert [r.outcome for r in handled.results] == [Outcome.REJECTED]
+    assert "periodEnd" in handled.results[0].detail
+    assert not any(r["method"] == "POST" for r in admin.requests())
+
+
+def test_a_cluster_created_or_idle_in_the_future_saves_no_more_than_its_ttl() -> None:
+    """_rest_of counts a ttl from min(createTime, now); cluster_horizon counts autoStopTtl
+    and autoDeleteTtl from the CREATING stateStartTime and the idle ttls from
+    idleStartTime as they come."""
+    from canceller.clock import rfc3339
+
+    now = datetime.now(UTC)
+    future = rfc3339(now + timedelta(days=300))
+    created = {
+        "status": {"state": "RUNNING"},
+        "statusHistory": [{"state": "CREATING", "stateStartTime": future}],
+        "config": {"lifecycleConfig": {"autoDeleteTtl": "3600s"}},
+    }
+    idle = {"config": {"lifecycleConfig": {"idleStartTime": future, "idleDeleteTtl": "3600s"}}}
+    pairs = [("created", created), ("idle", idle)]
+    hours = {what: cluster_horizon(c, now).hours for what, c in pairs}
+    assert hours == {"created": 1.0, "idle": 1.0}, hours
