@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from canceller.clock import parse_timestamp
+from canceller.clock import read_timestamp
 
 BUDGET_ATTRIBUTES = ("billingAccountId", "budgetId", "schemaVersion")
 # A notification holds exactly what its publisher sends (the data fields of Cloud
@@ -139,12 +139,8 @@ def parse_budget(attributes: Mapping[str, str], document: object) -> BudgetNotic
             if "alertThresholdExceeded" in document
             else None
         ),
-        interval_start=_timestamp(document.get("costIntervalStart")),
+        interval_start=read_timestamp(document.get("costIntervalStart")),
     )
-
-
-def _timestamp(value: object) -> datetime | None:
-    return parse_timestamp(value) if isinstance(value, str) and len(value) <= 64 else None
 
 
 def is_incident(document: object) -> bool:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from canceller.clock import parse_timestamp, rfc3339
+from canceller.clock import read_timestamp, rfc3339
 from canceller.prices import PriceTable, compute_engine_hourly, machine_type
 from canceller.resource import Resource, text
 
@@ -412,11 +412,11 @@ def cluster_horizon(
     lifecycle: dict[str, Any] = raw_lifecycle if isinstance(raw_lifecycle, dict) else {}
     ends: list[tuple[datetime, str, str]] = []
     for name, what in (("autoStopTime", "stopped"), ("autoDeleteTime", "deleted")):
-        at = _timestamp(lifecycle.get(name))
+        at = read_timestamp(lifecycle.get(name))
         if at is not None:
             ends.append((at, name, f"its lifecycleConfig.{name}, when it is to be {what}"))
     created = _created(cluster)
-    idle_since = _timestamp(lifecycle.get("idleStartTime"))
+    idle_since = read_timestamp(lifecycle.get("idleStartTime"))
     for name, since, what in (
         ("autoStopTtl", created, "from its creation, when it is to be stopped"),
         ("autoDeleteTtl", created, "from its creation, when it is to be deleted"),
@@ -493,7 +493,7 @@ def parse_duration(value: object) -> timedelta | None:
 def _rest_of(resource: Resource, ttl: timedelta, now: datetime, basis: str, what: str) -> Horizon:
     """What is left of a ttl counted from ``createTime``, the earliest the workload can
     have started, so the rest is never overstated; the whole ttl when it is not read."""
-    created = _timestamp(resource.get("createTime"))
+    created = read_timestamp(resource.get("createTime"))
     seconds = int(ttl.total_seconds())
     if created is None:
         return Horizon(_hours(ttl), basis, f"{what} ({seconds}s; its start unread: all of it)")
@@ -526,23 +526,13 @@ def _created(cluster: Resource) -> datetime | None:
         moment
         for entry in entries
         if isinstance(entry, dict) and entry.get("state") == "CREATING"
-        if (moment := _timestamp(entry.get("stateStartTime"))) is not None
+        if (moment := read_timestamp(entry.get("stateStartTime"))) is not None
     ]
     return min(starts, default=None)
 
 
 def _list(value: object) -> list[object]:
     return value if isinstance(value, list) else []
-
-
-def _timestamp(value: object) -> datetime | None:
-    """A timestamp of Dataproc's, in UTC; None when it is not one, or lies at the
-    calendar's edge (year 1 or 9999 with an offset), where arithmetic would overflow."""
-    moment = parse_timestamp(value) if isinstance(value, str) and len(value) <= 64 else None
-    try:
-        return moment.astimezone(UTC) if moment is not None else None
-    except (OverflowError, ValueError):
-        return None
 
 
 def _plus(moment: datetime, span: timedelta) -> datetime | None:

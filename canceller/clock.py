@@ -22,12 +22,21 @@ def rfc3339(moment: datetime) -> str:
 
 
 def parse_timestamp(text: str) -> datetime | None:
-    """Pub/Sub sends nanosecond stamps ending in Z; Python 3.11 reads them, truncated to µs."""
+    """In UTC. Pub/Sub sends nanosecond stamps ending in Z; Python 3.11 reads them,
+    truncated to µs. None for anything else, and for a moment at the calendar's edge
+    (year 1 or 9999 with an offset), which has no UTC form and would overflow any
+    arithmetic or printing later."""
     try:
         moment = datetime.fromisoformat(text)
-    except (TypeError, ValueError):
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (TypeError, ValueError, OverflowError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def read_timestamp(value: object) -> datetime | None:
+    """A timestamp field of a document from outside (Dataproc, Billing), in UTC, or None
+    when it is not text of at most 64 characters that parse_timestamp reads."""
+    return parse_timestamp(value) if isinstance(value, str) and len(value) <= 64 else None
 
 
 class CallAllowance:
