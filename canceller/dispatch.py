@@ -32,7 +32,7 @@ from canceller.fan_out import is_wide, run_fan_out
 from canceller.kinds import CLUSTERS, INCIDENT_KINDS, KINDS
 from canceller.names import UUID, InvalidName, parse_name
 from canceller.organisation import Directory
-from canceller.prices import scaled, shipped_table
+from canceller.prices import shipped_table
 from canceller.pricing import add_money_to_summaries
 from canceller.rest import TransientFailure
 from canceller.results import Outcome, Result
@@ -164,7 +164,7 @@ def handle_trigger(
         dry_run=settings.dry_run or info.dry_run is True or work.dry_run,
         max_concurrency=settings.max_concurrency,
         extra=work.extra,
-        prices=scaled(shipped_table(), settings.price_multiplier),
+        prices=shipped_table(settings.price_multiplier),
         period_start=period_start,
         period_end=period_end,
     )

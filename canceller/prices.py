@@ -238,10 +238,11 @@ def scaled(table: PriceTable, multiplier: float) -> PriceTable:
 
 
 @functools.cache
-def shipped_table() -> PriceTable:
-    """The table shipped in the package, read and checked like any other."""
+def shipped_table(multiplier: float = 1.0) -> PriceTable:
+    """The table shipped in the package, read and checked like any other, times
+    ``multiplier`` (PRICE_MULTIPLIER): once an instance, not once a message."""
     text = resources.files("canceller").joinpath(SHIPPED_TABLE).read_text(encoding="utf-8")
-    return price_table(json.loads(text))
+    return scaled(price_table(json.loads(text)), multiplier)
 
 
 def price_table(document: object) -> PriceTable:
