@@ -1615,14 +1615,23 @@ step_sweep_job() {
   fi
 }
 
-# One counter with labels rather than one metric per outcome: a single chart groups by
-# outcome, and an outcome added to the code is counted without touching the metric.
-outcomes_metric_body() {
+# A log metric's filter: the function's own lines, under whichever resource type Cloud
+# Logging files them (cloud_run_revision: a 2nd gen function runs as a Cloud Run service;
+# or cloud_function), for which CONDITION holds. metric_filter CONDITION
+metric_filter() {
   cat <<EOF
 filter: >-
   ((resource.type="cloud_run_revision" AND resource.labels.service_name="$FUNCTION")
   OR (resource.type="cloud_function" AND resource.labels.function_name="$FUNCTION"))
-  AND jsonPayload.outcome:*
+  AND $1
+EOF
+}
+
+# One counter with labels rather than one metric per outcome: a single chart groups by
+# outcome, and an outcome added to the code is counted without touching the metric.
+outcomes_metric_body() {
+  metric_filter "jsonPayload.outcome:*"
+  cat <<EOF
 labelExtractors:
   outcome: EXTRACT(jsonPayload.outcome)
   kind: EXTRACT(jsonPayload.kind)
@@ -1647,11 +1656,8 @@ EOF
 # Time to stop: the elapsed seconds (request to verified stop) of every CANCELLED result,
 # as a distribution, so a chart shows its percentiles by kind.
 time_to_stop_metric_body() {
+  metric_filter "jsonPayload.outcome=\"CANCELLED\" AND jsonPayload.elapsedSeconds:*"
   cat <<EOF
-filter: >-
-  ((resource.type="cloud_run_revision" AND resource.labels.service_name="$FUNCTION")
-  OR (resource.type="cloud_function" AND resource.labels.function_name="$FUNCTION"))
-  AND jsonPayload.outcome="CANCELLED" AND jsonPayload.elapsedSeconds:*
 valueExtractor: EXTRACT(jsonPayload.elapsedSeconds)
 labelExtractors:
   kind: EXTRACT(jsonPayload.kind)
@@ -1674,11 +1680,8 @@ SWEEP_FIGURE=found # which count sweep_metric_body extracts: found, selected or 
 
 sweep_metric_body() {
   local field="sweep${SWEEP_FIGURE^}"
+  metric_filter "jsonPayload.outcome=\"SWEEP_SUMMARY\" AND jsonPayload.$field:*"
   cat <<EOF
-filter: >-
-  ((resource.type="cloud_run_revision" AND resource.labels.service_name="$FUNCTION")
-  OR (resource.type="cloud_function" AND resource.labels.function_name="$FUNCTION"))
-  AND jsonPayload.outcome="SWEEP_SUMMARY" AND jsonPayload.$field:*
 valueExtractor: EXTRACT(jsonPayload.$field)
 bucketOptions:
   exponentialBuckets:
@@ -1701,11 +1704,8 @@ EOF
 # does not depend on the buckets, which serve percentiles and heatmaps: exponential from a
 # cent, 20 of them reach $10,485.76 an hour, 27 reach $1,342,177.28.
 money_metric_body() { # money_metric_body FIELD UNIT FINITE_BUCKETS
+  metric_filter "jsonPayload.outcome=\"CANCELLED\" AND jsonPayload.$1:*"
   cat <<EOF
-filter: >-
-  ((resource.type="cloud_run_revision" AND resource.labels.service_name="$FUNCTION")
-  OR (resource.type="cloud_function" AND resource.labels.function_name="$FUNCTION"))
-  AND jsonPayload.outcome="CANCELLED" AND jsonPayload.$1:*
 valueExtractor: EXTRACT(jsonPayload.$1)
 labelExtractors:
   kind: EXTRACT(jsonPayload.kind)
@@ -1737,11 +1737,8 @@ saved_metric_body() { money_metric_body savedUpToUsd "{USD}" 27; }
 # One line per notification the function tried (canceller/notify.py): SENT or FAILED, and the
 # service. Counted, so that a failing webhook (removed, rate-limited) shows on the dashboard.
 notifications_metric_body() {
+  metric_filter "jsonPayload.notification:*"
   cat <<EOF
-filter: >-
-  ((resource.type="cloud_run_revision" AND resource.labels.service_name="$FUNCTION")
-  OR (resource.type="cloud_function" AND resource.labels.function_name="$FUNCTION"))
-  AND jsonPayload.notification:*
 labelExtractors:
   notification: EXTRACT(jsonPayload.notification)
   notify_service: EXTRACT(jsonPayload.notifyService)
