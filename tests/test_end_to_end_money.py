@@ -17,7 +17,8 @@ import pytest
 
 from canceller.prices import compute_engine_hourly, machine_type, shipped_table
 from local_stack import LocalStack
-from local_stack.chat_receiver import Received, Receiver, chat_receiver
+from local_stack.chat_receiver import Receiver, chat_receiver
+from local_stack.loopback_server import Received
 from local_stack.stack import TRIGGER_TOPIC
 from tests.support.e2e import ResultInbox
 

@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +37,7 @@ from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
 from dataproc_emulator.fake_org import BUDGET_ID, fake_organisation
 from local_stack import LocalStack
+from local_stack.loopback_server import Received, loopback_server
 from local_stack.stack import TRIGGER_TOPIC
 from tests.support.dispatching import environ, event, follow_fan_out
 from tests.support.e2e import ResultInbox
@@ -70,60 +70,40 @@ def _unchanged(_path: str, document: dict[str, Any]) -> dict[str, Any]:
 
 
 class Rewriter:
-    """A loopback proxy to a Dataproc emulator: every request is passed on, and the JSON
-    answer of a successful GET goes through ``rewrite(path, document)`` first."""
+    """A loopback proxy to a Dataproc emulator (``forward``, the answer of a loopback
+    server): every request is passed on, and the JSON answer of a successful GET goes
+    through ``rewrite(path, document)`` first."""
 
     def __init__(self) -> None:
         self.rewrite: Rewrite = _unchanged
         self.upstream: tuple[str, int] | None = None
-        proxy = self
+        self.host = ""  # HOST:PORT, once its loopback server serves
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}"
 
-            def log_message(self, *args: object) -> None:
-                return None
-
-            def _forward(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                assert proxy.upstream is not None
-                upstream = http.client.HTTPConnection(*proxy.upstream, timeout=30)
-                headers = {
-                    key: value
-                    for key, value in self.headers.items()
-                    if key.lower() not in ("host", "content-length", "connection")
-                }
-                upstream.request(self.command, self.path, body=body or None, headers=headers)
-                answer = upstream.getresponse()
-                data = answer.read()
-                upstream.close()
-                if answer.status == 200 and self.command == "GET":
-                    try:
-                        document = json.loads(data)
-                    except ValueError:
-                        document = None
-                    if isinstance(document, dict):
-                        data = json.dumps(
-                            proxy.rewrite(urlsplit(self.path).path, document)
-                        ).encode()
-                self.send_response(answer.status)
-                content_type = answer.getheader("Content-Type") or "application/json"
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_DELETE = do_PATCH = _forward
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.host = f"127.0.0.1:{self._server.server_address[1]}"
-        self.base_url = f"http://{self.host}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def forward(self, got: Received) -> tuple[int, dict[str, str], bytes]:
+        assert self.upstream is not None
+        upstream = http.client.HTTPConnection(*self.upstream, timeout=30)
+        headers = {
+            key: value
+            for key, value in got.headers.items()
+            if key.lower() not in ("host", "content-length", "connection")
+        }
+        upstream.request(got.method, got.path, body=got.body or None, headers=headers)
+        answer = upstream.getresponse()
+        data = answer.read()
+        upstream.close()
+        if answer.status == 200 and got.method == "GET":
+            try:
+                document = json.loads(data)
+            except ValueError:
+                document = None
+            if isinstance(document, dict):
+                data = json.dumps(self.rewrite(urlsplit(got.path).path, document)).encode()
+        content_type = answer.getheader("Content-Type") or "application/json"
+        return answer.status, {"Content-Type": content_type}, data
 
 
 def while_running(resource_id: str, edit: Callable[[dict[str, Any]], None]) -> Rewrite:
@@ -159,8 +139,9 @@ def rewriter(emulator: DataprocEmulator, admin: EmulatorAdmin) -> Iterator[Rewri
     proxy = Rewriter()
     address = urlsplit(emulator.base_url)
     proxy.upstream = (address.hostname or "127.0.0.1", address.port or 80)
-    yield proxy
-    proxy.close()
+    with loopback_server(proxy.forward) as server:
+        proxy.host = server.host
+        yield proxy
 
 
 def handle_alone(
@@ -235,8 +216,9 @@ def test_odd_dataproc_timestamps_leave_every_result_publishable(
 @pytest.fixture(scope="module")
 def hostile_dataproc() -> Iterator[Rewriter]:
     proxy = Rewriter()
-    yield proxy
-    proxy.close()
+    with loopback_server(proxy.forward) as server:
+        proxy.host = server.host
+        yield proxy
 
 
 @pytest.fixture(scope="module")

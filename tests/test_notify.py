@@ -32,7 +32,8 @@ from canceller.results import Outcome, Result
 from canceller.settings import load_settings
 from canceller.trigger import TriggerInfo
 from canceller.webhook import InvalidWebhook, Webhook, parse_webhook_url
-from local_stack.chat_receiver import Answer, Received, Receiver, chat_receiver
+from local_stack.chat_receiver import Receiver, chat_receiver
+from local_stack.loopback_server import Answer, Received
 
 P, R = "acme-data-prod", "us-central1"
 JOB = f"projects/{P}/regions/{R}/jobs/etl-nightly-load"
