@@ -35,7 +35,7 @@ from canceller.clock import read_timestamp, rfc3339
 from canceller.prices import PriceTable, compute_engine_hourly, machine_type
 from canceller.resource import Resource, text
 
-_ROUND = 6  # dollars to a millionth: shuffle storage costs hundred-thousandths an hour
+DOLLAR_DIGITS = 6  # dollars to a millionth: shuffle storage costs hundred-thousandths an hour
 _MILLI = 1000
 # More than any workload reports (a million DCU, a billion GB): a larger count is a
 # corrupt answer, and an unknown is better than a number that is wrong by orders.
@@ -85,14 +85,14 @@ class Burn:
     def as_json(self) -> dict[str, Any]:
         shown: dict[str, Any] = {}  # no nulls: results are proto3 JSON (schemas/result.proto)
         if self.usd_per_hour is not None:
-            shown["usdPerHour"] = round(self.usd_per_hour, _ROUND)
+            shown["usdPerHour"] = round(self.usd_per_hour, DOLLAR_DIGITS)
         shown["prices"] = self.prices
         if self.unknown:
             shown["unknown"] = self.unknown
         if self.usage:
             shown["usage"] = dict(self.usage)
         if self.parts:
-            shown["parts"] = {name: round(usd, _ROUND) for name, usd in self.parts.items()}
+            shown["parts"] = {name: round(usd, DOLLAR_DIGITS) for name, usd in self.parts.items()}
         if self.usage_at:
             shown["usageAt"] = self.usage_at
         if self.cluster is not None:
@@ -127,7 +127,7 @@ class Saving:
     horizon: Horizon
 
     def as_json(self) -> dict[str, Any]:
-        return {"usd": round(self.usd, _ROUND), "horizon": self.horizon.as_json()}
+        return {"usd": round(self.usd, DOLLAR_DIGITS), "horizon": self.horizon.as_json()}
 
 
 @dataclass(frozen=True)
@@ -148,9 +148,9 @@ class Money:
         shown: dict[str, Any] = {
             "stopped": self.stopped,
             "priced": self.priced,
-            "burnUsdPerHour": round(self.burn_usd_per_hour, _ROUND),
+            "burnUsdPerHour": round(self.burn_usd_per_hour, DOLLAR_DIGITS),
             "saved": self.saved,
-            "savedUpToUsd": round(self.saved_up_to_usd, _ROUND),
+            "savedUpToUsd": round(self.saved_up_to_usd, DOLLAR_DIGITS),
         }
         if self.prices:
             shown["prices"] = self.prices

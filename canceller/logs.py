@@ -21,6 +21,7 @@ import sys
 import threading
 from typing import Any, TextIO
 
+from canceller.burn import DOLLAR_DIGITS
 from canceller.results import Outcome, Result
 
 _SEVERITY = {
@@ -89,9 +90,9 @@ def log_result(result: Result) -> None:
     )
     # Numbers a log-based distribution metric extracts (deploy.sh: burn stopped, savings).
     if result.burn is not None and result.burn.usd_per_hour is not None:
-        counts["burnUsdPerHour"] = round(result.burn.usd_per_hour, 6)
+        counts["burnUsdPerHour"] = round(result.burn.usd_per_hour, DOLLAR_DIGITS)
     if result.saving is not None:
-        counts["savedUpToUsd"] = round(result.saving.usd, 6)
+        counts["savedUpToUsd"] = round(result.saving.usd, DOLLAR_DIGITS)
     log(
         _SEVERITY[result.outcome],
         f"{result.outcome.value} {result.target or '(sweep)'}: {result.detail}",

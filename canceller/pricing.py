@@ -76,13 +76,8 @@ def burn_of(
             if horizon is not None:
                 saving = saved_up_to(burn.usd_per_hour, horizon)
         return burn, saving, None
-    except Exception as defect:  # a figure must never cost the outcome
-        log(
-            "ERROR",
-            f"burn not worked out: internal error {type(defect).__name__}",
-            target=name.name,
-        )
-        return Burn(None, f"not worked out: internal error {type(defect).__name__}", ""), None, None
+    except Exception as defect:
+        return Burn(None, f"not worked out: {_defect(name, defect)}", ""), None, None
 
 
 def read_references(
@@ -144,13 +139,16 @@ def _reference_burn(
         return None, f"it is {kind.state_word(resource)}"
     try:
         return kind.burn(resource, table), ""
-    except Exception as defect:  # a figure must never cost the outcome
-        log(
-            "ERROR",
-            f"burn not worked out: internal error {type(defect).__name__}",
-            target=reference.name,
-        )
-        return None, f"internal error {type(defect).__name__}"
+    except Exception as defect:
+        return None, _defect(reference, defect)
+
+
+def _defect(name: ResourceName, defect: Exception) -> str:
+    """A figure must never cost the outcome it sits on: a defect of ours in working one
+    out is logged and becomes the reason it is unknown."""
+    why = f"internal error {type(defect).__name__}"
+    log("ERROR", f"burn not worked out: {why}", target=name.name)
+    return why
 
 
 def money(results: Iterable[Result]) -> Money | None:
