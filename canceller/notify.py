@@ -89,6 +89,9 @@ MAX_NAMED = 10  # targets named in each list; the rest are counted ("and N more"
 MAX_TEXT_BYTES = 16_000  # under Chat's 32,000 bytes and Slack's 40,000 characters
 _MAX_BODY_BYTES = 1024  # of a failed answer, read for the log line (redacted, clipped)
 _DETAIL_CHARS = 200
+# POSTs given up and still running (deliver), shared by the instance's threads.
+_ABANDONED: list[threading.Thread] = []
+_ABANDONED_LOCK = threading.Lock()
 # < and > in outside text become single angle quotation marks (U+2039, U+203A): they read
 # the same, and neither service takes them for the start or end of a mention or a link.
 _NO_MARKUP = str.maketrans({"<": "\u2039", ">": "\u203a"})
@@ -521,19 +524,32 @@ def notify(
 def deliver(text: str, webhook: Webhook, *, message_id: str = "") -> Delivery:
     """One POST of ``{"text": text}``, given up after ``NOTIFY_SECONDS`` in all (requests'
     timeouts bound each connect and each read, not a name lookup or an answer that
-    trickles in, so the POST runs in a thread of its own that is left behind); no
-    redirect followed (a redirect would take the message elsewhere), no retry (a second
-    message could be a duplicate, and waiting would hold the function); proxies and CA
-    bundle from the environment as for Dataproc (canceller/runtime.py), no .netrc.
-    Logged either way, never raised."""
+    trickles in, so the POST runs in a thread of its own that is left behind, and may
+    still arrive); no redirect followed (a redirect would take the message elsewhere), no
+    retry (a second message could be a duplicate, and waiting would hold the function);
+    proxies and CA bundle from the environment as for Dataproc (canceller/runtime.py), no
+    .netrc. While a POST given up is still running, no new one starts (each is logged
+    FAILED), so a service that trickles its answers cannot pile threads up on an
+    instance. Logged either way, never raised."""
     answered: list[tuple[int | None, str]] = []
-    worker = threading.Thread(
-        target=lambda: answered.append(_post(text, webhook)), name="notify", daemon=True
-    )
-    worker.start()
-    worker.join(NOTIFY_SECONDS)
+    with _ABANDONED_LOCK:
+        _ABANDONED[:] = [thread for thread in _ABANDONED if thread.is_alive()]
+        earlier = bool(_ABANDONED)
+    if earlier:
+        answered.append((None, "an earlier notification given up is still waiting for its answer"))
+    else:
+        worker = threading.Thread(
+            target=lambda: answered.append(_post(text, webhook)), name="notify", daemon=True
+        )
+        worker.start()
+        worker.join(NOTIFY_SECONDS)
+        if not answered:
+            with _ABANDONED_LOCK:
+                _ABANDONED.append(worker)
     status, failure = (
-        answered[0] if answered else (None, f"no answer within {NOTIFY_SECONDS:g} s in all")
+        answered[0]
+        if answered
+        else (None, f"no answer within {NOTIFY_SECONDS:g} s in all (it may still arrive)")
     )
     sent = not failure
     fields: dict[str, Any] = {

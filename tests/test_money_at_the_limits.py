@@ -442,13 +442,15 @@ def test_a_webhook_answering_a_byte_at_a_time_is_given_up_in_all(
     long as it trickles. (NOTIFY_SECONDS is made short here: the test says what is given
     up, not how fast.)"""
     monkeypatch.setattr(notify, "NOTIFY_SECONDS", 1.5)
+    monkeypatch.setattr(notify, "_ABANDONED", [])
     server, thread = _trickling_receiver(seconds=4)
     port = server.getsockname()[1]
     webhook = Webhook("loopback", f"http://127.0.0.1:{port}/services/T0/B0/slow")
     delivery = deliver("hello", webhook, message_id="m-slow")
     server.close()
     thread.join(5)
-    assert not delivery.sent and delivery.failure == "no answer within 1.5 s in all"
+    assert not delivery.sent
+    assert delivery.failure == "no answer within 1.5 s in all (it may still arrive)"
     assert '"notification":"FAILED"' in capsys.readouterr().out
 
 
@@ -463,13 +465,39 @@ def test_a_webhook_whose_name_does_not_resolve_is_given_up_in_all(
         raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
 
     monkeypatch.setattr(notify, "NOTIFY_SECONDS", 1.0)
+    monkeypatch.setattr(notify, "_ABANDONED", [])
     monkeypatch.setattr(socket, "getaddrinfo", slow_resolver)
     for variable in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"):
         monkeypatch.delenv(variable, raising=False)
     webhook = Webhook("Slack", "https://hooks.slack.com/services/T0000/B0000/secretsecret")
     delivery = deliver("hello", webhook, message_id="m-dns")
-    assert not delivery.sent and delivery.failure == "no answer within 1 s in all"
+    assert not delivery.sent
+    assert delivery.failure == "no answer within 1 s in all (it may still arrive)"
     assert "secretsecret" not in capsys.readouterr().out
+
+
+def test_posts_given_up_do_not_pile_up(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second review: each POST given up kept its thread and socket for as long as the
+    service trickled, so a sick service piled threads up on a warm instance. While one
+    given up still runs, no new one starts (each is logged FAILED)."""
+    monkeypatch.setattr(notify, "NOTIFY_SECONDS", 0.5)
+    monkeypatch.setattr(notify, "_ABANDONED", [])
+    server, thread = _trickling_receiver(seconds=3)
+    port = server.getsockname()[1]
+    webhook = Webhook("loopback", f"http://127.0.0.1:{port}/services/T0/B0/slow")
+    before = sum(t.name == "notify" for t in threading.enumerate())
+    deliveries = [deliver(f"m{i}", webhook, message_id=f"m{i}") for i in range(3)]
+    left = sum(t.name == "notify" for t in threading.enumerate()) - before
+    server.close()
+    thread.join(5)
+    assert left <= 1, f"{left} POST threads still running after deliver returned"
+    assert [d.sent for d in deliveries] == [False, False, False]
+    assert deliveries[1].failure == (
+        "an earlier notification given up is still waiting for its answer"
+    )
+    assert capsys.readouterr().out.count('"notification":"FAILED"') == 3
 
 
 # ==== FINDING 6: a dry run pays a call per job's cluster ===============================
