@@ -1479,29 +1479,38 @@ deploy_digest() {
   } | sha256 | cut -c1-32
 }
 
-# The deployed function's digest and the variables it reads from Secret Manager: a secret
-# mounted or unmounted since (by hand) redeploys too. Unmounting the webhook is said.
+# The deployed function's digest, the variables it reads from Secret Manager and the
+# secret volumes it mounts: a secret mounted or unmounted since (by hand) redeploys too,
+# since --set-secrets and --clear-secrets replace them all, volumes included (gcloud
+# functions deploy --help). Unmounting the webhook, or a volume, is said.
 step_function() {
   step "Function"
   deploy_command
-  local digest deployed mounted="" wanted=""
+  local digest deployed rest="" mounted="" volumes="" wanted=""
   [[ -z $NOTIFY_SECRET ]] || wanted=$NOTIFY_VARIABLE
   if [[ $MODE == dry-run ]]; then
     digest="<DIGEST>"
   else
     digest=$(deploy_digest)
   fi
+  local format="value(labels.deploy_digest,serviceConfig.secretEnvironmentVariables[].key,"
+  format+="serviceConfig.secretVolumes[].mountPath)"
   deployed=$(read_state gcloud functions describe "$FUNCTION" --gen2 --project="$PROJECT" \
-    --region="$REGION" \
-    --format='value(labels.deploy_digest,serviceConfig.secretEnvironmentVariables[].key)')
-  [[ $deployed != *$'\t'* ]] || mounted=${deployed#*$'\t'}
-  if [[ ${deployed%%$'\t'*} == "$digest" && $mounted == "$wanted" ]]; then
+    --region="$REGION" --format="$format")
+  [[ $deployed != *$'\t'* ]] || rest=${deployed#*$'\t'}
+  mounted=${rest%%$'\t'*}
+  [[ $rest != *$'\t'* ]] || volumes=${rest#*$'\t'}
+  if [[ ${deployed%%$'\t'*} == "$digest" && $mounted == "$wanted" && -z $volumes ]]; then
     unchanged "function $FUNCTION is deployed with these files and settings ($digest)"
   else
     if [[ -n $mounted && -z $NOTIFY_SECRET ]]; then
       warn "the function reads ${mounted//;/, } from Secret Manager; without" \
         "--notify-webhook-secret this deployment removes it (--clear-secrets), and nobody is" \
         "told of what the function stops: to keep it, rerun with --notify-webhook-secret NAME"
+    fi
+    if [[ -n $volumes ]]; then
+      warn "the function mounts secret volume(s) at ${volumes//;/, }, which this deployment" \
+        "removes (it sets the function's secrets to exactly what this run says)"
     fi
     run "${DEPLOY[@]}" --update-labels="deploy_digest=$digest"
   fi

@@ -1992,6 +1992,12 @@ def test_a_rerun_without_the_flag_unmounts_the_secret_and_says_so(deploy: Deploy
     fourth = deploy(WITHOUT_SECRET, [matching, *_rules_after(first)])
     assert fourth.changes == []
     assert "removes it (--clear-secrets)" not in fourth.stdout
+    # A secret volume mounted by hand is removed as well (--clear-secrets takes volumes
+    # too), and said: a second review found it taken away silently.
+    volume = rule(r"^functions describe .*deploy_digest", f"{digest}\t\t/etc/secrets\n")
+    fifth = deploy(WITHOUT_SECRET, [volume, *_rules_after(first)])
+    assert [argv[:2] for argv in fifth.changes] == [["functions", "deploy"]]
+    assert "the function mounts secret volume(s) at /etc/secrets" in " ".join(fifth.stdout.split())
 
 
 def test_shellcheck_is_clean() -> None:
