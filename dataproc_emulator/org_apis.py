@@ -2,7 +2,7 @@
 organisation description (dataproc_emulator/organisation.py).
 
 Shapes and parameters are those of Google's discovery documents (billingbudgets.v1,
-cloudbilling.v1, cloudresourcemanager.v3), which tests/test_org_emulator_wire.py holds
+cloudbilling.v1, cloudresourcemanager.v3), which tests/emulator/test_org_emulator_wire.py holds
 every answer to. What the documents leave open is marked "assumed" where it is decided:
 the error wording, page sizes Google does not state, and the defaults a budget shows.
 

@@ -7,7 +7,7 @@ under test that uses google-cloud-pubsub with ``PUBSUB_EMULATOR_HOST=<host>``
 reaches the same topics.
 
 What the emulator really does (cloud-pubsub-emulator 0.8.20, Cloud SDK 528, found by
-experiment; tests/test_local_stack.py keeps checking it):
+experiment; tests/e2e/test_local_stack.py keeps checking it):
 
 (a) Push body. It POSTs ``Content-Type: application/json``, no CloudEvent headers::
 

@@ -9,8 +9,9 @@ registry every other module derives its knowledge of kinds from.
 | session | GET | POST :terminate | state TERMINATED |
 | cluster | GET | POST :stop (or DELETE) | status.state STOPPED (or GET 404) |
 
-A new kind is one module here and one line below; tests/test_registry.py fails for a
-kind that the grammar, message keys, permissions, schemas, emulator or README miss.
+A new kind is one module here and one line below;
+tests/unit/test_every_registered_kind.py fails for a kind
+that the grammar, message keys, permissions, schemas, emulator or README miss.
 """
 
 from canceller.kinds.base import (

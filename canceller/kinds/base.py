@@ -60,7 +60,8 @@ class Kind:
     (``canceller.names``), the message keys (``canceller.trigger``), the sweep kinds and
     filter fields (``canceller.selection``, ``canceller.settings``), the quota bucket
     (``canceller.request_budget``), the incidents (``canceller.dispatch``), the IAM role
-    deploy.sh grants (``canceller.kinds.role``); tests/test_registry.py checks that the
+    deploy.sh grants (``canceller.kinds.role``);
+    tests/unit/test_every_registered_kind.py checks that the
     schemas, the emulator and README know every kind."""
 
     name: ClassVar[str]  # "job": the result's kind and the JSON key for one name

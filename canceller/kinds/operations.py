@@ -21,8 +21,8 @@ from canceller.prices import PriceTable
 CANCELLED_CODE = 1  # google.rpc.Code.CANCELLED
 _METADATA_PREFIX = "type.googleapis.com/google.cloud.dataproc.v1."
 # The operation metadata types whose message has a ``labels`` field (dataproc_v1_messages.py
-# of the Google Cloud CLI; tests/test_kinds.py holds this equal to it): only on these can
-# a sweep see EXEMPT_LABEL. WorkflowMetadata and JobMetadata have none.
+# of the Google Cloud CLI; tests/unit/test_kind_descriptions.py holds this equal to it):
+# only on these can a sweep see EXEMPT_LABEL. WorkflowMetadata and JobMetadata have none.
 LABELLED_METADATA = frozenset(
     {
         "AnalyzeOperationMetadata",

@@ -2,7 +2,7 @@
 
 Regressions of the second hostile review of issue 16 (each failed on the code it
 reviewed; its docstring names the defect, and the test asserts the fixed behaviour).
-Driven in process against the emulator, as tests/test_fan_out_at_the_limits.py does.
+Driven in process against the emulator, as tests/emulator/test_fan_out_at_the_limits.py does.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from tests.support.organisation import (
     seed_job,
 )
 
-SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 
 def _details(results: Any) -> list[str]:

@@ -32,7 +32,7 @@ from canceller.request_budget import Bucket, budget_key
 from dataproc_emulator.routes import REAL_API, find
 from tests.support.discovery import Discovery
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"
 EXAMPLES = SCHEMAS / "examples"
 PROJECT, REGION = "demo-project", "us-central1"

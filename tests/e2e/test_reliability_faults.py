@@ -52,7 +52,7 @@ FUNCTION_ENV = {
     "REQUEST_TIMEOUT_SECONDS": "1",  # below the 1.5 s delay faults: a read timeout
     "PUBLISH_TIMEOUT_SECONDS": "2",
     "ALLOWED_PROJECTS": PROJECT,
-    # The request budget has tests of its own (tests/test_request_budget.py); at its
+    # The request budget has tests of its own (tests/emulator/test_request_budget.py); at its
     # default of 600 a minute it would only stretch this suite's thousands of calls.
     "DATAPROC_REQUESTS_PER_MINUTE": "100000",
 }

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from canceller.strict_json import MAX_DEPTH, MAX_INTEGER_DIGITS, InvalidJson, is_unicode, loads
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "schemas" / "examples").glob("*.json"))
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "schemas" / "examples").glob("*.json"))
 
 
 def examples(count: int) -> settings:

@@ -4,7 +4,7 @@
   Monitoring API's own message (AlertPolicy from monitoring v3, Dashboard from v1), as
   the Google Cloud CLI ships them with apitools; a misspelt field or an unknown enum value
   lands in apitools' "unrecognized fields", which is walked recursively and must be empty.
-  (tests/test_deploy.py checks the files deploy.sh itself rendered the same way, and its
+  (tests/deploy/test_deploy.py checks the files deploy.sh itself rendered the same way, and its
   log-based metrics' configurations as LogMetric messages of logging v2, read from YAML as
   `gcloud logging metrics create --config-from-file` reads them: gcloud itself sends a
   misspelt field on to the API unchecked.)
@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MONITORING = REPO / "deploy" / "monitoring"
 SCHEMA_FILE = REPO / "deploy" / "bigquery" / "results-schema.json"
 PLACEHOLDER = re.compile(r"@@[A-Z_]+@@")

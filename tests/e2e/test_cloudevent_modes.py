@@ -26,7 +26,7 @@ from dataproc_emulator.admin import EmulatorAdmin
 from local_stack import PubSubEmulator
 from local_stack.ports import free_port
 
-MAIN = str(Path(__file__).resolve().parents[1] / "main.py")
+MAIN = str(Path(__file__).resolve().parents[2] / "main.py")
 PROJECT = "demo-project"
 NAME = f"projects/{PROJECT}/regions/us-central1/operations/ce-op"
 

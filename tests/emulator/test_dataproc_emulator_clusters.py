@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from dataproc_emulator.admin import EmulatorAdmin
-from tests import test_dataproc_emulator as behaviour
-from tests.test_dataproc_emulator import OPS, Api, google_error, parse_time
+from tests.emulator import test_dataproc_emulator as behaviour
+from tests.emulator.test_dataproc_emulator import OPS, Api, google_error, parse_time
 
 api = behaviour.api  # the real-API client fixture (found by name)
 

@@ -326,7 +326,7 @@ def test_settings_load_with_the_standard_library_only(tmp_path: Path) -> None:
     """deploy.sh imports canceller.settings with any python3 and the repository on
     PYTHONPATH: it, and the kind registry it derives the sweep kinds from, may use the
     standard library only."""
-    root = Path(__file__).parent.parent
+    root = Path(__file__).resolve().parents[2]
     script = (
         "import sys\n"
         "before = set(sys.modules)\n"

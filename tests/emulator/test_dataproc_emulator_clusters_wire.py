@@ -18,8 +18,8 @@ from google.protobuf import empty_pb2
 
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
-from tests import test_dataproc_emulator_wire as wire
-from tests.test_dataproc_emulator_wire import Gcloud, rest_client
+from tests.emulator import test_dataproc_emulator_wire as wire
+from tests.emulator.test_dataproc_emulator_wire import Gcloud, rest_client
 
 gcloud = wire.gcloud  # the real gcloud against the emulator (a fixture, found by name)
 

@@ -657,7 +657,7 @@ def test_every_request_of_a_kind_is_a_documented_method(
         runtime = Runtime(environ(served, **{**FAST, **each.env}))
         handled = handle(served, each.body, dict(each.attributes), runtime=runtime)
         # Dataproc's requests; a budget's reads of the organisation APIs are held to
-        # their own documents in tests/test_fan_out.py.
+        # their own documents in tests/emulator/test_fan_out.py.
         logged = [r for r in admin.requests() if api_of(r["apiMethod"]) == "dataproc"]
         judged = [discovery.check_logged(request) for request in logged]
         verdicts.extend((each.what, verdict) for verdict in judged)

@@ -152,7 +152,7 @@ def world() -> Iterator[World]:
                 "VERIFY_TIMEOUT_SECONDS": "0",  # one check after a cancel: quick
                 "RETRY_DEADLINE_SECONDS": "10",  # a busy machine must not look transient
                 # Thousands of payloads in one process: the request budget (tested in
-                # tests/test_request_budget.py) would only make them wait.
+                # tests/emulator/test_request_budget.py) would only make them wait.
                 "DATAPROC_REQUESTS_PER_MINUTE": "100000",
                 "REQUEST_TIMEOUT_SECONDS": "10",
             }

@@ -19,7 +19,7 @@ from canceller.kinds import role_permissions
 from canceller.org_apis import ORG_CALLS, permissions_on
 from canceller.role import held_by_a_project, main, permissions
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DELETE = frozenset({"CLUSTER_DELETE_ALLOWED"})
 
 

@@ -49,7 +49,7 @@ FUNCTION_ENV = {
     "REQUEST_TIMEOUT_SECONDS": "1",
     "PUBLISH_TIMEOUT_SECONDS": "2",
     "ALLOWED_PROJECTS": PROJECT,
-    # The request budget has tests of its own (tests/test_request_budget.py); at its
+    # The request budget has tests of its own (tests/emulator/test_request_budget.py); at its
     # default of 600 a minute it would only stretch this suite's thousands of calls.
     "DATAPROC_REQUESTS_PER_MINUTE": "100000",
 }

@@ -680,5 +680,5 @@ def readme_example() -> str:
 
 
 def test_readme_shows_the_message_as_it_is_sent() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert readme_example() in readme

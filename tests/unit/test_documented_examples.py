@@ -17,7 +17,7 @@ from canceller.kinds import KINDS
 from canceller.names import SCOPE_NAME, WIDE_SCOPE
 from canceller.trigger import decode_trigger
 
-SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 TRIGGER_SCHEMA = Draft202012Validator(json.loads((SCHEMAS / "trigger.schema.json").read_text()))
 EXAMPLES = sorted(
     p for p in (SCHEMAS / "examples").glob("*.json") if not p.name.startswith("result-")

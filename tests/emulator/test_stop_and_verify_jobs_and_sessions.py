@@ -1,6 +1,6 @@
 """Jobs, sessions and the shared listing, through dispatch against the Dataproc emulator.
 
-The real DataprocClient over HTTP; only Pub/Sub is left out (tests/test_end_to_end_kinds.py
+The real DataprocClient over HTTP; only Pub/Sub is left out (tests/e2e/test_stopping_each_kind.py
 adds it). Request counts come from the emulator's own meter: they are what the function
 really sent, counted per API method.
 """
@@ -14,7 +14,14 @@ from canceller.chains import digest
 from canceller.results import Outcome, Result
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
-from tests.test_sweeps_and_batches import PROJECT, REGION, SCOPE, ago, handle, incident
+from tests.emulator.test_sweeps_budgets_and_incidents import (
+    PROJECT,
+    REGION,
+    SCOPE,
+    ago,
+    handle,
+    incident,
+)
 
 JOBS = f"projects/{PROJECT}/regions/{REGION}/jobs"
 SESSIONS = f"projects/{PROJECT}/locations/{REGION}/sessions"

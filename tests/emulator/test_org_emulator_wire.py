@@ -50,10 +50,10 @@ from dataproc_emulator.fake_org import (
     OTHER_BILLING_ACCOUNT,
     fake_organisation,
 )
-from tests.support.discovery import Discovery
 
 # The REST transport keeps the explicit http:// scheme of api_endpoint (see there).
-from tests.test_dataproc_emulator_wire import rest_client
+from tests.emulator.test_dataproc_emulator_wire import rest_client
+from tests.support.discovery import Discovery
 
 Json = dict[str, Any]
 Gcloud = Callable[..., subprocess.CompletedProcess[str]]

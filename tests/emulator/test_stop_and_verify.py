@@ -1,5 +1,6 @@
-"""The engine against the local Dataproc emulator: every outcome, retries, faults (operations;
-tests/test_engine_kinds.py covers jobs, sessions and the shared listing).
+"""The engine against the local Dataproc emulator: every outcome, retries, faults
+(operations; tests/emulator/test_stop_and_verify_jobs_and_sessions.py covers jobs,
+sessions and the shared listing).
 
 The client is the one production builds (Runtime with DATAPROC_EMULATOR_HOST): a real
 AuthorizedSession over real HTTP. Nothing is mocked.

@@ -35,7 +35,7 @@ from local_stack.processes import group_pids
 from local_stack.pubsub_emulator import require_java
 from local_stack.stack import TRIGGER_SUBSCRIPTION, TRIGGER_TOPIC
 
-ECHO_DIR = Path(__file__).parent / "fixtures" / "echo_function"
+ECHO_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "echo_function"
 PROJECT = "demo-project"
 
 

@@ -1372,7 +1372,7 @@ LATENCY = ("--latency-ms", "100")
 
 
 def test_cli_runs_as_its_own_process() -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
         [
             sys.executable,

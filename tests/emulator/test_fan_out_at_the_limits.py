@@ -3,7 +3,7 @@
 Each test asserts the behaviour the review's fix chose (canceller.fan_out,
 canceller.organisation, canceller.sweeps, canceller.dispatch, canceller.trigger) and
 names, in its docstring, the defect it guards against. Driven in process against the
-emulator (Dataproc and the organisation APIs), as tests/test_fan_out.py does. Fast
+emulator (Dataproc and the organisation APIs), as tests/emulator/test_fan_out.py does. Fast
 settings: a short retry deadline, so a fault that never clears ends a message in a
 second or two, and a Retry-After longer than that, so a retryable answer is given up
 at once, as after every retry.

@@ -3,7 +3,7 @@ organisation description and its checks, Cloud Asset's scopes, query terms, pagi
 read mask and frozen snapshot over the emulator's own Dataproc work, Budgets, Billing
 and Resource Manager lookups and their errors, and the request log, counts, faults and
 quota as they apply to these methods. The wire format (Google's clients, gcloud, the
-discovery documents) is tests/test_org_emulator_wire.py's.
+discovery documents) is tests/emulator/test_org_emulator_wire.py's.
 """
 
 from __future__ import annotations
