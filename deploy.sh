@@ -1439,7 +1439,7 @@ deploy_command() {
   done < <(printf '%s\n' "${!FUNCTION_ENV[@]}" | LC_ALL=C sort)
   DEPLOY=(
     gcloud functions deploy "$FUNCTION" --gen2 --project="$PROJECT" --region="$REGION"
-    --runtime="$RUNTIME" --entry-point=cancel_operation --source="$ROOT"
+    --runtime="$RUNTIME" --entry-point=stop_dataproc_work --source="$ROOT"
     --trigger-topic="$TRIGGER_TOPIC" --retry
     --service-account="$FUNCTION_SA" --trigger-service-account="$INVOKER_SA"
     --no-allow-unauthenticated --ingress-settings=internal-only

@@ -38,7 +38,7 @@ class RetryLater(RuntimeError):
 
 
 @functions_framework.cloud_event
-def cancel_operation(event: CloudEvent) -> None:
+def stop_dataproc_work(event: CloudEvent) -> None:
     settings = _runtime.settings()
     headers = flask.request.headers
     trace_request(
@@ -70,11 +70,16 @@ def cancel_operation(event: CloudEvent) -> None:
     for note in handled.notes:
         log("INFO", note, messageId=trigger.info.message_id, triggerKind=trigger.info.kind)
     notify(handled.results, settings.notify_webhook, settings.notify_webhook_problem)
-    if handled.retry_reasons:
+    if handled.transient_failures:
         log(
             "WARNING",
-            f"transient failure, asking for redelivery: {handled.retry_reasons[0]}",
+            f"transient failure, asking for redelivery: {handled.transient_failures[0]}",
             messageId=trigger.info.message_id,
-            failures=len(handled.retry_reasons),
+            failures=len(handled.transient_failures),
         )
-        raise RetryLater(handled.retry_reasons[0])
+        raise RetryLater(handled.transient_failures[0])
+
+
+# The entry point's first name, from when it stopped operations only: deployments made
+# before it handled every kind still name it (--entry-point=cancel_operation).
+cancel_operation = stop_dataproc_work

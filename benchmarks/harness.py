@@ -27,7 +27,8 @@ from local_stack.stack import RESULTS_SUBSCRIPTION, RESULTS_TOPIC, TRIGGER_TOPIC
 PROJECT = "bench-project"
 REGION = "us-central1"
 LATENCY_MS = 20.0
-TARGET = "cancel_operation"
+TARGET = "stop_dataproc_work"
+BASELINE_TARGET = "cancel_operation"  # the baseline function predates the rename
 BASELINE_DIR = Path(__file__).resolve().parent / "baseline_function"
 # A sweep lists whole regions: its operations get a region of their own, and so does
 # every figure that counts requests per region.
@@ -153,7 +154,9 @@ def open_bench(function_env: Mapping[str, str]) -> Iterator[Bench]:
             "RESULTS_TOPIC": f"projects/{PROJECT}/topics/baseline-results",
         }
         server = exits.enter_context(
-            FunctionServer(BASELINE_DIR, TARGET, env=baseline_env, log_dir=stack.log_dir / "base")
+            FunctionServer(
+                BASELINE_DIR, BASELINE_TARGET, env=baseline_env, log_dir=stack.log_dir / "base"
+            )
         )
         baseline = Side(
             "baseline",

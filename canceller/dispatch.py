@@ -48,7 +48,7 @@ _SUPPORTED = ", ".join(INCIDENT_KINDS)
 @dataclass
 class Handled:
     results: list[Result] = field(default_factory=list)
-    retry_reasons: list[str] = field(default_factory=list)
+    transient_failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # logged at INFO, never published
     continuation: Continuation | None = None  # published to TRIGGER_TOPIC after results
     children: list[Continuation] = field(default_factory=list)  # a fan-out's, one a project
@@ -132,7 +132,9 @@ def handle_trigger(
     work.targets = allowed
     if unchecked and not allowed:
         # Nothing was done: the redelivery asks Resource Manager again.
-        handled.retry_reasons.append(f"the allowlist could not be checked for {len(unchecked)}")
+        handled.transient_failures.append(
+            f"the allowlist could not be checked for {len(unchecked)}"
+        )
         return handled
     if not (work.targets or work.sweep):
         return handled
@@ -186,11 +188,13 @@ def handle_trigger(
             report_unconfirmed=not can_hand_on,
         )
         handled.results.extend(stopped.results)
-        handled.retry_reasons.extend(stopped.failures)
+        handled.transient_failures.extend(stopped.transient_failures)
         if unchecked and can_hand_on:
             stopped.unstarted.extend(unchecked)  # handed on with the names not started
         elif unchecked:
-            handled.retry_reasons.append(f"the allowlist could not be checked for {len(unchecked)}")
+            handled.transient_failures.append(
+                f"the allowlist could not be checked for {len(unchecked)}"
+            )
         if can_hand_on and (stopped.unstarted or stopped.unconfirmed):
             _hand_on_names(stopped, len(work.targets) + len(unchecked), chain, context, handled)
     if work.sweep:
@@ -203,7 +207,7 @@ def handle_trigger(
                 handled.notes.append("no organisation APIs: the budget sweeps SWEEP_SCOPES")
             swept = run_sweep(client, spec, chain, settings, context, gate)
         handled.results.extend(swept.results)
-        handled.retry_reasons.extend(swept.failures)
+        handled.transient_failures.extend(swept.transient_failures)
         handled.continuation = swept.continuation
         handled.children = swept.children
         add_money_to_summaries(handled.results)
@@ -259,10 +263,12 @@ def _hand_on_names(
     # continuation must carry, and a redelivery of this message would forget).
     newly_attempted = any(not target.attempted for target in stopped.unconfirmed)
     if len(left) == count and not newly_attempted:
-        handled.retry_reasons.append(f"{why}: no time, request budget or confirmed stop")
+        handled.transient_failures.append(f"{why}: no time, request budget or confirmed stop")
         return
     if chain.generation >= MAX_CONTINUATIONS:
-        handled.retry_reasons.append(f"{why} and the chain reached {MAX_CONTINUATIONS} messages")
+        handled.transient_failures.append(
+            f"{why} and the chain reached {MAX_CONTINUATIONS} messages"
+        )
         return
     plural = KINDS[left[0].name.kind].plural
     carried: dict[str, Any] = {"chainId": chain.id, "generation": chain.generation + 1}

@@ -36,7 +36,7 @@ class LocalStack:
         project: str = "demo-project",
         *,
         source: Path = REPO_ROOT,
-        target: str = "cancel_operation",
+        target: str = "stop_dataproc_work",
         function_env: Mapping[str, str] | None = None,
         dataproc_latency_ms: float | None = None,
         ack_deadline: int = 60,

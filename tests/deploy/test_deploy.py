@@ -505,7 +505,7 @@ def test_function_is_deployed_private_retrying_and_configured(deploy: Deploy) ->
     for flag in ("--gen2", "--retry", "--no-allow-unauthenticated"):
         assert flag in argv
     assert _flag(argv, "ingress-settings") == "internal-only"
-    assert _flag(argv, "entry-point") == "cancel_operation"
+    assert _flag(argv, "entry-point") == "stop_dataproc_work"
     assert _flag(argv, "source") == str(REPO)
     assert _flag(argv, "trigger-topic") == "dataproc-cancel-requests"
     assert _flag(argv, "service-account") == FUNCTION_SA

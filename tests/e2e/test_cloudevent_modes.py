@@ -52,8 +52,8 @@ def environment(
     return monkeypatch
 
 
-def client() -> FlaskClient:
-    return create_app("cancel_operation", MAIN, "cloudevent").test_client()
+def client(target: str = "stop_dataproc_work") -> FlaskClient:
+    return create_app(target, MAIN, "cloudevent").test_client()
 
 
 def event(body: str, published: datetime | None = None, **attributes: str) -> CloudEvent:
@@ -99,6 +99,17 @@ def test_both_cloudevent_modes(
     assert result["outcome"] == "CANCELLED"
     assert result["trigger"]["messageId"] == "ce-1"
     assert result["trigger"]["publishTime"].startswith(str(datetime.now(UTC).year))
+
+
+def test_deployments_naming_the_first_entry_point_still_stop(
+    environment: pytest.MonkeyPatch, admin: EmulatorAdmin, pubsub: PubSubEmulator
+) -> None:
+    """Functions deployed before the rename have --entry-point=cancel_operation."""
+    admin.seed_operation(name=NAME, cancelSeconds=0.1)
+    headers, body = to_binary(event(json.dumps({"operation": NAME})))
+    response = client("cancel_operation").post("/", headers=headers, data=body)
+    assert response.status_code == 200
+    assert [r["outcome"] for r in results(pubsub, 1)] == ["CANCELLED"]
 
 
 def test_raw_push_body_is_converted(

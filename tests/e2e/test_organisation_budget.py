@@ -1,7 +1,7 @@
 """End to end, as deployed, at organisation scale: a budget over a folder of 200 projects
 in 5 regions, with live work in 30 (project, region) pairs.
 
-Pub/Sub emulator -> push subscription -> functions-framework running main.cancel_operation
+Pub/Sub emulator -> push subscription -> functions-framework running main.stop_dataproc_work
 -> Billing Budgets, Cloud Billing, Resource Manager, Cloud Asset and Dataproc (all served
 by the Dataproc emulator from one fake organisation) -> one child sweep per project
 published on the trigger topic and pushed back to the function -> results topic.

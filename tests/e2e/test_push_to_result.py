@@ -1,5 +1,5 @@
 """End to end, as deployed: Pub/Sub emulator -> push subscription -> functions-framework
-server running main.cancel_operation -> Dataproc emulator -> results topic.
+server running main.stop_dataproc_work -> Dataproc emulator -> results topic.
 
 Three separate processes, real HTTP and gRPC between them. Every message form and every
 outcome of the core issue is shown here, plus redelivery after a transient failure.

@@ -1,7 +1,7 @@
 """End to end, as deployed, for clusters: every message form, its work cancelled before
 its stop, delete where allowed, a cluster incident, and the budget ladder's rungs.
 
-Pub/Sub emulator -> push subscription -> functions-framework running main.cancel_operation
+Pub/Sub emulator -> push subscription -> functions-framework running main.stop_dataproc_work
 -> Dataproc emulator -> results topic.
 """
 

@@ -1,7 +1,7 @@
 """End to end, as deployed, for jobs and sessions, alerts on them, sweeps over every kind,
 and a sweep too big for one message handed on through the trigger topic.
 
-Pub/Sub emulator -> push subscription -> functions-framework running main.cancel_operation
+Pub/Sub emulator -> push subscription -> functions-framework running main.stop_dataproc_work
 -> Dataproc emulator -> results topic (and, for a continuation, the trigger topic again).
 """
 

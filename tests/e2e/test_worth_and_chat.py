@@ -2,7 +2,7 @@
 savedUpTo on the results, a summary's money, and one chat message per trigger posted to
 a local incoming-webhook receiver (NOTIFY_WEBHOOK_URL), whatever that receiver answers.
 
-Pub/Sub emulator -> push subscription -> functions-framework running main.cancel_operation
+Pub/Sub emulator -> push subscription -> functions-framework running main.stop_dataproc_work
 -> Dataproc emulator -> results topic, and -> the chat receiver.
 """
 

@@ -583,7 +583,7 @@ def test_reference_reads_are_capped_in_the_jobs_project_and_never_stop_a_cluster
         names.append(f"{JOBS_OF}/ref{index}")
     admin.clear_requests()
     handled = handle_alone(emulator, {"jobs": names})
-    assert handled.retry_reasons == []
+    assert handled.transient_failures == []
     assert sorted(r.target for r in handled.results if r.outcome is Outcome.CANCELLED) == sorted(
         names
     )

@@ -73,7 +73,7 @@ def test_a_sweep_that_could_start_nothing_answers_and_asks_for_redelivery(
         RETRY_DEADLINE_SECONDS="2",
     )
     assert handled.continuation is None  # no copy of itself handed on
-    assert handled.retry_reasons and "confirmed no stop" in handled.retry_reasons[0]
+    assert handled.transient_failures and "confirmed no stop" in handled.transient_failures[0]
     (summary,) = handled.results
     assert summary.outcome is Outcome.SWEEP_SUMMARY
     assert "3 more NOT stopped" in summary.detail and "asked for again" in summary.detail
@@ -120,7 +120,7 @@ def test_a_message_that_could_start_nothing_asks_for_redelivery_not_a_copy_of_it
     admin.clear_requests()
     handled = handle(emulator, {"operations": [op("late")]}, message_id="m-2", runtime=runtime)
     assert handled.results == [] and handled.continuation is None
-    assert handled.retry_reasons and "could not be answered" in handled.retry_reasons[0]
+    assert handled.transient_failures and "could not be answered" in handled.transient_failures[0]
     assert admin.requests() == []
 
 
@@ -156,7 +156,7 @@ def test_a_listing_cut_short_is_carried_on_from_its_position_with_a_summary_each
     summary = first.results[-1].to_message()
     assert summary["outcome"] == "SWEEP_SUMMARY"
     assert summary["sweep"]["pages"] == 2 and summary["sweep"]["listingComplete"] is False
-    assert "503" in summary["detail"] and first.retry_reasons == []
+    assert "503" in summary["detail"] and first.transient_failures == []
     assert {r.target for r in first.results[:-1]} == {op("live-0"), op("live-1")}
     assert first.continuation is not None
     # It stopped work in this part of the listing, so the next message reads it again

@@ -56,7 +56,7 @@ def test_a_sweep_that_finds_the_budget_spent_asks_for_redelivery_not_silence(
     (summary,) = sweep.results
     assert summary.outcome is Outcome.SWEEP_SUMMARY
     assert summary.to_message()["sweep"]["listingComplete"] is False
-    assert sweep.retry_reasons and "could not list further" in sweep.retry_reasons[0]
+    assert sweep.transient_failures and "could not list further" in sweep.transient_failures[0]
     assert sweep.continuation is None
 
 
@@ -145,7 +145,7 @@ def test_a_named_stop_never_confirmed_is_handed_on_marked_attempted(
         RETRY_DEADLINE_SECONDS="1.2",
         VERIFY_TIMEOUT_SECONDS="0.5",
     )
-    assert handled.results == [] and handled.retry_reasons == []
+    assert handled.results == [] and handled.transient_failures == []
     assert handled.continuation is not None
     carried = handled.continuation.message["continuation"]
     assert carried == {"chainId": "names-m-1", "generation": 1, "attempted": [op("slow")]}
@@ -193,7 +193,7 @@ def test_a_server_that_repeats_a_page_token_ends_the_listing_not_complete() -> N
     (summary,) = handled.results
     assert summary.to_message()["sweep"]["listingComplete"] is False
     assert "the same page token came back" in summary.detail
-    assert handled.continuation is None and handled.retry_reasons == []
+    assert handled.continuation is None and handled.transient_failures == []
 
 
 def test_a_listing_stops_when_its_time_is_up_and_carries_on_from_there() -> None:
@@ -266,7 +266,7 @@ def test_our_stop_seen_stopping_after_its_answer_was_lost_is_ours_and_not_redeli
         RETRY_DEADLINE_SECONDS="2",
         VERIFY_TIMEOUT_SECONDS="2",
     )
-    assert handled.retry_reasons == []
+    assert handled.transient_failures == []
     (result,) = handled.results
     assert result.outcome is Outcome.STILL_RUNNING
     assert "CANCEL_PENDING" in result.detail and "this stop may be ours" in result.detail
@@ -318,7 +318,7 @@ def test_a_segment_boundary_skips_nothing_when_page_tokens_are_offsets() -> None
         flaky[0] = False
         run = follow_chain(server, first.continuation.message, limit=10, redeliver=True, **env)
     told = [
-        ([f"{r.outcome.value} {r.target[-2:]}" for r in h.results], h.retry_reasons[:1])
+        ([f"{r.outcome.value} {r.target[-2:]}" for r in h.results], h.transient_failures[:1])
         for h in (first, *run.handled)
     ]
     assert [state for state in jobs.values()] == ["CANCELLED"] * 6, told
@@ -339,7 +339,7 @@ def test_a_sweep_that_made_progress_is_not_redelivered_so_max_holds(
         DATAPROC_JOB_CANCELS_PER_MINUTE="2",
         RETRY_DEADLINE_SECONDS="2",
     )
-    assert handled.retry_reasons == []
+    assert handled.transient_failures == []
     stopped = [r.target for r in handled.results if r.outcome is Outcome.CANCELLED]
     assert sorted(stopped) == [job("j0"), job("j1")]  # stops finish in any order
     summary = handled.results[-1]

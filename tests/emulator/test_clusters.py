@@ -39,7 +39,7 @@ def test_a_clusters_jobs_and_operations_are_stopped_and_verified_before_the_clus
     admin.seed_job(name=f"{JOBS}/other-cluster", clusterName="web")
     admin.seed_job(name=f"{JOBS}/older-etl", clusterName="etl", clusterUuid="older-uuid")
     handled = handle(emulator, {"cluster": f"{CLUSTERS}/etl"}, **FAST)
-    assert handled.retry_reasons == []
+    assert handled.transient_failures == []
     got = _by_target(handled.results)
     stopped = got.pop(f"{CLUSTERS}/etl")
     assert stopped.outcome is Outcome.CANCELLED, stopped.detail

@@ -192,7 +192,7 @@ def test_a_stuck_job_leaves_its_cluster_time_for_its_stop_at_the_default_proport
     )
     got = {r.target: r.outcome for r in handled.results}
     assert got == {f"{JOBS}/never": Outcome.STILL_RUNNING, f"{CLUSTERS}/held": Outcome.CANCELLED}
-    assert handled.continuation is None and handled.retry_reasons == []
+    assert handled.continuation is None and handled.transient_failures == []
 
 
 # ---- from the second review -------------------------------------------------------------

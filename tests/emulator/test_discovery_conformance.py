@@ -667,7 +667,7 @@ def test_every_request_of_a_kind_is_a_documented_method(
         answered = {result.outcome for result in handled.results}
         told = "; ".join(f"{r.outcome.value} {r.target}: {r.detail[:200]}" for r in handled.results)
         where = f"{kind}: {each.what} (answered {told or 'nothing'})"
-        assert handled.retry_reasons == [], f"{where}: asked for redelivery"
+        assert handled.transient_failures == [], f"{where}: asked for redelivery"
         assert each.sends <= sent, f"{where}: never sent {sorted(each.sends - sent)}"
         paged = sum("pageToken" in request["query"] for request in logged)
         assert paged >= each.tokens, f"{where}: {paged} listings of a next page, not {each.tokens}"

@@ -174,7 +174,7 @@ def test_a_budget_narrowed_to_subaccounts_is_rejected_without_sweep_scopes(
     (rejected,) = handled.results
     assert rejected.outcome is Outcome.REJECTED
     assert "could not be read" in rejected.detail
-    assert handled.continuations == [] and handled.retry_reasons == []
+    assert handled.continuations == [] and handled.transient_failures == []
     assert job_state(admin, billed) == "RUNNING"
     assert _calls(admin, "cloudasset") == [] and _calls(admin, "dataproc") == []
 
@@ -197,7 +197,7 @@ def test_a_readable_budget_covering_nothing_this_function_may_search_is_rejected
     (rejected,) = handled.results
     assert rejected.outcome is Outcome.REJECTED
     assert "covers nothing this function may search" in rejected.detail
-    assert handled.continuations == [] and handled.retry_reasons == []
+    assert handled.continuations == [] and handled.transient_failures == []
     assert job_state(admin, own) == "RUNNING"
     assert _calls(admin, "dataproc") == []
 
@@ -245,7 +245,7 @@ def test_a_budget_read_failing_for_now_is_redelivered(
     )
     assert handled.results == [], _details(handled)
     assert handled.continuations == []
-    assert any("the budget could not be read yet" in r for r in handled.retry_reasons)
+    assert any("the budget could not be read yet" in r for r in handled.transient_failures)
     assert (job_state(admin, inside), job_state(admin, own)) == ("RUNNING", "RUNNING")
     assert _calls(admin, "dataproc") == []
 
@@ -270,13 +270,13 @@ def test_a_budget_read_past_the_billing_request_budget_is_redelivered(
     )
     body, attributes = budget_notification(WHOLE_ACCOUNT_BUDGET_ID)
     first = handle(emulator, body, attributes, message_id="m-1", runtime=runtime)
-    assert first.retry_reasons == [] and len(first.children) == 1, first.retry_reasons
+    assert first.transient_failures == [] and len(first.children) == 1, first.transient_failures
     admin.clear_requests()
     body, attributes = budget_notification()
     handled = handle(emulator, body, attributes, message_id="m-2", runtime=runtime)
     assert handled.results == [], _details(handled)
     assert handled.continuations == []
-    assert any("the budget could not be read yet" in r for r in handled.retry_reasons)
+    assert any("the budget could not be read yet" in r for r in handled.transient_failures)
     assert (job_state(admin, inside), job_state(admin, own)) == ("RUNNING", "RUNNING")
     assert admin.requests() == []  # no slot: nothing was sent
 
@@ -301,7 +301,7 @@ def test_a_budget_refused_for_good_falls_back_to_sweep_scopes(
         SWEEP_SCOPES=OWN_PAIR,
         **FAST,
     )
-    assert handled.retry_reasons == [], handled.retry_reasons
+    assert handled.transient_failures == [], handled.transient_failures
     assert (job_state(admin, inside), job_state(admin, own)) == ("RUNNING", "CANCELLED")
     assert "SWEEP_SCOPES swept instead" in _summary(handled).detail
 
@@ -382,13 +382,13 @@ def test_a_child_whose_project_cannot_be_checked_yet_asks_for_its_redelivery(
     )
     assert handled.results == [], _details(handled)
     assert handled.continuations == []
-    assert any("allowlist could not be checked" in r for r in handled.retry_reasons)
+    assert any("allowlist could not be checked" in r for r in handled.transient_failures)
     assert job_state(admin, job) == "RUNNING"
     assert _calls(admin, "dataproc") == []
 
     admin.clear_faults()  # Pub/Sub redelivers the same message to a fresh instance
     redelivered = handle(emulator, child.message, child.attributes(), message_id="c-1", **settings)
-    assert redelivered.retry_reasons == [], redelivered.retry_reasons
+    assert redelivered.transient_failures == [], redelivered.transient_failures
     assert job_state(admin, job) == "CANCELLED"
 
 
@@ -416,7 +416,7 @@ def test_a_named_job_whose_project_cannot_be_checked_yet_is_redelivered(
     )
     assert handled.results == [], _details(handled)
     assert handled.continuations == []
-    assert any("allowlist could not be checked" in r for r in handled.retry_reasons)
+    assert any("allowlist could not be checked" in r for r in handled.transient_failures)
     assert job_state(admin, job) == "RUNNING"
 
 
@@ -431,7 +431,7 @@ def test_named_jobs_whose_project_cannot_be_checked_yet_are_handed_on_beside_tho
     admin.add_fault(**RM_503, times=-1)
     settings = {"ALLOWED_ANCESTORS": TEAM_1, "TRIGGER_TOPIC": TOPIC, **FAST}
     handled = handle(emulator, {"jobs": [own, placed]}, **settings)
-    assert _rejected(handled) == [] and handled.retry_reasons == [], _details(handled)
+    assert _rejected(handled) == [] and handled.transient_failures == [], _details(handled)
     assert [(r.outcome, r.target) for r in handled.results] == [(Outcome.CANCELLED, own)]
     assert (job_state(admin, own), job_state(admin, placed)) == ("CANCELLED", "RUNNING")
     assert handled.continuation is not None
@@ -453,7 +453,7 @@ def test_named_jobs_whose_project_cannot_be_checked_yet_are_redelivered_without_
     admin.add_fault(**RM_503, times=-1)
     handled = handle(emulator, {"jobs": [own, placed]}, ALLOWED_ANCESTORS=TEAM_1, **FAST)
     assert _rejected(handled) == [], _details(handled)
-    assert any("allowlist could not be checked" in r for r in handled.retry_reasons)
+    assert any("allowlist could not be checked" in r for r in handled.transient_failures)
     assert handled.continuations == []
     assert (job_state(admin, own), job_state(admin, placed)) == ("CANCELLED", "RUNNING")
 
@@ -557,7 +557,7 @@ def test_a_search_failing_for_now_goes_on_in_a_continuation_of_that_scope(
         **env,
     )
     parent = run.handled[0]
-    assert parent.retry_reasons == [], parent.retry_reasons
+    assert parent.transient_failures == [], parent.transient_failures
     assert _parts(parent) == ["projects/org-f1-p1"]
     assert parent.continuation is not None
     handed_on = parent.continuation.message["sweep"]
@@ -581,7 +581,7 @@ def test_a_message_that_could_search_nothing_asks_for_its_redelivery(
         TRIGGER_TOPIC=TOPIC,
         **QUICK,
     )
-    assert any("no search could be read" in r for r in handled.retry_reasons)
+    assert any("no search could be read" in r for r in handled.transient_failures)
     assert handled.continuations == []
     assert job_state(admin, job) == "RUNNING"
 

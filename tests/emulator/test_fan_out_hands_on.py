@@ -112,7 +112,7 @@ def test_a_scope_resource_manager_cannot_check_yet_is_not_dropped_beside_one_swe
     (child,) = handled.children
     assert child.message["sweep"]["scopes"] == [pair]
     assert child.attributes()["part"] == "projects/org-f1-p1"
-    assert handled.retry_reasons == []  # what this message stopped is not redelivered
+    assert handled.transient_failures == []  # what this message stopped is not redelivered
 
 
 def test_an_inline_fan_out_does_not_drop_a_project_resource_manager_cannot_check_yet(
@@ -130,7 +130,7 @@ def test_an_inline_fan_out_does_not_drop_a_project_resource_manager_cannot_check
     )
     assert job_state(admin, own) == "CANCELLED"
     assert job_state(admin, placed) == "RUNNING"
-    assert handled.retry_reasons, _details(handled.results)
+    assert handled.transient_failures, _details(handled.results)
 
 
 # ---- 3. A parent's continuation fans a project out again, under the same keys ----------

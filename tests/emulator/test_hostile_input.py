@@ -18,7 +18,7 @@ also draws on constants it finds in the loaded modules, so a subset may differ):
 
 What must hold:
 - nothing raises: ``decode_trigger`` and ``handle_trigger`` never do (the latter
-  reports transient failures in ``retry_reasons``; only ``main.cancel_operation`` turns
+  reports transient failures in ``transient_failures``; only ``main.stop_dataproc_work`` turns
   them into the retry signal, after publishing), and a healthy emulator causes none;
 - every accepted name matches the strict grammar written out below from the README
   and Google's naming rules, parses back to itself, and came from the message;
@@ -541,7 +541,7 @@ def _dispatch(world: World, hostile: Hostile) -> tuple[Trigger, Handled]:
     world.adapter.urls.clear()
     trigger = decode_trigger(hostile.event)
     handled = handle_trigger(trigger, world.runtime.settings(), world.runtime.dataproc)
-    assert handled.retry_reasons == []  # a healthy Dataproc: nothing is transient
+    assert handled.transient_failures == []  # a healthy Dataproc: nothing is transient
     return trigger, handled
 
 

@@ -28,7 +28,7 @@ SESSIONS = f"projects/{PROJECT}/locations/{REGION}/sessions"
 
 
 def only(handled: Any) -> Result:
-    assert handled.retry_reasons == []
+    assert handled.transient_failures == []
     [result] = handled.results
     return result
 
@@ -332,7 +332,7 @@ def test_a_sweep_whose_stops_fail_transiently_is_redelivered_not_handed_on(
         RETRY_DEADLINE_SECONDS="1",
         VERIFY_TIMEOUT_SECONDS="1",
     )
-    assert handled.retry_reasons  # so Pub/Sub delivers the sweep again
+    assert handled.transient_failures  # so Pub/Sub delivers the sweep again
     assert handled.continuation is None  # and nothing else sweeps the same work meanwhile
     assert summary_of(handled)["handedOn"] is False
     errors = [r for r in handled.results if r.target]

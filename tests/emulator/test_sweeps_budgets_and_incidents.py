@@ -200,7 +200,7 @@ def test_sweep_selects_by_filter_age_and_type_across_pages(
         "max": 200,
     }
     handled = handle(emulator, {"sweep": sweep, "reason": "nightly"}, MAX_CANCELS_PER_MESSAGE="500")
-    assert handled.retry_reasons == []
+    assert handled.transient_failures == []
     summary = next(r for r in handled.results if r.outcome is Outcome.SWEEP_SUMMARY)
     acted = [r for r in handled.results if r.outcome is not Outcome.SWEEP_SUMMARY]
     assert {kinds[r.operation] for r in acted} == {"old-etl"}

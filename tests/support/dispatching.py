@@ -116,7 +116,7 @@ def follow_chain(
         run.handled.append(handled)
         if handled.continuation is not None:
             body, message_id = handled.continuation.message, f"m-{number + 1}"
-        elif not (redeliver and handled.retry_reasons):
+        elif not (redeliver and handled.transient_failures):
             break
         # else: Pub/Sub delivers the same message again (same id), as after a nack
     return run
