@@ -7,11 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
 from dataproc_emulator.fake_org import fake_organisation
 from local_stack import LocalStack
+from tests.support.dataproc_http import Api
 from tests.support.e2e import ResultInbox
 
 
@@ -28,6 +30,13 @@ def admin(emulator: DataprocEmulator) -> Iterator[EmulatorAdmin]:
     client.reset()
     yield client
     client.close()
+
+
+@pytest.fixture
+def api(emulator: DataprocEmulator, admin: EmulatorAdmin) -> Iterator[Api]:
+    """The emulator's real-API paths over HTTP, on a reset emulator."""
+    with requests.Session() as session:
+        yield Api(emulator.base_url, session)
 
 
 @pytest.fixture
