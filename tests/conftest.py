@@ -1,18 +1,41 @@
 """Fixtures shared by the test modules: the Dataproc emulator in-process, a fake
-organisation seeded in it, and the inbox of an end-to-end module's own ``stack``."""
+organisation seeded in it, and the inbox of an end-to-end module's own ``stack``; and
+tests/unit held to starting and reaching no server (tests/support/layers.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
 from dataproc_emulator.fake_org import fake_organisation
 from local_stack import LocalStack
+from tests.support.dataproc_http import Api
 from tests.support.e2e import ResultInbox
+from tests.support.layers import UNIT, no_servers
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """A unit test's fixtures are set up with no_servers; their teardown is not held to
+    it, as a session's last unit test also tears down the session's servers."""
+    return (yield from _held_to_its_layer(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    return (yield from _held_to_its_layer(item))
+
+
+def _held_to_its_layer(item: pytest.Item) -> Generator[None, None, None]:
+    if not item.path.is_relative_to(UNIT):
+        return (yield)
+    with no_servers():
+        return (yield)
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +51,13 @@ def admin(emulator: DataprocEmulator) -> Iterator[EmulatorAdmin]:
     client.reset()
     yield client
     client.close()
+
+
+@pytest.fixture
+def api(emulator: DataprocEmulator, admin: EmulatorAdmin) -> Iterator[Api]:
+    """The emulator's real-API paths over HTTP, on a reset emulator."""
+    with requests.Session() as session:
+        yield Api(emulator.base_url, session)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from canceller.kinds import KINDS, SWEEPABLE, role_permissions
 from canceller.org_apis import ORG_APIS
 from canceller.role import permissions as role_cli_permissions
 from canceller.webhook import NOTIFY_SECONDS
-from tests.deploy.test_monitoring_files import assert_strictly_valid, decode_all, kind_of, sdk_root
+from tests.support.monitoring_messages import assert_strictly_valid, decode_all, kind_of, sdk_root
 
 # Each deploy.sh run here costs seconds (a bash script calling a fake gcloud many times):
 # the reruns and the repeated schedules, about a minute together, run with the long runs

@@ -55,8 +55,7 @@ from dataproc_emulator.admin import EmulatorAdmin
 from dataproc_emulator.fake_org import BILLING_ACCOUNT, BUDGET_ID, fake_organisation
 from local_stack import LocalStack
 from local_stack.stack import TRIGGER_TOPIC
-from tests.emulator.test_org_emulator_wire import DOCUMENTS, document
-from tests.support.discovery import Discovery
+from tests.support.discovery import DOCUMENTS, Discovery, document
 from tests.support.e2e import ResultInbox
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,60 +19,13 @@ import requests
 
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
+from tests.support.dataproc_http import TIMEOUT, Api, google_error, parse_time
 
 OPS = "projects/p/regions/r/operations"
 BATCHES = "projects/p/locations/r/batches"
 JOBS = "projects/p/regions/r/jobs"
 SESSIONS = "projects/p/locations/r/sessions"
 META = "type.googleapis.com/google.cloud.dataproc.v1."
-TIMEOUT = 5
-
-
-@pytest.fixture
-def api(emulator: DataprocEmulator, admin: EmulatorAdmin) -> Iterator[Api]:
-    with requests.Session() as session:
-        yield Api(emulator.base_url, session)
-
-
-class Api:
-    """The real-API paths, answering (status, json) so tests read like the wire."""
-
-    def __init__(self, base_url: str, session: requests.Session) -> None:
-        self.base_url = base_url
-        self.session = session
-
-    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", TIMEOUT)
-        return self.session.request(method, f"{self.base_url}/v1/{path}", **kwargs)
-
-    def get(self, name: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
-        response = self.call("GET", name, **kwargs)
-        return response.status_code, response.json()
-
-    def cancel(self, name: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
-        response = self.call("POST", f"{name}:cancel", **kwargs)
-        return response.status_code, response.json()
-
-    def terminate(self, name: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
-        response = self.call("POST", f"{name}:terminate", **kwargs)
-        return response.status_code, response.json()
-
-    def list(self, collection: str, **params: Any) -> dict[str, Any]:
-        response = self.call("GET", collection, params=params)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def list_all(self, collection: str, **params: Any) -> tuple[list[dict[str, Any]], int]:
-        """Every item across pages, and how many pages it took."""
-        key = collection.rsplit("/", 1)[1]  # operations, batches, jobs or sessions
-        items, pages, token = [], 0, None
-        while True:
-            body = self.list(collection, **params, **({"pageToken": token} if token else {}))
-            items += body.get(key, [])
-            pages += 1
-            token = body.get("nextPageToken")
-            if not token:
-                return items, pages
 
 
 def op_name(op_id: str) -> str:
@@ -86,17 +38,6 @@ def job_name(job_id: str) -> str:
 
 def session_name(session_id: str) -> str:
     return f"{SESSIONS}/{session_id}"
-
-
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-def google_error(response_json: dict[str, Any], code: int, status: str) -> None:
-    assert set(response_json) == {"error"}
-    error = response_json["error"]
-    assert (error["code"], error["status"]) == (code, status)
-    assert error["message"]
 
 
 # ---- operations: get, done, metadata ---------------------------------------------------

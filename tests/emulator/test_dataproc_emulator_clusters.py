@@ -13,12 +13,10 @@ import pytest
 import requests
 
 from dataproc_emulator.admin import EmulatorAdmin
-from tests.emulator import test_dataproc_emulator as behaviour
-from tests.emulator.test_dataproc_emulator import OPS, Api, google_error, parse_time
-
-api = behaviour.api  # the real-API client fixture (found by name)
+from tests.support.dataproc_http import Api, google_error, parse_time
 
 CLUSTERS = "projects/p/regions/r/clusters"
+OPS = "projects/p/regions/r/operations"
 JOBS = "projects/p/regions/r/jobs"
 META = "type.googleapis.com/google.cloud.dataproc.v1."
 NUMERIC = {"$alt": "json;enum-encoding=int"}

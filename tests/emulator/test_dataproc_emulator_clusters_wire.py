@@ -1,8 +1,8 @@
 """The emulator's clusters on the wire, proven by Google's own clients talking to it.
 
-As in test_dataproc_emulator_wire.py (whose REST client helper and gcloud fixture are
-shared here): google-cloud-dataproc's ClusterControllerClient over REST parses every
-answer with protobuf's strict JSON parser (numeric enums, the operations' Any-typed
+As in test_dataproc_emulator_wire.py (both use tests/support/google_clients.py):
+google-cloud-dataproc's ClusterControllerClient over REST parses every answer with
+protobuf's strict JSON parser (numeric enums, the operations' Any-typed
 ClusterOperationMetadata and Cluster or Empty responses), and the real gcloud CLI
 describes, lists, stops, starts and deletes.
 """
@@ -10,6 +10,7 @@ describes, lists, stops, starts and deletes.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from google.api_core import exceptions
@@ -18,10 +19,7 @@ from google.protobuf import empty_pb2
 
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
-from tests.emulator import test_dataproc_emulator_wire as wire
-from tests.emulator.test_dataproc_emulator_wire import Gcloud, rest_client
-
-gcloud = wire.gcloud  # the real gcloud against the emulator (a fixture, found by name)
+from tests.support.google_clients import Gcloud, gcloud_against, rest_client
 
 CLUSTERS = "projects/p/regions/r/clusters"
 JOBS = "projects/p/regions/r/jobs"
@@ -33,6 +31,12 @@ NUMERIC = {"$alt": "json;enum-encoding=int"}
 @pytest.fixture
 def client(emulator: DataprocEmulator, admin: EmulatorAdmin) -> dataproc_v1.ClusterControllerClient:
     return rest_client(dataproc_v1.ClusterControllerClient, emulator)
+
+
+@pytest.fixture
+def gcloud(emulator: DataprocEmulator, admin: EmulatorAdmin, tmp_path: Path) -> Gcloud:
+    """The real gcloud's dataproc commands against the emulator."""
+    return gcloud_against(emulator, tmp_path, apis=("DATAPROC",), project="p")
 
 
 def where(cluster: str) -> dict[str, str]:

@@ -44,8 +44,8 @@ from canceller.prices import shipped_table
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
 from dataproc_emulator.usage import DEFAULT_NODE_MILLI_DCU, milli_dcu
-from tests.emulator.test_dataproc_emulator_wire import rest_client
 from tests.support.discovery import Discovery
+from tests.support.google_clients import rest_client
 
 BATCHES = "projects/p/locations/r/batches"
 SESSIONS = "projects/p/locations/r/sessions"

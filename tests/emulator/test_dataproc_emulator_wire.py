@@ -9,37 +9,21 @@ batches, cluster jobs and interactive sessions each go through both.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from google.api_core import exceptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import dataproc_v1
 from google.longrunning import operations_pb2
 
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
+from tests.support.google_clients import Gcloud, gcloud_against, rest_client
 
 OPS = "projects/p/regions/r/operations"
 BATCHES = "projects/p/locations/r/batches"
 JOBS = "projects/p/regions/r/jobs"
 SESSIONS = "projects/p/locations/r/sessions"
-C = TypeVar("C")
-
-
-def rest_client(client_class: type[C], emulator: DataprocEmulator) -> C:
-    # The REST transport keeps an explicit http:// scheme from api_endpoint
-    # (url_scheme only applies to a bare host; see transports/rest_base.py).
-    return client_class(  # type: ignore[call-arg]
-        transport="rest",
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": emulator.base_url},
-    )
 
 
 @pytest.fixture
@@ -345,40 +329,10 @@ def test_session_errors_map_to_api_core_exceptions(
 # ---- the gcloud CLI -------------------------------------------------------------------------
 
 
-Gcloud = Callable[..., subprocess.CompletedProcess[str]]
-
-
 @pytest.fixture
 def gcloud(emulator: DataprocEmulator, admin: EmulatorAdmin, tmp_path: Path) -> Gcloud:
-    """Runs the real gcloud against the emulator, offline, with a dummy access token;
-    fails the test on a non-zero exit."""
-    binary = shutil.which("gcloud")
-    assert binary, "the Google Cloud CLI (gcloud) is needed: apt-get install google-cloud-cli"
-    token = tmp_path / "token"
-    token.write_text("dummy-access-token")
-    env = {
-        **os.environ,
-        "CLOUDSDK_CONFIG": str(tmp_path / "config"),
-        "CLOUDSDK_API_ENDPOINT_OVERRIDES_DATAPROC": emulator.base_url + "/",
-        "CLOUDSDK_CORE_PROJECT": "p",
-        "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
-        "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "true",
-        "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "true",
-    }
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [binary, *args, f"--access-token-file={token}"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        return result
-
-    return run
+    """The real gcloud's dataproc commands against the emulator."""
+    return gcloud_against(emulator, tmp_path, apis=("DATAPROC",), project="p")
 
 
 def test_gcloud_describe_cancel_batches_cancel_and_list(

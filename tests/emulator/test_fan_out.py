@@ -16,8 +16,7 @@ from canceller.chains import Continuation
 from canceller.results import Outcome, Result
 from canceller.runtime import Runtime
 from dataproc_emulator.admin import EmulatorAdmin
-from tests.emulator.test_org_emulator_wire import DOCUMENTS, document
-from tests.support.discovery import Discovery
+from tests.support.discovery import DOCUMENTS, Discovery, document
 from tests.support.dispatching import PROJECT, ChainRun, environ, follow_fan_out, handle
 from tests.support.organisation import (
     ORGANISATION,

@@ -25,13 +25,8 @@ clients and held to Google's discovery documents.
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
-import shutil
-import subprocess
-from collections.abc import Callable, Iterator, Mapping
-from functools import cache
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,20 +45,11 @@ from dataproc_emulator.fake_org import (
     OTHER_BILLING_ACCOUNT,
     fake_organisation,
 )
-
-# The REST transport keeps the explicit http:// scheme of api_endpoint (see there).
-from tests.emulator.test_dataproc_emulator_wire import rest_client
-from tests.support.discovery import Discovery
+from tests.support.discovery import DOCUMENTS, Discovery, document
+from tests.support.google_clients import Gcloud, gcloud_against, rest_client
 
 Json = dict[str, Any]
-Gcloud = Callable[..., subprocess.CompletedProcess[str]]
 ORG = f"organizations/{ORGANIZATION_ID}"
-DOCUMENTS = {
-    "billingbudgets": "billingbudgets.v1",
-    "cloudbilling": "cloudbilling.v1",
-    "cloudresourcemanager": "cloudresourcemanager.v3",
-    "cloudasset": "cloudasset.v1",
-}
 
 
 @pytest.fixture
@@ -76,14 +62,6 @@ def org(admin: EmulatorAdmin) -> Json:
 
 
 # ---- the discovery documents -------------------------------------------------------------
-
-
-@cache
-def document(name: str) -> Json:
-    package = importlib.import_module("googleapiclient")
-    path = Path(str(package.__file__)).parent / "discovery_cache" / "documents" / f"{name}.json"
-    loaded: Json = json.loads(path.read_text(encoding="utf-8"))
-    return loaded
 
 
 def _methods(node: Json) -> Iterator[Json]:
@@ -421,39 +399,15 @@ def test_asset_service_client_searches_in_pages(
 
 @pytest.fixture
 def gcloud(emulator: DataprocEmulator, admin: EmulatorAdmin, tmp_path: Path) -> Gcloud:
-    """The real gcloud against the emulator, offline, with a dummy access token; fails the
-    test on a non-zero exit."""
-    binary = shutil.which("gcloud")
-    assert binary, "the Google Cloud CLI (gcloud) is needed: apt-get install google-cloud-cli"
-    token = tmp_path / "token"
-    token.write_text("dummy-access-token")
-    overrides = {
-        f"CLOUDSDK_API_ENDPOINT_OVERRIDES_{api}": emulator.base_url + "/"
-        for api in ("CLOUDASSET", "CLOUDBILLING", "CLOUDRESOURCEMANAGER")
-    }
-    env = {
-        **os.environ,
-        **overrides,
-        "CLOUDSDK_CONFIG": str(tmp_path / "config"),
-        "CLOUDSDK_CORE_PROJECT": "org-f1-p1",
-        "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
-        "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "true",
-        "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "true",
-    }
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [binary, *args, f"--access-token-file={token}", "--format=json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        return result
-
-    return run
+    """The real gcloud's asset, billing and resource-manager commands against the
+    emulator, answering JSON."""
+    return gcloud_against(
+        emulator,
+        tmp_path,
+        apis=("CLOUDASSET", "CLOUDBILLING", "CLOUDRESOURCEMANAGER"),
+        project="org-f1-p1",
+        extra_args=("--format=json",),
+    )
 
 
 def test_gcloud_asset_search_all_resources(gcloud: Gcloud, admin: EmulatorAdmin, org: Json) -> None:

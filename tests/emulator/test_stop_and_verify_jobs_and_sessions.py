@@ -14,7 +14,7 @@ from canceller.chains import digest
 from canceller.results import Outcome, Result
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
-from tests.emulator.test_sweeps_budgets_and_incidents import (
+from tests.support.one_project import (
     PROJECT,
     REGION,
     SCOPE,

@@ -6,52 +6,15 @@ out (the end-to-end tests add it).
 
 from __future__ import annotations
 
-import base64
-import json
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from cloudevents.http import CloudEvent
 
-from canceller.dispatch import Handled, handle_trigger
+from canceller.dispatch import Handled
 from canceller.results import Outcome
-from canceller.runtime import Runtime
-from canceller.trigger import decode_trigger
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
-
-PROJECT, REGION = "demo-project", "us-central1"
-SCOPE = f"projects/{PROJECT}/regions/{REGION}"
-
-
-def handle(
-    emulator: DataprocEmulator,
-    body: Any,
-    attributes: dict[str, str] | None = None,
-    **env: str,
-) -> Handled:
-    environ = {
-        "RESULTS_TOPIC": f"projects/{PROJECT}/topics/results",
-        "GOOGLE_CLOUD_PROJECT": PROJECT,
-        "DATAPROC_EMULATOR_HOST": emulator.base_url.removeprefix("http://"),
-        "VERIFY_TIMEOUT_SECONDS": "5",
-        **env,
-    }
-    runtime = Runtime(environ)
-    raw = body if isinstance(body, str) else json.dumps(body)
-    event = CloudEvent(
-        {"type": "google.cloud.pubsub.topic.v1.messagePublished", "source": "//test", "id": "m-9"},
-        {
-            "message": {
-                "data": base64.b64encode(raw.encode()).decode(),
-                "attributes": attributes or {},
-                "messageId": "m-9",
-                "publishTime": datetime.now(UTC).isoformat(),
-            }
-        },
-    )
-    return handle_trigger(decode_trigger(event), runtime.settings(), runtime.dataproc)
+from tests.support.one_project import PROJECT, REGION, SCOPE, ago, handle, incident
 
 
 def outcomes(handled: Handled) -> dict[str, str]:
@@ -60,10 +23,6 @@ def outcomes(handled: Handled) -> dict[str, str]:
 
 def posts(admin: EmulatorAdmin) -> list[str]:
     return [r["path"] for r in admin.requests() if r["method"] == "POST"]
-
-
-def ago(**delta: float) -> str:
-    return (datetime.now(UTC) - timedelta(**delta)).isoformat().replace("+00:00", "Z")
 
 
 # -- batches -----------------------------------------------------------------------------
@@ -387,23 +346,6 @@ def test_budget_over_threshold_sweeps_and_repeats_harmlessly(
 
 
 # -- incidents ------------------------------------------------------------------------------
-
-
-def incident(state: str, resource_type: str, labels: dict[str, str]) -> dict[str, Any]:
-    return {
-        "version": "1.2",
-        "incident": {
-            "incident_id": "0.abc123",
-            "scoping_project_id": PROJECT,
-            "state": state,
-            "started_at": 1764230400,
-            "summary": "Batch ran too long",
-            "policy_name": "dataproc-batch-timeout",
-            "condition_name": "runtime > 6h",
-            "resource": {"type": resource_type, "labels": labels},
-            "url": "https://console.cloud.google.com/monitoring/alerting/incidents/0.abc123",
-        },
-    }
 
 
 def test_incident_on_a_batch_cancels_it(admin: EmulatorAdmin, emulator: DataprocEmulator) -> None:

@@ -1,8 +1,9 @@
 """Requests held against Google's discovery document for Dataproc v1 (``dataproc.v1.json``).
 
 The document is the copy google-api-python-client ships
-(``googleapiclient/discovery_cache/documents/dataproc.v1.json``), found through
-``googleapiclient.__file__`` and never downloaded. ``Discovery.check`` takes one HTTP
+(``googleapiclient/discovery_cache/documents/dataproc.v1.json``), as are those of the
+organisation APIs the emulator also serves (``DOCUMENTS``), all read by ``document``
+through ``googleapiclient.__file__`` and never downloaded. ``Discovery.check`` takes one HTTP
 request and answers which method of the document it is and what about it the document
 does not allow:
 
@@ -47,7 +48,14 @@ from typing import Any
 
 Json = dict[str, Any]
 
-DOCUMENT = Path("discovery_cache", "documents", "dataproc.v1.json")
+# The discovery documents of the other APIs the Dataproc emulator serves (the ones the
+# function calls to fan a budget out), by the API's name in a request log entry.
+DOCUMENTS = {
+    "billingbudgets": "billingbudgets.v1",
+    "cloudbilling": "cloudbilling.v1",
+    "cloudresourcemanager": "cloudresourcemanager.v3",
+    "cloudasset": "cloudasset.v1",
+}
 # The options the alt system parameter may carry after its format: "json;enum-encoding=int".
 ALT_OPTIONS = frozenset({"enum-encoding=int"})
 _VARIABLE = re.compile(r"\{(\+?)([^}]+)\}")
@@ -61,17 +69,21 @@ _DURATION = re.compile(r"-?[0-9]+" + _DECIMALS + "s")
 _ANY_TYPE = "type.googleapis.com/"
 
 
-def document_path() -> Path:
-    """Where the installed google-api-python-client keeps dataproc.v1.json."""
+@cache
+def document(name: str) -> Json:
+    """The discovery document ``name`` (``dataproc.v1``, ``cloudasset.v1``, ...) as the
+    installed google-api-python-client ships it."""
     try:
         package = importlib.import_module("googleapiclient")
     except ImportError:
         raise RuntimeError(
-            "google-api-python-client is not installed: the Dataproc discovery document "
-            "(googleapiclient/discovery_cache/documents/dataproc.v1.json) comes with it; "
+            "google-api-python-client is not installed: the discovery documents "
+            "(googleapiclient/discovery_cache/documents/) come with it; "
             "add google-api-python-client to requirements-dev.in and compile the pins"
         ) from None
-    return Path(str(package.__file__)).parent / DOCUMENT
+    path = Path(str(package.__file__)).parent / "discovery_cache" / "documents" / f"{name}.json"
+    loaded: Json = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
 
 
 @dataclass(frozen=True)
@@ -292,7 +304,7 @@ class Discovery:
 
 @cache
 def _installed() -> Discovery:
-    return Discovery(json.loads(document_path().read_text(encoding="utf-8")))
+    return Discovery(document("dataproc.v1"))
 
 
 def _methods(node: Json) -> Iterator[Json]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 from dataclasses import fields
@@ -14,29 +13,11 @@ from cloudevents.http import CloudEvent
 from canceller.alerts import InvalidAlert, parse_incident
 from canceller.names import ResourceName
 from canceller.trigger import Trigger, decode_trigger
+from tests.support.pubsub_events import pubsub_event
 
 NAME = "projects/my-project/regions/us-central1/operations/op-1"
 OTHER = "projects/my-project/regions/europe-west1/operations/op-2"
 OP = ResourceName("operation", "my-project", "us-central1", "op-1")
-
-
-def pubsub_event(body: bytes | str | None, attributes: dict[str, str] | None = None) -> CloudEvent:
-    message: dict[str, Any] = {
-        "messageId": "m-1",
-        "publishTime": "2026-11-27T10:00:00.123456789Z",
-        "attributes": attributes or {},
-    }
-    if body is not None:
-        raw = body.encode() if isinstance(body, str) else body
-        message["data"] = base64.b64encode(raw).decode()
-    return CloudEvent(
-        {
-            "type": "google.cloud.pubsub.topic.v1.messagePublished",
-            "source": "//pubsub.googleapis.com/projects/my-project/topics/cancel-requests",
-            "id": "m-1",
-        },
-        {"message": message, "subscription": "projects/my-project/subscriptions/s"},
-    )
 
 
 def test_json_operation_with_reason_and_request_id() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from canceller.names import ResourceName
 from canceller.trigger import decode_trigger
-from tests.unit.test_message_decoding import pubsub_event
+from tests.support.pubsub_events import pubsub_event
 
 JOB = "projects/my-project/regions/us-central1/jobs/spark_etl-1"
 JOB_NAME = ResourceName("job", "my-project", "us-central1", "spark_etl-1")

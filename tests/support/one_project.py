@@ -1,0 +1,49 @@
+"""Messages through decode_trigger and handle_trigger against the Dataproc emulator in
+one project: unlike tests/support/dispatching.py's ``handle``, without the organisation
+APIs (no ``directory``), so a budget sweeps SWEEP_SCOPES and ALLOWED_ANCESTORS allows
+nothing (canceller/dispatch.py's handle_trigger)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from canceller.dispatch import Handled, handle_trigger
+from canceller.runtime import Runtime
+from canceller.trigger import decode_trigger
+from tests.support.dispatching import PROJECT, REGION, SCOPE, Served, environ, event
+
+__all__ = ["PROJECT", "REGION", "SCOPE", "ago", "handle", "incident"]
+
+MESSAGE_ID = "m-9"  # the trigger's messageId: a sweep's id is "sweep-m-9"
+
+
+def handle(
+    emulator: Served, body: Any, attributes: dict[str, str] | None = None, **env: str
+) -> Handled:
+    runtime = Runtime(environ(emulator, **env))
+    trigger = decode_trigger(event(body, attributes, MESSAGE_ID))
+    return handle_trigger(trigger, runtime.settings(), runtime.dataproc)
+
+
+def ago(**delta: float) -> str:
+    """That long before now, as Dataproc writes a time."""
+    return (datetime.now(UTC) - timedelta(**delta)).isoformat().replace("+00:00", "Z")
+
+
+def incident(state: str, resource_type: str, labels: dict[str, str]) -> dict[str, Any]:
+    """A Cloud Monitoring incident notification (schema 1.2) on one resource of PROJECT."""
+    return {
+        "version": "1.2",
+        "incident": {
+            "incident_id": "0.abc123",
+            "scoping_project_id": PROJECT,
+            "state": state,
+            "started_at": 1764230400,
+            "summary": "Batch ran too long",
+            "policy_name": "dataproc-batch-timeout",
+            "condition_name": "runtime > 6h",
+            "resource": {"type": resource_type, "labels": labels},
+            "url": "https://console.cloud.google.com/monitoring/alerting/incidents/0.abc123",
+        },
+    }
