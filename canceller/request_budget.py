@@ -4,9 +4,10 @@ Dataproc's API quota is per project and region, per minute, and shared with ever
 else the project runs (https://cloud.google.com/dataproc/docs/resources/quotas):
 DefaultRequestsPerMinutePerProjectPerRegion (7,500: operations, batches, sessions, jobs
 list, ...), GetJobRequestsPerMinutePerProjectPerRegion (7,500: GetJob) and
-JobOperationRequestsPerMinutePerProjectPerRegion (400: Submit, Update, Cancel, DeleteJob). Exceeding one answers 429 RESOURCE_EXHAUSTED, to the project's own
-workloads too. So every call of this process takes a slot from the budget of its
-(project, region, quota bucket) first, and waits for one rather than exceed it.
+JobOperationRequestsPerMinutePerProjectPerRegion (400: Submit, Update, Cancel, DeleteJob).
+Exceeding one answers 429 RESOURCE_EXHAUSTED, to the project's own workloads too. So
+every call of this process takes a slot from the budget of its (project, region, quota
+bucket) first, and waits for one rather than exceed it.
 
 Semantics: a sliding window. At most ``limit`` grants fall in any 60-second window
 ([t, t + 60) for every t), the grants of the last minute being kept. We chose it over a
