@@ -61,7 +61,7 @@ class Kind:
     filter fields (``canceller.selection``, ``canceller.settings``), the quota bucket
     (``canceller.request_budget``), the incidents (``canceller.dispatch``), the IAM role
     deploy.sh grants (``canceller.kinds.role``); tests/test_registry.py checks that the
-    schemas, the emulator and README know every kind."""
+    schemas, the emulator and the docs (docs/iam.md, docs/integrations.md) know every kind."""
 
     name: ClassVar[str]  # "job": the result's kind and the JSON key for one name
     plural: ClassVar[str]  # "jobs": the JSON key for a list, the sweep kind, the collection
