@@ -125,6 +125,18 @@ _FILE_NAME = (
 )
 
 
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_path_the_prose_names_exists(page: Path) -> None:
+    """A path into the repository named in a page's text (``tests/test_deploy.py``,
+    ``canceller/kinds/``), outside its example commands, is a path that exists."""
+    tops = "|".join(
+        path.name for path in ROOT.iterdir() if path.is_dir() and not path.name.startswith(".")
+    )
+    text = re.sub(r"^```.*?^```", "", page.read_text(encoding="utf-8"), flags=re.M | re.S)
+    named = set(re.findall(rf"(?<![\w./-])((?:{tops})/[\w./*-]*[\w*])", text))
+    assert [name for name in sorted(named) if not glob(name, root_dir=ROOT)] == []
+
+
 def test_the_flags_are_deploy_sh_help_itself() -> None:
     """docs/deployment.md embeds `bash deploy.sh --help` whole, so the flags are documented
     once: change the help, then paste its output between the markers."""
