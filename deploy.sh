@@ -20,7 +20,7 @@ readonly BIGQUERY_SCHEMA_FILE="$ROOT/deploy/bigquery/results-schema.json" # depl
 readonly BIGQUERY_TOOL="$ROOT/deploy/bigquery_schema.py"
 
 # The custom role's permissions are exactly the Dataproc calls the function makes, nothing
-# more (README: "IAM it grants"). They are not typed here: canceller/kinds decides them, and
+# more (docs/iam.md). They are not typed here: canceller/kinds decides them, and
 # `python3 -m canceller.role [CLUSTER_DELETE_ALLOWED]` prints them (role_permissions, below);
 # dataproc.clusters.delete only with --allow-cluster-delete. At organisation scale
 # (ORG_SCALE) the target projects' role also holds the calls that find where work is in a
@@ -95,7 +95,8 @@ declare -rA SETTING_FLAGS=(
   [ALLOWED_ANCESTORS]="--scope-folder or --scope-organization"
   [NOTIFY_WEBHOOK_URL]=--notify-webhook-secret
 )
-# Dataproc's default quotas per project and region, per minute (README, "Request budget"):
+# Dataproc's default quotas per project and region, per minute (docs/design.md, "Request
+# budget"; https://cloud.google.com/dataproc/docs/resources/quotas):
 # 7,500 requests in all, 400 job operations (SubmitJob, UpdateJob, CancelJob, DeleteJob),
 # 200 cluster operations (create, update, delete, stop, start, diagnose, repair).
 readonly DATAPROC_REQUEST_QUOTA=7500
@@ -1169,7 +1170,7 @@ role_description() { # role_description PERMISSIONS...
   done
   text="Exactly the $what the $FUNCTION function makes: $text"
   ((${#text} <= MAX_ROLE_DESCRIPTION)) ||
-    text="Exactly the $what the $FUNCTION function makes: $# permissions (see its README)"
+    text="Exactly the $what the $FUNCTION function makes: $# permissions (see docs/iam.md in its repository)"
   printf '%s' "$text"
 }
 

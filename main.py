@@ -13,7 +13,7 @@ The whole flow, for one Pub/Sub message:
             effort, after the results are confirmed, never a cause for redelivery
 6. return   to ack, or raise so Pub/Sub redelivers if a transient failure remains
 
-Settings come from the environment (see README); clients are built on first use.
+Settings come from the environment (see docs/settings.md); clients are built on first use.
 """
 
 from __future__ import annotations

@@ -3,7 +3,10 @@
 Neither names the work, so each is turned into work we know how to do: a budget over
 its threshold becomes a sweep of SWEEP_SCOPES; an open incident on a Dataproc batch,
 job or session becomes that one's stop, on a cluster a sweep of the cluster's running
-jobs and operations. Payload shapes: shared/reference/google-apis.md.
+jobs and operations. Payload shapes: Cloud Billing's
+https://cloud.google.com/billing/docs/how-to/budgets-programmatic-notifications and Cloud
+Monitoring's Pub/Sub channel,
+https://cloud.google.com/monitoring/support/notification-options#pubsub.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ BUDGET_ATTRIBUTES = ("billingAccountId", "budgetId", "schemaVersion")
 # A notification holds exactly what its publisher sends (the data fields of Cloud
 # Billing's "Manage programmatic budget alert notifications" page,
 # https://cloud.google.com/billing/docs/how-to/budgets-programmatic-notifications, and
-# the top level of a Monitoring incident, shared/reference/google-apis.md). Anything
+# the top level of a Monitoring incident, on the Pub/Sub channel's page above). Anything
 # else, a work key or a dryRun above all, would be silently dropped if read leniently:
 # it is refused, so nobody can believe it was obeyed.
 BUDGET_FIELDS = frozenset(

@@ -2,10 +2,11 @@
 jobs and its running operations, found by listing them, each then stopped and verified
 with its own result before the cluster's own stop is sent.
 
-Dataproc's order, from its "Stop and start clusters" page (shared/reference/google-apis.md):
-a stop *fails* while an update or diagnose operation runs, and *succeeds* with running
-jobs, which then fail. Cancelling them first gives every job an honest CANCELLED of its
-own instead of a failure, and clears the operations that would refuse the stop.
+Dataproc's order, from its "Stop and start clusters" page
+(https://cloud.google.com/dataproc/docs/guides/dataproc-start-stop): a stop *fails* while
+an update or diagnose operation runs, and *succeeds* with running jobs, which then fail.
+Cancelling them first gives every job an honest CANCELLED of its own instead of a
+failure, and clears the operations that would refuse the stop.
 
 Operations are cleared except the cluster's own lifecycle (CREATE, START, STOP, DELETE):
 its state already tells those, and cancelling someone's stop or delete would undo it.

@@ -5,8 +5,11 @@ permissions (``python3 -m canceller.role --scope`` / ``--billing-account``), and
 tests hold every request to the API's discovery document.
 
 Facts: Google's discovery documents in google-api-python-client (billingbudgets.v1,
-cloudbilling.v1, cloudresourcemanager.v3, cloudasset.v1), and
-shared/reference/google-apis.md, "Budgets, projects and where Dataproc work is".
+cloudbilling.v1, cloudresourcemanager.v3, cloudasset.v1), and the REST references they
+are published as: https://cloud.google.com/billing/docs/reference/budget/rest/v1/billingAccounts.budgets,
+https://cloud.google.com/billing/docs/reference/rest/v1/billingAccounts.projects/list,
+https://cloud.google.com/resource-manager/reference/rest/v3/projects and
+https://cloud.google.com/asset-inventory/docs/reference/rest/v1/TopLevel/searchAllResources.
 Standard library only: deploy.sh imports it.
 """
 

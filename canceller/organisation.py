@@ -8,8 +8,8 @@ or so and a folder's projects change rarely, while a 200-project budget read afr
 time would spend Resource Manager's quota on the same answers. Asset data is minutes
 stale: it only says where to look; what is stopped is read from Dataproc.
 
-Facts (Google's discovery documents in google-api-python-client, and
-shared/reference/google-apis.md, "Budgets, projects and where Dataproc work is"):
+Facts (Google's discovery documents in google-api-python-client, whose REST references
+canceller.org_apis names):
 - budgets.get answers ``budgetFilter.projects`` (``projects/{number}``) and
   ``resourceAncestors`` (``folders/F``, ``organizations/O``); both empty is the whole
   billing account. "If the folder or organization contains projects that are paid for

@@ -11,8 +11,8 @@ Where a price may come from: Google's own pages, or a data set generated mechani
 from Google's Cloud Billing Catalog API that says how and when it was generated and
 agrees with a figure on a Google page (the shipped Compute Engine prices are of this
 kind; the table says which data set, which generation, and which cross-checks).
-Hand-copied third-party tables are not taken: they are often wrong
-(shared/reference/google-apis.md, "Dataproc prices").
+Hand-copied third-party tables are not taken: they are often wrong (one seen lists
+n1-standard-2 above n1-standard-8).
 
 What the table lacks is lacking, never filled in: a machine family whose Compute
 Engine prices could not be sourced so has no entry, and a price asked of it is
@@ -324,11 +324,11 @@ def _price(value: object, where: str) -> Price:
 
 
 def _source(entry: dict[str, Any], where: str) -> Source:
-    """A price's provenance: a page's address (or the reference file it came from) and
-    the day it was read. Without them a price cannot be checked, so it is refused."""
+    """A price's provenance: the public address it was read from and the day it was read.
+    Without them a price cannot be checked by whoever reads the table, so it is refused."""
     address = _text(entry.get("source"), f"{where}.source")
-    if not (_URL.fullmatch(address) or address.startswith("shared/reference/")):
-        raise PriceTableError(f"{where}.source must be an https address or a shared/reference file")
+    if not _URL.fullmatch(address):
+        raise PriceTableError(f"{where}.source must be an https address")
     read_text = _text(entry.get("read"), f"{where}.read")
     try:
         read = date.fromisoformat(read_text)

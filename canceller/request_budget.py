@@ -1,13 +1,13 @@
 """A per-process budget of Dataproc requests, so the canceller never eats the quota.
 
-Dataproc's API quota is per project and region, per minute, and shared with
-everything else the project runs (reference: /work/shared/reference/google-apis.md,
-"Dataproc API quotas"): DefaultRequestsPerMinutePerProjectPerRegion (7,500: operations,
-batches, sessions, jobs list, ...), GetJobRequestsPerMinutePerProjectPerRegion (7,500:
-GetJob) and JobOperationRequestsPerMinutePerProjectPerRegion (400: Submit, Update,
-Cancel, DeleteJob). Exceeding one answers 429 RESOURCE_EXHAUSTED, to the project's own
-workloads too. So every call of this process takes a slot from the budget of its
-(project, region, quota bucket) first, and waits for one rather than exceed it.
+Dataproc's API quota is per project and region, per minute, and shared with everything
+else the project runs (https://cloud.google.com/dataproc/docs/resources/quotas):
+DefaultRequestsPerMinutePerProjectPerRegion (7,500: operations, batches, sessions, jobs
+list, ...), GetJobRequestsPerMinutePerProjectPerRegion (7,500: GetJob) and
+JobOperationRequestsPerMinutePerProjectPerRegion (400: Submit, Update, Cancel, DeleteJob).
+Exceeding one answers 429 RESOURCE_EXHAUSTED, to the project's own workloads too. So
+every call of this process takes a slot from the budget of its (project, region, quota
+bucket) first, and waits for one rather than exceed it.
 
 Semantics: a sliding window. At most ``limit`` grants fall in any 60-second window
 ([t, t + 60) for every t), the grants of the last minute being kept. We chose it over a
@@ -78,7 +78,8 @@ _BY_COLLECTION = {kind.plural: kind for kind in KINDS.values()}
 
 
 class Bucket(enum.StrEnum):
-    """Dataproc's per-minute quota buckets (the reference's quota table)."""
+    """Dataproc's per-minute quota buckets, as its quota page lists them
+    (https://cloud.google.com/dataproc/docs/resources/quotas)."""
 
     DEFAULT = "default"  # DefaultRequestsPerMinutePerProjectPerRegion
     GET_JOB = "getJob"  # GetJobRequestsPerMinutePerProjectPerRegion

@@ -67,7 +67,8 @@ class Result:
     def key(self) -> str:
         """The same for every answer to one target of one request, whichever delivery,
         redelivery or fork of its chain gave it: consumers keep one answer per key
-        (README, "What comes back"). At most 1,024 bytes, so it fits an attribute."""
+        (docs/message-contract.md, "What comes back"). At most 1,024 bytes, so it fits an
+        attribute."""
         about = f"{self.trigger.chain}/{self.target}" if self.target else ""
         return _clip_bytes(self.dedupe_key or about or f"{self.trigger.key_prefix}/message")
 

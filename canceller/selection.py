@@ -1,8 +1,10 @@
 """Which listed work a sweep may stop: the sweep's spec and its selection rule.
 
 The filter is sent to Dataproc's list call and also evaluated here, because whether the
-server honours every field for every kind is unconfirmed
-(shared/reference/google-apis.md). A clause we cannot evaluate ourselves is refused up
+server honours every field for every kind is unconfirmed (gcloud's list pages document
+the grammar, e.g. https://cloud.google.com/sdk/gcloud/reference/dataproc/operations/list
+and https://cloud.google.com/sdk/gcloud/reference/dataproc/clusters/list, not whether
+every kind's list call honours every field). A clause we cannot evaluate ourselves is refused up
 front, and a kind that cannot evaluate a clause is left out of the sweep: a sweep must
 never stop more than its filter says. Work labelled with EXEMPT_LABEL is never selected.
 """

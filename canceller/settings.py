@@ -257,7 +257,7 @@ def load_settings(
     regions = _regions(env.get("DATAPROC_REGIONS", ""))
     # Shares of Dataproc's per-minute quotas, which the project's own workloads also use:
     # 8 % of the 7,500 default and GetJob requests, half of the 400 job operations
-    # (/work/shared/reference/google-apis.md, "Dataproc API quotas").
+    # (https://cloud.google.com/dataproc/docs/resources/quotas).
     # canceller.request_budget keeps to them.
     requests_per_minute = int(
         _number(env, "DATAPROC_REQUESTS_PER_MINUTE", 600, 1, 100_000, integer=True)
@@ -327,8 +327,9 @@ def load_settings(
             if (host := _emulator_host(env.get(api.emulator_variable, ""), api.emulator_variable))
         },
         # Shares of each API's quota: Cloud Asset's searches are 400 a minute per consumer
-        # project (the reference), Resource Manager's reads and Billing's are larger; half
-        # and less, since other tools of the organisation use them too.
+        # project (https://cloud.google.com/asset-inventory/docs/quota), Resource Manager's
+        # reads and Billing's are larger; half and less, since other tools of the
+        # organisation use them too.
         org_requests_per_minute={
             ASSETS.name: int(
                 _number(env, "CLOUD_ASSET_REQUESTS_PER_MINUTE", 200, 1, 100_000, integer=True)

@@ -1,11 +1,12 @@
 """When to look again after a stop: one schedule for every target, from its own stop.
 
-Stops are asynchronous and best effort (the seed page), so a result is only ever what a
-fresh reading shows. A target that ends t seconds after its stop is seen at the next
-check, at most GROWTH * t + STEP later while the gaps grow, and at most MAX_INTERVAL
-later once they stop growing: within 1.25 * t + 0.2 s for a prompt stop, and within
-t + 5 s always (gcloud's own period for ``dataproc operations wait``), with room for
-the read's own round trip.
+Stops are asynchronous and best effort (Google's operations.cancel page,
+https://cloud.google.com/dataproc/docs/reference/rest/v1/projects.regions.operations/cancel),
+so a result is only ever what a fresh reading shows. A target that ends t seconds after
+its stop is seen at the next check, at most GROWTH * t + STEP later while the gaps grow,
+and at most MAX_INTERVAL later once they stop growing: within 1.25 * t + 0.2 s for a
+prompt stop, and within t + 5 s always (gcloud's own period for ``dataproc operations
+wait``), with room for the read's own round trip.
 """
 
 from __future__ import annotations

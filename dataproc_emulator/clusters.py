@@ -8,8 +8,10 @@ and DeleteCluster are long-running methods: each answers an ordinary OperationRe
 (ClusterOperationMetadata, operationType STOP, START or DELETE) that finishes when the
 cluster gets there, so operations.get, list and cancel treat it like any other.
 
-What Dataproc documents (shared/reference/google-apis.md, "Dataproc clusters", and
-the API reference) is followed; what it does not is assumed and marked so:
+What Dataproc documents ("Stop and start clusters",
+https://cloud.google.com/dataproc/docs/guides/dataproc-start-stop, and the API reference,
+https://cloud.google.com/dataproc/docs/reference/rest/v1/projects.regions.clusters) is
+followed; what it does not is assumed and marked so:
 
 - Only a RUNNING cluster stops; a stop *fails* while an update or diagnose operation
   runs on it, and for clusters with secondary workers, local SSDs or flexible VMs; it
@@ -527,8 +529,10 @@ def virtual_config(project: str, region: str, name: str) -> dict[str, Any]:
 def filter_language(now: float) -> FilterLanguage[ClusterRecord]:
     """ListClustersRequest.filter: ``status.state``, ``clusterName`` and ``labels.KEY``
     with = only, AND only (or a space), case-sensitive, ``*`` for any value.
-    ``status.state`` takes ACTIVE, INACTIVE or a state name: the reference names nine;
-    every ClusterStatus state is accepted here (assumed: the server compares states)."""
+    ``status.state`` takes ACTIVE, INACTIVE or a state name: the filter's documentation
+    (https://cloud.google.com/dataproc/docs/reference/rest/v1/projects.regions.clusters/list)
+    names some of them; every ClusterStatus state is accepted here (assumed: the server
+    compares states)."""
     fields: dict[str, Callable[[ClusterRecord], str | None]] = {
         "status.state": lambda cluster: cluster.state(now),
         "clusterName": lambda cluster: cluster.cluster_name,

@@ -366,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     except PinError as error:
         print(
             f"pins: {error}\n  fix: .venv/bin/python dev/pins.py compile (after editing a .in file)"
-            " or dev/pins.py upgrade; see README, Development",
+            " or dev/pins.py upgrade; see docs/development.md",
             file=sys.stderr,
         )
         return 1

@@ -10,8 +10,8 @@ registry every other module derives its knowledge of kinds from.
 | cluster | GET | POST :stop (or DELETE) | status.state STOPPED (or GET 404) |
 
 A new kind is one module here and one line below;
-tests/unit/test_every_registered_kind.py fails for a kind
-that the grammar, message keys, permissions, schemas, emulator or README miss.
+tests/unit/test_every_registered_kind.py fails for a kind that the grammar, message keys,
+permissions, schemas, emulator or docs miss.
 """
 
 from canceller.kinds.base import (

@@ -60,9 +60,9 @@ class Kind:
     (``canceller.names``), the message keys (``canceller.trigger``), the sweep kinds and
     filter fields (``canceller.selection``, ``canceller.settings``), the quota bucket
     (``canceller.request_budget``), the incidents (``canceller.dispatch``), the IAM role
-    deploy.sh grants (``canceller.kinds.role``);
-    tests/unit/test_every_registered_kind.py checks that the
-    schemas, the emulator and README know every kind."""
+    deploy.sh grants (``canceller.kinds.role``); tests/unit/test_every_registered_kind.py
+    checks that the schemas, the emulator and the docs (docs/iam.md, docs/integrations.md)
+    know every kind."""
 
     name: ClassVar[str]  # "job": the result's kind and the JSON key for one name
     plural: ClassVar[str]  # "jobs": the JSON key for a list, the sweep kind, the collection

@@ -4,8 +4,10 @@ CLUSTER_DELETE_ALLOWED, ``DELETE NAME?clusterUuid=&requestId=``, gone when GET a
 
 The cluster is most of a Dataproc bill: its VMs and the Dataproc fee run whether a job
 does or not, and a stopped cluster's VMs are not billed (its disks are). The facts, from
-shared/reference/google-apis.md ("Dataproc clusters") and ClusterStatus.StateValueValuesEnum
-in the Cloud SDK's dataproc_v1_messages.py:
+Dataproc's "Stop and start clusters" page
+(https://cloud.google.com/dataproc/docs/guides/dataproc-start-stop), the clusters REST
+reference (https://cloud.google.com/dataproc/docs/reference/rest/v1/projects.regions.clusters)
+and ClusterStatus.StateValueValuesEnum in the Cloud SDK's dataproc_v1_messages.py:
 
 - A stop *fails* while an update or diagnose operation runs and *succeeds* with running
   jobs, which then fail; so the engine cancels the cluster's active jobs and running

@@ -29,7 +29,8 @@ class Jobs(Kind):
     # JobReference.jobId: letters, digits, underscores and hyphens, at most 100.
     id_pattern = r"[A-Za-z0-9_-]{1,100}"
     permission_verbs = ("get", "list", "cancel")
-    # GetJob and CancelJob have buckets of their own (the reference's quota table).
+    # GetJob and CancelJob have buckets of their own (Dataproc's quota table,
+    # https://cloud.google.com/dataproc/docs/resources/quotas).
     quota_buckets: ClassVar[dict[str, str]] = {"read": "getJob", "stop": "jobOperation"}
     incident = IncidentLabels("cloud_dataproc_job", "region", "job_id", "job_uuid")
     stop_body: ClassVar[dict[str, Any] | None] = {}  # CancelJobRequest has no fields

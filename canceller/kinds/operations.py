@@ -1,9 +1,10 @@
 """Long-running operations: ``GET``, ``POST NAME:cancel``, stopped when ``done`` with
 ``error.code == 1``.
 
-Cancel is asynchronous and best effort (the seed page): only ``done`` with
-``error.code == 1`` (google.rpc.Code.CANCELLED) proves a cancellation; anything else
-that is done finished despite the request. proto3 JSON omits false booleans, so a
+Cancel is asynchronous and best effort (Google's operations.cancel page,
+https://cloud.google.com/dataproc/docs/reference/rest/v1/projects.regions.operations/cancel):
+only ``done`` with ``error.code == 1`` (google.rpc.Code.CANCELLED) proves a cancellation;
+anything else that is done finished despite the request. proto3 JSON omits false booleans, so a
 running operation has no ``done`` at all.
 """
 
@@ -52,7 +53,9 @@ class Operations(Kind):
     }
     # Unfiltered: a listing shows done operations with their error, which settles them
     # without a GET (whether the server honours status.state for batch operations is
-    # unconfirmed, shared/reference/google-apis.md).
+    # unconfirmed: gcloud's `dataproc operations list` page documents the filter,
+    # https://cloud.google.com/sdk/gcloud/reference/dataproc/operations/list, not which
+    # operation types honour it).
     watch_params: ClassVar[dict[str, str]] = {}
 
     def phase(self, resource: Resource) -> Phase:

@@ -352,8 +352,8 @@ def test_lost_publish_acknowledgement_does_not_duplicate_the_result(clean: Env) 
     """The result reaches Pub/Sub but the answer to the publish is lost: the proxy
     resets the connection instead of forwarding it. The function cannot know the result
     was stored; it must still end with one result per operation, or else ask Pub/Sub to
-    redeliver, so that every duplicate coincides with a redelivery (README: "If Pub/Sub
-    redelivers a trigger, its results may be published again")."""
+    redeliver, so that every duplicate coincides with a redelivery (docs/message-contract.md:
+    "At least one result per target, and which one counts")."""
     inbox, proxy = clean.inbox, clean.proxy
     inbox.admin.seed_operations(
         [{"name": op(f"ack-{n}"), "cancelSeconds": 0} for n in ("before", "lost")]

@@ -369,7 +369,7 @@ def test_a_continuations_period_end_is_believed_only_within_a_year(
     """Whoever can publish a sweep can add continuation.periodEnd: a fan-out child does
     not carry its budget (a message cannot be trusted to say it), so the function cannot
     tell a forged one. Accepted, and bounded: it only ever stretches an estimate, never
-    what is stopped, and no further than a year (README, "What each stop is worth")."""
+    what is stopped, and no further than a year (docs/worth.md)."""
     name = f"{CLUSTERS_OF}/plain"
     admin.seed_cluster(name=name, stopSeconds=0.3)
     end = at(datetime.now(UTC) + timedelta(days=days))
@@ -506,10 +506,10 @@ def test_posts_given_up_do_not_pile_up(
 def test_a_dry_run_sweep_costs_no_call_per_target(
     emulator: DataprocEmulator, admin: EmulatorAdmin
 ) -> None:
-    """README, Dry run: 'A dry-run sweep shows every selected target (it reads each from
-    the listing, so it costs no call per target)'. Each job's cluster is now read for its
-    burn's reference: one GET per distinct cluster, up to 20 a message, in every dry run
-    (a budget's report rung too, in each of its fan-out children)."""
+    """docs/integrations.md, Dry run: 'A dry-run sweep shows every selected target (it
+    reads each from the listing, so it costs no call per target)'. Each job's cluster is
+    now read for its burn's reference: one GET per distinct cluster, up to 20 a message,
+    in every dry run (a budget's report rung too, in each of its fan-out children)."""
     for index in range(4):
         cluster = admin.seed_cluster(name=f"{CLUSTERS_OF}/c{index}")
         admin.seed_job(
@@ -551,7 +551,7 @@ def test_a_malformed_notify_webhook_url_does_not_stop_the_stops(
     redelivery'), but a value that is not a documented webhook (a stray space, a
     secret rotated to a wrong value) is a settings error: every trigger message, budget
     actions included, is then redelivered unanswered and nothing is stopped until it is
-    fixed. README says settings errors redeliver; it does not say this one halts stops."""
+    fixed. docs/settings.md says settings errors redeliver; it does not say this one halts stops."""
     name = f"{JOBS_OF}/runaway"
     admin.seed_job(name=name, cancelSeconds=0.2)
     bad = "https://hooks.slack.com/services/T0000/B0000/secret secret"

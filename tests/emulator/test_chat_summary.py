@@ -624,12 +624,12 @@ def test_a_defect_in_building_the_message_is_logged_and_not_raised(
     assert SECRET not in json.dumps(line)
 
 
-# --- README's example ------------------------------------------------------------------
+# --- docs/chat.md's example ------------------------------------------------------------
 
 
-def readme_example() -> str:
-    """The message README shows, rendered as chat shows it (bold, italics, links by their
-    labels), in Markdown: built here, so README cannot drift from what is sent."""
+def docs_example() -> str:
+    """The message docs/chat.md shows, rendered as chat shows it (bold, italics, links by
+    their labels), in Markdown: built here, so the page cannot drift from what is sent."""
     trigger = info("budget")
     extra = {"budget": BUDGET, "rung": CLUSTERS_RUNG, "sweep": {"id": "sweep-118"}}
     stopped_job = result(Outcome.CANCELLED, JOB, trigger, "cancelled: the job is CANCELLED", extra)
@@ -679,6 +679,6 @@ def readme_example() -> str:
     return "\n".join(f"> {line}\\" for line in markdown.splitlines()).rstrip("\\")
 
 
-def test_readme_shows_the_message_as_it_is_sent() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    assert readme_example() in readme
+def test_the_docs_show_the_message_as_it_is_sent() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "chat.md").read_text(encoding="utf-8")
+    assert docs_example() in page

@@ -54,7 +54,7 @@ def test_a_failed_search_of_sweep_scopes_read_for_an_unreadable_budget_is_search
     emulator: Any, admin: EmulatorAdmin, org: dict[str, Any]
 ) -> None:
     """Defect: the budget is refused for good (403), so SWEEP_SCOPES (two folders) is
-    swept instead, as README promises. The second folder's search fails for now and is
+    swept instead, as docs/integrations.md promises. The second folder's search fails for now and is
     handed on, but run_fan_out's _rest sees spec.budget and writes it into the
     continuation: the continuation reads the budget again, is refused again, and answers
     REJECTED "this continuation's budget cannot be read". The folder from SWEEP_SCOPES is
@@ -94,7 +94,7 @@ def test_a_scope_resource_manager_cannot_check_yet_is_not_dropped_beside_one_swe
     swept, the other is only named in the summary ("NOT swept, the allowlist could not
     be checked"), and the message is acked with no continuation and no redelivery. The
     job in the allowed folder is never stopped and no result names it: an outcome lost.
-    README: "Resource Manager failing for now is not a refusal"."""
+    docs/integrations.md: "Resource Manager failing for now is not a refusal"."""
     own = seed_job(admin, PROJECT, "us-central1", "own")
     placed = seed_job(admin, "org-f1-p1", "us-central1", "placed")
     admin.add_fault(**RM_503, times=-1)
@@ -142,10 +142,10 @@ def test_a_project_found_by_the_parent_is_not_fanned_out_again_by_its_continuati
     """Defect: a sweep of team-1 and its subfolder (both allowed), the subfolder's
     search failing for now. The parent's team-1 search already found org-f1s1-p1 and
     fanned it out; the continuation searches the subfolder and fans org-f1s1-p1 out
-    AGAIN, as a child with the same attributes (chain, generation 1, part), which README
-    says marks "one fork's copies", though here its body differs (work seen since): two
-    different children, and two different summaries under one dedupeKey
-    (…/summary/projects/org-f1s1-p1/1), of which a consumer keeps one. It also costs the
+    AGAIN, as a child with the same attributes (chain, generation 1, part), which
+    docs/message-contract.md says marks "one fork's copies", though here its body differs
+    (work seen since): two different children, and two different summaries under one
+    dedupeKey (…/summary/projects/org-f1s1-p1/1), of which a consumer keeps one. It also costs the
     project a second round of Dataproc listings."""
     seed_job(admin, "org-f1s1-p1", "us-central1", "a")
     admin.add_fault(
@@ -291,7 +291,7 @@ def test_copies_of_a_child_refused_at_decode_answer_under_one_key_of_its_sweep(
     answered under `names-<its message id>/rejected/0/...`: not its sweep's id, so the
     budget action's total by sweep id misses it, and the two copies a redelivered parent
     publishes (same body and attributes, two message ids) answer one refusal under two
-    keys. README: the key "is the same for every answer to one target, whichever
+    keys. docs/message-contract.md: the key "is the same for every answer to one target, whichever
     delivery or fork gave it"."""
     part = "projects/org-f1-p1"
     child = {

@@ -20,8 +20,9 @@ What must hold:
 - nothing raises: ``decode_trigger`` and ``handle_trigger`` never do (the latter
   reports transient failures in ``transient_failures``; only ``main.stop_dataproc_work`` turns
   them into the retry signal, after publishing), and a healthy emulator causes none;
-- every accepted name matches the strict grammar written out below from the README
-  and Google's naming rules, parses back to itself, and came from the message;
+- every accepted name matches the strict grammar written out below from
+  docs/message-contract.md and Google's naming rules, parses back to itself, and came
+  from the message;
 - every request goes to the configured endpoint, for a path built from such a name
   (or one Dataproc itself answered with), in an allowed project. The observer is a
   requests ``HTTPAdapter`` mounted on the function's own session: it records each URL,
@@ -97,7 +98,7 @@ STRICT_URL = re.compile(
     r"(?::cancel|:terminate)?",
     re.ASCII,
 )
-MAX_NAME_CHARS = 512  # README: longer input is refused before any matching
+MAX_NAME_CHARS = 512  # canceller/names.py: longer input is refused before any matching
 
 # -- The world the dispatch runs in -------------------------------------------------
 

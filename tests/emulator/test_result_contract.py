@@ -1026,9 +1026,10 @@ def test_a_budgets_fan_out_summary_is_its_examples_shape(organisation: Runtime) 
     assert summary["dedupeKey"] == "sweep-budget-1/summary/fan-out"
 
 
-# --- README ---------------------------------------------------------------------------
+# --- docs -----------------------------------------------------------------------------
 
-_README = SCHEMAS.parent / "README.md"
+_CONTRACT = SCHEMAS.parent / "docs" / "message-contract.md"
+_BIGQUERY_DOCS = SCHEMAS.parent / "docs" / "bigquery.md"
 _BIGQUERY_SCHEMA = SCHEMAS.parent / "deploy" / "bigquery" / "results-schema.json"
 _RECORDS = (
     "sweep",
@@ -1044,22 +1045,22 @@ _RECORDS = (
 )
 
 
-def test_readme_documents_this_revision() -> None:
-    readme = _README.read_text(encoding="utf-8")
+def test_the_contract_documents_this_revision() -> None:
+    contract = _CONTRACT.read_text(encoding="utf-8")
     version = json_schema()["properties"]["schemaVersion"]["const"]
-    assert f"`schemaVersion` {version}" in readme
+    assert f"`schemaVersion` {version}" in contract
     fan_out = json_schema()["$defs"]["fanOut"]["properties"]
     budget_scope = json_schema()["$defs"]["budgetScope"]["properties"]
     for name in ("sweep.part", "sweep.fanOut", *fan_out, *budget_scope):
-        assert f"`{name}`" in readme, name
+        assert f"`{name}`" in contract, name
 
 
-def test_readme_queries_name_real_columns() -> None:
-    """Every record column the README's SQL reads (sweep.fan_out.children, state.vcpus,
-    ...) is a column of the table deploy.sh makes."""
-    readme = _README.read_text(encoding="utf-8")
-    sql = "\n".join(re.findall(r"```sql\n(.*?)```", readme, re.S))
-    sql += "\n".join(re.findall(r"`(SELECT [^`]*)`", readme))
+def test_the_docs_queries_name_real_columns() -> None:
+    """Every record column the SQL of docs/bigquery.md reads (sweep.fan_out.children,
+    state.vcpus, ...) is a column of the table deploy.sh makes."""
+    page = _BIGQUERY_DOCS.read_text(encoding="utf-8")
+    sql = "\n".join(re.findall(r"```sql\n(.*?)```", page, re.S))
+    sql += "\n".join(re.findall(r"`(SELECT [^`]*)`", page))
     columns: set[str] = set()
 
     def walk(fields: list[dict[str, Any]], prefix: str) -> None:

@@ -1,6 +1,6 @@
 """What the organisation-scale tests share: the fake organisation's names, a budget
 notification as Cloud Billing publishes it, seeding a job and reading its state, and the
-fast settings those tests run with (tests/test_fan_out*.py)."""
+fast settings those tests run with (tests/emulator/test_fan_out*.py)."""
 
 from __future__ import annotations
 

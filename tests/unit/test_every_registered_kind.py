@@ -4,8 +4,8 @@ else, so a half-described kind fails here rather than in production.
 
 For each kind: its names parse and print back; messages name it by its keys; the IAM
 role deploy.sh grants holds each call it makes; the emulator serves those calls; Google's
-discovery document declares them; the schemas' enums, the examples and README's IAM
-table know it; and an incident on its monitored resource reaches it.
+discovery document declares them; the schemas' enums, the examples and the IAM table
+of docs/iam.md know it; and an incident on its monitored resource reaches it.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def test_quota_buckets_are_dataprocs(kind: Kind) -> None:
 
 
 @pytest.mark.parametrize("kind", KIND_LIST, ids=lambda kind: kind.name)
-def test_schemas_examples_and_readme_know_it(kind: Kind) -> None:
+def test_schemas_examples_and_docs_know_it(kind: Kind) -> None:
     result = _json(SCHEMAS / "result.schema.json")
     assert kind.name in result["properties"]["kind"]["enum"]
     trigger = _json(SCHEMAS / "trigger.schema.json")
@@ -137,12 +137,12 @@ def test_schemas_examples_and_readme_know_it(kind: Kind) -> None:
     assert any(
         isinstance(data, dict) and (kind.name in data or kind.plural in data) for data in triggers
     )
-    readme = (ROOT / "README.md").read_text()
-    iam = readme[readme.index("### IAM it grants") :]
+    iam = (ROOT / "docs" / "iam.md").read_text()
     for permission in kind.permissions:
         assert f"`{permission}`" in iam, permission
     if kind.incident is not None:
-        assert kind.incident.resource_type in readme
+        integrations = (ROOT / "docs" / "integrations.md").read_text()
+        assert kind.incident.resource_type in integrations
         assert INCIDENT_KINDS[kind.incident.resource_type] is kind
 
 

@@ -46,7 +46,8 @@ def test_the_shipped_table_holds_the_dataproc_prices_with_their_sources() -> Non
     table = shipped_table()
     assert table.region == "us-central1"
     assert table.currency == "USD"
-    # shared/reference/google-apis.md, "Dataproc prices", and Google's pricing pages.
+    # Google's pricing pages: https://cloud.google.com/dataproc/pricing and
+    # https://cloud.google.com/dataproc-serverless/pricing.
     assert table.dataproc_vcpu_hour.usd == 0.010
     assert table.dcu_hour.usd == 0.06
     assert table.dcu_premium_hour.usd == 0.089
@@ -54,7 +55,7 @@ def test_the_shipped_table_holds_the_dataproc_prices_with_their_sources() -> Non
     assert table.dataproc_vcpu_hour.source.address == "https://cloud.google.com/dataproc/pricing"
     assert table.dcu_hour.source.address == "https://cloud.google.com/dataproc-serverless/pricing"
     assert table.dcu_premium_hour.source.address == table.dcu_hour.source.address
-    assert table.shuffle_gb_month.source.address.startswith("shared/reference/google-apis.md")
+    assert table.shuffle_gb_month.source.address == table.dcu_hour.source.address
     for price in (
         table.dataproc_vcpu_hour,
         table.dcu_hour,
@@ -283,6 +284,8 @@ def _broken(change: str) -> dict[str, Any]:
         del fee["source"]
     elif change == "http source":
         fee["source"] = "http://cloud.google.com/dataproc/pricing"
+    elif change == "file source":
+        fee["source"] = "reference/google-prices.md, Dataproc prices"
     elif change == "no read date":
         del fee["read"]
     elif change == "bad read date":
@@ -311,6 +314,7 @@ def _broken(change: str) -> dict[str, Any]:
     [
         ("no source", "dataproc.vcpuHour.source must be a string"),
         ("http source", "must be an https address"),
+        ("file source", "must be an https address"),  # a reader must be able to reach it
         ("no read date", "dataproc.vcpuHour.read must be a string"),
         ("bad read date", "must be a date like 2026-12-03"),
         ("usd=0", "dataproc.vcpuHour.usd must be a number above 0"),
