@@ -231,6 +231,13 @@ class PubSubEmulator(ManagedProcess):
             },
         )
 
+    def delete_subscription(self, project: str, subscription: str) -> None:
+        """Its backlog goes with it: a subscription made again under the name starts empty."""
+        self._call("DELETE", f"/v1/projects/{project}/subscriptions/{subscription}", {})
+
+    def delete_topic(self, project: str, topic: str) -> None:
+        self._call("DELETE", f"/v1/{topic_path(project, topic)}", {})
+
     # -- data --------------------------------------------------------------------
 
     def publish(

@@ -5,7 +5,8 @@ wired as in production (trigger topic -> push subscription -> function -> result
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -41,18 +42,23 @@ class LocalStack:
         dataproc_latency_ms: float | None = None,
         ack_deadline: int = 60,
         log_dir: Path | None = None,
-        pubsub_port: int | None = None,
+        pubsub: PubSubEmulator | None = None,
     ) -> None:
         """``function_env`` goes over the defaults set here (e.g. to change
         ALLOWED_PROJECTS). ``ack_deadline`` (10..600 s) is also the push timeout: if the
         function takes longer, the emulator pushes the message again meanwhile.
-        ``pubsub_port`` fixes the Pub/Sub emulator's port (a free one by default), so a
-        test can put a proxy in front of it and give the function the proxy's address
-        as ``PUBSUB_EMULATOR_HOST`` in ``function_env``."""
+        ``pubsub``, a running Pub/Sub emulator, is used instead of starting one (its Java
+        start is the slowest part): the stack neither starts nor stops it, and deletes
+        the topics and subscriptions it made when it stops, so that the next stack may
+        make them again; two stacks on one emulator at a time need different projects.
+        A test can also put a proxy in front of it and give the function the proxy's
+        address as ``PUBSUB_EMULATOR_HOST`` in ``function_env``."""
         self.project = project
         self.ack_deadline = ack_deadline
         self.log_dir = log_dir if log_dir is not None else Path(tempfile.mkdtemp(prefix="stack-"))
-        self.pubsub = PubSubEmulator(port=pubsub_port, log_dir=self.log_dir)
+        self._owns_pubsub = pubsub is None
+        self.pubsub = pubsub or PubSubEmulator(log_dir=self.log_dir)
+        self._wired: list[Callable[[], None]] = []  # how to undo each topic and subscription
         self.dataproc = DataprocEmulatorProcess(
             port=free_port(), latency_ms=dataproc_latency_ms, log_dir=self.log_dir
         )
@@ -72,7 +78,8 @@ class LocalStack:
 
     @property
     def _parts(self) -> tuple[ManagedProcess, ...]:
-        return (self.pubsub, self.dataproc, self.function)
+        started = (self.dataproc, self.function)
+        return (self.pubsub, *started) if self._owns_pubsub else started
 
     def start(self) -> Self:
         try:
@@ -88,8 +95,9 @@ class LocalStack:
 
     def _wire_topics(self) -> None:
         pubsub, project = self.pubsub, self.project
-        pubsub.create_topic(project, TRIGGER_TOPIC)
-        pubsub.create_topic(project, RESULTS_TOPIC)
+        for topic in (TRIGGER_TOPIC, RESULTS_TOPIC):
+            pubsub.create_topic(project, topic)
+            self._wired.append(partial(pubsub.delete_topic, project, topic))
         pubsub.create_push_subscription(
             project,
             TRIGGER_SUBSCRIPTION,
@@ -97,19 +105,24 @@ class LocalStack:
             self.function.push_endpoint(project, TRIGGER_TOPIC),
             ack_deadline=self.ack_deadline,
         )
+        self._wired.append(partial(pubsub.delete_subscription, project, TRIGGER_SUBSCRIPTION))
         pubsub.create_pull_subscription(
             project, RESULTS_SUBSCRIPTION, RESULTS_TOPIC, ack_deadline=self.ack_deadline
         )
+        self._wired.append(partial(pubsub.delete_subscription, project, RESULTS_SUBSCRIPTION))
 
     def stop(self) -> None:
         """Stop every part even if one fails to stop; the function first, so it does
-        not see the emulators vanish mid-request."""
+        not see the emulators vanish mid-request. On an emulator the stack does not own,
+        what it wired is then deleted, subscriptions before their topics."""
         errors = []
-        for part in reversed(self._parts):
+        undo = [] if self._owns_pubsub else self._wired[::-1]
+        for step in (*(part.stop for part in reversed(self._parts)), *undo):
             try:
-                part.stop()
+                step()
             except Exception as error:  # keep stopping the others
                 errors.append(error)
+        self._wired.clear()
         if errors:
             raise errors[0]
 

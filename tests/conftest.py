@@ -1,5 +1,5 @@
-"""Fixtures shared by the test modules: the Dataproc emulator in-process, a fake
-organisation seeded in it, and the inbox of an end-to-end module's own ``stack``; and
+"""Fixtures shared by the test modules: the Dataproc emulator in-process, its real-API
+paths and a fake organisation seeded in it (tests/e2e/conftest.py has the stacks); and
 tests/unit held to starting and reaching no server (tests/support/layers.py)."""
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ import requests
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
 from dataproc_emulator.fake_org import fake_organisation
-from local_stack import LocalStack
 from tests.support.dataproc_http import Api
-from tests.support.e2e import ResultInbox
 from tests.support.layers import UNIT, no_servers
 
 
@@ -67,13 +65,3 @@ def org(admin: EmulatorAdmin) -> dict[str, Any]:
     description = fake_organisation(folders=2, projects_per_folder=3, other_account_projects=1)
     admin.seed_organisation(description)
     return description
-
-
-@pytest.fixture
-def inbox(stack: LocalStack) -> Iterator[ResultInbox]:
-    """Results of a module's ``stack`` fixture (each end-to-end module starts its own,
-    with its own settings), with the Dataproc emulator reset before every test."""
-    box = ResultInbox(stack)
-    box.admin.reset()
-    yield box
-    box.admin.close()

@@ -32,11 +32,14 @@ NAME = f"projects/{PROJECT}/regions/us-central1/operations/ce-op"
 
 
 @pytest.fixture(scope="module")
-def pubsub() -> Iterator[PubSubEmulator]:
-    with PubSubEmulator() as emulator:
-        emulator.create_topic(PROJECT, "results")
-        emulator.create_pull_subscription(PROJECT, "results-pull", "results")
-        yield emulator
+def pubsub(pubsub_emulator: PubSubEmulator) -> Iterator[PubSubEmulator]:
+    """The session's emulator with this module's results topic, deleted after it (the
+    stacks that use the emulator next make the same names)."""
+    pubsub_emulator.create_topic(PROJECT, "results")
+    pubsub_emulator.create_pull_subscription(PROJECT, "results-pull", "results")
+    yield pubsub_emulator
+    pubsub_emulator.delete_subscription(PROJECT, "results-pull")
+    pubsub_emulator.delete_topic(PROJECT, "results")
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ no traceback in the server's log, no redelivery, and no call to Dataproc.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -23,6 +22,7 @@ PROJECT, REGION = "demo-project", "us-central1"
 SCOPE = f"projects/{PROJECT}/regions/{REGION}"
 FIRST, SECOND = f"{SCOPE}/operations/first", f"{SCOPE}/operations/second"
 BUDGET = {"billingAccountId": "01D4EE-1", "budgetId": "b-1", "schemaVersion": "1.0"}
+# The stack is the session's shared one (tests/e2e/conftest.py, SHARED_SETTINGS).
 
 
 def sweep(**fields: str) -> bytes:
@@ -91,13 +91,6 @@ MESSAGES: list[tuple[str, bytes, dict[str, str] | None, str]] = [
         "byte order mark",
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    env = {"VERIFY_TIMEOUT_SECONDS": "2", "RETRY_DEADLINE_SECONDS": "1", "SWEEP_SCOPES": SCOPE}
-    with LocalStack(PROJECT, function_env=env) as running:
-        yield running
 
 
 def test_every_class_is_answered_rejected_once_and_acked(

@@ -53,7 +53,7 @@ import pytest
 
 from dataproc_emulator.admin import EmulatorAdmin
 from dataproc_emulator.fake_org import BILLING_ACCOUNT, BUDGET_ID, fake_organisation
-from local_stack import LocalStack
+from local_stack import LocalStack, PubSubEmulator
 from local_stack.stack import TRIGGER_TOPIC
 from tests.support.discovery import DOCUMENTS, Discovery, document
 from tests.support.e2e import ResultInbox
@@ -110,7 +110,7 @@ class Scenario:
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
+def stack(pubsub_emulator: PubSubEmulator) -> Iterator[LocalStack]:
     env = {
         "VERIFY_TIMEOUT_SECONDS": "10",
         "RETRY_DEADLINE_SECONDS": "10",
@@ -119,7 +119,7 @@ def stack() -> Iterator[LocalStack]:
         "TRIGGER_TOPIC": f"projects/{PROJECT}/topics/{TRIGGER_TOPIC}",
         "BUDGET_LADDER": "0.5:report,1.2:clusters",
     }
-    with LocalStack(PROJECT, function_env=env) as running:
+    with LocalStack(PROJECT, function_env=env, pubsub=pubsub_emulator) as running:
         yield running
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from local_stack import LocalStack
+from local_stack import LocalStack, PubSubEmulator
 from tests.support.reliability import (
     UNCONFIRMED_MARK,
     Inbox,
@@ -77,8 +77,8 @@ class Env:
 
 
 @pytest.fixture(scope="module")
-def env() -> Iterator[Env]:
-    with stack_behind_proxy(PROJECT, FUNCTION_ENV) as (stack, proxy):
+def env(pubsub_emulator: PubSubEmulator) -> Iterator[Env]:
+    with stack_behind_proxy(PROJECT, FUNCTION_ENV, pubsub_emulator) as (stack, proxy):
         inbox = Inbox(stack)  # one per module: results are sorted by trigger, none lost
         try:
             yield Env(stack, proxy, inbox)

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from local_stack import LocalStack
+from local_stack import LocalStack, PubSubEmulator
 from tests.support.reliability import (
     Inbox,
     ended_cancelled,
@@ -75,8 +75,8 @@ def op(op_id: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack_and_proxy() -> Iterator[tuple[LocalStack, TcpProxy]]:
-    with stack_behind_proxy(PROJECT, FUNCTION_ENV) as running:
+def stack_and_proxy(pubsub_emulator: PubSubEmulator) -> Iterator[tuple[LocalStack, TcpProxy]]:
+    with stack_behind_proxy(PROJECT, FUNCTION_ENV, pubsub_emulator) as running:
         yield running
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local_stack import LocalStack
+from local_stack import LocalStack, PubSubEmulator
 from local_stack.stack import TRIGGER_TOPIC
 from tests.support.e2e import ResultInbox
 
@@ -27,7 +27,7 @@ BILLING = {"billingAccountId": "01-02-03", "budgetId": "b-clusters", "schemaVers
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
+def stack(pubsub_emulator: PubSubEmulator) -> Iterator[LocalStack]:
     env = {
         "VERIFY_TIMEOUT_SECONDS": "3",
         "RETRY_DEADLINE_SECONDS": "3",
@@ -38,7 +38,7 @@ def stack() -> Iterator[LocalStack]:
         "CLUSTER_DELETE_ALLOWED": "true",
         "CLUSTER_INCIDENT_ACTION": "stop",
     }
-    with LocalStack(PROJECT, function_env=env) as running:
+    with LocalStack(PROJECT, function_env=env, pubsub=pubsub_emulator) as running:
         yield running
 
 

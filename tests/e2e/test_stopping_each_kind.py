@@ -7,13 +7,10 @@ Pub/Sub emulator -> push subscription -> functions-framework running main.stop_d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from local_stack import LocalStack
-from local_stack.stack import TRIGGER_TOPIC
 from tests.support.e2e import ResultInbox
 
 pytestmark = pytest.mark.e2e
@@ -22,21 +19,8 @@ PROJECT, REGION = "demo-project", "us-central1"
 SCOPE = f"projects/{PROJECT}/regions/{REGION}"
 JOBS = f"{SCOPE}/jobs"
 SESSIONS = f"projects/{PROJECT}/locations/{REGION}/sessions"
-PER_MESSAGE = 5
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    env = {
-        "VERIFY_TIMEOUT_SECONDS": "3",
-        "RETRY_DEADLINE_SECONDS": "2",
-        "ALLOWED_PROJECTS": PROJECT,
-        "SWEEP_SCOPES": SCOPE,
-        "MAX_CANCELS_PER_MESSAGE": str(PER_MESSAGE),
-        "TRIGGER_TOPIC": f"projects/{PROJECT}/topics/{TRIGGER_TOPIC}",
-    }
-    with LocalStack(PROJECT, function_env=env) as running:
-        yield running
+# The stack is the session's shared one (tests/e2e/conftest.py, SHARED_SETTINGS): at most
+# 5 stops a message (MAX_CANCELS_PER_MESSAGE).
 
 
 def incident(resource_type: str, labels: dict[str, str]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from canceller.prices import compute_engine_hourly, machine_type, shipped_table
-from local_stack import LocalStack
+from local_stack import LocalStack, PubSubEmulator
 from local_stack.chat_receiver import Receiver, chat_receiver
 from local_stack.loopback_server import Received
 from local_stack.stack import TRIGGER_TOPIC
@@ -48,7 +48,7 @@ def chat() -> Iterator[Receiver]:
 
 
 @pytest.fixture(scope="module")
-def stack(chat: Receiver) -> Iterator[LocalStack]:
+def stack(chat: Receiver, pubsub_emulator: PubSubEmulator) -> Iterator[LocalStack]:
     env = {
         "VERIFY_TIMEOUT_SECONDS": "3",
         "RETRY_DEADLINE_SECONDS": "3",
@@ -58,7 +58,7 @@ def stack(chat: Receiver) -> Iterator[LocalStack]:
         "BUDGET_LADDER": "1.0:clusters",
         "NOTIFY_WEBHOOK_URL": chat.url(),
     }
-    with LocalStack(PROJECT, function_env=env) as running:
+    with LocalStack(PROJECT, function_env=env, pubsub=pubsub_emulator) as running:
         yield running
 
 

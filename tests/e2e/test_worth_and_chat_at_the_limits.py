@@ -36,7 +36,7 @@ from canceller.webhook import Webhook
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
 from dataproc_emulator.fake_org import BUDGET_ID, fake_organisation
-from local_stack import LocalStack
+from local_stack import LocalStack, PubSubEmulator
 from local_stack.loopback_server import Received, loopback_server
 from local_stack.stack import TRIGGER_TOPIC
 from tests.support.dispatching import environ, event, follow_fan_out
@@ -222,7 +222,7 @@ def hostile_dataproc() -> Iterator[Rewriter]:
 
 
 @pytest.fixture(scope="module")
-def stack(hostile_dataproc: Rewriter) -> Iterator[LocalStack]:
+def stack(hostile_dataproc: Rewriter, pubsub_emulator: PubSubEmulator) -> Iterator[LocalStack]:
     env = {
         "VERIFY_TIMEOUT_SECONDS": "3",
         "RETRY_DEADLINE_SECONDS": "3",
@@ -231,7 +231,7 @@ def stack(hostile_dataproc: Rewriter) -> Iterator[LocalStack]:
         "TRIGGER_TOPIC": f"projects/{PROJECT}/topics/{TRIGGER_TOPIC}",
         "DATAPROC_EMULATOR_HOST": hostile_dataproc.host,
     }
-    running = LocalStack(PROJECT, function_env=env)
+    running = LocalStack(PROJECT, function_env=env, pubsub=pubsub_emulator)
     hostile_dataproc.upstream = ("127.0.0.1", running.dataproc.port)
     with running:
         yield running

@@ -1,8 +1,9 @@
 """Reading results back from the local stack, one trigger at a time.
 
-Tests share one stack per module, so the results subscription carries every test's
-results; they are sorted by the trigger message id each result echoes, and every one
-is checked against both result contracts as it arrives.
+Tests share a stack (a module's own, or one several modules share: tests/e2e/conftest.py),
+so the results subscription carries every test's results; they are sorted by the trigger
+message id each result echoes, and every one is checked against both result contracts
+as it arrives.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from local_stack import LocalStack
-from local_stack.ports import LOOPBACK, free_port
+from local_stack import LocalStack, PubSubEmulator
+from local_stack.ports import LOOPBACK
 from tests.support.e2e import ResultInbox
 from tests.support.tcp_proxy import TcpProxy
 
@@ -22,16 +22,14 @@ UNCONFIRMED_MARK = "results not confirmed"  # main.py: the publish was not confi
 
 @contextmanager
 def stack_behind_proxy(
-    project: str, function_env: Mapping[str, str], **stack_options: Any
+    project: str, function_env: Mapping[str, str], pubsub: PubSubEmulator
 ) -> Iterator[tuple[LocalStack, TcpProxy]]:
-    """A LocalStack whose function publishes through a TcpProxy; the push subscription
-    and the tests' pulls stay direct, so only the function's side of Pub/Sub is faulted."""
-    pubsub_port = free_port()
-    with TcpProxy(LOOPBACK, pubsub_port) as proxy:
+    """A LocalStack on ``pubsub`` whose function publishes through a TcpProxy; the push
+    subscription and the tests' pulls stay direct, so only the function's side of
+    Pub/Sub is faulted."""
+    with TcpProxy(LOOPBACK, pubsub.port) as proxy:
         env = {**function_env, "PUBSUB_EMULATOR_HOST": proxy.address}
-        with LocalStack(
-            project, function_env=env, pubsub_port=pubsub_port, **stack_options
-        ) as stack:
+        with LocalStack(project, function_env=env, pubsub=pubsub) as stack:
             yield stack, proxy
 
 

@@ -32,6 +32,7 @@ def test_no_module_under_tests_imports_a_test_module() -> None:
         ("from tests.support.dispatching import handle", []),
         ("from canceller.trigger import decode_trigger\nimport json", []),
     ],
+    ids=["from-module", "from-package", "import", "relative", "parent", "support", "others"],
 )
 def test_imports_of_test_modules_are_found_in_every_form(source: str, imported: list[str]) -> None:
     assert imported_test_modules(source, TESTS / "unit" / "test_example.py") == imported
