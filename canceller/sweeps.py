@@ -33,14 +33,10 @@ from canceller.chains import (
 )
 from canceller.clock import Deadline, rfc3339, utc_now
 from canceller.dataproc import DataprocClient
-from canceller.engine import (
-    CancelContext,
-    Outcomes,
-    explain_api_error,
-    stop_all,
-)
+from canceller.engine import CancelContext, Outcomes, stop_all
 from canceller.kinds import SWEEPABLE, Clause, Kind
 from canceller.names import InvalidName, ScopeName, parse_name, parse_scope
+from canceller.reporting import explain_api_error
 from canceller.rest import TransientFailure
 from canceller.results import Outcome, Result
 from canceller.selection import (

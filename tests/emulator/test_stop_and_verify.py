@@ -14,10 +14,11 @@ import pytest
 
 from canceller.clock import CallAllowance, Deadline
 from canceller.dataproc import DataprocClient
-from canceller.engine import CancelContext, Target, stop_all
+from canceller.engine import CancelContext, stop_all
 from canceller.names import ResourceName, parse_name
 from canceller.results import Outcome, Result
 from canceller.runtime import Runtime
+from canceller.targets import Target
 from canceller.trigger import TriggerInfo
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
