@@ -52,6 +52,7 @@ from canceller.results import Outcome, Result
 from canceller.stopping import Watch, start
 from canceller.targets import Target
 from canceller.trigger import TriggerInfo
+from canceller.verification import POLL_SCHEDULE, PollSchedule
 from canceller.watcher import Watcher, executor
 
 # Time kept for a cluster's own read and stop after the work before it: a share of what
@@ -61,7 +62,7 @@ _CLUSTER_START_SHARE, _CLUSTER_START_MIN = 0.05, 0.2
 
 @dataclass(frozen=True)
 class CancelContext:
-    """What every target of one message shares."""
+    """What every target of one message shares; its times are on ``deadline.clock``."""
 
     trigger: TriggerInfo
     deadline: Deadline
@@ -76,6 +77,7 @@ class CancelContext:
     # Each target as first read, by name: a job's burn reads its cluster from here when
     # the message read it anyway (canceller.pricing). Shared by every part of a message.
     seen: dict[str, Resource] = field(default_factory=dict)
+    schedule: PollSchedule = POLL_SCHEDULE  # when each stop is read again
 
 
 @dataclass

@@ -10,9 +10,8 @@ stop refused as not possible yet, or whose answer was lost, sent again.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from google.api_core import exceptions as api_exceptions
@@ -25,7 +24,6 @@ from canceller.reporting import Reporter
 from canceller.rest import NoBudget, TransientFailure, error_details
 from canceller.results import Outcome, Result
 from canceller.targets import Target
-from canceller.verification import poll_offsets
 
 if TYPE_CHECKING:  # the engine's context frames every target; the engine runs this
     from canceller.engine import CancelContext
@@ -42,17 +40,18 @@ _RESEND_SECONDS = 1.0
 
 @dataclass(eq=False)
 class Watch:
-    """A stop was sent (or is due again); ``last`` is the watched resource as last seen."""
+    """A stop was sent (or is due again); ``last`` is the watched resource as last seen.
+    Times are on the context's clock; ``stopped_at`` is None until the watch starts."""
 
     reporter: Reporter
     kind: Kind  # what is read to see the stop: the target's kind, or a batch's operation
     name: ResourceName
     last: Resource
     stop: StopCall
-    stopped_at: float = 0.0
+    offsets: Iterator[float]  # check times after the stop: the context's PollSchedule
+    stopped_at: float | None = None
     next_check: float = 0.0
     checks: int = 0
-    offsets: Iterator[float] = field(default_factory=poll_offsets)
     refusal: api_exceptions.GoogleAPICallError | None = None  # stop not accepted yet
     unanswered: str = ""  # a stop was sent and its answer lost: sent again while running
     sent: bool = False  # a stop of ours was accepted
@@ -60,13 +59,28 @@ class Watch:
     last_failure: str = ""
     note: str = ""
 
+    def start_watching(self, now: float, verify_timeout: float) -> None:
+        """The window runs from the first stop (or the one found under way), never from
+        one sent again."""
+        if self.stopped_at is None:
+            self.stopped_at = now
+            self.schedule_next(verify_timeout)
+
     def schedule_next(self, verify_timeout: float) -> None:
         offset = min(next(self.offsets), verify_timeout)
-        self.next_check = self.stopped_at + offset
+        self.next_check = self._origin() + offset
+
+    def watched(self, now: float) -> float:
+        """How long the stop has been watched at ``now``."""
+        return now - self._origin()
+
+    def _origin(self) -> float:
+        """Where its window starts; every watch a start returns has started."""
+        return 0.0 if self.stopped_at is None else self.stopped_at
 
     def out_of_time(self, now: float, verify_timeout: float, deadline: Deadline) -> bool:
         """Checked at least once, and its window or the message's deadline is over."""
-        return self.checks > 0 and (now - self.stopped_at >= verify_timeout or deadline.expired())
+        return self.checks > 0 and (self.watched(now) >= verify_timeout or deadline.expired())
 
     def stop_due(self) -> bool:
         """A stop must be sent again: refused as not possible yet, or its answer lost."""
@@ -80,7 +94,7 @@ def start(
     kind = target.kind
     reporter = Reporter(target, context, utc_now())
     try:
-        fresh = time.monotonic() - target.seen_at <= LISTING_FRESH_SECONDS
+        fresh = context.deadline.clock.monotonic() - target.seen_at <= LISTING_FRESH_SECONDS
         if target.seen is not None and fresh and kind.phase(target.seen) is Phase.RUNNING:
             before = target.seen
         else:
@@ -126,7 +140,7 @@ def start(
             before,
             kind,
         )
-    watch = Watch(reporter, watched_kind, watched_name, before, stop)
+    watch = Watch(reporter, watched_kind, watched_name, before, stop, context.schedule.offsets())
     if watched_kind is not kind:
         watch.last = {}
     if phase is Phase.STOPPING:
@@ -214,9 +228,7 @@ def _send_stop(
 
 
 def _started(watch: Watch, context: CancelContext) -> Watch:
-    if not watch.stopped_at:
-        watch.stopped_at = time.monotonic()
-        watch.schedule_next(context.verify_timeout)
+    watch.start_watching(context.deadline.clock.monotonic(), context.verify_timeout)
     return watch
 
 

@@ -14,7 +14,6 @@ handed on, so a sweep that stopped nothing, or could not list, still answers.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -468,7 +467,7 @@ def _list(
         listing.pages += 1
         items = kind.listed_items(page)
         listing.found += len(items)
-        seen_at = time.monotonic()
+        seen_at = deadline.clock.monotonic()
         for item in items:
             try:
                 name = parse_name(kind.name, kind.listed_name(item, scope))

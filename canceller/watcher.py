@@ -1,16 +1,16 @@
 """Watching many stops at once: when each target is read again, and how.
 
-Each target is checked on its own schedule from its own stop
-(``verification.poll_offsets``). Targets of one kind in one scope are checked together
-with one listing when there are several of them: a listing returns a page of them for
-one request, so the cost of watching does not grow with the target count (a GET is
-only for what the listing cannot settle). A group whose listing costs more pages than
-it has targets goes back to GETs. What each reading means is canceller/stopping.py's.
+Each target is checked on its own schedule from its own stop (the context's
+``verification.PollSchedule``), on the deadline's clock. Targets of one kind in one
+scope are checked together with one listing when there are several of them: a listing
+returns a page of them for one request, so the cost of watching does not grow with the
+target count (a GET is only for what the listing cannot settle). A group whose listing
+costs more pages than it has targets goes back to GETs. What each reading means is
+canceller/stopping.py's.
 """
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -27,7 +27,6 @@ from canceller.rest import TransientFailure
 from canceller.results import Outcome, Result
 from canceller.stopping import Watch, settle
 from canceller.targets import Target
-from canceller.verification import MAX_INTERVAL
 
 if TYPE_CHECKING:  # the engine runs the watcher with its context and collects its outcomes
     from canceller.engine import CancelContext, Outcomes
@@ -51,6 +50,7 @@ class Watcher:
     ) -> None:
         self._client = client
         self._context = context
+        self._clock = context.deadline.clock
         self._outcomes = outcomes
         self._hand_on_late = hand_on_late
         self._report_unconfirmed = report_unconfirmed
@@ -95,11 +95,12 @@ class Watcher:
             while waiting or self._pending:
                 timeout = self._until_next_round()
                 if waiting:
+                    # Real time: a start under way ends on its own, not on the clock.
                     done, waiting = wait(waiting, timeout=timeout, return_when=FIRST_COMPLETED)
                     for future in done:
                         self._take(future.result())
                 elif timeout:
-                    time.sleep(timeout)
+                    self._clock.sleep(timeout)
                 self._round(checks)
 
     def _take(self, item: Result | Watch | Target | None) -> None:
@@ -125,7 +126,7 @@ class Watcher:
     def _until_next_round(self) -> float | None:
         if not self._pending:
             return None
-        now = time.monotonic()
+        now = self._clock.monotonic()
         soonest = min(self._round_time(key, ws) for key, ws in self._groups().items())
         return max(0.0, min(soonest - now, self._context.deadline.remaining()))
 
@@ -136,7 +137,7 @@ class Watcher:
         return due
 
     def _round(self, checks: ThreadPoolExecutor | Inline) -> None:
-        now = time.monotonic()
+        now = self._clock.monotonic()
         late = self._context.deadline.expired()  # then every watch gets its last check now
         # Each step settles one watch: a GET, or a reading a listing brought. They run on
         # the checks pool, so a stop sent again from one never holds up the others.
@@ -159,7 +160,7 @@ class Watcher:
             settled = list(checks.map(lambda step: step[1](), steps))
             for (watch, _), outcome in zip(steps, settled, strict=True):
                 self._apply(watch, outcome)
-        now = time.monotonic()
+        now = self._clock.monotonic()
         for watch in checked:
             if watch not in self._pending:
                 continue
@@ -239,7 +240,7 @@ class Watcher:
         seen: dict[str, Resource] = {}
         params = {**kind.watch_params, "pageSize": str(kind.page_size)}
         pages = 0
-        started = time.monotonic()
+        started = self._clock.monotonic()
         try:
             while pages < _MAX_WATCH_PAGES:
                 page = self._client.list(
@@ -259,7 +260,8 @@ class Watcher:
             return [], due
         self._pages[key] = pages  # more pages than watches: GETs, until the group grows
         self._listed_at[key] = started
-        self._list_gap[key] = min(MAX_INTERVAL, max(_LIST_GAP_MIN, _LIST_GAP_PER_PAGE * pages))
+        gap = max(_LIST_GAP_MIN, _LIST_GAP_PER_PAGE * pages)
+        self._list_gap[key] = min(self._context.schedule.max_interval, gap)
         listed = [(wanted[name], item) for name, item in seen.items()]
         return listed, [watch for watch in due if watch.name.name not in seen]
 
@@ -276,7 +278,7 @@ class Watcher:
                     f"no stop of ours was confirmed: every attempt failed "
                     f"({watch.unanswered[:300]}), and the {watch.kind.name} was still "
                     f"{watch.kind.state_word(watch.last) if watch.last else 'unknown'} after "
-                    f"{max(0.0, time.monotonic() - watch.stopped_at):.1f} s; it may still "
+                    f"{max(0.0, watch.watched(self._clock.monotonic())):.1f} s; it may still "
                     "stop, and a later sweep tries again",
                     watch.last or None,
                     watch.kind,
@@ -291,7 +293,7 @@ class Watcher:
         """The window (or the message's deadline) is over: say how long was really
         watched, what was last seen, and what could not be read."""
         kind, timeout = watch.kind, self._context.verify_timeout
-        watched = max(0.0, time.monotonic() - watch.stopped_at)
+        watched = max(0.0, watch.watched(self._clock.monotonic()))
         state = kind.state_word(watch.last) if watch.last else "unknown"
         span = f"{watched:.1f} s"
         if watched < timeout:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from canceller.clock import CallAllowance, Deadline
+from canceller.clock import SYSTEM_CLOCK, CallAllowance, Deadline
 from canceller.dataproc import DataprocClient
 from canceller.engine import CancelContext, stop_all
 from canceller.names import ResourceName, parse_name
@@ -47,7 +47,7 @@ def context(
 ) -> CancelContext:
     return CancelContext(
         trigger=TriggerInfo("m-1", "2026-11-27T10:00:00Z", "//pubsub/test", kind="operation"),
-        deadline=Deadline(deadline),
+        deadline=Deadline(deadline, clock=SYSTEM_CLOCK),
         verify_timeout=verify_timeout,
         dry_run=dry_run,
         max_concurrency=8,
@@ -314,7 +314,7 @@ def test_a_message_never_makes_more_calls_than_its_allowance(
     admin.seed_operations([{"name": n, "cancelSeconds": 0.2} for n in names])
     context = CancelContext(
         trigger=TriggerInfo("m-1", "2026-11-27T10:00:00Z", "//pubsub/test", kind="operation"),
-        deadline=Deadline(20, CallAllowance(5)),
+        deadline=Deadline(20, CallAllowance(5), clock=SYSTEM_CLOCK),
         verify_timeout=5,
         dry_run=False,
         max_concurrency=1,

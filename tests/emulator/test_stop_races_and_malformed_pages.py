@@ -11,7 +11,7 @@ from typing import Any
 from google.api_core import exceptions as api_exceptions
 
 from canceller.alerts import BudgetNotice
-from canceller.clock import Deadline, utc_now
+from canceller.clock import SYSTEM_CLOCK, Deadline, utc_now
 from canceller.engine import CancelContext, stop_all
 from canceller.kinds import StopCall
 from canceller.names import parse_name
@@ -50,7 +50,7 @@ class ScriptedDataproc:
 def context(verify: float = 2.0) -> CancelContext:
     return CancelContext(
         trigger=TriggerInfo("m-1", "2026-12-01T00:00:00Z", "//test", kind="job"),
-        deadline=Deadline(10.0),
+        deadline=Deadline(10.0, clock=SYSTEM_CLOCK),
         verify_timeout=verify,
         dry_run=False,
         max_concurrency=4,
