@@ -62,7 +62,7 @@ class RestClient:
     """Thread-safe: it holds no per-call state, the session's pool is shared, and so is
     ``budget``, which every request of the process to this API draws from. ``key_of``
     names the quota a request counts against, from its method and path. Backoff sleeps
-    on ``clock``, the process's, which the budget and the deadlines are also on."""
+    on ``clock``, the process's: the budget's, and the one to build deadlines on."""
 
     def __init__(
         self,
@@ -79,7 +79,7 @@ class RestClient:
         self._endpoint = endpoint.rstrip("/")
         self._request_timeout = request_timeout
         self._budget = budget
-        self._clock = clock
+        self.clock = clock
         self._version = version
         self._key_of = key_of
 
@@ -110,7 +110,7 @@ class RestClient:
                         f"{method} {path}: {retryable.reason}; still failing when the retry "
                         "deadline ran out"
                     ) from None
-                self._clock.sleep(delay)
+                self.clock.sleep(delay)
 
     def _take_slot(
         self, key: BudgetKey, method: str, path: str, deadline: Deadline, urgent: bool
