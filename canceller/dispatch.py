@@ -189,7 +189,7 @@ def handle_trigger(
             report_unconfirmed=not can_hand_on,
         )
         handled.results.extend(stopped.results)
-        handled.retry_reasons.extend(stopped.failures)
+        handled.retry_reasons.extend(stopped.transient_failures)
         if unchecked and can_hand_on:
             stopped.unstarted.extend(unchecked)  # handed on with the names not started
         elif unchecked:
@@ -206,7 +206,7 @@ def handle_trigger(
                 handled.notes.append("no organisation APIs: the budget sweeps SWEEP_SCOPES")
             swept = run_sweep(client, spec, chain, settings, context, gate)
         handled.results.extend(swept.results)
-        handled.retry_reasons.extend(swept.failures)
+        handled.retry_reasons.extend(swept.transient_failures)
         handled.continuation = swept.continuation
         handled.children = swept.children
         add_money_to_summaries(handled.results)

@@ -83,7 +83,7 @@ class CancelContext:
 @dataclass
 class Outcomes:
     results: list[Result] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)  # transient: redeliver
+    transient_failures: list[str] = field(default_factory=list)  # redeliver
     unstarted: list[Target] = field(default_factory=list)  # no time left: hand on
     # Sent a stop that was never confirmed, and still running at the end of its window.
     unconfirmed: list[Target] = field(default_factory=list)
@@ -103,13 +103,13 @@ def stop_all(
     message's deadline, so every stop sent is watched for its whole window. One that does
     not fit, or whose read or stop could not be sent (no budget, a transient failure), is
     returned in ``unstarted`` (in the order given): for the caller to hand on with
-    ``hand_on_late``; without, its failure is also collected in ``failures``, so the
-    message is redelivered.
+    ``hand_on_late``; without, its failure is also collected in ``transient_failures``,
+    so the message is redelivered.
 
     A target whose every stop went unanswered for its whole window while it kept running
     is in ``unconfirmed``: with ``report_unconfirmed`` (a sweep, whose continuation only
     selects what still runs) also answered ERROR now; else (a named list) left for the
-    caller to hand on when it can, or collected in ``failures``."""
+    caller to hand on when it can, or collected in ``transient_failures``."""
     outcomes = _stop_all(client, targets, context, hand_on_late, report_unconfirmed)
     if context.prices is not None:
         read_references(
@@ -174,7 +174,7 @@ def _stop_all(
             ready.append(target)
     for target, why in blocked:
         if not hand_on_late:
-            outcomes.failures.append(f"{target.name.name}: {why}")
+            outcomes.transient_failures.append(f"{target.name.name}: {why}")
         outcomes.unstarted.append(target)
     # Work stopped for a cluster is answered here, whatever became of it: never handed
     # on or counted unconfirmed as if it had been asked for.
@@ -183,7 +183,7 @@ def _stop_all(
     stopped = _stop_each(client, [*others, *ready], context, hand_on_late, report_unconfirmed)
     _say_what_was_not_cleared(outcomes.results, stopped.results)
     outcomes.results.extend(stopped.results)
-    outcomes.failures.extend(stopped.failures)
+    outcomes.transient_failures.extend(stopped.transient_failures)
     outcomes.unstarted.extend(stopped.unstarted)
     outcomes.unconfirmed.extend(stopped.unconfirmed)
     order = {target.name: index for index, target in enumerate(targets)}
@@ -258,7 +258,7 @@ def _stop_each(
             )
         except TransientFailure as failure:
             if not hand_on_late and not target.cleared_for:
-                outcomes.failures.append(str(failure))
+                outcomes.transient_failures.append(str(failure))
             return target
 
     workers = min(context.max_concurrency, len(targets))

@@ -119,7 +119,7 @@ def run_fan_out(
     except TransientFailure as error:
         # Nothing was done: the redelivery reads the budget again (Pub/Sub's backoff
         # spaces the tries). Only a budget refused for good falls back to SWEEP_SCOPES.
-        outcomes.failures.append(f"the budget could not be read yet: {str(error)[:300]}")
+        outcomes.transient_failures.append(f"the budget could not be read yet: {str(error)[:300]}")
         return outcomes
     if area is None:
         answer(
@@ -282,14 +282,16 @@ def run_fan_out(
             )
             swept = run_sweep(client, inline, chain, settings, context, gate)
             outcomes.results.extend(swept.results)
-            outcomes.failures.extend(swept.failures)
+            outcomes.transient_failures.extend(swept.transient_failures)
             outcomes.continuation = swept.continuation
 
     if left:
         if not account["searched"]:
             # No progress (nothing searched): asking for this message again misreports
             # nothing, and Pub/Sub's backoff spaces the tries.
-            outcomes.failures.append(f"no search could be read: {'; '.join(failed)[:500]}")
+            outcomes.transient_failures.append(
+                f"no search could be read: {'; '.join(failed)[:500]}"
+            )
         elif settings.trigger_topic and chain.generation < MAX_CONTINUATIONS:
             carried = left[:MAX_BUDGET_SEARCHES] if area.budget else left[:MAX_SCOPES_PER_SWEEP]
             outcomes.continuation = _rest(

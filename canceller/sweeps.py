@@ -165,7 +165,7 @@ def run_sweep(
     if unchecked and not scopes:
         # Nothing can be done before the allowlist answers: the redelivery asks again.
         why = f"{unchecked[0][0].name}: {unchecked[0][1]}"
-        outcomes.failures.append(f"the allowlist could not be checked yet: {why}")
+        outcomes.transient_failures.append(f"the allowlist could not be checked yet: {why}")
         return outcomes
     kinds, left_out = _sweep_kinds(spec, settings, clauses)
     order = [
@@ -253,7 +253,7 @@ def run_sweep(
     if (left or stopped.unconfirmed) and not (confirmed or (moved_on and not rest)):
         # Asking for this message again cannot misreport (nothing of it is known done),
         # and Pub/Sub's backoff spaces the tries where a copy of itself handed on would not.
-        outcomes.failures.append(
+        outcomes.transient_failures.append(
             f"this message confirmed no stop of the {len(allowed)} selected target(s)"
             + (f" and could not list further ({listing.cut[:200]})" if listing.cut else "")
         )
@@ -396,7 +396,9 @@ def _hand_on_unchecked(
     is), which checks again and waits for its redelivery while it cannot; without
     TRIGGER_TOPIC this message asks for its redelivery. What the summary says of them."""
     if not settings.trigger_topic or chain.part:
-        outcomes.failures.append(f"the allowlist could not be checked yet: {unchecked[0][0].name}")
+        outcomes.transient_failures.append(
+            f"the allowlist could not be checked yet: {unchecked[0][0].name}"
+        )
         said = "; ".join(f"{scope.name}: {why}" for scope, why in unchecked)
         return f"NOT swept yet, the allowlist could not be checked (redelivered): {said[:300]}"
     by_project: dict[str, list[ScopeName]] = {}
@@ -551,7 +553,7 @@ def _why_not_handed_on(
 ) -> str:
     if context.dry_run:
         return "a dry run is not handed on"
-    if outcomes.failures:
+    if outcomes.transient_failures:
         # The redelivery sweeps again and finds them; a continuation as well would
         # sweep the same work twice at once.
         return "this message is asked for again, and its redelivery sweeps them"

@@ -74,7 +74,7 @@ class Watcher:
         except passes:
             raise
         except TransientFailure as failure:
-            self._outcomes.failures.append(str(failure))
+            self._outcomes.transient_failures.append(str(failure))
         except Exception as defect:  # a defect of ours must not leave a target unanswered
             self._outcomes.results.append(
                 Reporter(target, self._context, utc_now()).report(
@@ -287,7 +287,7 @@ class Watcher:
         elif self._hand_on_late:
             self._outcomes.unconfirmed.append(target)
         else:
-            self._outcomes.failures.append(watch.unanswered)
+            self._outcomes.transient_failures.append(watch.unanswered)
 
     def _still_running(self, watch: Watch) -> Result:
         """The window (or the message's deadline) is over: say how long was really

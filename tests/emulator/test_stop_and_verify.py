@@ -75,7 +75,7 @@ def context(
 
 def run_one(client: DataprocClient, name: str, **kw: Any) -> Result:
     outcomes = stop_all(client, [Target(parse_name("operation", name))], context(client, **kw))
-    assert outcomes.failures == []
+    assert outcomes.transient_failures == []
     assert len(outcomes.results) == 1
     return outcomes.results[0]
 
@@ -275,8 +275,8 @@ def test_a_fault_that_outlasts_the_deadline_asks_for_redelivery(
         context(client, verify_timeout=5.0, deadline=6.0),  # 1 s to start it
     )
     assert outcomes.results == []
-    assert len(outcomes.failures) == 1
-    assert "503" in outcomes.failures[0]
+    assert len(outcomes.transient_failures) == 1
+    assert "503" in outcomes.transient_failures[0]
     assert "POST down:cancel" not in calls(admin)
 
 
@@ -358,4 +358,7 @@ def test_a_stop_that_could_not_be_watched_for_its_window_is_not_started(
         context(client, verify_timeout=5.0, deadline=4.0),
     )
     assert outcomes.results == [] and admin.requests() == []
-    assert outcomes.failures and "no time left to watch a stop" in outcomes.failures[0]
+    assert (
+        outcomes.transient_failures
+        and "no time left to watch a stop" in outcomes.transient_failures[0]
+    )

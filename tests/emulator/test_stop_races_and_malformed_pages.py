@@ -49,7 +49,7 @@ def test_a_job_stopped_by_someone_else_after_our_refused_cancel_is_not_ours() ->
     [result] = outcomes.results
     assert result.outcome is Outcome.ALREADY_DONE
     assert "before a stop of ours was accepted" in result.detail
-    assert outcomes.failures == []
+    assert outcomes.transient_failures == []
 
 
 def test_a_malformed_listing_is_read_as_empty_and_every_target_still_answered() -> None:

@@ -99,7 +99,7 @@ def stop(dataproc: Job, verify: float, **kw: Any) -> Outcomes:
 
 
 def only(outcomes: Outcomes) -> Result:
-    assert outcomes.failures == [] and outcomes.unstarted == []
+    assert outcomes.transient_failures == [] and outcomes.unstarted == []
     [result] = outcomes.results
     return result
 
@@ -196,7 +196,7 @@ def test_a_stop_whose_every_answer_is_lost_is_sent_again_and_then_left_to_a_rede
     dataproc = Job(clock, loses=lambda t: True)
     outcomes = stop(dataproc, verify=30.0)
     assert outcomes.results == []
-    [failure] = outcomes.failures
+    [failure] = outcomes.transient_failures
     assert failure.endswith("HTTP 503; the retry deadline ran out")
     checks = window(30.0)
     assert dataproc.at("POST") == pytest.approx([0.0, *checks])
