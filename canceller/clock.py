@@ -10,8 +10,8 @@ Whatever measures or waits out an interval takes a ``Clock`` (monotonic time and
 sleep on it) rather than reading the ``time`` module, all of one process the same one
 (canceller.runtime.Runtime carries it): a deadline, a backoff, a poll and the request
 budget then agree on what "now" is, and tests can run them on a clock that moves only
-when something sleeps (tests/support/fake_clock.py), as google-api-core's own tests
-run its retries and polling futures. Wall time (``utc_now``) is only for timestamps.
+when something sleeps (tests/support/fake_clock.py). Wall time (``utc_now``) is only
+for timestamps.
 """
 
 from __future__ import annotations
