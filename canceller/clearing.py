@@ -17,7 +17,6 @@ would fail it. A cluster named in a message stops whatever runs on it.
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -110,7 +109,7 @@ def _prepare(
         return str(failure)
     except api_exceptions.GoogleAPICallError:
         return (target, [])  # not found, forbidden: its own start reads it again and answers
-    seen_at = time.monotonic()
+    seen_at = deadline.clock.monotonic()
     kind = target.kind
     uuid = kind.uuid(cluster)
     if target.expect_uuid and uuid != target.expect_uuid:
@@ -185,7 +184,7 @@ def _work_on(
         }
         for pages in range(1, _MAX_PAGES + 1):
             page = client.list(work_kind.collection(scope), deadline, params)
-            seen_at = time.monotonic()
+            seen_at = deadline.clock.monotonic()
             for item in work_kind.listed_items(page):
                 if work_kind.phase(item) is not Phase.RUNNING:
                     continue

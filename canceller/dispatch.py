@@ -25,7 +25,7 @@ from typing import Any
 from canceller.alerts import BudgetNotice, IncidentNotice
 from canceller.burn import budget_period_end
 from canceller.chains import MAX_CONTINUATIONS, Chain, Continuation
-from canceller.clock import CallAllowance, Deadline, utc_now
+from canceller.clock import SYSTEM_CLOCK, CallAllowance, Clock, Deadline, utc_now
 from canceller.dataproc import DataprocClient
 from canceller.engine import CancelContext, Outcomes, stop_all
 from canceller.fan_out import is_wide, run_fan_out
@@ -75,15 +75,18 @@ def handle_trigger(
     settings: Settings,
     dataproc: Callable[[], DataprocClient],
     directory: Callable[[], Directory] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Handled:
     """``dataproc`` and ``directory`` (the organisation APIs) are factories so a message
     that needs no call (rejected, below threshold, expired) never builds credentials.
     Without ``directory`` (tests of one project), a budget sweeps SWEEP_SCOPES and
-    ALLOWED_ANCESTORS allows nothing."""
+    ALLOWED_ANCESTORS allows nothing. ``clock``: the one the clients are on
+    (canceller.runtime.Runtime's), which the message's deadline is on too."""
     started = utc_now()
     deadline = Deadline(
         settings.retry_deadline_seconds + settings.verify_timeout_seconds,
         CallAllowance(calls_per_message(settings)),
+        clock=clock,
     )
 
     def gate(project: str) -> str | None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,7 +35,7 @@ from typing import Any
 
 from google.api_core import exceptions as api_exceptions
 
-from canceller.clock import Deadline
+from canceller.clock import SYSTEM_CLOCK, Clock, Deadline
 from canceller.names import PROJECT_ID
 from canceller.org_apis import (
     ASSET_SEARCH,
@@ -123,7 +122,7 @@ class Search:
 class _Cache:
     """Answers kept for ``seconds``; thread-safe (an instance serves several requests)."""
 
-    def __init__(self, seconds: float, clock: Callable[[], float]) -> None:
+    def __init__(self, seconds: float, clock: Clock) -> None:
         self._seconds = seconds
         self._clock = clock
         self._lock = threading.Lock()
@@ -132,13 +131,13 @@ class _Cache:
     def get(self, key: str, read: Callable[[], Any]) -> Any:
         with self._lock:
             kept = self._items.get(key)
-            if kept is not None and self._clock() - kept[0] < self._seconds:
+            if kept is not None and self._clock.monotonic() - kept[0] < self._seconds:
                 return kept[1]
         value = read()  # outside the lock: a slow read must not hold up the others
         with self._lock:
             if len(self._items) >= MAX_CACHED:  # an instance's memory, not a leak
                 self._items.clear()
-            self._items[key] = (self._clock(), value)
+            self._items[key] = (self._clock.monotonic(), value)
         return value
 
 
@@ -150,7 +149,7 @@ class Directory:
         self,
         clients: Mapping[str, RestClient],
         cache_seconds: float,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._clients = clients
         self._cache = _Cache(cache_seconds, clock)

@@ -31,7 +31,7 @@ from collections.abc import Iterator, Sequence
 from google.pubsub_v1 import PublisherClient, PubsubMessage
 
 from canceller.chains import Continuation
-from canceller.clock import Deadline
+from canceller.clock import SYSTEM_CLOCK, Deadline
 from canceller.results import Result
 
 # Pub/Sub's limits for one Publish request are 1,000 messages and 10 MB; the byte
@@ -69,7 +69,8 @@ class ResultPublisher:
         confirmed = 0
         # One PUBLISH_TIMEOUT_SECONDS for all of them, however many requests they take:
         # Settings.longest_message_seconds (and so the function's timeout) counts one.
-        deadline = Deadline(self._timeout)
+        # Real time: the Pub/Sub client waits out its timeout on the system clock.
+        deadline = Deadline(self._timeout, clock=SYSTEM_CLOCK)
         for request in _requests(messages):
             try:
                 if deadline.expired():

@@ -52,13 +52,11 @@ import enum
 import itertools
 import re
 import threading
-import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from canceller.clock import Deadline
+from canceller.clock import SYSTEM_CLOCK, Clock, Deadline
 from canceller.kinds import KINDS
 
 # Dataproc's quotas are per minute and reset every 60 s; a grant is counted for one more
@@ -135,16 +133,14 @@ class RequestBudget:
     on its own; ``job_cancels_per_minute`` to the job-operation bucket;
     ``cluster_operations_per_minute`` to the cluster-operation bucket;
     ``project_requests_per_minute`` to all of one project's requests together (None: no
-    project window). ``clock`` and ``sleep`` are injectable for tests; ``clock`` must be
-    the one the deadlines use."""
+    project window). ``clock`` must be the one the deadlines are on."""
 
     def __init__(
         self,
         requests_per_minute: int,
         job_cancels_per_minute: int,
         cluster_operations_per_minute: int = 100,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = SYSTEM_CLOCK,
         *,
         project_requests_per_minute: int | None = None,
     ) -> None:
@@ -156,7 +152,6 @@ class RequestBudget:
         }
         self._project_limit = project_requests_per_minute
         self._clock = clock
-        self._sleep = sleep
         self._lock = threading.Lock()
         self._keys: dict[BudgetKey, _KeyBudget] = {}
         self._projects: dict[str, _KeyBudget] = {}
@@ -170,7 +165,9 @@ class RequestBudget:
             return self._configured[bucket]
         with self._lock:
             state = self._keys.get(BudgetKey(project, region, bucket))
-            return self._configured[bucket] if state is None else state.limit(self._clock())
+            return (
+                self._configured[bucket] if state is None else state.limit(self._clock.monotonic())
+            )
 
     def acquire(self, key: BudgetKey, deadline: Deadline, urgent: bool = False) -> Grant:
         """Wait for a slot of ``key`` (and of its project's window) and take it;
@@ -185,7 +182,7 @@ class RequestBudget:
         try:
             while True:
                 with self._lock:
-                    now = self._clock()
+                    now = self._clock.monotonic()
                     ahead = state.position(ticket)
                     if not state.admits(now, ahead, urgent):
                         # Held back by its key: out of the project's queue meanwhile.
@@ -210,7 +207,7 @@ class RequestBudget:
                     raise BudgetTimeout(
                         f"the budget of {limit} {where} has no slot before the deadline"
                     )
-                self._sleep(wake - now)
+                self._clock.sleep(wake - now)
         except BaseException:
             with self._lock:
                 state.leave(ticket)
@@ -238,7 +235,7 @@ class RequestBudget:
         with self._lock:
             state = self._keys[grant.key]
             if grant.generation == state.generation:
-                state.shrink(self._clock())
+                state.shrink(self._clock.monotonic())
 
     def _state(self, key: BudgetKey) -> _KeyBudget:
         state = self._keys.get(key)

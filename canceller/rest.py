@@ -18,7 +18,6 @@ names: message content never becomes a host or a URL.
 from __future__ import annotations
 
 import email.utils
-import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +27,7 @@ from google.api_core import exceptions as api_exceptions
 from google.api_core.retry import exponential_sleep_generator
 from google.auth import exceptions as auth_exceptions
 
-from canceller.clock import Deadline
+from canceller.clock import SYSTEM_CLOCK, Clock, Deadline
 from canceller.request_budget import (
     BudgetKey,
     BudgetTimeout,
@@ -62,7 +61,8 @@ class NoBudget(TransientFailure):
 class RestClient:
     """Thread-safe: it holds no per-call state, the session's pool is shared, and so is
     ``budget``, which every request of the process to this API draws from. ``key_of``
-    names the quota a request counts against, from its method and path."""
+    names the quota a request counts against, from its method and path. Backoff sleeps
+    on ``clock``, the process's: the budget's, and the one to build deadlines on."""
 
     def __init__(
         self,
@@ -70,7 +70,7 @@ class RestClient:
         endpoint: str,
         request_timeout: float,
         budget: RequestBudget,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = SYSTEM_CLOCK,
         *,
         version: str = "v1",
         key_of: Callable[[str, str], BudgetKey] = budget_key,
@@ -79,7 +79,7 @@ class RestClient:
         self._endpoint = endpoint.rstrip("/")
         self._request_timeout = request_timeout
         self._budget = budget
-        self._sleep = sleep
+        self.clock = clock
         self._version = version
         self._key_of = key_of
 
@@ -110,7 +110,7 @@ class RestClient:
                         f"{method} {path}: {retryable.reason}; still failing when the retry "
                         "deadline ran out"
                     ) from None
-                self._sleep(delay)
+                self.clock.sleep(delay)
 
     def _take_slot(
         self, key: BudgetKey, method: str, path: str, deadline: Deadline, urgent: bool

@@ -1,5 +1,6 @@
 """Per-process state, built on first use: settings, the Dataproc session and its request
-budget, the publisher.
+budget, the publisher; and the one clock every client, budget and cache of the process
+measures and waits on (canceller.clock).
 
 Nothing is built at import time: a client made then fails without credentials, can
 hang after gunicorn forks, and would slow every cold start. Building is locked, since
@@ -20,6 +21,7 @@ from google.auth.transport.requests import AuthorizedSession
 from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 
+from canceller.clock import SYSTEM_CLOCK, Clock
 from canceller.dataproc import DataprocClient
 from canceller.logs import log
 from canceller.org_apis import ORG_APIS, OrgApi
@@ -68,8 +70,11 @@ class LocalEmulatorCredentials(auth_credentials.Credentials):
 
 
 class Runtime:
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, environ: Mapping[str, str] | None = None, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self._environ = os.environ if environ is None else environ
+        self.clock = clock  # a message's deadlines must be on it too (dispatch.handle_trigger)
         self._lock = threading.Lock()
         self._settings: Settings | None = None
         self._google_default: tuple[auth_credentials.Credentials, str | None] | None = None
@@ -110,7 +115,7 @@ class Runtime:
         with self._lock:
             if self._directory is None:
                 clients = {api.name: self._org_client(settings, api) for api in ORG_APIS}
-                self._directory = Directory(clients, settings.scope_cache_seconds)
+                self._directory = Directory(clients, settings.scope_cache_seconds, self.clock)
             return self._directory
 
     def _org_client(self, settings: Settings, api: OrgApi) -> RestClient:
@@ -124,7 +129,8 @@ class Runtime:
             session,
             endpoint,
             settings.request_timeout_seconds,
-            RequestBudget(limit, limit, limit),
+            RequestBudget(limit, limit, limit, self.clock),
+            self.clock,
             version=api.version,
             key_of=lambda method, path: BudgetKey(api.name, "", Bucket.DEFAULT),
         )
@@ -154,9 +160,12 @@ class Runtime:
             settings.dataproc_requests_per_minute,
             settings.dataproc_job_cancels_per_minute,
             settings.dataproc_cluster_operations_per_minute,
+            self.clock,
             project_requests_per_minute=settings.dataproc_project_requests_per_minute,
         )
-        return DataprocClient(session, endpoint, settings.request_timeout_seconds, budget)
+        return DataprocClient(
+            session, endpoint, settings.request_timeout_seconds, budget, self.clock
+        )
 
     def _default_project(self) -> str | None:
         try:

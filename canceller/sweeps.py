@@ -14,7 +14,6 @@ handed on, so a sweep that stopped nothing, or could not list, still answers.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,14 +32,10 @@ from canceller.chains import (
 )
 from canceller.clock import Deadline, rfc3339, utc_now
 from canceller.dataproc import DataprocClient
-from canceller.engine import (
-    CancelContext,
-    Outcomes,
-    explain_api_error,
-    stop_all,
-)
+from canceller.engine import CancelContext, Outcomes, stop_all
 from canceller.kinds import SWEEPABLE, Clause, Kind
 from canceller.names import InvalidName, ScopeName, parse_name, parse_scope
+from canceller.reporting import explain_api_error
 from canceller.rest import TransientFailure
 from canceller.results import Outcome, Result
 from canceller.selection import (
@@ -474,7 +469,7 @@ def _list(
         listing.pages += 1
         items = kind.listed_items(page)
         listing.found += len(items)
-        seen_at = time.monotonic()
+        seen_at = deadline.clock.monotonic()
         for item in items:
             try:
                 name = parse_name(kind.name, kind.listed_name(item, scope))

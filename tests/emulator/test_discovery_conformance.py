@@ -7,14 +7,14 @@ scenario in ``SCENARIOS``: steps, each a message handled in process against an
 emulator reset and seeded for it, chosen so that every code path that sends a request
 runs at least once:
 
-- engine ``_start``: GET the target before its stop (named stop, list, incident, dry run);
-- engine ``_send_stop``: POST the kind's stop with its ``stop_body`` (every step that stops);
-- engine ``_refused`` and ``_settle``: GET after a refused stop, then the stop sent again
+- stopping ``start``: GET the target before its stop (named stop, list, incident, dry run);
+- stopping ``_send_stop``: POST the kind's stop with its ``stop_body`` (every step that stops);
+- stopping ``_refused`` and ``settle``: GET after a refused stop, then the stop sent again
   (a job in SETUP_DONE);
-- engine ``_Watcher._getter``: GET to verify a stop (a named stop: one target);
-- engine ``_Watcher._list_round``: a listing (``watch_params``, pageSize, pageToken) to
+- watcher ``Watcher._getter``: GET to verify a stop (a named stop: one target);
+- watcher ``Watcher._list_round``: a listing (``watch_params``, pageSize, pageToken) to
   verify several stops (lists, sweeps, and a second page in the paged steps);
-- engine ``_Reporter.final``: GET of a batch once its operation settled (batch stops);
+- stopping ``_final``: GET of a batch once its operation settled (batch stops);
 - sweeps ``_list``: a listing (``server_params``, pageSize, pageToken) (sweeps with and
   without a filter, dry-run sweeps, budget alerts, the cluster incident, paged steps).
 

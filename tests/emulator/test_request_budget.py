@@ -31,32 +31,10 @@ from canceller.request_budget import (
 from canceller.rest import TransientFailure
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
+from tests.support.fake_clock import FakeClock
 
 PROJECT, REGION = "demo-project", "us-central1"
 KEY = BudgetKey(PROJECT, REGION, Bucket.DEFAULT)
-
-
-class FakeClock:
-    """Shared by all threads; ``sleep`` moves it forward, as the sleeper would see it."""
-
-    def __init__(self) -> None:
-        self._now = 0.0
-        self._lock = threading.Lock()
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds > 0, "the budget must never spin"
-        with self._lock:
-            self.sleeps.append(seconds)
-            self._now += seconds
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
 
 
 class SleepersClock(FakeClock):
@@ -94,18 +72,6 @@ class SleepersClock(FakeClock):
         self._changed.notify_all()
 
 
-class FakeDeadline(Deadline):
-    """A deadline on the fake clock; the base class sets up the rest of a deadline."""
-
-    def __init__(self, clock: FakeClock, seconds: float) -> None:
-        super().__init__(seconds)
-        self._clock = clock
-        self._at = clock() + seconds
-
-    def remaining(self) -> float:
-        return max(0.0, self._at - self._clock())
-
-
 def most_in_one_window(times: list[float]) -> int:
     """The most of ``times`` in any [t, t + 60): the busiest window starts at one of them."""
     ordered = sorted(times)
@@ -121,13 +87,13 @@ def clock() -> FakeClock:
 
 
 def budget(clock: FakeClock, per_minute: int = 30, cancels: int = 10) -> RequestBudget:
-    return RequestBudget(per_minute, cancels, clock=clock, sleep=clock.sleep)
+    return RequestBudget(per_minute, cancels, clock=clock)
 
 
 def take(
     budget: RequestBudget, clock: FakeClock, key: BudgetKey = KEY, within: float = 600.0
 ) -> Grant:
-    return budget.acquire(key, FakeDeadline(clock, within))
+    return budget.acquire(key, Deadline(within, clock=clock))
 
 
 @pytest.mark.parametrize(
@@ -160,7 +126,7 @@ def test_waits_for_the_window_rather_than_exceed_it(clock: FakeClock) -> None:
     for _ in range(3):
         take(shared, clock)
         clock.advance(10)
-    assert clock() == 30 and clock.sleeps == []
+    assert clock.monotonic() == 30 and clock.sleeps == []
     # the first grant (at 0) has left the window (a minute and a second of margin)
     assert take(shared, clock).at == WINDOW_SECONDS
     assert take(shared, clock).at == WINDOW_SECONDS + 10
@@ -275,7 +241,7 @@ class StampedSession(requests.Session):
         self.stamps: list[float] = []
 
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        self.stamps.append(self._clock())
+        self.stamps.append(self._clock.monotonic())
         return super().request(*args, **kwargs)
 
 
@@ -283,12 +249,12 @@ def test_the_client_keeps_to_the_budget_against_the_emulator(
     admin: EmulatorAdmin, emulator: DataprocEmulator, clock: FakeClock
 ) -> None:
     shared, stamped = budget(clock, per_minute=30), StampedSession(clock)
-    client = DataprocClient(stamped, emulator.base_url, 5.0, shared, sleep=clock.advance)
+    client = DataprocClient(stamped, emulator.base_url, 5.0, shared, clock)
     name = f"projects/{PROJECT}/regions/{REGION}/operations/op-1"
     admin.seed_operation(name=name)
 
     for _ in range(45):
-        client.get(name, FakeDeadline(clock, 120))
+        client.get(name, Deadline(120, clock=clock))
     assert len(admin.requests()) == 45
     # 27 of the 30: a tenth is kept for urgent reads (none here)
     assert most_in_one_window(stamped.stamps) == 27
@@ -297,7 +263,7 @@ def test_the_client_keeps_to_the_budget_against_the_emulator(
     admin.add_fault(
         method="GET", pathRegex="op-1$", times=1, status=429, statusName="RESOURCE_EXHAUSTED"
     )
-    client.get(name, FakeDeadline(clock, 120))
+    client.get(name, Deadline(120, clock=clock))
     log = admin.requests()
     assert [entry["fault"] is not None for entry in log[-2:]] == [True, False]
     # Sent a window on, with 18 in it, answered 429: the limit fell to 15 a minute, so
@@ -307,7 +273,7 @@ def test_the_client_keeps_to_the_budget_against_the_emulator(
     assert shared.per_minute(Bucket.DEFAULT, PROJECT, REGION) == 22
 
     with pytest.raises(TransientFailure, match="has no slot before the deadline"):
-        client.get(name, FakeDeadline(clock, 1))
+        client.get(name, Deadline(1, clock=clock))
     assert len(admin.requests()) == len(log)  # nothing was sent
 
 
@@ -315,7 +281,7 @@ def test_an_urgent_read_goes_ahead_of_waiting_stops() -> None:
     """The reads that verify stops already sent must not wait behind a queue of stops."""
     clock = SleepersClock(threads=3)
     shared = budget(clock, per_minute=1)
-    shared.acquire(KEY, FakeDeadline(clock, 1))  # the window is full until WINDOW_SECONDS
+    shared.acquire(KEY, Deadline(1, clock=clock))  # the window is full until WINDOW_SECONDS
     order: list[tuple[str, float]] = []
 
     def both_stops_queued() -> bool:
@@ -325,7 +291,7 @@ def test_an_urgent_read_goes_ahead_of_waiting_stops() -> None:
         try:
             while wait_for_stops and not both_stops_queued():
                 threading.Event().wait(0.01)  # real time: the fake clock stands still
-            grant = shared.acquire(KEY, FakeDeadline(clock, 1000), urgent=urgent)
+            grant = shared.acquire(KEY, Deadline(1000, clock=clock), urgent=urgent)
             order.append((name, grant.at))
         finally:
             clock.done()
@@ -346,7 +312,7 @@ def test_a_tenth_of_the_limit_is_kept_for_urgent_reads(clock: FakeClock) -> None
         assert take(shared, clock).at == 0
     with pytest.raises(BudgetTimeout):  # the tenth slot is not for stops ...
         take(shared, clock, within=30)
-    urgent = shared.acquire(KEY, FakeDeadline(clock, 30), urgent=True)
+    urgent = shared.acquire(KEY, Deadline(30, clock=clock), urgent=True)
     assert urgent.at == 0  # ... but for the reads that verify them
 
 
@@ -360,7 +326,6 @@ def project_budget(
         per_minute,
         cancels,
         clock=clock,
-        sleep=clock.sleep,
         project_requests_per_minute=project,
     )
 
@@ -378,7 +343,7 @@ def test_made_up_regions_do_not_multiply_the_budget(clock: FakeClock) -> None:
     assert grants[share].at == WINDOW_SECONDS  # its region was empty: the project was not
     assert most_in_one_window([grant.at for grant in grants]) == share
     other = BudgetKey("other-project", "region-0", Bucket.DEFAULT)
-    assert take(shared, clock, other).at == clock()  # another project has its own
+    assert take(shared, clock, other).at == clock.monotonic()  # another project has its own
 
 
 def test_every_bucket_counts_against_the_project(clock: FakeClock) -> None:
@@ -397,10 +362,10 @@ def test_urgent_reads_keep_their_reserve_in_the_project_window(clock: FakeClock)
         assert take(shared, clock, region_key(i)).at == 0
     with pytest.raises(BudgetTimeout):  # the tenth is kept for verification
         take(shared, clock, region_key(9), within=30)
-    urgent = shared.acquire(region_key(9), FakeDeadline(clock, 30), urgent=True)
+    urgent = shared.acquire(region_key(9), Deadline(30, clock=clock), urgent=True)
     assert urgent.at == 0
     with pytest.raises(BudgetTimeout):
-        shared.acquire(region_key(10), FakeDeadline(clock, 30), urgent=True)
+        shared.acquire(region_key(10), Deadline(30, clock=clock), urgent=True)
 
 
 def test_the_project_window_never_shrinks_on_a_429(clock: FakeClock) -> None:
@@ -439,7 +404,7 @@ def test_a_full_key_elsewhere_does_not_hold_back_a_key_with_room() -> None:
     """A waiter joins the project's queue only while its own key has a slot for it: one
     held back by a full bucket must not stand in line before calls that could go now."""
     clock = HeldClock()
-    shared = RequestBudget(2, 10, clock=clock, sleep=clock.sleep, project_requests_per_minute=3)
+    shared = RequestBudget(2, 10, clock=clock, project_requests_per_minute=3)
     full = region_key(1)
     take(shared, clock, full)
     take(shared, clock, full)  # the key is full until WINDOW_SECONDS; the project has 1 left
@@ -456,7 +421,7 @@ def test_a_full_key_elsewhere_does_not_hold_back_a_key_with_room() -> None:
 
 def test_never_more_than_the_project_allows_under_concurrent_regions() -> None:
     clock = SleepersClock(threads=8)
-    shared = RequestBudget(30, 10, clock=clock, sleep=clock.sleep, project_requests_per_minute=20)
+    shared = RequestBudget(30, 10, clock=clock, project_requests_per_minute=20)
     grants: list[Grant] = []
 
     def worker(region: int) -> None:
@@ -486,10 +451,10 @@ def test_the_client_cannot_be_made_to_exceed_the_project_budget(
 ) -> None:
     """The reported attack: one message, many regions, one read in each."""
     shared, stamped = project_budget(clock, per_minute=60, project=60), StampedSession(clock)
-    client = DataprocClient(stamped, emulator.base_url, 5.0, shared, sleep=clock.advance)
+    client = DataprocClient(stamped, emulator.base_url, 5.0, shared, clock)
     names = [f"projects/{PROJECT}/regions/us-fake{i}/operations/op-{i}" for i in range(90)]
     admin.seed_operations([{"name": name} for name in names])
     for name in names:
-        client.get(name, FakeDeadline(clock, 600))
+        client.get(name, Deadline(600, clock=clock))
     assert len(admin.requests()) == 90
     assert most_in_one_window(stamped.stamps) == 60 - 60 // URGENT_RESERVE

@@ -3,24 +3,30 @@
 sessions and the shared listing).
 
 The client is the one production builds (Runtime with DATAPROC_EMULATOR_HOST): a real
-AuthorizedSession over real HTTP. Nothing is mocked.
+AuthorizedSession over real HTTP. Nothing is mocked. Time is a FakeClock that the
+emulator's clock follows (tests/support/fake_clock.py): the canceller's polls, backoffs
+and windows, and the emulator's scripted delays, pass without waiting; only a fault's
+delay and a request's timeout are real time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from canceller.clock import CallAllowance, Deadline
 from canceller.dataproc import DataprocClient
-from canceller.engine import CancelContext, Target, stop_all
+from canceller.engine import CancelContext, stop_all
 from canceller.names import ResourceName, parse_name
 from canceller.results import Outcome, Result
 from canceller.runtime import Runtime
+from canceller.targets import Target
 from canceller.trigger import TriggerInfo
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
+from tests.support.fake_clock import FakeClock
 
 PROJECT, REGION = "demo-project", "us-central1"
 
@@ -30,23 +36,37 @@ def op_name(op_id: str) -> str:
 
 
 @pytest.fixture
-def client(emulator: DataprocEmulator) -> DataprocClient:
-    host = emulator.base_url.removeprefix("http://")
+def clock(emulator: DataprocEmulator) -> Iterator[FakeClock]:
+    follower = EmulatorAdmin(emulator.base_url)  # its own session: sleepers are threads
+    yield FakeClock(on_advance=follower.advance_clock)
+    follower.close()
+
+
+def dataproc(emulator: DataprocEmulator, clock: FakeClock, timeout: str = "2") -> DataprocClient:
     environ = {
         "RESULTS_TOPIC": f"projects/{PROJECT}/topics/results",
         "GOOGLE_CLOUD_PROJECT": PROJECT,
-        "DATAPROC_EMULATOR_HOST": host,
-        "REQUEST_TIMEOUT_SECONDS": "2",
+        "DATAPROC_EMULATOR_HOST": emulator.base_url.removeprefix("http://"),
+        "REQUEST_TIMEOUT_SECONDS": timeout,
     }
-    return Runtime(environ).dataproc()
+    return Runtime(environ, clock).dataproc()
+
+
+@pytest.fixture
+def client(emulator: DataprocEmulator, clock: FakeClock) -> DataprocClient:
+    return dataproc(emulator, clock)
 
 
 def context(
-    verify_timeout: float = 5.0, deadline: float = 20.0, dry_run: bool = False
+    client: DataprocClient,
+    verify_timeout: float = 5.0,
+    deadline: float = 20.0,
+    dry_run: bool = False,
 ) -> CancelContext:
+    """On the client's clock, as a message's context is on its runtime's."""
     return CancelContext(
         trigger=TriggerInfo("m-1", "2026-11-27T10:00:00Z", "//pubsub/test", kind="operation"),
-        deadline=Deadline(deadline),
+        deadline=Deadline(deadline, clock=client.clock),
         verify_timeout=verify_timeout,
         dry_run=dry_run,
         max_concurrency=8,
@@ -54,7 +74,7 @@ def context(
 
 
 def run_one(client: DataprocClient, name: str, **kw: Any) -> Result:
-    outcomes = stop_all(client, [Target(parse_name("operation", name))], context(**kw))
+    outcomes = stop_all(client, [Target(parse_name("operation", name))], context(client, **kw))
     assert outcomes.transient_failures == []
     assert len(outcomes.results) == 1
     return outcomes.results[0]
@@ -222,26 +242,23 @@ def test_a_401_refreshes_the_token_once(admin: EmulatorAdmin, client: DataprocCl
     assert calls(admin).count("POST revoked:cancel") == 2  # the original and one retry
 
 
-def test_retry_after_is_honoured(admin: EmulatorAdmin, client: DataprocClient) -> None:
+def test_retry_after_is_honoured(
+    admin: EmulatorAdmin, client: DataprocClient, clock: FakeClock
+) -> None:
     admin.seed_operation(name=op_name("slow-down"), cancelSeconds=0)
     admin.add_fault(
         method="GET", pathRegex="slow-down$", times=1, action="status", status=429, retryAfter="1"
     )
     run_one(client, op_name("slow-down"))
-    first, second = admin.requests()[:2]
-    assert second["time"] - first["time"] >= 0.95
+    assert calls(admin)[:2] == ["GET slow-down", "GET slow-down"]
+    assert clock.sleeps[0] == 1.0  # between them, and longer than the backoff's 0.25 at most
 
 
-def test_read_timeout_is_retried(admin: EmulatorAdmin, emulator: DataprocEmulator) -> None:
-    host = emulator.base_url.removeprefix("http://")
-    client = Runtime(
-        {
-            "RESULTS_TOPIC": "projects/p/topics/results",
-            "GOOGLE_CLOUD_PROJECT": PROJECT,
-            "DATAPROC_EMULATOR_HOST": host,
-            "REQUEST_TIMEOUT_SECONDS": "0.3",
-        }
-    ).dataproc()
+def test_read_timeout_is_retried(
+    admin: EmulatorAdmin, emulator: DataprocEmulator, clock: FakeClock
+) -> None:
+    """In real time: the request's timeout (0.3 s) and the fault's delay (1 s) are."""
+    client = dataproc(emulator, clock, timeout="0.3")
     admin.seed_operation(name=op_name("sluggish"), cancelSeconds=0)
     admin.add_fault(method="GET", pathRegex="sluggish$", times=1, action="delay", delaySeconds=1)
     assert run_one(client, op_name("sluggish")).outcome is Outcome.CANCELLED
@@ -255,7 +272,7 @@ def test_a_fault_that_outlasts_the_deadline_asks_for_redelivery(
     outcomes = stop_all(
         client,
         [Target(parse_name("operation", op_name("down")))],
-        context(verify_timeout=5.0, deadline=6.0),  # 1 s to start it
+        context(client, verify_timeout=5.0, deadline=6.0),  # 1 s to start it
     )
     assert outcomes.results == []
     assert len(outcomes.transient_failures) == 1
@@ -272,7 +289,7 @@ def test_many_operations_are_cancelled_concurrently_and_each_answered(
         + [{"name": n, "done": True} for n in names[25:]]
     )
     targets = [Target(parse_name("operation", n)) for n in names]
-    outcomes = stop_all(client, targets, context())
+    outcomes = stop_all(client, targets, context(client))
     by_name = {r.operation: r.outcome for r in outcomes.results}
     assert len(outcomes.results) == 30
     assert all(by_name[n] is Outcome.CANCELLED for n in names[:25])
@@ -313,7 +330,7 @@ def test_a_message_never_makes_more_calls_than_its_allowance(
     admin.seed_operations([{"name": n, "cancelSeconds": 0.2} for n in names])
     context = CancelContext(
         trigger=TriggerInfo("m-1", "2026-11-27T10:00:00Z", "//pubsub/test", kind="operation"),
-        deadline=Deadline(20, CallAllowance(5)),
+        deadline=Deadline(20, CallAllowance(5), clock=client.clock),
         verify_timeout=5,
         dry_run=False,
         max_concurrency=1,
@@ -338,7 +355,7 @@ def test_a_stop_that_could_not_be_watched_for_its_window_is_not_started(
     outcomes = stop_all(
         client,
         [Target(parse_name("operation", op_name("late")))],
-        context(verify_timeout=5.0, deadline=4.0),
+        context(client, verify_timeout=5.0, deadline=4.0),
     )
     assert outcomes.results == [] and admin.requests() == []
     assert (

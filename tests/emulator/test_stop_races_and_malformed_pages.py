@@ -1,11 +1,11 @@
 """Edges of the engine that the Dataproc emulator cannot script: another party's stop
 landing between our refused stop and our next read, a server answering a malformed
-list page. A small scripted client stands in for Dataproc here (and only here); every
-other engine test runs against the emulator over HTTP."""
+list page. A small scripted client (tests/support/scripted_dataproc.py) stands in for
+Dataproc here; every other engine test of tests/emulator runs against the emulator over
+HTTP. Time is a FakeClock's: the windows pass without waiting."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from google.api_core import exceptions as api_exceptions
@@ -13,44 +13,21 @@ from google.api_core import exceptions as api_exceptions
 from canceller.alerts import BudgetNotice
 from canceller.clock import Deadline, utc_now
 from canceller.engine import CancelContext, stop_all
-from canceller.kinds import StopCall
 from canceller.names import parse_name
 from canceller.results import Outcome, Result
 from canceller.targets import Target
 from canceller.trigger import TriggerInfo
+from tests.support.fake_clock import FakeClock
+from tests.support.scripted_dataproc import ScriptedDataproc
 
 JOB = "projects/demo-project/regions/us-central1/jobs/etl"
 OPS = "projects/demo-project/regions/us-central1/operations"
 
 
-class ScriptedDataproc:
-    """Answers from functions of (method, path, call count): the DataprocClient surface
-    the engine uses (get, stop, list)."""
-
-    def __init__(self, answer: Callable[[str, str, int], dict[str, Any]]) -> None:
-        self._answer = answer
-        self.calls: list[tuple[str, str]] = []
-
-    def _call(self, method: str, path: str) -> dict[str, Any]:
-        self.calls.append((method, path))
-        return self._answer(method, path, len(self.calls))
-
-    def get(self, name: str, deadline: Deadline, urgent: bool = False) -> dict[str, Any]:
-        return self._call("GET", name)
-
-    def stop(self, call: StopCall, deadline: Deadline) -> dict[str, Any]:
-        return self._call(call.method, call.path)
-
-    def list(
-        self, collection: str, deadline: Deadline, params: dict[str, str], urgent: bool = False
-    ) -> dict[str, Any]:
-        return self._call("LIST", collection)
-
-
 def context(verify: float = 2.0) -> CancelContext:
     return CancelContext(
         trigger=TriggerInfo("m-1", "2026-12-01T00:00:00Z", "//test", kind="job"),
-        deadline=Deadline(10.0),
+        deadline=Deadline(10.0, clock=FakeClock()),
         verify_timeout=verify,
         dry_run=False,
         max_concurrency=4,

@@ -72,7 +72,9 @@ def handle(
 ) -> Handled:
     runtime = runtime or Runtime(environ(emulator, **env))
     trigger = decode_trigger(event(body, attributes, message_id))
-    return handle_trigger(trigger, runtime.settings(), runtime.dataproc, runtime.directory)
+    return handle_trigger(
+        trigger, runtime.settings(), runtime.dataproc, runtime.directory, runtime.clock
+    )
 
 
 @dataclass

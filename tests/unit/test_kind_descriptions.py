@@ -15,7 +15,7 @@ import pytest
 from canceller.kinds import BATCHES, JOBS, OPERATIONS, SESSIONS, Clause, InvalidWork, Phase
 from canceller.kinds.operations import LABELLED_METADATA
 from canceller.names import ResourceName, ScopeName
-from canceller.verification import MAX_INTERVAL, poll_offsets
+from canceller.verification import POLL_SCHEDULE
 
 BATCH_META = {
     "@type": "type.googleapis.com/google.cloud.dataproc.v1.BatchOperationMetadata",
@@ -27,13 +27,13 @@ BATCH_META = {
 
 
 def test_schedule_is_prompt_for_one_target_and_never_more_than_5_s_apart() -> None:
-    offsets = list(itertools.islice(poll_offsets(), 80))
+    offsets = list(itertools.islice(POLL_SCHEDULE.offsets(), 80))
     assert offsets[0] == 0.0
     assert offsets[1] < 0.5
     assert offsets == sorted(offsets)
     # Work ending just after check k is seen at check k+1; leave 50 ms for the read.
     for before, after in itertools.pairwise(offsets):
-        assert after + 0.05 <= 1.25 * before + 0.2 or after - before <= MAX_INTERVAL
+        assert after + 0.05 <= 1.25 * before + 0.2 or after - before <= POLL_SCHEDULE.max_interval
         assert after - before <= 5.0 + 1e-9  # a sweep's promise: within t + 5 s
     assert offsets[-1] > 300  # it keeps going: the caller's timeout ends it
 
