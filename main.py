@@ -25,10 +25,10 @@ from google.auth.exceptions import DefaultCredentialsError
 
 from canceller.dispatch import handle_defect, handle_trigger
 from canceller.logs import log, log_result, trace_request
+from canceller.message import decode_trigger
 from canceller.notify import notify
 from canceller.publishing import PublishFailed
 from canceller.runtime import ConfigurationError, Runtime
-from canceller.trigger import decode_trigger
 
 _runtime = Runtime()
 

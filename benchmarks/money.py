@@ -35,7 +35,7 @@ from canceller.notify import build_text
 from canceller.prices import shipped_table
 from canceller.pricing import burn_of
 from canceller.results import Outcome, Result
-from canceller.trigger import TriggerInfo
+from canceller.trigger_info import TriggerInfo
 
 MONEY_REGION = "europe-west6"
 CLUSTERS, JOBS_EACH = 10, 20

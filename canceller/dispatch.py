@@ -30,6 +30,7 @@ from canceller.dataproc import DataprocClient
 from canceller.engine import CancelContext, Outcomes, stop_all
 from canceller.fan_out import is_wide, run_fan_out
 from canceller.kinds import CLUSTERS, INCIDENT_KINDS, KINDS
+from canceller.message import Trigger
 from canceller.names import UUID, InvalidName, parse_name
 from canceller.organisation import Directory
 from canceller.prices import shipped_table
@@ -40,7 +41,6 @@ from canceller.selection import SweepSpec
 from canceller.settings import Rung, Settings
 from canceller.sweeps import run_sweep
 from canceller.targets import Target
-from canceller.trigger import Trigger
 
 _SUPPORTED = ", ".join(INCIDENT_KINDS)
 

@@ -51,7 +51,7 @@ from canceller.rest import TransientFailure
 from canceller.results import Outcome, Result
 from canceller.stopping import Watch, start
 from canceller.targets import Target
-from canceller.trigger import TriggerInfo
+from canceller.trigger_info import TriggerInfo
 from canceller.verification import POLL_SCHEDULE, PollSchedule
 from canceller.watcher import Watcher, executor
 

@@ -40,6 +40,7 @@ from canceller.rest import TransientFailure
 from canceller.results import Outcome, Result
 from canceller.selection import InvalidSweep, SweepSpec, parse_filter
 from canceller.settings import Settings
+from canceller.sweep_request import MAX_BUDGET_SEARCHES
 from canceller.sweeps import (
     MAX_SCOPES_PER_SWEEP,
     ProjectGate,
@@ -48,7 +49,6 @@ from canceller.sweeps import (
     run_sweep,
     sweep_message,
 )
-from canceller.trigger import MAX_BUDGET_SEARCHES
 
 MAX_SEARCH_SCOPES = 50  # searches one message makes; the rest go on in a continuation
 MAX_ASSET_PAGES = 200  # per search scope: 100,000 live resources

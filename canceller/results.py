@@ -17,7 +17,7 @@ from canceller.burn import Burn, Money, Saving
 from canceller.clock import rfc3339, utc_now
 from canceller.kinds import KINDS
 from canceller.names import ResourceName
-from canceller.trigger import TriggerInfo
+from canceller.trigger_info import TriggerInfo
 
 # 1.5: burn, savedUpTo, a summary's money; 1.4: sweep.part and fanOut; 1.3: clusters,
 # rung, clearedFor; 1.2: chains

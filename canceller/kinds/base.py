@@ -57,7 +57,7 @@ class Kind:
     differs; the defaults fit a resource stopped by ``POST NAME:verb``.
 
     Everything else that knows kinds derives from these attributes: the name grammar
-    (``canceller.names``), the message keys (``canceller.trigger``), the sweep kinds and
+    (``canceller.names``), the message keys (``canceller.message``), the sweep kinds and
     filter fields (``canceller.selection``, ``canceller.settings``), the quota bucket
     (``canceller.request_budget``), the incidents (``canceller.dispatch``), the IAM role
     deploy.sh grants (``canceller.kinds.role``); tests/unit/test_every_registered_kind.py

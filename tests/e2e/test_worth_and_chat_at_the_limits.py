@@ -27,11 +27,11 @@ from canceller import notify
 from canceller.burn import batch_horizon, cluster_horizon
 from canceller.dispatch import Handled, handle_trigger
 from canceller.kinds import CLUSTERS
+from canceller.message import decode_trigger
 from canceller.notify import deliver
 from canceller.prices import shipped_table
 from canceller.results import Outcome, Result
 from canceller.runtime import Runtime
-from canceller.trigger import decode_trigger
 from canceller.webhook import Webhook
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin

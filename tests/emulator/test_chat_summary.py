@@ -30,7 +30,7 @@ from canceller.notify import (
 from canceller.prices import shipped_table
 from canceller.results import Outcome, Result
 from canceller.settings import load_settings
-from canceller.trigger import TriggerInfo
+from canceller.trigger_info import TriggerInfo
 from canceller.webhook import InvalidWebhook, Webhook, parse_webhook_url
 from local_stack.chat_receiver import Receiver, chat_receiver
 from local_stack.loopback_server import Answer, Received

@@ -1,7 +1,7 @@
 """Organisation-scale fan-out at its limits: regressions of the review of issue 16.
 
 Each test asserts the behaviour the review's fix chose (canceller.fan_out,
-canceller.organisation, canceller.sweeps, canceller.dispatch, canceller.trigger) and
+canceller.organisation, canceller.sweeps, canceller.dispatch, canceller.sweep_request) and
 names, in its docstring, the defect it guards against. Driven in process against the
 emulator (Dataproc and the organisation APIs), as tests/emulator/test_fan_out.py does. Fast
 settings: a short retry deadline, so a fault that never clears ends a message in a
@@ -26,9 +26,9 @@ import pytest
 from cloudevents.http import CloudEvent
 
 from canceller.dispatch import Handled, handle_trigger
+from canceller.message import decode_trigger
 from canceller.results import Outcome, Result
 from canceller.runtime import Runtime
-from canceller.trigger import decode_trigger
 from dataproc_emulator.admin import EmulatorAdmin
 from dataproc_emulator.fake_org import (
     BILLING_ACCOUNT,

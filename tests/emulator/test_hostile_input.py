@@ -53,11 +53,11 @@ from hypothesis import strategies as st
 from requests.adapters import HTTPAdapter
 
 from canceller.dispatch import Handled, handle_trigger
+from canceller.message import Trigger, decode_trigger
 from canceller.names import InvalidName, parse_name
 from canceller.results import Outcome
 from canceller.runtime import Runtime
 from canceller.strict_json import is_unicode
-from canceller.trigger import Trigger, decode_trigger
 from dataproc_emulator import DataprocEmulator
 from tests.support.result_contract import assert_valid_result
 

@@ -40,9 +40,9 @@ from support.result_contract import (
 )
 
 from canceller.dispatch import Handled, handle_trigger
+from canceller.message import decode_trigger
 from canceller.org_apis import ORG_APIS
 from canceller.runtime import Runtime
-from canceller.trigger import decode_trigger
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
 from dataproc_emulator.fake_org import BILLING_ACCOUNT, BUDGET_ID, fake_organisation

@@ -23,7 +23,7 @@ from canceller.names import ResourceName, parse_name
 from canceller.results import Outcome, Result
 from canceller.runtime import Runtime
 from canceller.targets import Target
-from canceller.trigger import TriggerInfo
+from canceller.trigger_info import TriggerInfo
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
 from tests.support.fake_clock import FakeClock

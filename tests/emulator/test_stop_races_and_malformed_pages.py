@@ -16,7 +16,7 @@ from canceller.engine import CancelContext, stop_all
 from canceller.names import parse_name
 from canceller.results import Outcome, Result
 from canceller.targets import Target
-from canceller.trigger import TriggerInfo
+from canceller.trigger_info import TriggerInfo
 from tests.support.fake_clock import FakeClock
 from tests.support.scripted_dataproc import ScriptedDataproc
 

@@ -12,10 +12,10 @@ from typing import Any, Protocol
 from cloudevents.http import CloudEvent
 
 from canceller.dispatch import Handled, handle_trigger
+from canceller.message import decode_trigger
 from canceller.org_apis import ORG_APIS
 from canceller.results import Result
 from canceller.runtime import Runtime
-from canceller.trigger import decode_trigger
 from dataproc_emulator import DataprocEmulator
 
 PROJECT, REGION = "demo-project", "us-central1"

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from canceller.dispatch import Handled, handle_trigger
+from canceller.message import decode_trigger
 from canceller.runtime import Runtime
-from canceller.trigger import decode_trigger
 from tests.support.dispatching import PROJECT, REGION, SCOPE, Served, environ, event
 
 __all__ = ["PROJECT", "REGION", "SCOPE", "ago", "handle", "incident"]

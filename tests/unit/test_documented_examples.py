@@ -14,8 +14,8 @@ from jsonschema import Draft202012Validator
 
 from canceller.chains import Continuation
 from canceller.kinds import KINDS
+from canceller.message import decode_trigger
 from canceller.names import SCOPE_NAME, WIDE_SCOPE
-from canceller.trigger import decode_trigger
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 TRIGGER_SCHEMA = Draft202012Validator(json.loads((SCHEMAS / "trigger.schema.json").read_text()))

@@ -54,7 +54,7 @@ def test_a_sweep_summary_line_carries_the_counts_the_dashboard_charts(
     from canceller.clock import utc_now
     from canceller.logs import log_result
     from canceller.results import Outcome, Result
-    from canceller.trigger import TriggerInfo
+    from canceller.trigger_info import TriggerInfo
 
     trace_request(None, None, None)
     info = TriggerInfo("m-7", "2026-12-01T00:00:00Z", "//test", kind="sweep")
@@ -85,7 +85,7 @@ def test_a_fan_out_summary_line_carries_no_counts_and_does_not_fail(
     from canceller.clock import utc_now
     from canceller.logs import log_result
     from canceller.results import Outcome, Result
-    from canceller.trigger import TriggerInfo
+    from canceller.trigger_info import TriggerInfo
 
     trace_request(None, None, None)
     info = TriggerInfo("m-8", "2026-12-01T00:00:00Z", "//test", kind="budget")

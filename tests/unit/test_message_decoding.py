@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cloudevents.http import CloudEvent
 
 from canceller.alerts import InvalidAlert, parse_incident
+from canceller.message import Trigger, decode_trigger
 from canceller.names import ResourceName
-from canceller.trigger import Trigger, decode_trigger
 from tests.support.pubsub_events import pubsub_event
 
 NAME = "projects/my-project/regions/us-central1/operations/op-1"
 OTHER = "projects/my-project/regions/europe-west1/operations/op-2"
 OP = ResourceName("operation", "my-project", "us-central1", "op-1")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_json_operation_with_reason_and_request_id() -> None:
@@ -391,7 +395,7 @@ def test_an_internal_error_is_answered_not_raised(monkeypatch: pytest.MonkeyPatc
     def broken(message: object) -> str:
         raise ZeroDivisionError("a defect of ours")
 
-    monkeypatch.setattr("canceller.trigger._message_body", broken)
+    monkeypatch.setattr("canceller.envelope._message_body", broken)
     trigger = decode_trigger(pubsub_event(NAME))
     assert refusal(pubsub_event(NAME)) == (
         "could not decode the message: internal error ZeroDivisionError"
@@ -399,3 +403,17 @@ def test_an_internal_error_is_answered_not_raised(monkeypatch: pytest.MonkeyPatc
     assert trigger.info.message_id == "m-1"
     assert trigger.notes[0].startswith("internal error ZeroDivisionError decoding the message")
     assert "in broken at " in trigger.notes[0]
+
+
+def test_the_output_layer_imports_nothing_of_the_decoder() -> None:
+    """What is published is built from plain values (canceller.trigger_info), so how
+    messages are read can change without touching results, chat or money. Imported in a
+    fresh interpreter: this one has loaded the decoder already."""
+    output = ("canceller.results", "canceller.publishing", "canceller.notify", "canceller.pricing")
+    code = f"import sys, {', '.join(output)}; print(*sorted(sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=REPO
+    ).stdout.split()
+    assert set(output) <= set(loaded)
+    decoder = {"canceller.envelope", "canceller.message", "canceller.sweep_request"}
+    assert not decoder & set(loaded)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from canceller.message import decode_trigger
 from canceller.names import ResourceName
-from canceller.trigger import decode_trigger
 from tests.support.pubsub_events import pubsub_event
 
 JOB = "projects/my-project/regions/us-central1/jobs/spark_etl-1"

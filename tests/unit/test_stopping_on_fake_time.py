@@ -22,7 +22,7 @@ from canceller.rest import TransientFailure
 from canceller.results import Outcome, Result
 from canceller.stopping import LISTING_FRESH_SECONDS
 from canceller.targets import Target
-from canceller.trigger import TriggerInfo
+from canceller.trigger_info import TriggerInfo
 from canceller.verification import POLL_SCHEDULE, PollSchedule
 from tests.support.fake_clock import FakeClock
 from tests.support.scripted_dataproc import ScriptedDataproc
