@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from canceller.clock import SYSTEM_CLOCK, Clock
 from canceller.dispatch import Handled, handle_trigger
 from canceller.message import decode_trigger
 from canceller.runtime import Runtime
@@ -19,11 +20,15 @@ MESSAGE_ID = "m-9"  # the trigger's messageId: a sweep's id is "sweep-m-9"
 
 
 def handle(
-    emulator: Served, body: Any, attributes: dict[str, str] | None = None, **env: str
+    emulator: Served,
+    body: Any,
+    attributes: dict[str, str] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    **env: str,
 ) -> Handled:
-    runtime = Runtime(environ(emulator, **env))
+    runtime = Runtime(environ(emulator, **env), clock)
     trigger = decode_trigger(event(body, attributes, MESSAGE_ID))
-    return handle_trigger(trigger, runtime.settings(), runtime.dataproc)
+    return handle_trigger(trigger, runtime.settings(), runtime.dataproc, clock=runtime.clock)
 
 
 def ago(**delta: float) -> str:
