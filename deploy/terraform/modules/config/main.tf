@@ -191,7 +191,7 @@ locals {
     var.results_bigquery_table != "" ? ["bigquery.googleapis.com"] : [],
     local.billing_account != "" ? local.deploy_sh.billing_apis : [],
     local.organisation_scale ? [local.deploy_sh.asset_api] : [],
-    var.notify_webhook_secret != "" ? ["secretmanager.googleapis.com"] : [],
+    local.secret_given ? ["secretmanager.googleapis.com"] : [],
   )))
 
   # notify_webhook_secret: NAME in the deployment project, or projects/P/secrets/NAME.
@@ -199,7 +199,9 @@ locals {
     regex("^projects/([^/]+)/secrets/([^/]+)$", var.notify_webhook_secret),
     [var.project, var.notify_webhook_secret],
   )
-  secret = { project = local.secret_parts[0], id = local.secret_parts[1] }
+  # Checked to be a secret's name, not the URL (variables.tf), so no longer sensitive.
+  secret_given = nonsensitive(var.notify_webhook_secret != "")
+  secret       = local.secret_given ? nonsensitive({ project = local.secret_parts[0], id = local.secret_parts[1] }) : null
 
   bigquery_parts = split(".", var.results_bigquery_table)
   bigquery = var.results_bigquery_table == "" ? null : {

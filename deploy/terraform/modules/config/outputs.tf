@@ -107,8 +107,7 @@ output "apis" {
 
 output "secret" {
   description = "The webhook secret's project and ID, or null."
-  value       = var.notify_webhook_secret == "" ? null : local.secret
-  sensitive   = true
+  value       = local.secret
 }
 
 output "bigquery" {
