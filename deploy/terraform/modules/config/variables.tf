@@ -222,7 +222,11 @@ variable "notification_channels" {
 variable "results_bigquery_table" {
   type = string
   validation {
-    condition     = var.results_bigquery_table == "" || can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]\\.[A-Za-z0-9_]{1,1024}\\.[A-Za-z0-9_-]{1,1024}$", var.results_bigquery_table))
+    # RE2 repeats at most 1000 times: the dataset's and table's 1024 are counted apart.
+    condition = var.results_bigquery_table == "" ? true : (
+      !can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]\\.[A-Za-z0-9_]+\\.[A-Za-z0-9_-]+$", var.results_bigquery_table)) ? false
+      : alltrue([for part in slice(split(".", var.results_bigquery_table), 1, 3) : length(part) <= 1024])
+    )
     error_message = "results_bigquery_table '${var.results_bigquery_table}' is not valid: PROJECT.DATASET.TABLE, e.g. finops-prod.dataproc.cancel_results."
   }
 }
