@@ -37,15 +37,14 @@ from tests.support.terraform import (
     HCL_KEYS,
     MODULE,
     REPO,
+    ConfigRoot,
     Module,
     block_problems,
     config_inputs,
-    config_outputs,
     interpolations,
     literal,
     provider_schemas,
     reference_problems,
-    run_config,
     schema_problems,
     terraform,
 )
@@ -61,6 +60,11 @@ PROJECT = "canceller-test-1"
 DEPLOY = REPO / "deploy.sh"
 PROJECT_NUMBER = "<PROJECT_NUMBER>"  # what a deploy.sh dry run writes for it
 MODULES = (MODULE, CONFIG, EXAMPLE)
+
+
+@pytest.fixture(scope="module")
+def config_root(tmp_path_factory: pytest.TempPathFactory) -> ConfigRoot:
+    return ConfigRoot(tmp_path_factory.mktemp("config-root"))
 
 
 def _generator() -> Any:
@@ -505,13 +509,13 @@ def _log_metric_message(config: dict[str, Any]) -> dict[str, Any]:
         "everything",
     ],
 )
-def test_the_module_works_out_what_deploy_sh_does(scenario: str, tmp_path: Path) -> None:
+def test_the_module_works_out_what_deploy_sh_does(scenario: str, config_root: ConfigRoot) -> None:
     flags, given = SCENARIOS[scenario]
     dry = _dry_run(flags)
     assert dry.returncode == 0, dry.stderr
     commands = _commands(dry.stdout)
-    config = config_outputs(
-        config_inputs(project=PROJECT, project_number=PROJECT_NUMBER, **given), tmp_path
+    config = config_root.outputs(
+        config_inputs(project=PROJECT, project_number=PROJECT_NUMBER, **given)
     )
     names, members = config["names"], config["members"]
 
@@ -627,16 +631,17 @@ def _entry_point_names(name: str) -> str:
     return name
 
 
-def test_the_monitoring_files_are_filled_in_as_deploy_sh_fills_them(tmp_path: Path) -> None:
-    config = config_outputs(
+def test_the_monitoring_files_are_filled_in_as_deploy_sh_fills_them(
+    config_root: ConfigRoot,
+) -> None:
+    config = config_root.outputs(
         config_inputs(
             project=SAMPLE_VALUES["PROJECT"],
             project_number=PROJECT_NUMBER,
             function_name=SAMPLE_VALUES["FUNCTION"],
             sweep_schedule=SAMPLE_VALUES["SWEEP_SCHEDULE"],
             notification_channels=SAMPLE_CHANNELS,
-        ),
-        tmp_path,
+        )
     )
 
     def filled(name: str) -> str:
@@ -670,9 +675,12 @@ def test_the_monitoring_files_are_filled_in_as_deploy_sh_fills_them(tmp_path: Pa
     ],
 )
 def test_the_roles_hold_exactly_canceller_roles_permissions(
-    given: dict[str, Any], project_option: str | None, settings: frozenset[str], tmp_path: Path
+    given: dict[str, Any],
+    project_option: str | None,
+    settings: frozenset[str],
+    config_root: ConfigRoot,
 ) -> None:
-    config = config_outputs(config_inputs(project=PROJECT, project_number="1", **given), tmp_path)
+    config = config_root.outputs(config_inputs(project=PROJECT, project_number="1", **given))
     roles = {role: spec["permissions"] for role, spec in config["roles"].items()}
     assert roles == {
         "project": list(permissions(project_option, settings)),
@@ -727,19 +735,21 @@ def test_the_roles_hold_exactly_canceller_roles_permissions(
     ],
 )
 def test_the_module_refuses_what_deploy_sh_refuses(
-    flags: list[str], given: dict[str, Any], expected: str, tmp_path: Path
+    flags: list[str], given: dict[str, Any], expected: str, config_root: ConfigRoot
 ) -> None:
     refused = _dry_run(["--project", PROJECT, *flags])
     assert refused.returncode != 0, refused.stdout
-    completed = run_config(config_inputs(project=PROJECT, project_number="1", **given), tmp_path)
+    completed = config_root.run(config_inputs(project=PROJECT, project_number="1", **given))
     assert completed.returncode != 0
     assert expected in " ".join(completed.stderr.split()), completed.stderr
 
 
-def test_a_webhook_url_given_as_the_secret_is_refused_and_never_shown(tmp_path: Path) -> None:
+def test_a_webhook_url_given_as_the_secret_is_refused_and_never_shown(
+    config_root: ConfigRoot,
+) -> None:
     url = "https://chat.googleapis.com/v1/spaces/AAAA/messages?key=KEY-VALUE&token=TOKEN-VALUE"
-    completed = run_config(
-        config_inputs(project=PROJECT, project_number="1", notify_webhook_secret=url), tmp_path
+    completed = config_root.run(
+        config_inputs(project=PROJECT, project_number="1", notify_webhook_secret=url)
     )
     assert completed.returncode != 0
     assert "not the webhook URL" in " ".join(completed.stderr.split())

@@ -319,41 +319,44 @@ def config_inputs(**given: Any) -> dict[str, Any]:
     return inputs
 
 
-def run_config(inputs: dict[str, Any], work: Path) -> subprocess.CompletedProcess[str]:
-    """terraform apply of a root that calls modules/config with ``inputs`` and outputs all
-    it works out (no provider: nothing is created). Its stdout, on success, is the outputs'
-    JSON. The inputs arrive as the parent module's variables do, marked sensitive where
-    those are (a message must not show them)."""
-    work.mkdir(parents=True, exist_ok=True)
-    parent = Module.load(MODULE).variables
-    root = {
-        "variable": {
-            name: {"type": "any", "sensitive": bool(parent.get(name, {}).get("sensitive"))}
-            for name in inputs
-        },
-        # A relative source: Terraform reads a local module in place, so its files find
-        # canceller.json and deploy/monitoring beside them.
-        "module": {
-            "config": {
-                "source": os.path.relpath(CONFIG, work),
-                **{name: f"${{var.{name}}}" for name in inputs},
-            }
-        },
-        "output": {"config": {"value": "${module.config}", "sensitive": True}},
-    }
-    (work / "main.tf.json").write_text(json.dumps(root))
-    (work / "terraform.tfvars.json").write_text(json.dumps(inputs))
-    for arguments in (
-        ["init", "-backend=false", "-input=false"],
-        ["apply", "-auto-approve", "-input=false"],
-    ):
-        completed = terraform(arguments, work)
-        if completed.returncode != 0:
-            return completed
-    return terraform(["output", "-json", "config"], work)
+class ConfigRoot:
+    """A root module, in ``work``, that calls modules/config with the inputs of each run and
+    outputs all it works out (no provider: nothing is created). The inputs arrive as the
+    parent module's variables do, marked sensitive where those are (a message must not show
+    them). Initialised once; each run is one terraform apply."""
 
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        work.mkdir(parents=True, exist_ok=True)
+        parent = Module.load(MODULE).variables
+        names = list(Module.load(CONFIG).variables)
+        root = {
+            "variable": {
+                name: {"type": "any", "sensitive": bool(parent.get(name, {}).get("sensitive"))}
+                for name in names
+            },
+            # A relative source: Terraform reads a local module in place, so its files find
+            # canceller.json and deploy/monitoring beside them.
+            "module": {
+                "config": {
+                    "source": os.path.relpath(CONFIG, work),
+                    **{name: f"${{var.{name}}}" for name in names},
+                }
+            },
+            "output": {"config": {"value": "${module.config}", "sensitive": True}},
+        }
+        (work / "main.tf.json").write_text(json.dumps(root))
+        completed = terraform(["init", "-backend=false", "-input=false"], work)
+        assert completed.returncode == 0, completed.stdout + completed.stderr
 
-def config_outputs(inputs: dict[str, Any], work: Path) -> dict[str, Any]:
-    completed = run_config(inputs, work)
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-    return json.loads(completed.stdout)
+    def run(self, inputs: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+        """terraform apply with these inputs."""
+        (self.work / "terraform.tfvars.json").write_text(json.dumps(inputs))
+        return terraform(["apply", "-auto-approve", "-input=false"], self.work)
+
+    def outputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """What modules/config works out of these inputs, as the apply recorded it."""
+        completed = self.run(inputs)
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        state = json.loads((self.work / "terraform.tfstate").read_text())
+        return state["outputs"]["config"]["value"]
