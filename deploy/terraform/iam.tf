@@ -125,13 +125,33 @@ resource "google_service_account_iam_member" "pubsub_mints_invoker_tokens" {
   member             = local.members.pubsub_agent
 }
 
+# The webhook secret must exist with an enabled latest version, or no instance could start:
+# checked on its metadata (fetch_secret_data = false), never its value.
+data "google_secret_manager_secret_version" "webhook" {
+  count = module.config.secret == null ? 0 : 1
+
+  project           = module.config.secret.project
+  secret            = module.config.secret.id
+  version           = "latest"
+  fetch_secret_data = false
+
+  lifecycle {
+    postcondition {
+      condition     = self.enabled
+      error_message = "secret ${module.config.secret.id}'s latest version in ${module.config.secret.project} is not enabled: the function could not start with it. Add the webhook URL as a new version (read -rs URL && printf %s \"$URL\" | gcloud secrets versions add ${module.config.secret.id} --project=${module.config.secret.project} --data-file=-)."
+    }
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
 # The function may read the webhook secret, and only it; granted before the function, which
 # Cloud Run checks when it deploys.
 resource "google_secret_manager_secret_iam_member" "webhook" {
   count = module.config.secret == null ? 0 : 1
 
   project    = module.config.secret.project
-  secret_id  = module.config.secret.id
+  secret_id  = data.google_secret_manager_secret_version.webhook[0].secret
   role       = module.config.secret_accessor_role
   member     = local.function_member
   depends_on = [google_project_service.apis]

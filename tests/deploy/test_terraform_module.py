@@ -755,3 +755,24 @@ def test_a_webhook_url_given_as_the_secret_is_refused_and_never_shown(
     assert "not the webhook URL" in " ".join(completed.stderr.split())
     for part in ("KEY-VALUE", "TOKEN-VALUE", "spaces/AAAA"):
         assert part not in completed.stdout + completed.stderr
+
+
+def test_a_sweep_of_a_folder_out_of_scope_is_warned_of_as_deploy_sh_warns(
+    config_root: ConfigRoot,
+) -> None:
+    sweep = f"projects/{PROJECT}/regions/us-central1,folders/999"
+    dry = _dry_run(["--project", PROJECT, "--setting", f"SWEEP_SCOPES={sweep}"])
+    assert dry.returncode == 0, dry.stderr
+    assert "SWEEP_SCOPES names folders/999, but no --scope-folder gives it" in " ".join(
+        dry.stdout.split()
+    )
+    inputs = config_inputs(project=PROJECT, project_number="1", settings={"SWEEP_SCOPES": sweep})
+    completed = config_root.run(inputs)
+    assert completed.returncode == 0, completed.stderr
+    warned = " ".join((completed.stdout + completed.stderr).split())
+    assert (
+        "SWEEP_SCOPES names folders/999, but no scope_folders or scope_organizations gives it"
+        in warned
+    )
+    covered = config_root.run(inputs | {"scope_folders": ["999"]})
+    assert "SWEEP_SCOPES names" not in covered.stdout + covered.stderr

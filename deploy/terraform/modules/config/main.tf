@@ -102,6 +102,13 @@ locals {
     var.settings,
   )
 
+  # A folder or organisation in SWEEP_SCOPES that no scope names is neither allowed
+  # (ALLOWED_ANCESTORS) nor granted: the function would refuse every project in it.
+  unscoped_sweeps = [
+    for scope in split(",", replace(local.sweep_scopes, " ", "")) : scope
+    if can(regex("^(folders|organizations)/", scope)) && !contains(local.scopes, scope)
+  ]
+
   # The function works at organisation scale (reads more than Dataproc in the target
   # projects) when it may read budgets, acts in folders or organisations, or sweeps
   # something other than projects/P/regions/R: deploy.sh's organisation_scale.
@@ -208,5 +215,13 @@ locals {
     project = local.bigquery_parts[0]
     dataset = local.bigquery_parts[1]
     table   = local.bigquery_parts[2]
+  }
+}
+
+# A warning, as deploy.sh's report_unscoped_sweeps: the deployment goes ahead.
+check "sweeps_in_scope" {
+  assert {
+    condition     = length(local.unscoped_sweeps) == 0
+    error_message = "SWEEP_SCOPES names ${join(", ", local.unscoped_sweeps)}, but no scope_folders or scope_organizations gives it: it is not in ALLOWED_ANCESTORS and the function has no role there, so a sweep of it stops nothing (unless its projects are target projects)."
   }
 }
