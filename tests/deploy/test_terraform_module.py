@@ -776,3 +776,12 @@ def test_a_sweep_of_a_folder_out_of_scope_is_warned_of_as_deploy_sh_warns(
     )
     covered = config_root.run(inputs | {"scope_folders": ["999"]})
     assert "SWEEP_SCOPES names" not in covered.stdout + covered.stderr
+
+
+def test_the_readme_describes_every_input_and_output() -> None:
+    text = (MODULE / "README.md").read_text()
+    module = Module.load(MODULE)
+    for section, names in (("Inputs", module.variables), ("Outputs", module.outputs)):
+        table = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+        listed = re.findall(r"^\| `(\w+)` \|", table, re.MULTILINE)
+        assert sorted(listed) == sorted(names), section
