@@ -108,12 +108,12 @@ def test_the_entry_point_is_the_function_main_py_decorates_even_beside_an_alias(
         generator.entry_point(renamed + "@functions_framework.cloud_event\ndef other(event): ...\n")
 
 
-def test_the_archive_ships_exactly_the_tracked_files_gcloud_uploads() -> None:
+def test_the_archive_ships_exactly_the_tracked_files_gcloud_uploads(tmp_path: Path) -> None:
     """`gcloud meta list-files-for-upload` applies .gcloudignore as `gcloud functions
     deploy --source .` does (offline); of those, the tracked files are what ships."""
     from tests.test_deploy import _offline_env, _real_gcloud
 
-    env = _offline_env(Path(os.environ.get("TMPDIR", "/tmp")) / f"gcloud-config-{os.getpid()}")
+    env = _offline_env(tmp_path / "gcloud-config")
     uploaded = subprocess.run(
         [_real_gcloud(), "meta", "list-files-for-upload", str(REPO)],
         capture_output=True,
