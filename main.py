@@ -46,7 +46,9 @@ def stop_dataproc_work(event: CloudEvent) -> None:
     )
     trigger = decode_trigger(event)
     try:
-        handled = handle_trigger(trigger, settings, _runtime.dataproc, _runtime.directory)
+        handled = handle_trigger(
+            trigger, settings, _runtime.dataproc, _runtime.directory, clock=_runtime.clock
+        )
     except (ConfigurationError, DefaultCredentialsError):
         raise  # a deployment problem: keep the message for redelivery until it is fixed
     except Exception as defect:  # ours: answer the message rather than loop on it
@@ -80,6 +82,9 @@ def stop_dataproc_work(event: CloudEvent) -> None:
         raise RetryLater(handled.transient_failures[0])
 
 
-# The entry point's first name, from when it stopped operations only: deployments made
-# before it handled every kind still name it (--entry-point=cancel_operation).
-cancel_operation = stop_dataproc_work
+@functions_framework.cloud_event
+def cancel_operation(event: CloudEvent) -> None:
+    """The entry point's first name, from when it stopped operations only: functions
+    deployed before the rename name it (--entry-point=cancel_operation). Its own
+    decorated function, as functions-framework registers the CloudEvent type by name."""
+    stop_dataproc_work(event)

@@ -30,6 +30,7 @@ from canceller.kinds import KINDS, SWEEPABLE, role_permissions
 from canceller.org_apis import ORG_APIS
 from canceller.role import permissions as role_cli_permissions
 from canceller.webhook import NOTIFY_SECONDS
+from tests.support.gcloud_offline import offline_env, real_gcloud
 from tests.support.monitoring_messages import assert_strictly_valid, decode_all, kind_of, sdk_root
 
 # Each deploy.sh run here costs seconds (a bash script calling a fake gcloud many times):
@@ -2015,27 +2016,6 @@ def test_shellcheck_is_clean() -> None:
 # --- the real gcloud ------------------------------------------------------------------------
 
 
-def _real_gcloud() -> str:
-    gcloud = shutil.which("gcloud")
-    assert gcloud, "the Google Cloud CLI (gcloud) is needed to check deploy.sh's commands"
-    return gcloud
-
-
-def _offline_env(config_dir: Path) -> dict[str, str]:
-    """An empty gcloud configuration: no account, no project, no metadata server."""
-    config_dir.mkdir(parents=True)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CLOUDSDK_", "GOOGLE_", "CANCELLER_", "FAKE_GCLOUD_"))
-    }
-    return env | {
-        "CLOUDSDK_CONFIG": str(config_dir),
-        "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
-        "CLOUDSDK_CORE_CHECK_GCE_METADATA": "false",
-    }
-
-
 # bq, as the Cloud SDK ships it: its `bq` wrapper asks for credentials before bq parses
 # anything, so bq.py itself is run, which parses every flag (names and enum values) first.
 BQ_AUTH_ERROR = "Error retrieving auth credentials from gcloud"
@@ -2051,7 +2031,7 @@ def _bq_command(argv: list[str]) -> list[str]:
     ]
 
 
-def _check_with_real_gcloud(gcloud: str, argv: list[str], env: dict[str, str]) -> str | None:
+def _check_withreal_gcloud(gcloud: str, argv: list[str], env: dict[str, str]) -> str | None:
     """None if the real gcloud (or bq) accepts the command's flags and values, else why not."""
     if argv[0] == "bq":
         completed = subprocess.run(
@@ -2094,7 +2074,7 @@ def _changed_monitoring_rules(first: Run) -> list[Rule]:
 
 @pytest.mark.long  # ~90 s of gcloud start-ups on 2 cores; .ci/run runs it
 def test_real_gcloud_accepts_every_command(deploy: Deploy, tmp_path: Path) -> None:
-    gcloud = _real_gcloud()
+    gcloud = real_gcloud()
     # Everything, at organisation scale too: folders, an organisation, a billing account.
     first = deploy([*ORG_ARGS, "--print-wiring", "--budget-amount=500USD"])
     assert first.returncode == 0, first.stderr
@@ -2198,7 +2178,7 @@ def test_real_gcloud_accepts_every_command(deploy: Deploy, tmp_path: Path) -> No
 
     def check(numbered: tuple[int, tuple[str, ...]]) -> str | None:
         number, argv = numbered
-        return _check_with_real_gcloud(gcloud, list(argv), _offline_env(configs / str(number)))
+        return _check_withreal_gcloud(gcloud, list(argv), offline_env(configs / str(number)))
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         verdicts = list(pool.map(check, enumerate(sorted(commands))))
@@ -2234,6 +2214,6 @@ def test_real_gcloud_accepts_every_command(deploy: Deploy, tmp_path: Path) -> No
 )
 def test_real_gcloud_check_catches_bad_commands(tmp_path: Path, argv: list[str]) -> None:
     """The check above can fail: gcloud refuses these before it asks for credentials."""
-    verdict = _check_with_real_gcloud(_real_gcloud(), argv, _offline_env(tmp_path / "config"))
+    verdict = _check_withreal_gcloud(real_gcloud(), argv, offline_env(tmp_path / "config"))
     assert verdict is not None
     assert "exit 2" in verdict

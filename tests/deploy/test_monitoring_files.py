@@ -29,39 +29,13 @@ from tests.support.monitoring_messages import (
     decode_all,
     kind_of,
 )
+from tests.support.monitoring_templates import MONITORING, SAMPLE_CHANNELS, SAMPLE_VALUES, render
 
 REPO = Path(__file__).resolve().parents[2]
-MONITORING = REPO / "deploy" / "monitoring"
 SCHEMA_FILE = REPO / "deploy" / "bigquery" / "results-schema.json"
 PLACEHOLDER = re.compile(r"@@[A-Z_]+@@")
 
 # Values as deploy.sh fills them in (deploy.sh's template_values).
-SAMPLE_VALUES = {
-    "PROJECT": "canceller-test-1",
-    "FUNCTION": "dataproc-canceller",
-    "METRIC": "dataproc-canceller-outcomes",
-    "TIME_METRIC": "dataproc-canceller-time-to-stop",
-    "DEAD_LETTER_SUBSCRIPTION": "dataproc-cancel-requests-dead-letter-sub",
-    "NOTIFY_METRIC": "dataproc-canceller-notifications",
-    "BURN_PROMQL": "logging_googleapis_com:user_dataproc_canceller_burn_stopped",
-    "SAVED_PROMQL": "logging_googleapis_com:user_dataproc_canceller_saved_up_to",
-    "SWEEP_SCHEDULE": "*/15 * * * *",
-    "SILENCE_SECONDS": "2400",
-    "SILENCE_DURATION": "40 minutes",
-    "DEPLOY_DIGEST": "0123456789ab",
-}
-SAMPLE_CHANNELS = [
-    "projects/canceller-test-1/notificationChannels/123",
-    "projects/canceller-test-1/notificationChannels/456",
-]
-
-
-def render(text: str, values: dict[str, str], channels: list[str]) -> str:
-    """The template filled in the way deploy.sh's render_template does it."""
-    text = text.replace('"@@NOTIFICATION_CHANNELS@@"', ", ".join(f'"{c}"' for c in channels))
-    for name, value in values.items():
-        text = text.replace(f"@@{name}@@", value)
-    return text
 
 
 TEMPLATES = sorted(MONITORING.glob("*.json"))

@@ -31,6 +31,9 @@ import pytest
 from packaging.specifiers import SpecifierSet
 
 from canceller.role import permissions
+from tests.support.gcloud_offline import offline_env, real_gcloud
+from tests.support.monitoring_messages import decode_all
+from tests.support.monitoring_templates import MONITORING, SAMPLE_CHANNELS, SAMPLE_VALUES, render
 from tests.support.terraform import (
     CONFIG,
     EXAMPLE,
@@ -47,13 +50,6 @@ from tests.support.terraform import (
     reference_problems,
     schema_problems,
     terraform,
-)
-from tests.test_monitoring_files import (
-    MONITORING,
-    SAMPLE_CHANNELS,
-    SAMPLE_VALUES,
-    decode_all,
-    render,
 )
 
 PROJECT = "canceller-test-1"
@@ -100,7 +96,10 @@ def test_the_entry_point_is_the_function_main_py_decorates_even_beside_an_alias(
         "import functions_framework\n"
         "@functions_framework.cloud_event\n"
         "def stop_dataproc_work(event): ...\n"
-        "cancel_operation = stop_dataproc_work\n"
+        "@functions_framework.cloud_event\n"
+        "def cancel_operation(event):\n"
+        '    """The first name."""\n'
+        "    stop_dataproc_work(event)\n"
     )
     assert generator.entry_point(renamed) == "stop_dataproc_work"
     assert generator.entry_point((REPO / "main.py").read_text()) == _canceller()["entry_point"]
@@ -111,11 +110,9 @@ def test_the_entry_point_is_the_function_main_py_decorates_even_beside_an_alias(
 def test_the_archive_ships_exactly_the_tracked_files_gcloud_uploads(tmp_path: Path) -> None:
     """`gcloud meta list-files-for-upload` applies .gcloudignore as `gcloud functions
     deploy --source .` does (offline); of those, the tracked files are what ships."""
-    from tests.test_deploy import _offline_env, _real_gcloud
-
-    env = _offline_env(tmp_path / "gcloud-config")
+    env = offline_env(tmp_path / "gcloud-config")
     uploaded = subprocess.run(
-        [_real_gcloud(), "meta", "list-files-for-upload", str(REPO)],
+        [real_gcloud(), "meta", "list-files-for-upload", str(REPO)],
         capture_output=True,
         text=True,
         env=env,

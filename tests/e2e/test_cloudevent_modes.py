@@ -56,7 +56,9 @@ def environment(
 
 
 def client(target: str = "stop_dataproc_work") -> FlaskClient:
-    return create_app(target, MAIN, "cloudevent").test_client()
+    """As deployed: the signature type is the one the function registered under its name
+    (a deployment need not set FUNCTION_SIGNATURE_TYPE)."""
+    return create_app(target, MAIN).test_client()
 
 
 def event(body: str, published: datetime | None = None, **attributes: str) -> CloudEvent:

@@ -300,7 +300,8 @@ def test_many_jobs_are_verified_by_listing_not_by_a_get_each(
     # Three calls a target at most (its cancel and two GETs), the listings shared by all,
     # and one read of the cluster the jobs run on, for their price (canceller/pricing.py).
     assert counts.get("clusters.get", 0) <= 1
-    assert sum(counts.values()) - counts["jobs.list"] - counts.get("clusters.get", 0) <= 3 * 40
+    shared = counts["jobs.list"] + counts.get("clusters.get", 0)
+    assert shared <= 5 and sum(counts.values()) - shared <= 3 * 40
 
 
 def test_many_operations_are_settled_by_the_listing_itself(
