@@ -202,8 +202,8 @@ def _work_on(
                     name,
                     seen=item,
                     seen_at=seen_at,
-                    extra={**target.extra, "clearedFor": target.name.name},
                     cleared_for=target.name.name,
+                    stopped_before=target.name.name,
                 )
                 found.append((work, dict(work_kind.labels(item))))
             token = page.get("nextPageToken")

@@ -36,7 +36,7 @@ from canceller.organisation import Directory
 from canceller.prices import shipped_table
 from canceller.pricing import add_money_to_summaries
 from canceller.rest import TransientFailure
-from canceller.results import Outcome, Result
+from canceller.results import Outcome, Provenance, Result
 from canceller.selection import SweepSpec
 from canceller.settings import Rung, Settings
 from canceller.sweeps import run_sweep
@@ -65,7 +65,8 @@ class _Work:
 
     targets: list[Target] = field(default_factory=list)
     sweep: SweepSpec | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # The budget notification (and its rung) or the incident, on each result.
+    provenance: Provenance = field(default_factory=Provenance)
     named: bool = False  # a list of names: what is not started can be handed on
     dry_run: bool = False  # a budget's report rung: what would be stopped, nothing stopped
 
@@ -131,7 +132,14 @@ def handle_trigger(
         if refusal is None:
             allowed.append(target)
         else:
-            answer(Outcome.REJECTED, name.name, refusal, name.kind, name=name, extra=work.extra)
+            answer(
+                Outcome.REJECTED,
+                name.name,
+                refusal,
+                name.kind,
+                name=name,
+                provenance=work.provenance,
+            )
     work.targets = allowed
     if unchecked and not allowed:
         # Nothing was done: the redelivery asks Resource Manager again.
@@ -155,10 +163,10 @@ def handle_trigger(
                 detail,
                 target.name.kind,
                 name=target.name,
-                extra=work.extra,
+                provenance=work.provenance,
             )
         if work.sweep:
-            answer(Outcome.ERROR, "", detail, "unknown", extra=work.extra)
+            answer(Outcome.ERROR, "", detail, "unknown", provenance=work.provenance)
         return handled
 
     period_start, period_end = _budget_period(trigger)
@@ -168,7 +176,7 @@ def handle_trigger(
         verify_timeout=settings.verify_timeout_seconds,
         dry_run=settings.dry_run or info.dry_run is True or work.dry_run,
         max_concurrency=settings.max_concurrency,
-        extra=work.extra,
+        provenance=work.provenance,
         prices=shipped_table(settings.price_multiplier),
         period_start=period_start,
         period_end=period_end,
@@ -337,7 +345,7 @@ def _translate_alerts(
                 "",
                 f"alert policy {incident.policy_name[:256]!r} is not in ALLOWED_ALERT_POLICIES: "
                 "its incidents stop nothing; nothing was called",
-                extra={"incident": incident.fields()},
+                provenance=Provenance(incident=incident.fields()),
             )
             return _Work()
         return _incident_work(incident, settings, handled, reject)
@@ -360,15 +368,15 @@ def _budget_work(
     ``report`` shows (as a dry run) what the rungs above it would stop, ``work`` sweeps
     SWEEP_KINDS, ``clusters`` sweeps those and then the clusters. Exempt work and exempt
     clusters are left alone, as by every sweep."""
-    extra: dict[str, Any] = {"budget": budget.fields()}
+    provenance = Provenance(budget=budget.fields())
     if not settings.budget_allowed(budget.budget_id):
         reject(
             "",
             f"budget {budget.budget_id[:128]} is not in ALLOWED_BUDGETS: its notifications "
             "stop nothing; nothing was called",
-            extra=extra,
+            provenance=provenance,
         )
-        return _Work(extra=extra)
+        return _Work(provenance=provenance)
     ratio = budget.ratio
     rung = settings.rung(ratio) if ratio is not None else None
     if rung is None:
@@ -378,11 +386,11 @@ def _budget_work(
             f"{budget.budget:g} {budget.currency} ({spent}) is below the lowest rung of "
             f"BUDGET_LADDER ({settings.budget_ladder[0].threshold:g}); nothing to do"
         )
-        return _Work(extra=extra)
-    extra["rung"] = {**rung.to_json(), "ratio": ratio}
+        return _Work(provenance=provenance)
+    provenance = replace(provenance, rung={**rung.to_json(), "ratio": ratio})
     kinds = _rung_kinds(rung, settings)
     spec = SweepSpec(kinds=kinds, budget=(budget.billing_account_id, budget.budget_id))
-    return _Work(sweep=spec, extra=extra, dry_run=rung.action == "report")
+    return _Work(sweep=spec, provenance=provenance, dry_run=rung.action == "report")
 
 
 def _rung_kinds(rung: Rung, settings: Settings) -> tuple[str, ...]:
@@ -402,13 +410,13 @@ def _incident_work(
     sweep of the cluster's jobs and operations; ``stop`` or ``delete``, the cluster itself
     (its work first; a cluster running exempt work is left alone). A ``*_uuid`` label
     names one incarnation: another is left alone."""
-    extra: dict[str, Any] = {"incident": incident.fields()}
+    provenance = Provenance(incident=incident.fields())
     if not incident.is_open:
         handled.notes.append(
             f"incident {incident.incident_id} ({incident.policy_name}) is {incident.state}; "
             "nothing to do"
         )
-        return _Work(extra=extra)
+        return _Work(provenance=provenance)
     labels = incident.resource_labels
     project = labels.get("project_id", "")
     kind = INCIDENT_KINDS.get(incident.resource_type)
@@ -418,9 +426,10 @@ def _incident_work(
             f"incident {incident.incident_id} is on resource type "
             f"{incident.resource_type or '?'!r}, which this function cannot act on "
             f"(supported: {_SUPPORTED})",
-            extra={**extra, "project": project} if project else extra,
+            provenance=provenance,
+            project=project,
         )
-        return _Work(extra=extra)
+        return _Work(provenance=provenance)
     rule = kind.incident
     text = (
         f"projects/{project}/{kind.place}/{labels.get(rule.place, '')}/{kind.plural}/"
@@ -435,9 +444,9 @@ def _incident_work(
         reject(
             text,
             f"the incident's {kind.name} labels do not name a {kind.name}: {invalid}",
-            extra=extra,
+            provenance=provenance,
         )
-        return _Work(extra=extra)
+        return _Work(provenance=provenance)
     if kind is CLUSTERS and settings.cluster_incident_action == "jobs":
         spec = SweepSpec(
             scopes=(name.scope.name,),
@@ -445,7 +454,7 @@ def _incident_work(
             cluster_uuid=uuid or None,
             kinds=CLUSTERS.clears_first,
         )
-        return _Work(sweep=spec, extra=extra)
+        return _Work(sweep=spec, provenance=provenance)
     if kind is CLUSTERS:
         # The cluster is named, so it is stopped even if labelled exempt; exempt work on
         # it is not, and the cluster's stop would fail that work: it is left alone.
@@ -457,4 +466,4 @@ def _incident_work(
         )
     else:
         target = Target(name, expect_uuid=uuid or None)
-    return _Work(targets=[target], extra=extra)
+    return _Work(targets=[target], provenance=provenance)

@@ -35,10 +35,9 @@ becomes ERROR for that one target, never an unanswered message.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 from canceller.clearing import plan_clearing
 from canceller.clock import Deadline, utc_now
@@ -48,7 +47,7 @@ from canceller.prices import PriceTable
 from canceller.pricing import read_references
 from canceller.reporting import Reporter
 from canceller.rest import TransientFailure
-from canceller.results import Outcome, Result
+from canceller.results import Outcome, Provenance, Result
 from canceller.stopping import Watch, start
 from canceller.targets import Target
 from canceller.trigger_info import TriggerInfo
@@ -69,7 +68,7 @@ class CancelContext:
     verify_timeout: float
     dry_run: bool
     max_concurrency: int
-    extra: Mapping[str, Any] = field(default_factory=dict)  # budget, incident, sweep id
+    provenance: Provenance = field(default_factory=Provenance)  # budget, incident, sweep id
     window_note: str = ""  # why verify_timeout is shorter than the setting, if it is
     prices: PriceTable | None = None  # None: results carry no burn
     period_start: datetime | None = None  # a budget notification's costIntervalStart
@@ -145,7 +144,7 @@ def _stop_all(
     # own work on a cluster says so too); everything else keeps its whole window, and
     # goes with the clusters.
     first = [
-        replace(t, extra={**t.extra, "clearedFor": plan.on_clusters[t.name.name]})
+        replace(t, stopped_before=plan.on_clusters[t.name.name])
         if t.name.name in plan.on_clusters
         else t
         for t in first
@@ -221,9 +220,8 @@ def _say_what_was_not_cleared(cleared: list[Result], clusters: list[Result]) -> 
     stop was sent: a stop fails running jobs, so theirs is not the whole story."""
     left: dict[str, list[str]] = defaultdict(list)
     for result in cleared:
-        owner = result.extra.get("clearedFor")
-        if isinstance(owner, str) and result.outcome not in _CLEARED:
-            left[owner].append(f"{result.target} ({result.outcome.value})")
+        if result.cleared_for and result.outcome not in _CLEARED:
+            left[result.cleared_for].append(f"{result.target} ({result.outcome.value})")
     for result in clusters:
         if result.target in left and result.outcome is not Outcome.REJECTED:
             named = ", ".join(left[result.target][:5])

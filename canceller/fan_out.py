@@ -91,7 +91,7 @@ def run_fan_out(
     outcomes = SweepOutcomes()
     sweep_id = {"id": chain.id}
 
-    def answer(outcome: Outcome, target: str, detail: str, key: str, **extra: Any) -> None:
+    def answer(outcome: Outcome, target: str, detail: str, key: str, project: str = "") -> None:
         outcomes.results.append(
             Result(
                 outcome,
@@ -100,7 +100,8 @@ def run_fan_out(
                 context.trigger,
                 started,
                 dry_run=context.dry_run,
-                extra={**context.extra, "sweep": sweep_id, **extra},
+                provenance=replace(context.provenance, sweep=sweep_id),
+                project=project,
                 dedupe_key=chain.dedupe_key(key),
             )
         )
@@ -347,7 +348,7 @@ def run_fan_out(
             context.trigger,
             started,
             dry_run=context.dry_run,
-            extra={**context.extra, "sweep": summary},
+            provenance=replace(context.provenance, sweep=summary),
             dedupe_key=chain.dedupe_key(
                 f"summary/fan-out/{chain.generation}" if chain.generation else "summary/fan-out"
             ),

@@ -78,14 +78,14 @@ def log_result(result: Result) -> None:
     log metrics (NAME-sweep-found, -selected, -acted) chart. A fan-out's own summary has
     none (each child's summary counts its part)."""
     name = result.name
-    sweep = result.extra.get("sweep") if result.outcome is Outcome.SWEEP_SUMMARY else None
+    sweep = result.provenance.sweep if result.outcome is Outcome.SWEEP_SUMMARY else None
     counts = (
         {
             f"sweep{key.title()}": sweep[key]
             for key in ("found", "selected", "acted")
             if key in sweep
         }
-        if isinstance(sweep, dict)
+        if sweep is not None
         else {}
     )
     # Numbers a log-based distribution metric extracts (deploy.sh: burn stopped, savings).
@@ -100,7 +100,7 @@ def log_result(result: Result) -> None:
         kind=result.kind,
         target=result.target,
         operation=result.operation,
-        project=name.project if name else result.extra.get("project", ""),
+        project=name.project if name else result.project,
         messageId=result.trigger.message_id,
         triggerKind=result.trigger.kind,
         dedupeKey=result.key,

@@ -64,7 +64,7 @@ import json
 import os
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -191,7 +191,7 @@ def should_notify(results: Sequence[Result]) -> bool:
     return any(
         result.outcome in STOPPED
         or result.outcome in NEEDS_A_PERSON
-        or "rung" in result.extra
+        or result.provenance.rung is not None
         or _left_unstopped(result)
         for result in results
     )
@@ -267,10 +267,10 @@ def _headline(
 
 def _trigger_line(results: Sequence[Result]) -> str:
     info = results[0].trigger
-    budget = _first_extra(results, "budget")
-    rung = _first_extra(results, "rung")
-    incident = _first_extra(results, "incident")
-    sweep = _first_extra(results, "sweep")
+    budget = _first(r.provenance.budget for r in results)
+    rung = _first(r.provenance.rung for r in results)
+    incident = _first(r.provenance.incident for r in results)
+    sweep = _first(r.provenance.sweep for r in results)
     parts = []
     if budget is not None:
         parts.append(_budget_words(budget, rung))
@@ -339,7 +339,7 @@ def _item(result: Result) -> str:
     name = result.name
     if name is None:  # a sweep's own failure, a refused project, input of no kind
         what = "" if result.kind == "unknown" else f"{result.kind} "
-        itself = "the sweep itself" if "sweep" in result.extra else "the message itself"
+        itself = "the sweep itself" if result.provenance.sweep is not None else "the message itself"
         return what + (_plain(result.target, _NAME_CHARS) if result.target else itself)
     where = f" · {name.project} · {name.location}"
     url = console_url(name)
@@ -358,7 +358,7 @@ def _operation_owner(result: Result, name: ResourceName) -> ResourceName | None:
     """The batch an operation runs (the metadata's ``batch``), or the cluster it works
     on (``clusterName``), held to their grammar like any name; None if it names neither."""
     state = result.state or {}
-    batch = state.get("batch") or result.extra.get("batch")
+    batch = state.get("batch")
     try:
         if isinstance(batch, str) and batch:
             return parse_name("batch", batch)
@@ -373,14 +373,13 @@ def _operation_owner(result: Result, name: ResourceName) -> ResourceName | None:
 
 
 def _fan_out(summary: Result) -> dict[str, Any]:
-    sweep = summary.extra.get("sweep")
-    fan_out = sweep.get("fanOut") if isinstance(sweep, dict) else None
+    sweep = summary.provenance.sweep
+    fan_out = sweep.get("fanOut") if sweep is not None else None
     return fan_out if isinstance(fan_out, dict) else {}
 
 
 def _summary_line(summary: Result) -> str:
-    sweep = summary.extra.get("sweep")
-    sweep = sweep if isinstance(sweep, dict) else {}
+    sweep = summary.provenance.sweep or {}
     label = f"Sweep {_plain(sweep.get('id', ''), _NAME_CHARS)}"
     if sweep.get("part"):
         label += f" (part {_plain(sweep['part'], _NAME_CHARS)})"
@@ -416,8 +415,8 @@ def _left_unstopped(result: Result) -> bool:
     stopped nor handed on."""
     if result.outcome is not Outcome.SWEEP_SUMMARY:
         return False
-    sweep = result.extra.get("sweep")
-    if not isinstance(sweep, dict) or "fanOut" in sweep or sweep.get("handedOn"):
+    sweep = result.provenance.sweep
+    if sweep is None or "fanOut" in sweep or sweep.get("handedOn"):
         return False
     return bool(sweep.get("remaining")) or sweep.get("listingComplete") is False
 
@@ -430,12 +429,9 @@ def _where_the_rest_is(results: Sequence[Result]) -> str:
     )
 
 
-def _first_extra(results: Sequence[Result], key: str) -> dict[str, Any] | None:
-    for result in results:
-        value = result.extra.get(key)
-        if isinstance(value, dict):
-            return value
-    return None
+def _first(values: Iterable[Mapping[str, Any] | None]) -> Mapping[str, Any] | None:
+    """The first result's that has one: the results of a message share theirs."""
+    return next((value for value in values if value is not None), None)
 
 
 def _plain(value: object, limit: int) -> str:

@@ -180,8 +180,8 @@ def add_money_to_summaries(results: list[Result]) -> None:
     """Each SWEEP_SUMMARY of the message gets the totals of what its own sweep stopped in
     this message (a fan-out child's, a continuation's: each its own part)."""
     for summary in results:
-        sweep = summary.extra.get("sweep")
-        if summary.outcome is not Outcome.SWEEP_SUMMARY or not isinstance(sweep, dict):
+        sweep = summary.provenance.sweep
+        if summary.outcome is not Outcome.SWEEP_SUMMARY or sweep is None:
             continue
         if "fanOut" in sweep:  # a fan-out's parent stops nothing: its children's say
             continue
@@ -189,7 +189,7 @@ def add_money_to_summaries(results: list[Result]) -> None:
             r
             for r in results
             if r.outcome is Outcome.CANCELLED
-            and isinstance(r.extra.get("sweep"), dict)
-            and r.extra["sweep"].get("id") == sweep.get("id")
+            and r.provenance.sweep is not None
+            and r.provenance.sweep.get("id") == sweep.get("id")
         ]
         summary.money = money(mine) or Money(0, 0, 0.0, 0, 0.0, "")

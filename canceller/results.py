@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -40,6 +41,20 @@ class Outcome(StrEnum):
     SWEEP_SUMMARY = "SWEEP_SUMMARY"
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """Where a result's work came from, the same on every result of a message: the budget
+    notification and the BUDGET_LADDER rung it reached, or the incident, that asked for it
+    (canceller.dispatch), and the sweep that found it, by its id (and a fan-out child's
+    part), or on a summary by its whole account (canceller.sweeps, canceller.fan_out).
+    Each is published as the object of its name."""
+
+    budget: Mapping[str, Any] | None = None
+    rung: Mapping[str, Any] | None = None
+    incident: Mapping[str, Any] | None = None
+    sweep: Mapping[str, Any] | None = None
+
+
 @dataclass
 class Result:
     """One outcome, with everything needed to publish and log it."""
@@ -55,7 +70,9 @@ class Result:
     operation: str = ""  # an operation's name, or the operation of a batch
     state: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # batch, budget, incident, sweep
+    provenance: Provenance = field(default_factory=Provenance)
+    project: str = ""  # what a result naming no work is about: a scope's, a refused project
+    cleared_for: str = ""  # the cluster this work was stopped before (canceller.clearing)
     finished_at: datetime = field(default_factory=utc_now)
     dedupe_key: str = ""  # default: the chain's id and the target
     burn: Burn | None = None  # what the work was costing when read (canceller.pricing)
@@ -99,7 +116,7 @@ class Result:
             message["operationId"] = self.operation.rsplit("/", 1)[-1]
         if self.state is not None:
             message["state"] = self.state
-            if self.state.get("batch") and "batch" not in message and "batch" not in self.extra:
+            if self.state.get("batch") and "batch" not in message:
                 message["batch"] = self.state["batch"]
         if self.error is not None:
             message["error"] = self.error
@@ -108,8 +125,21 @@ class Result:
             message["reason"] = self.trigger.reason
         if self.trigger.request_id is not None:
             message["requestId"] = self.trigger.request_id
-        message.update(self.extra)
+        message.update(self._about())
         return message
+
+    def _about(self) -> dict[str, Any]:
+        """The fields after the trigger's own, in the order the schema's readers have
+        always seen them."""
+        about = {
+            "budget": self.provenance.budget,
+            "rung": self.provenance.rung,
+            "incident": self.provenance.incident,
+            "sweep": self.provenance.sweep,
+            "project": self.project or None,
+            "clearedFor": self.cleared_for or None,
+        }
+        return {key: value for key, value in about.items() if value is not None}
 
     def _money(self) -> dict[str, Any]:
         """burn, savedUpTo and a summary's money. Only estimates: should one not render
@@ -145,8 +175,8 @@ class Result:
         }
         if self.name is not None:
             attributes["project"] = self.name.project
-        elif project := self.extra.get("project"):
-            attributes["project"] = str(project)
+        elif self.project:
+            attributes["project"] = self.project
         return {key: _clip_bytes(value) for key, value in attributes.items()}
 
 

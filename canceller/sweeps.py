@@ -118,12 +118,17 @@ def run_sweep(
     the summary (a budget whose scope could not be read, say)."""
     started = utc_now()
     # Every result of the sweep carries its id; the summary carries the whole account.
-    swept = replace(context, extra={**context.extra, "sweep": _sweep_id(chain)})
+    swept = replace(context, provenance=replace(context.provenance, sweep=_sweep_id(chain)))
     outcomes = SweepOutcomes()
 
-    def answer(outcome: Outcome, target: str, detail: str, **fields: Any) -> None:
-        kind = fields.pop("kind", "unknown")
-        extra = {**swept.extra, **fields}
+    def answer(
+        outcome: Outcome,
+        target: str,
+        detail: str,
+        kind: str = "unknown",
+        error: dict[str, Any] | None = None,
+        project: str = "",
+    ) -> None:
         outcomes.results.append(
             Result(
                 outcome,
@@ -133,8 +138,9 @@ def run_sweep(
                 started,
                 kind=kind,
                 dry_run=context.dry_run,
-                error=extra.pop("error", None),
-                extra=extra,
+                error=error,
+                provenance=swept.provenance,
+                project=project,
                 dedupe_key=chain.dedupe_key(target) if target else chain.message_key("message"),
             )
         )
@@ -288,17 +294,13 @@ def run_sweep(
         "listingComplete": listing.end is None and not listing.failed,
         "outcomes": dict(sorted(counts.items())),
     }
-    projects = {scope.project for scope in scopes}
-    extra: dict[str, Any] = {**context.extra, "sweep": summary}
-    if len(projects) == 1:
-        extra["project"] = projects.pop()
     parts = [
         f"swept {len(scopes)} scope(s) for {', '.join(k.plural for k in kinds) or 'nothing'}: "
         f"found {listing.found}, selected {len(chosen)}, acted on {acted}"
     ]
     if counts:
         parts.append(", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
-    if cleared := sum(1 for result in stopped.results if "clearedFor" in result.extra):
+    if cleared := sum(1 for result in stopped.results if result.cleared_for):
         parts.append(f"{cleared} of them work on a selected cluster, stopped before it")
     if summary["truncated"]:
         parts.append(f"max {spec.max} cut the selection")
@@ -331,6 +333,7 @@ def run_sweep(
         parts.append(f"{chain.part}'s part of {chain.id}, message {chain.generation}")
     elif chain.generation:
         parts.append(f"continuation {chain.generation} of {chain.id}")
+    projects = {scope.project for scope in scopes}  # one: the summary is about it
     outcomes.results.append(
         Result(
             Outcome.SWEEP_SUMMARY,
@@ -339,7 +342,8 @@ def run_sweep(
             context.trigger,
             started,
             dry_run=context.dry_run,
-            extra=extra,
+            provenance=replace(context.provenance, sweep=summary),
+            project=projects.pop() if len(projects) == 1 else "",
             dedupe_key=chain.summary_key(),
         )
     )

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from canceller.kinds import KINDS, Kind, Resource
 from canceller.names import ResourceName
@@ -16,7 +14,6 @@ class Target:
     seen: Resource | None = None  # as just listed by a sweep: saves a GET if running
     seen_at: float = 0.0  # when it was listed (monotonic)
     expect_uuid: str | None = None  # an incident names one incarnation of an ID
-    extra: Mapping[str, Any] = field(default_factory=dict)
     # An earlier message of the chain sent it a stop whose answer never came back.
     attempted: bool = False
     action: str = "stop"  # one of its kind's actions: "delete" for a cluster, if allowed
@@ -26,6 +23,9 @@ class Target:
     # Work stopped first for this cluster (canceller.clearing): answered here whatever
     # happens, never handed on or redelivered on its own.
     cleared_for: str = ""
+    # The cluster this work is stopped before, which its result names (clearedFor): the
+    # one it was cleared for, or one the message also stops that its own work runs on.
+    stopped_before: str = ""
 
     @property
     def kind(self) -> Kind:

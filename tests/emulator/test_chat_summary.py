@@ -28,7 +28,7 @@ from canceller.notify import (
     should_notify,
 )
 from canceller.prices import shipped_table
-from canceller.results import Outcome, Result
+from canceller.results import Outcome, Provenance, Result
 from canceller.settings import load_settings
 from canceller.trigger_info import TriggerInfo
 from canceller.webhook import InvalidWebhook, Webhook, parse_webhook_url
@@ -76,7 +76,15 @@ def result(
     kind = next(k for k in KINDS if f"/{KINDS[k].plural}/" in target)
     name = parse_name(kind, target)
     return Result(
-        outcome, target, detail, trigger, utc_now(), kind=kind, name=name, extra=extra or {}, **kw
+        outcome,
+        target,
+        detail,
+        trigger,
+        utc_now(),
+        kind=kind,
+        name=name,
+        provenance=Provenance(**(extra or {})),
+        **kw,
     )
 
 
@@ -90,7 +98,7 @@ def summary(trigger: TriggerInfo, extra: dict[str, Any] | None = None, **sweep: 
         "swept",
         trigger,
         utc_now(),
-        extra={**(extra or {}), "sweep": fields},
+        provenance=Provenance(**{**(extra or {}), "sweep": fields}),
     )
 
 

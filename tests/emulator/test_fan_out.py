@@ -61,9 +61,9 @@ def _methods(admin: EmulatorAdmin) -> Counter[str]:
 
 def _summary(run: ChainRun, key: str = "fanOut") -> dict[str, Any]:
     (summary,) = [
-        r.extra["sweep"]
+        r.provenance.sweep
         for r in run.results
-        if r.outcome is Outcome.SWEEP_SUMMARY and key in r.extra["sweep"]
+        if r.outcome is Outcome.SWEEP_SUMMARY and key in r.provenance.sweep
     ]
     return summary
 
@@ -112,9 +112,9 @@ def test_a_budget_over_a_folder_stops_the_live_work_of_its_projects_and_nothing_
     for name in covered:
         result = stopped[name]
         assert result.outcome is Outcome.CANCELLED
-        assert result.extra["sweep"]["id"] == parent.results[-1].extra["sweep"]["id"]
+        assert result.provenance.sweep["id"] == parent.results[-1].provenance.sweep["id"]
         project = _PAIR.match(name)
-        assert project is not None and result.extra["sweep"]["part"] == f"projects/{project[1]}"
+        assert project is not None and result.provenance.sweep["part"] == f"projects/{project[1]}"
     # No Dataproc call went to a (project, region) without live work the budget covers.
     assert _dataproc_pairs(admin) == {
         ("org-f1-p1", "us-central1"),
@@ -311,9 +311,11 @@ def test_stale_assets_cost_a_listing_never_a_wrong_stop(
     assert job_state(admin, job) == "DONE"
     assert not [r for r in run.results if r.outcome is Outcome.CANCELLED]
     child_summary = [
-        r for r in run.results if r.outcome is Outcome.SWEEP_SUMMARY and "part" in r.extra["sweep"]
+        r
+        for r in run.results
+        if r.outcome is Outcome.SWEEP_SUMMARY and "part" in r.provenance.sweep
     ]
-    assert child_summary and child_summary[0].extra["sweep"]["selected"] == 0
+    assert child_summary and child_summary[0].provenance.sweep["selected"] == 0
 
 
 def test_children_are_recognisable_copies_by_their_attributes(

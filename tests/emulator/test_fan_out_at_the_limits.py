@@ -563,7 +563,7 @@ def test_a_search_failing_for_now_goes_on_in_a_continuation_of_that_scope(
     handed_on = parent.continuation.message["sweep"]
     assert handed_on["scopes"] == [TEAM_2] and "budget" not in handed_on
     assert handed_on["continuation"] == {"sweepId": "sweep-m-0", "generation": 1}
-    assert _summary(parent).extra["sweep"]["fanOut"]["complete"] is False
+    assert _summary(parent).provenance.sweep["fanOut"]["complete"] is False
     assert (job_state(admin, first), job_state(admin, second)) == ("CANCELLED", "CANCELLED")
 
 
@@ -601,7 +601,7 @@ def test_a_fan_out_that_could_not_search_a_scope_is_not_complete(
         TRIGGER_TOPIC=TOPIC,
         **QUICK,
     )
-    fan_out = _summary(handled).extra["sweep"]["fanOut"]
+    fan_out = _summary(handled).provenance.sweep["fanOut"]
     assert fan_out["searched"] == [TEAM_1] and len(fan_out["failed"]) == 1
     assert fan_out["complete"] is False, fan_out
     assert handled.continuation is None  # refused for good: not handed on
@@ -640,8 +640,8 @@ def test_a_whole_account_budget_reaches_every_billed_project_through_its_continu
         scope
         for handled in run.handled
         for result in handled.results
-        if result.outcome is Outcome.SWEEP_SUMMARY and "fanOut" in result.extra["sweep"]
-        for scope in result.extra["sweep"]["fanOut"]["searched"]
+        if result.outcome is Outcome.SWEEP_SUMMARY and "fanOut" in result.provenance.sweep
+        for scope in result.provenance.sweep["fanOut"]["searched"]
     ]
     assert sorted(searched) == [f"projects/{p}" for p in billed]
     assert [c.part for h in run.handled for c in h.children] == ["projects/org-f1-p99"]
@@ -660,7 +660,7 @@ def test_a_budget_with_searches_past_fifty_says_its_fan_out_is_not_complete(
     body, attributes = budget_notification(WHOLE_ACCOUNT_BUDGET_ID)
     handled = handle(emulator, body, attributes, ALLOWED_PROJECTS="*", TRIGGER_TOPIC=TOPIC, **QUICK)
     assert handled.continuation is not None
-    assert _summary(handled).extra["sweep"]["fanOut"]["complete"] is False
+    assert _summary(handled).provenance.sweep["fanOut"]["complete"] is False
 
 
 # ---- 8, 11, 12. What the search looks for ------------------------------------------------
@@ -712,7 +712,7 @@ def test_an_exempt_label_with_an_empty_value_leaves_organisation_searches_workin
         EXEMPT_LABEL="keep=",
         **FAST,
     )
-    assert _summary(run.handled[0]).extra["sweep"]["fanOut"]["failed"] == []
+    assert _summary(run.handled[0]).provenance.sweep["fanOut"]["failed"] == []
     assert job_state(admin, job) == "CANCELLED", [d for h in run.handled for d in _details(h)]
 
 
@@ -729,7 +729,7 @@ def test_a_finished_batch_is_not_found_and_costs_no_child_or_dataproc_call(
         emulator, {"sweep": {"scopes": [TEAM_1]}}, limit=5, ALLOWED_ANCESTORS=TEAM_1, **FAST
     )
     assert len(run.handled) == 1 and run.handled[0].children == []
-    assert _summary(run.handled[0]).extra["sweep"]["fanOut"]["searched"] == [TEAM_1]
+    assert _summary(run.handled[0]).provenance.sweep["fanOut"]["searched"] == [TEAM_1]
     assert _calls(admin, "dataproc") == []
 
 
@@ -896,7 +896,7 @@ def test_a_sweep_naming_one_folder_fifty_times_makes_one_search(
         **QUICK,
     )
     assert len(_calls(admin, "cloudasset")) == 1
-    assert _summary(handled).extra["sweep"]["fanOut"]["searched"] == [TEAM_1]
+    assert _summary(handled).provenance.sweep["fanOut"]["searched"] == [TEAM_1]
 
 
 def test_an_organisation_api_error_carries_googles_status_and_message_not_the_url(
@@ -912,7 +912,7 @@ def test_an_organisation_api_error_carries_googles_status_and_message_not_the_ur
         TRIGGER_TOPIC=TOPIC,
         **QUICK,
     )
-    (failed,) = _summary(handled).extra["sweep"]["fanOut"]["failed"]
+    (failed,) = _summary(handled).provenance.sweep["fanOut"]["failed"]
     assert "403 PERMISSION_DENIED Request denied by Cloud IAM." in failed, failed
     host = emulator.base_url.removeprefix("http://")
     assert "http://" not in failed and host not in failed and "pageSize" not in failed

@@ -270,13 +270,13 @@ def test_a_budget_says_which_searches_past_its_continuation_cap_were_not_read(
         scope
         for handled in run.handled
         for result in handled.results
-        if result.outcome is Outcome.SWEEP_SUMMARY and "fanOut" in result.extra["sweep"]
-        for scope in result.extra["sweep"]["fanOut"]["searched"]
+        if result.outcome is Outcome.SWEEP_SUMMARY and "fanOut" in result.provenance.sweep
+        for scope in result.provenance.sweep["fanOut"]["searched"]
     )
     assert searched == [f"projects/{p}" for p in billed[:3]]  # 1, then the 2 carried
     (first,) = [r for r in run.handled[0].results if r.outcome is Outcome.SWEEP_SUMMARY]
     assert "4 more NOT searched (set ALLOWED_ANCESTORS" in first.detail
-    assert first.extra["sweep"]["fanOut"]["complete"] is False
+    assert first.provenance.sweep["fanOut"]["complete"] is False
     assert job_state(admin, last) == "RUNNING"
 
 

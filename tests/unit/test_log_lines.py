@@ -53,13 +53,17 @@ def test_a_sweep_summary_line_carries_the_counts_the_dashboard_charts(
 ) -> None:
     from canceller.clock import utc_now
     from canceller.logs import log_result
-    from canceller.results import Outcome, Result
+    from canceller.results import Outcome, Provenance, Result
     from canceller.trigger_info import TriggerInfo
 
     trace_request(None, None, None)
     info = TriggerInfo("m-7", "2026-12-01T00:00:00Z", "//test", kind="sweep")
     summary = {"id": "sweep-m-7", "found": 40, "selected": 12, "acted": 10, "remaining": 2}
-    log_result(Result(Outcome.SWEEP_SUMMARY, "", "d", info, utc_now(), extra={"sweep": summary}))
+    log_result(
+        Result(
+            Outcome.SWEEP_SUMMARY, "", "d", info, utc_now(), provenance=Provenance(sweep=summary)
+        )
+    )
     log_result(Result(Outcome.REJECTED, "x", "d", info, utc_now()))
     summary_line, rejected_line = (
         json.loads(line) for line in capsys.readouterr().out.splitlines()
@@ -84,12 +88,16 @@ def test_a_fan_out_summary_line_carries_no_counts_and_does_not_fail(
     a redelivery of a message whose results and children are already out)."""
     from canceller.clock import utc_now
     from canceller.logs import log_result
-    from canceller.results import Outcome, Result
+    from canceller.results import Outcome, Provenance, Result
     from canceller.trigger_info import TriggerInfo
 
     trace_request(None, None, None)
     info = TriggerInfo("m-8", "2026-12-01T00:00:00Z", "//test", kind="budget")
     summary = {"id": "sweep-m-8", "fanOut": {"children": 3}}
-    log_result(Result(Outcome.SWEEP_SUMMARY, "", "d", info, utc_now(), extra={"sweep": summary}))
+    log_result(
+        Result(
+            Outcome.SWEEP_SUMMARY, "", "d", info, utc_now(), provenance=Provenance(sweep=summary)
+        )
+    )
     (line,) = (json.loads(text) for text in capsys.readouterr().out.splitlines())
     assert line["outcome"] == "SWEEP_SUMMARY" and "sweepFound" not in line
