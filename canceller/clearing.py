@@ -36,7 +36,7 @@ _MAX_PAGES = 20  # of 1,000 each: 20,000 jobs of one cluster, its history includ
 
 @dataclass
 class Plan:
-    """``work``: what to stop first (each marked ``cleared_for``); ``clusters``: what to
+    """``work``: what to stop first (each marked ``found_on_cluster``); ``clusters``: what to
     stop after it, with the jobs and operations each waits for; ``refused``: answered now
     (exempt work on it, its work not listable); ``left``: not prepared for want of time or
     budget, to hand on or redeliver, with why."""
@@ -202,8 +202,8 @@ def _work_on(
                     name,
                     seen=item,
                     seen_at=seen_at,
+                    found_on_cluster=True,
                     cleared_for=target.name.name,
-                    stopped_before=target.name.name,
                 )
                 found.append((work, dict(work_kind.labels(item))))
             token = page.get("nextPageToken")

@@ -144,7 +144,7 @@ def _stop_all(
     # own work on a cluster says so too); everything else keeps its whole window, and
     # goes with the clusters.
     first = [
-        replace(t, stopped_before=plan.on_clusters[t.name.name])
+        replace(t, cleared_for=plan.on_clusters[t.name.name])
         if t.name.name in plan.on_clusters
         else t
         for t in first
@@ -177,8 +177,8 @@ def _stop_all(
         outcomes.unstarted.append(target)
     # Work stopped for a cluster is answered here, whatever became of it: never handed
     # on or counted unconfirmed as if it had been asked for.
-    outcomes.unstarted = [target for target in outcomes.unstarted if not target.cleared_for]
-    outcomes.unconfirmed = [t for t in outcomes.unconfirmed if not t.cleared_for]
+    outcomes.unstarted = [target for target in outcomes.unstarted if not target.found_on_cluster]
+    outcomes.unconfirmed = [t for t in outcomes.unconfirmed if not t.found_on_cluster]
     stopped = _stop_each(client, [*others, *ready], context, hand_on_late, report_unconfirmed)
     _say_what_was_not_cleared(outcomes.results, stopped.results)
     outcomes.results.extend(stopped.results)
@@ -255,7 +255,7 @@ def _stop_each(
                 TransientFailure,
             )
         except TransientFailure as failure:
-            if not hand_on_late and not target.cleared_for:
+            if not hand_on_late and not target.found_on_cluster:
                 outcomes.transient_failures.append(str(failure))
             return target
 

@@ -95,7 +95,7 @@ class Reporter:
             state=state,
             error=error,
             provenance=self._context.provenance,
-            cleared_for=self.target.stopped_before,
+            cleared_for=self.target.cleared_for,
             finished_at=finished,
             burn=burn,
             saving=saving,

@@ -20,12 +20,12 @@ class Target:
     # A sweep's exempt label: a cluster whose active work carries it is left alone, since
     # stopping the cluster would fail that work too (canceller.clearing).
     spare_exempt: tuple[str, str] | None = None
-    # Work stopped first for this cluster (canceller.clearing): answered here whatever
-    # happens, never handed on or redelivered on its own.
-    cleared_for: str = ""
+    # Work found on a cluster and stopped first for it (canceller.clearing), not asked
+    # for: answered here whatever happens, never handed on or redelivered on its own.
+    found_on_cluster: bool = False
     # The cluster this work is stopped before, which its result names (clearedFor): the
-    # one it was cleared for, or one the message also stops that its own work runs on.
-    stopped_before: str = ""
+    # one it was found on, or one the message also stops that its own work runs on.
+    cleared_for: str = ""
 
     @property
     def kind(self) -> Kind:

@@ -270,7 +270,7 @@ class Watcher:
         the work still runs: answered ERROR now (a sweep), or left to be handed on
         marked as attempted (a named list), or the message redelivered."""
         target = watch.reporter.target
-        if self._report_unconfirmed or target.cleared_for:
+        if self._report_unconfirmed or target.found_on_cluster:
             self._outcomes.unconfirmed.append(target)
             self._outcomes.results.append(
                 watch.reporter.report(
