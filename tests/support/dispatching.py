@@ -68,13 +68,16 @@ def handle(
     attributes: dict[str, str] | None = None,
     message_id: str = "m-1",
     runtime: Runtime | None = None,
+    organisation: bool = True,
     **env: str,
 ) -> Handled:
+    """``organisation``: False leaves the organisation APIs out (no directory), as for a
+    function of one project: a budget sweeps SWEEP_SCOPES, ALLOWED_ANCESTORS allows
+    nothing."""
     runtime = runtime or Runtime(environ(emulator, **env))
     trigger = decode_trigger(event(body, attributes, message_id))
-    return handle_trigger(
-        trigger, runtime.settings(), runtime.dataproc, runtime.directory, runtime.clock
-    )
+    directory = runtime.directory if organisation else None
+    return handle_trigger(trigger, runtime.settings(), runtime.dataproc, directory, runtime.clock)
 
 
 @dataclass

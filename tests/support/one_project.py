@@ -1,7 +1,7 @@
-"""Messages through decode_trigger and handle_trigger against the Dataproc emulator in
-one project: unlike tests/support/dispatching.py's ``handle``, without the organisation
-APIs (no ``directory``), so a budget sweeps SWEEP_SCOPES and ALLOWED_ANCESTORS allows
-nothing (canceller/dispatch.py's handle_trigger)."""
+"""Messages through tests/support/dispatching.py's ``handle`` against the Dataproc
+emulator in one project: without the organisation APIs (no ``directory``), so a budget
+sweeps SWEEP_SCOPES and ALLOWED_ANCESTORS allows nothing (canceller/dispatch.py's
+handle_trigger); each with the message id m-9."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from canceller.clock import SYSTEM_CLOCK, Clock
-from canceller.dispatch import Handled, handle_trigger
-from canceller.message import decode_trigger
+from canceller.dispatch import Handled
 from canceller.runtime import Runtime
-from tests.support.dispatching import PROJECT, REGION, SCOPE, Served, environ, event
+from tests.support import dispatching
+from tests.support.dispatching import PROJECT, REGION, SCOPE, Served, environ
 
 __all__ = ["PROJECT", "REGION", "SCOPE", "ago", "handle", "incident"]
 
@@ -27,8 +27,7 @@ def handle(
     **env: str,
 ) -> Handled:
     runtime = Runtime(environ(emulator, **env), clock)
-    trigger = decode_trigger(event(body, attributes, MESSAGE_ID))
-    return handle_trigger(trigger, runtime.settings(), runtime.dataproc, clock=runtime.clock)
+    return dispatching.handle(emulator, body, attributes, MESSAGE_ID, runtime, organisation=False)
 
 
 def ago(**delta: float) -> str:
