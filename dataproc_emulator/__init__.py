@@ -38,8 +38,10 @@ Admin API (``/_emulator/``; JSON bodies, unknown keys are a 400; seeding a name 
 replaces it; every delay counts from seeding on the emulator's clock):
 
 - ``GET health``; ``POST reset`` (clears all but the startup latency and the clock).
-- ``POST clock`` {advanceSeconds} -> {"offsetSeconds"}: moves the emulator's clock
-  forward (scripted delays, timestamps and quota windows follow it; it never goes back).
+- ``POST clock`` {advanceSeconds, frozen} -> {"offsetSeconds", "frozen"}: moves the
+  emulator's clock forward (scripted delays, timestamps and quota windows follow it; it
+  never goes back); frozen, it no longer follows real time and moves only so (a test on
+  a fake clock); ``reset`` sets it running again.
 - ``POST operations`` {name, kind, metadata, state, done, result, completesAfterSeconds,
   completion, onCancel, cancelSeconds, cancelError, getForbidden, cancelWhenDone}
   -> the operation; ``POST operations:bulk`` {"operations": [...]} -> {"seeded": n};

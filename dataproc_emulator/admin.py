@@ -100,6 +100,11 @@ class EmulatorAdmin:
         answer = self._call("POST", "/_emulator/clock", {"advanceSeconds": seconds})
         return float(answer["offsetSeconds"])
 
+    def freeze_clock(self, frozen: bool = True) -> None:
+        """Stop (or restart) the emulator's clock following real time: frozen, it moves
+        only by advance_clock, as a test's fake clock does; reset restarts it."""
+        self._call("POST", "/_emulator/clock", {"frozen": frozen})
+
     def settings(self, **settings: Any) -> dict[str, Any]:
         return self._call("POST", "/_emulator/settings", settings)
 

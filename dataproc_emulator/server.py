@@ -133,6 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _play(self, fault: Fault) -> bool:
         if fault.action == "delay":
             time.sleep(fault.delay_seconds)
+            self.server.state.delayed(fault.delay_seconds)
             return True
         if fault.action == "status":
             raise ApiError(

@@ -71,13 +71,15 @@ class EmulatorState:
     """Everything the HTTP layer reads and changes; all methods are thread-safe.
 
     Time is the emulator's clock: the monotonic clock plus whatever the admin API has
-    advanced it by, so tests can jump over scripted delays and quota windows.
+    advanced it by, so tests can jump over scripted delays and quota windows; or, frozen,
+    only the advances and the delay faults played.
     """
 
     def __init__(self, latency_seconds: float = 0.0) -> None:
         self._lock = threading.Lock()
         self._startup_latency = latency_seconds
         self._clock_offset = 0.0
+        self._frozen_at: float | None = None  # real time the clock stood still at
         self._operations: dict[str, OperationRecord] = {}
         self._batches: dict[str, BatchRecord] = {}
         self._jobs: dict[str, JobRecord] = {}
@@ -97,14 +99,16 @@ class EmulatorState:
         self.settings = Settings(latency_seconds)
 
     def now(self) -> float:
-        return time.monotonic() + self._clock_offset
+        real = time.monotonic() if self._frozen_at is None else self._frozen_at
+        return real + self._clock_offset
 
     # ---- admin API ----------------------------------------------------------------
 
     def reset(self) -> None:
         """Back to a fresh start; the latency given at startup (--latency-ms) survives,
-        and so does the clock (it never goes back)."""
+        and so does the clock (it never goes back), running again if it was frozen."""
         with self._lock:
+            self._freeze(False)
             self._operations.clear()
             self._batches.clear()
             self._jobs.clear()
@@ -119,12 +123,38 @@ class EmulatorState:
             self.settings = Settings(self._startup_latency)
 
     def advance_clock(self, body: Any) -> dict[str, Any]:
-        seconds = body.get("advanceSeconds") if isinstance(body, dict) else None
+        """``frozen``: the clock stops following real time, and moves only when told to.
+        A test on a fake clock freezes it, so scripted delays pass exactly as the fake
+        clock moves and not also as the machine is slow (which made request counts vary)."""
+        if not isinstance(body, dict) or set(body) - {"advanceSeconds", "frozen"}:
+            raise invalid('the clock takes {"advanceSeconds": n >= 0, "frozen": bool}')
+        seconds = body.get("advanceSeconds", 0)
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
             raise invalid('the clock takes {"advanceSeconds": n} with n >= 0')
+        frozen = body.get("frozen")
+        if frozen is not None and not isinstance(frozen, bool):
+            raise invalid('the clock\'s "frozen" is true or false')
         with self._lock:
+            if frozen is not None:
+                self._freeze(frozen)
             self._clock_offset += float(seconds)
-            return {"offsetSeconds": self._clock_offset}
+            return {"offsetSeconds": self._clock_offset, "frozen": self._frozen_at is not None}
+
+    def delayed(self, seconds: float) -> None:
+        """A delay fault was played: on a frozen clock it is the only way that time
+        passes on the server, so the clock moves by it (the work the delay let finish
+        first does so on the emulator's time too)."""
+        with self._lock:
+            if self._frozen_at is not None:
+                self._clock_offset += seconds
+
+    def _freeze(self, frozen: bool) -> None:
+        """Called with the lock held. Either way the clock goes on from where it stands."""
+        if frozen and self._frozen_at is None:
+            self._frozen_at = time.monotonic()
+        elif not frozen and self._frozen_at is not None:
+            self._clock_offset += self._frozen_at - time.monotonic()
+            self._frozen_at = None
 
     def seed_operations(self, seeds: list[Any]) -> list[OperationRecord]:
         """All or nothing: every seed is checked before any is stored."""

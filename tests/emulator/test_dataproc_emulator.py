@@ -1132,6 +1132,30 @@ def test_clock_moves_only_forward(admin: EmulatorAdmin, api: Api) -> None:
     assert admin.advance_clock(0) == offset
 
 
+def test_a_frozen_clock_moves_only_when_told_or_by_a_delay_fault(
+    admin: EmulatorAdmin, api: Api
+) -> None:
+    """What a test on a fake clock relies on: real time no longer moves scripted delays."""
+    admin.freeze_clock()
+    try:
+        admin.seed_operation(name=op_name("f"), completesAfterSeconds=0.3)
+        time.sleep(0.5)
+        assert "done" not in api.get(op_name("f"))[1]  # 0.5 s passed for real, none here
+        admin.advance_clock(0.2)
+        assert "done" not in api.get(op_name("f"))[1]
+        admin.add_fault(method="GET", pathRegex="/f$", times=1, action="delay", delaySeconds=0.1)
+        api.get(op_name("f"))  # the server spent 0.1 s on this one
+        assert api.get(op_name("f"))[1]["done"] is True
+        for bad in ({"frozen": "yes"}, {"frozen": 1}, {"when": 1}):
+            with pytest.raises(requests.HTTPError, match="400"):
+                admin._call("POST", "/_emulator/clock", bad)
+    finally:
+        admin.reset()  # runs the clock again, on from where it stood
+    admin.seed_operation(name=op_name("r"), completesAfterSeconds=0.2)
+    time.sleep(0.3)
+    assert api.get(op_name("r"))[1]["done"] is True
+
+
 # ---- faults, latency, log --------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from canceller.targets import Target
 from canceller.trigger_info import TriggerInfo
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
+from tests.support.emulator_time import followed_by
 from tests.support.fake_clock import FakeClock
 
 PROJECT, REGION = "demo-project", "us-central1"
@@ -37,9 +38,8 @@ def op_name(op_id: str) -> str:
 
 @pytest.fixture
 def clock(emulator: DataprocEmulator) -> Iterator[FakeClock]:
-    follower = EmulatorAdmin(emulator.base_url)  # its own session: sleepers are threads
-    yield FakeClock(on_advance=follower.advance_clock)
-    follower.close()
+    with followed_by(emulator) as clock:
+        yield clock
 
 
 def dataproc(emulator: DataprocEmulator, clock: FakeClock, timeout: str = "2") -> DataprocClient:

@@ -18,6 +18,7 @@ from canceller.results import Outcome, Result
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
 from tests.support import one_project
+from tests.support.emulator_time import followed_by
 from tests.support.fake_clock import FakeClock
 from tests.support.one_project import PROJECT, REGION, SCOPE, ago, incident
 
@@ -33,11 +34,10 @@ def fake_time(emulator: DataprocEmulator) -> Iterator[None]:
     """Every test on a FakeClock the emulator's clock follows (tests/support/fake_clock.py):
     verification windows and the emulator's scripted delays pass as the canceller sleeps,
     so request counts do not depend on how fast the machine is."""
-    follower = EmulatorAdmin(emulator.base_url)  # its own session: sleepers are threads
-    _clock[:] = [FakeClock(on_advance=follower.advance_clock)]
-    yield
-    _clock.clear()
-    follower.close()
+    with followed_by(emulator) as clock:
+        _clock[:] = [clock]
+        yield
+        _clock.clear()
 
 
 def handle(
