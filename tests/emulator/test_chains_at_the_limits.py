@@ -17,6 +17,7 @@ from canceller.runtime import Runtime
 from dataproc_emulator import DataprocEmulator
 from dataproc_emulator.admin import EmulatorAdmin
 from tests.support.dispatching import PROJECT, REGION, SCOPE, environ, follow_chain, handle
+from tests.support.emulator_time import followed_by
 from tests.support.scripted_server import scripted_server
 
 TRIGGERS = f"projects/{PROJECT}/topics/triggers"
@@ -117,13 +118,18 @@ def test_a_stop_refused_again_and_again_does_not_hold_up_the_others(
     admin.seed_operation(name=op("a-flaky"))
     admin.seed_operations([{"name": op(f"s{i:02}"), "cancelSeconds": 1} for i in range(20)])
     admin.add_fault(method="POST", pathRegex="a-flaky:cancel$", times=-1, status=503)
-    handled = handle(
-        emulator,
-        {"sweep": {"scopes": [SCOPE], "kinds": ["operations"]}},
-        TRIGGER_TOPIC=TRIGGERS,
-        RETRY_DEADLINE_SECONDS="2",
-        VERIFY_TIMEOUT_SECONDS="10",
-    )
+    with followed_by(emulator) as clock:  # the 10 s window waited out on a fake clock
+        env = environ(
+            emulator,
+            TRIGGER_TOPIC=TRIGGERS,
+            RETRY_DEADLINE_SECONDS="2",
+            VERIFY_TIMEOUT_SECONDS="10",
+        )
+        handled = handle(
+            emulator,
+            {"sweep": {"scopes": [SCOPE], "kinds": ["operations"]}},
+            runtime=Runtime(env, clock),
+        )
     outcomes = Counter(r.outcome for r in handled.results if r.target)
     assert outcomes == Counter({Outcome.CANCELLED: 20, Outcome.ERROR: 1})
 
