@@ -6,7 +6,9 @@ graceful stop is most of it), so the modules that can run on the same settings s
 ``stack`` for the session. The others override ``stack`` (or build their own) because a
 test depends on a setting they set differently; those stacks run one module at a time,
 so they share the session's ``pubsub_emulator`` (each deletes its topics and
-subscriptions as it stops), sparing the Java start of all but one.
+subscriptions as it stops), sparing the Java start of all but one. "Session" is a
+pytest-xdist worker's (dev/test.sh runs 4, a module whole to each): a worker that runs
+end-to-end modules starts its own of each, and the modules it runs share them.
 
 Isolation on a shared stack: ``inbox`` resets the Dataproc emulator before every test;
 Pub/Sub message ids are unique across the whole emulator, and each test reads only the
