@@ -78,8 +78,9 @@ class EmulatorState:
     def __init__(self, latency_seconds: float = 0.0) -> None:
         self._lock = threading.Lock()
         self._startup_latency = latency_seconds
-        self._clock_offset = 0.0
-        self._frozen_at: float | None = None  # real time the clock stood still at
+        # (the real time it stood still at if frozen, the offset): one value, replaced whole
+        # under the lock, so now() never reads one half old and the other new
+        self._clock: tuple[float | None, float] = (None, 0.0)
         self._operations: dict[str, OperationRecord] = {}
         self._batches: dict[str, BatchRecord] = {}
         self._jobs: dict[str, JobRecord] = {}
@@ -99,8 +100,8 @@ class EmulatorState:
         self.settings = Settings(latency_seconds)
 
     def now(self) -> float:
-        real = time.monotonic() if self._frozen_at is None else self._frozen_at
-        return real + self._clock_offset
+        frozen_at, offset = self._clock
+        return (time.monotonic() if frozen_at is None else frozen_at) + offset
 
     # ---- admin API ----------------------------------------------------------------
 
@@ -129,32 +130,41 @@ class EmulatorState:
         if not isinstance(body, dict) or set(body) - {"advanceSeconds", "frozen"}:
             raise invalid('the clock takes {"advanceSeconds": n >= 0, "frozen": bool}')
         seconds = body.get("advanceSeconds", 0)
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-            raise invalid('the clock takes {"advanceSeconds": n} with n >= 0')
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not math.isfinite(seconds)  # NaN and Infinity parse as JSON here
+            or seconds < 0
+            or not math.isfinite(self._clock[1] + seconds)
+        ):
+            raise invalid('the clock takes {"advanceSeconds": n} with finite n >= 0')
         frozen = body.get("frozen")
         if frozen is not None and not isinstance(frozen, bool):
             raise invalid('the clock\'s "frozen" is true or false')
         with self._lock:
             if frozen is not None:
                 self._freeze(frozen)
-            self._clock_offset += float(seconds)
-            return {"offsetSeconds": self._clock_offset, "frozen": self._frozen_at is not None}
+            frozen_at, offset = self._clock
+            self._clock = (frozen_at, offset + float(seconds))
+            return {"offsetSeconds": self._clock[1], "frozen": frozen_at is not None}
 
     def delayed(self, seconds: float) -> None:
         """A delay fault was played: on a frozen clock it is the only way that time
         passes on the server, so the clock moves by it (the work the delay let finish
-        first does so on the emulator's time too)."""
+        first does so on the emulator's time too). Delays played at once add up, as a
+        FakeClock's concurrent sleeps do."""
         with self._lock:
-            if self._frozen_at is not None:
-                self._clock_offset += seconds
+            frozen_at, offset = self._clock
+            if frozen_at is not None:
+                self._clock = (frozen_at, offset + seconds)
 
     def _freeze(self, frozen: bool) -> None:
         """Called with the lock held. Either way the clock goes on from where it stands."""
-        if frozen and self._frozen_at is None:
-            self._frozen_at = time.monotonic()
-        elif not frozen and self._frozen_at is not None:
-            self._clock_offset += self._frozen_at - time.monotonic()
-            self._frozen_at = None
+        frozen_at, offset = self._clock
+        if frozen and frozen_at is None:
+            self._clock = (time.monotonic(), offset)
+        elif not frozen and frozen_at is not None:
+            self._clock = (None, offset + frozen_at - time.monotonic())
 
     def seed_operations(self, seeds: list[Any]) -> list[OperationRecord]:
         """All or nothing: every seed is checked before any is stored."""

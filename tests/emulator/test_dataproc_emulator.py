@@ -1128,6 +1128,14 @@ def test_clock_moves_only_forward(admin: EmulatorAdmin, api: Api) -> None:
     for bad in (-1, "5", True):
         with pytest.raises(requests.HTTPError, match="400"):
             admin.advance_clock(bad)  # type: ignore[arg-type]
+    for not_finite in ("NaN", "Infinity", "1e309"):  # Python's JSON reads all three
+        answer = requests.post(
+            f"{admin.base_url}/_emulator/clock",
+            data=f'{{"advanceSeconds": {not_finite}}}',
+            headers={"Content-Type": "application/json"},
+            timeout=TIMEOUT,
+        )
+        assert answer.status_code == 400, not_finite
     admin.reset()
     assert admin.advance_clock(0) == offset
 

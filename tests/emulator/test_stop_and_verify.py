@@ -37,7 +37,8 @@ def op_name(op_id: str) -> str:
 
 
 @pytest.fixture
-def clock(emulator: DataprocEmulator) -> Iterator[FakeClock]:
+def clock(admin: EmulatorAdmin, emulator: DataprocEmulator) -> Iterator[FakeClock]:
+    """After ``admin``, whose reset would set the emulator's clock running again."""
     with followed_by(emulator) as clock:
         yield clock
 

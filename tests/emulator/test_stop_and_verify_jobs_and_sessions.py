@@ -30,10 +30,11 @@ _clock: list[FakeClock] = []  # this test's, set by fake_time
 
 
 @pytest.fixture(autouse=True)
-def fake_time(emulator: DataprocEmulator) -> Iterator[None]:
+def fake_time(admin: EmulatorAdmin, emulator: DataprocEmulator) -> Iterator[None]:
     """Every test on a FakeClock the emulator's clock follows (tests/support/fake_clock.py):
     verification windows and the emulator's scripted delays pass as the canceller sleeps,
-    so request counts do not depend on how fast the machine is."""
+    so request counts do not depend on how fast the machine is. After ``admin``, whose
+    reset before each test would set the emulator's clock running again."""
     with followed_by(emulator) as clock:
         _clock[:] = [clock]
         yield
@@ -294,14 +295,17 @@ def test_many_jobs_are_verified_by_listing_not_by_a_get_each(
     counts = admin.request_counts()["byMethod"]
     assert counts["jobs.cancel"] == 40
     # A job leaves the ACTIVE listing at CANCEL_STARTED (the JobStateMatcher doc): from
-    # then on it is read with GETs (GetJob has its own, large quota) until CANCELLED.
-    assert counts.get("jobs.get", 0) <= 2 * 40
+    # then on it is read with GETs (GetJob has its own, large quota) until CANCELLED: two
+    # each. The first stop may also be read once alone, before the next is sent (how the
+    # starts' threads run decides it: 1 run in 30 on a loaded machine).
+    assert counts.get("jobs.get", 0) <= 2 * 40 + 1
     assert counts["jobs.list"] <= 10
-    # Three calls a target at most (its cancel and two GETs), the listings shared by all,
-    # and one read of the cluster the jobs run on, for their price (canceller/pricing.py).
+    # Three calls a target at most (its cancel and two GETs) and that one read, the
+    # listings shared by all, and one read of the cluster the jobs run on, for their price
+    # (canceller/pricing.py).
     assert counts.get("clusters.get", 0) <= 1
     shared = counts["jobs.list"] + counts.get("clusters.get", 0)
-    assert shared <= 5 and sum(counts.values()) - shared <= 3 * 40
+    assert shared <= 5 and sum(counts.values()) - shared <= 3 * 40 + 1
 
 
 def test_many_operations_are_settled_by_the_listing_itself(
