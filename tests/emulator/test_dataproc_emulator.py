@@ -1151,8 +1151,8 @@ def test_a_frozen_clock_moves_only_when_told_or_by_a_delay_fault(
         assert "done" not in api.get(op_name("f"))[1]  # 0.5 s passed for real, none here
         admin.advance_clock(0.2)
         assert "done" not in api.get(op_name("f"))[1]
-        admin.add_fault(method="GET", pathRegex="/f$", times=1, action="delay", delaySeconds=0.1)
-        api.get(op_name("f"))  # the server spent 0.1 s on this one
+        admin.add_fault(method="GET", pathRegex="/f$", times=1, action="delay", delaySeconds=0.2)
+        api.get(op_name("f"))  # the server spent 0.2 s on this one: 0.4 s in all
         assert api.get(op_name("f"))[1]["done"] is True
         for bad in ({"frozen": "yes"}, {"frozen": 1}, {"when": 1}):
             with pytest.raises(requests.HTTPError, match="400"):
