@@ -58,6 +58,9 @@ CLUSTERS_PAGE_SIZE = 200  # ListClustersRequest documents 200
 _CLUSTER_ENDED_JOB = "Job failed: its cluster '{cluster}' was {what} while the job was active."
 
 
+_FROZEN_READ_AFTER = 1e-6  # seconds; see EmulatorState.now
+
+
 @dataclass(frozen=True)
 class Admission:
     """What happens to a real-API request before its handler: a fault to play, or a
@@ -101,7 +104,12 @@ class EmulatorState:
 
     def now(self) -> float:
         frozen_at, offset = self._clock
-        return (time.monotonic() if frozen_at is None else frozen_at) + offset
+        if frozen_at is None:
+            return time.monotonic() + offset
+        # A test moves a frozen clock to the very instant a scripted change is due (a 1 s
+        # sleep onto a job's 1 s cancel): read a microsecond on, it sees the change made,
+        # whatever the last bits of the floats summed on either side.
+        return frozen_at + offset + _FROZEN_READ_AFTER
 
     # ---- admin API ----------------------------------------------------------------
 
@@ -164,7 +172,7 @@ class EmulatorState:
         if frozen and frozen_at is None:
             self._clock = (time.monotonic(), offset)
         elif not frozen and frozen_at is not None:
-            self._clock = (None, offset + frozen_at - time.monotonic())
+            self._clock = (None, offset + frozen_at + _FROZEN_READ_AFTER - time.monotonic())
 
     def seed_operations(self, seeds: list[Any]) -> list[OperationRecord]:
         """All or nothing: every seed is checked before any is stored."""
