@@ -143,13 +143,14 @@ class EmulatorState:
             or not isinstance(seconds, int | float)
             or not math.isfinite(seconds)  # NaN and Infinity parse as JSON here
             or seconds < 0
-            or not math.isfinite(self._clock[1] + seconds)
         ):
             raise invalid('the clock takes {"advanceSeconds": n} with finite n >= 0')
         frozen = body.get("frozen")
         if frozen is not None and not isinstance(frozen, bool):
             raise invalid('the clock\'s "frozen" is true or false')
         with self._lock:
+            if not math.isfinite(self._clock[1] + seconds):  # 1e308 twice
+                raise invalid('the clock takes {"advanceSeconds": n} with finite n >= 0')
             if frozen is not None:
                 self._freeze(frozen)
             frozen_at, offset = self._clock

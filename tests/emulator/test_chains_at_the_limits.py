@@ -118,7 +118,7 @@ def test_a_stop_refused_again_and_again_does_not_hold_up_the_others(
     admin.seed_operation(name=op("a-flaky"))
     admin.seed_operations([{"name": op(f"s{i:02}"), "cancelSeconds": 1} for i in range(20)])
     admin.add_fault(method="POST", pathRegex="a-flaky:cancel$", times=-1, status=503)
-    with followed_by(emulator) as clock:  # the 10 s window waited out on a fake clock
+    with followed_by(admin) as clock:  # the 10 s window waited out on a fake clock
         env = environ(
             emulator,
             TRIGGER_TOPIC=TRIGGERS,

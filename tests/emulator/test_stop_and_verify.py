@@ -37,9 +37,8 @@ def op_name(op_id: str) -> str:
 
 
 @pytest.fixture
-def clock(admin: EmulatorAdmin, emulator: DataprocEmulator) -> Iterator[FakeClock]:
-    """After ``admin``, whose reset would set the emulator's clock running again."""
-    with followed_by(emulator) as clock:
+def clock(admin: EmulatorAdmin) -> Iterator[FakeClock]:
+    with followed_by(admin) as clock:
         yield clock
 
 

@@ -30,12 +30,11 @@ _clock: list[FakeClock] = []  # this test's, set by fake_time
 
 
 @pytest.fixture(autouse=True)
-def fake_time(admin: EmulatorAdmin, emulator: DataprocEmulator) -> Iterator[None]:
+def fake_time(admin: EmulatorAdmin) -> Iterator[None]:
     """Every test on a FakeClock the emulator's clock follows (tests/support/fake_clock.py):
     verification windows and the emulator's scripted delays pass as the canceller sleeps,
-    so request counts do not depend on how fast the machine is. After ``admin``, whose
-    reset before each test would set the emulator's clock running again."""
-    with followed_by(emulator) as clock:
+    so request counts do not depend on how fast the machine is."""
+    with followed_by(admin) as clock:
         _clock[:] = [clock]
         yield
         _clock.clear()
