@@ -269,3 +269,20 @@ def test_requests_for_one_cluster_stop(admin: EmulatorAdmin, emulator: DataprocE
     assert methods.count("clusters.stop") == 1 and methods.count("jobs.cancel") == 1
     assert methods.count("jobs.list") == 1 and methods.count("operations.list") == 1
     assert len(methods) <= 12, methods
+
+
+def test_a_sweeps_own_job_on_a_cluster_it_also_stops_names_that_cluster(
+    admin: EmulatorAdmin, emulator: DataprocEmulator
+) -> None:
+    """A job the sweep selects itself, running on a cluster the same sweep stops, is
+    stopped first and says so (clearedFor), as the work found on a cluster does."""
+    cluster = admin.seed_cluster(name=f"{CLUSTERS}/etl", stopSeconds=0.2)
+    admin.seed_job(name=f"{JOBS}/etl-a", clusterName="etl", clusterUuid=cluster["clusterUuid"])
+    admin.seed_job(name=f"{JOBS}/elsewhere", clusterName="web")
+    sweep = {"sweep": {"scopes": [SCOPE], "kinds": ["jobs", "clusters"]}}
+    handled = handle(emulator, sweep, **FAST)
+    got = _by_target(handled.results)
+    assert got[f"{CLUSTERS}/etl"].outcome is Outcome.CANCELLED
+    assert got[f"{JOBS}/etl-a"].outcome is Outcome.CANCELLED
+    assert got[f"{JOBS}/etl-a"].to_message()["clearedFor"] == f"{CLUSTERS}/etl"
+    assert "clearedFor" not in got[f"{JOBS}/elsewhere"].to_message()
