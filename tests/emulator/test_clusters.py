@@ -286,3 +286,24 @@ def test_a_sweeps_own_job_on_a_cluster_it_also_stops_names_that_cluster(
     assert got[f"{JOBS}/etl-a"].outcome is Outcome.CANCELLED
     assert got[f"{JOBS}/etl-a"].to_message()["clearedFor"] == f"{CLUSTERS}/etl"
     assert "clearedFor" not in got[f"{JOBS}/elsewhere"].to_message()
+
+
+def test_work_found_on_a_cluster_whose_stop_never_lands_is_answered_here(
+    admin: EmulatorAdmin, emulator: DataprocEmulator
+) -> None:
+    """Its every cancel answered 503: the job is answered ERROR in this message, naming
+    the cluster, and neither redelivers the message nor is handed on as if asked for."""
+    cluster = admin.seed_cluster(name=f"{CLUSTERS}/etl", stopSeconds=0.2)
+    admin.seed_job(name=f"{JOBS}/etl-a", clusterName="etl", clusterUuid=cluster["clusterUuid"])
+    admin.add_fault(method="POST", pathRegex="etl-a:cancel$", times=-1, status=503)
+    handled = handle(
+        emulator,
+        {"cluster": f"{CLUSTERS}/etl"},
+        TRIGGER_TOPIC=f"projects/{PROJECT}/topics/triggers",
+        VERIFY_TIMEOUT_SECONDS="2",
+        RETRY_DEADLINE_SECONDS="1",
+    )
+    assert handled.transient_failures == [] and handled.continuation is None
+    job = _by_target(handled.results)[f"{JOBS}/etl-a"]
+    assert job.outcome is Outcome.ERROR and "no stop of ours was confirmed" in job.detail
+    assert job.to_message()["clearedFor"] == f"{CLUSTERS}/etl"
